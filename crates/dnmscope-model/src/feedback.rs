@@ -1,0 +1,150 @@
+//! Feedback entries: what buyers wrote about a purchase. The research proxy for a sale.
+//!
+//! A feedback entry carries no buyer identity at all, not even a masked handle: research ethics
+//! keeps buyers out of the data. The same entry is shown on many pages and in many crawls; its
+//! content key makes it one row however often it is seen.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::{MarketName, Money};
+
+/// How a feedback entry rated the purchase.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackRating {
+    Positive,
+    Neutral,
+    Negative,
+    /// A numeric score as shown (4.5 out of 5, say).
+    Score(Decimal),
+}
+
+impl FeedbackRating {
+    /// The form stored in the rating column: `positive`, `neutral`, `negative` or the score.
+    pub fn as_text(&self) -> String {
+        match self {
+            FeedbackRating::Positive => "positive".to_string(),
+            FeedbackRating::Neutral => "neutral".to_string(),
+            FeedbackRating::Negative => "negative".to_string(),
+            FeedbackRating::Score(score) => score.normalize().to_string(),
+        }
+    }
+
+    pub fn from_text(text: &str) -> Option<FeedbackRating> {
+        match text {
+            "positive" => Some(FeedbackRating::Positive),
+            "neutral" => Some(FeedbackRating::Neutral),
+            "negative" => Some(FeedbackRating::Negative),
+            other => other.parse::<Decimal>().ok().map(FeedbackRating::Score),
+        }
+    }
+}
+
+/// One feedback entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedbackEntry {
+    /// The vendor the feedback is about.
+    pub vendor: Option<String>,
+    /// The listing it was left on, when the page says.
+    pub listing_key: Option<String>,
+    pub rating: FeedbackRating,
+    pub text: String,
+    /// The date as shown ("2019-03-02", "3 days ago").
+    pub date_text: Option<String>,
+    /// The date it was left, resolved by the parser against the capture time.
+    pub left_on: Option<NaiveDate>,
+    /// The item's name as shown in the entry.
+    pub item: Option<String>,
+    pub price: Option<Money>,
+}
+
+/// The content key of a feedback entry on a market: a hash of what the entry says.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FeedbackKey(pub String);
+
+impl fmt::Display for FeedbackKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FeedbackEntry {
+    /// The content key: market, vendor (case-blind), listing or item, rating, text (white space
+    /// collapsed), date and price.
+    ///
+    /// The resolved date is used when there is one, so "3 days ago" seen on Monday and
+    /// "2 days ago" seen on Sunday are the same entry. Two entries alike in every one of these
+    /// are one entry: the lower bound on sales that the field's studies also use.
+    pub fn content_key(&self, market: &MarketName) -> FeedbackKey {
+        let collapse = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let date = match (&self.left_on, &self.date_text) {
+            (Some(day), _) => day.to_string(),
+            (None, Some(text)) => collapse(text),
+            (None, None) => String::new(),
+        };
+        let mut hasher = blake3::Hasher::new();
+        for part in [
+            market.as_str().to_string(),
+            self.vendor.as_deref().unwrap_or("").trim().to_lowercase(),
+            self.listing_key.clone().unwrap_or_default(),
+            collapse(self.item.as_deref().unwrap_or("")),
+            self.rating.as_text(),
+            collapse(&self.text),
+            date,
+            self.price.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+        ] {
+            hasher.update(part.as_bytes());
+            hasher.update(&[0]);
+        }
+        FeedbackKey(hasher.finalize().to_hex().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> FeedbackEntry {
+        FeedbackEntry {
+            vendor: Some("Vendor1".to_string()),
+            listing_key: Some("42".to_string()),
+            rating: FeedbackRating::Positive,
+            text: "fast  shipping,\nstealth good".to_string(),
+            date_text: Some("3 days ago".to_string()),
+            left_on: NaiveDate::from_ymd_opt(2019, 3, 2),
+            item: None,
+            price: Some(Money::new("49.00", "USD").unwrap()),
+        }
+    }
+
+    #[test]
+    fn content_key_ignores_presentation_but_not_content() {
+        let market = MarketName::new("dream").unwrap();
+        let a = entry();
+        let mut b = entry();
+        b.text = "fast shipping, stealth good".to_string();
+        b.date_text = Some("2 days ago".to_string());
+        b.vendor = Some("vendor1".to_string());
+        assert_eq!(a.content_key(&market), b.content_key(&market));
+        b.rating = FeedbackRating::Negative;
+        assert_ne!(a.content_key(&market), b.content_key(&market));
+        let empire = MarketName::new("empire").unwrap();
+        assert_ne!(a.content_key(&market), a.content_key(&empire));
+    }
+
+    #[test]
+    fn ratings_round_trip_as_text() {
+        for rating in [
+            FeedbackRating::Positive,
+            FeedbackRating::Neutral,
+            FeedbackRating::Negative,
+            FeedbackRating::Score(Decimal::new(45, 1)),
+        ] {
+            assert_eq!(FeedbackRating::from_text(&rating.as_text()), Some(rating));
+        }
+    }
+}
