@@ -125,9 +125,7 @@ impl Capture {
             self.market.as_str(),
             &self.crawl.0.to_string(),
             &self.url,
-            &self
-                .fetched_at
-                .to_rfc3339_opts(SecondsFormat::Nanos, true),
+            &self.fetched_at.to_rfc3339_opts(SecondsFormat::Nanos, true),
             &self.status.to_string(),
             &self.body_hash().0,
         ] {

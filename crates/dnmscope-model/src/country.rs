@@ -88,7 +88,10 @@ impl Country {
         if let Some(region) = Region::ALL.iter().find(|r| r.code() == upper) {
             return Ok(Country::Region(*region));
         }
-        if upper.len() == 2 && ISO_3166_1.binary_search_by_key(&upper.as_str(), |(c, _)| c).is_ok()
+        if upper.len() == 2
+            && ISO_3166_1
+                .binary_search_by_key(&upper.as_str(), |(c, _)| c)
+                .is_ok()
         {
             let bytes = upper.as_bytes();
             return Ok(Country::Iso([bytes[0], bytes[1]]));
@@ -102,7 +105,10 @@ impl Country {
     /// region's name (`"Worldwide"`), ignoring case. Aliases ("Holland", "USA") are the parser's.
     pub fn from_english_name(name: &str) -> Option<Country> {
         let name = name.trim();
-        if let Some(region) = Region::ALL.iter().find(|r| r.name().eq_ignore_ascii_case(name)) {
+        if let Some(region) = Region::ALL
+            .iter()
+            .find(|r| r.name().eq_ignore_ascii_case(name))
+        {
             return Some(Country::Region(*region));
         }
         ISO_3166_1

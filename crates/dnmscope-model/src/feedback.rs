@@ -95,7 +95,10 @@ impl FeedbackEntry {
             self.rating.as_text(),
             collapse(&self.text),
             date,
-            self.price.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+            self.price
+                .as_ref()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
         ] {
             hasher.update(part.as_bytes());
             hasher.update(&[0]);

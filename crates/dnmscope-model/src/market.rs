@@ -87,7 +87,9 @@ impl MarketEventKind {
     }
 
     pub fn parse(text: &str) -> Option<MarketEventKind> {
-        MarketEventKind::ALL.into_iter().find(|k| k.as_str() == text)
+        MarketEventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == text)
     }
 }
 

@@ -73,7 +73,8 @@ mod tests {
 
     #[test]
     fn normalises_the_usual_spellings() {
-        let a = PgpFingerprint::new("0x1234 5678 9ABC DEF0 1234  5678 9ABC DEF0 1234 5678").unwrap();
+        let a =
+            PgpFingerprint::new("0x1234 5678 9ABC DEF0 1234  5678 9ABC DEF0 1234 5678").unwrap();
         assert_eq!(a.as_str(), "123456789abcdef0123456789abcdef012345678");
         assert_eq!(a.key_id(), "9abcdef012345678");
         assert!(PgpFingerprint::new("1234").is_err());

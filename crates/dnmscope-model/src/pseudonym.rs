@@ -52,8 +52,8 @@ impl Pseudonym {
     /// The pseudonym of `handle` on `market`. Handles compare without regard to case or
     /// surrounding white space, as markets treat them.
     pub fn of(key: &PseudonymKey, market: &MarketName, handle: &str) -> Pseudonym {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key.0)
-            .expect("HMAC accepts keys of any length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&key.0).expect("HMAC accepts keys of any length");
         mac.update(market.as_str().as_bytes());
         mac.update(&[0]);
         mac.update(handle.trim().to_lowercase().as_bytes());

@@ -1,0 +1,56 @@
+//! Errors of the store, each saying what was being done.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid database location {location:?}: {reason}")]
+    Location { location: String, reason: String },
+    #[error("database file {} does not exist (create it with `dnmscope db migrate --db {}`)", path.display(), path.display())]
+    NotFound { path: PathBuf },
+    #[error("cannot open database {location}")]
+    Open {
+        location: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot bring the schema of {location} up to date")]
+    Migrate {
+        location: String,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("{action}")]
+    Query {
+        action: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("{action}")]
+    Compression {
+        action: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("refusing to store {what}: {reason}")]
+    Refused { what: String, reason: String },
+    #[error("stored data is inconsistent: {what}")]
+    Corrupt { what: String },
+    #[error("no {what} with id {id}")]
+    Missing { what: &'static str, id: i64 },
+}
+
+/// Adds "what was happening" to a database error.
+pub(crate) trait Context<T> {
+    fn context(self, action: impl FnOnce() -> String) -> Result<T, StoreError>;
+}
+
+impl<T> Context<T> for Result<T, sqlx::Error> {
+    fn context(self, action: impl FnOnce() -> String) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Query {
+            action: action(),
+            source,
+        })
+    }
+}

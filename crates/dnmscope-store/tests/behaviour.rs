@@ -1,0 +1,899 @@
+//! The store's behaviour suite.
+//!
+//! Every case runs against SQLite, and against PostgreSQL when `DNMSCOPE_TEST_POSTGRES_URL` is
+//! set (each PostgreSQL case in a schema of its own, dropped afterwards). Without the variable
+//! the PostgreSQL cases are listed as ignored and the suite says why, so a run never passes
+//! silently on half the backends.
+//!
+//! Cases talk to the store only through its public API, except where a case must reach under it
+//! (a trigger that makes an insert fail half-way through an ingest).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use dnmscope_model::{
+    Author, Capture, Country, CrawlId, Extraction, FeedbackEntry, FeedbackRating, FinishReason,
+    ForumPost, ForumThread, Header, Listing, MarketEvent, MarketEventKind, MarketName, Money,
+    PageKind, PgpFingerprint, Pseudonym, PseudonymKey, Vendor,
+};
+use dnmscope_store::{Location, Store, StoreError, StoreOptions};
+use libtest_mimic::{Arguments, Trial};
+use sqlx::Connection;
+
+const POSTGRES_VARIABLE: &str = "DNMSCOPE_TEST_POSTGRES_URL";
+
+type CaseFuture = Pin<Box<dyn Future<Output = ()>>>;
+type Case = fn(Fixture) -> CaseFuture;
+
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        const CASES: &[(&str, Case)] = &[$((stringify!($name), |fixture| Box::pin($name(fixture)))),*];
+    };
+}
+
+cases![
+    reingesting_a_capture_adds_no_rows,
+    two_crawls_of_a_changed_listing_give_two_observations_and_one_listing,
+    feedback_seen_in_three_crawls_is_stored_once,
+    capture_body_reads_back_byte_identical,
+    failure_mid_ingest_leaves_the_store_as_it_was,
+    a_failed_extraction_keeps_the_raw_capture,
+    reparsing_with_a_new_parser_version_adds_observations,
+    interstitial_pages_never_yield_observations,
+    forum_posts_keep_vendors_and_pseudonyms_only,
+    market_events_are_recorded_once,
+    crawl_runs_round_trip,
+    stats_count_rows_and_span_observations,
+    ingest_needs_a_known_crawl,
+];
+
+fn main() {
+    let args = Arguments::from_args();
+    let postgres = std::env::var(POSTGRES_VARIABLE)
+        .ok()
+        .filter(|url| !url.trim().is_empty());
+    match &postgres {
+        Some(url) => {
+            let shown = Location::parse(url)
+                .map(|l| l.to_string())
+                .unwrap_or_else(|_| "(invalid URL)".to_string());
+            println!(
+                "store behaviour suite: running {} cases on sqlite and on postgres ({shown})",
+                CASES.len()
+            );
+        }
+        None => println!(
+            "store behaviour suite: {POSTGRES_VARIABLE} is not set, so the {} postgres cases \
+             are ignored; set it (e.g. postgres://postgres@127.0.0.1:5432/test) to run them",
+            CASES.len()
+        ),
+    }
+    let mut trials = Vec::new();
+    for (name, case) in CASES {
+        let case = *case;
+        trials.push(Trial::test(format!("sqlite::{name}"), move || {
+            run(Kind::Sqlite, case)
+        }));
+        let url = postgres.clone();
+        trials.push(
+            Trial::test(format!("postgres::{name}"), move || match url {
+                Some(url) => run(Kind::Postgres(url), case),
+                None => Err(format!("{POSTGRES_VARIABLE} is not set").into()),
+            })
+            .with_ignored_flag(postgres.is_none()),
+        );
+    }
+    for (name, case) in SQLITE_ONLY {
+        let case = *case;
+        trials.push(Trial::test(format!("sqlite::{name}"), move || {
+            runtime().block_on(case());
+            Ok(())
+        }));
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
+
+#[derive(Clone)]
+enum Kind {
+    Sqlite,
+    Postgres(String),
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn run(kind: Kind, case: Case) -> Result<(), libtest_mimic::Failed> {
+    runtime().block_on(async move {
+        let fixture = Fixture::new(kind).await;
+        // A panicking case ends its task, not the suite; the schema is dropped either way.
+        let local = tokio::task::LocalSet::new();
+        let outcome = local
+            .run_until(async { tokio::task::spawn_local(case(fixture.clone())).await })
+            .await;
+        fixture.clean_up().await;
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(join) if join.is_panic() => {
+                let payload = join.into_panic();
+                let message = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "the case panicked".to_string());
+                Err(message.into())
+            }
+            Err(join) => Err(join.to_string().into()),
+        }
+    })
+}
+
+/// One store for one case, with a way under it for the cases that need one.
+#[derive(Clone)]
+struct Fixture {
+    store: Store,
+    kind: Kind,
+    /// The SQLite file, or the PostgreSQL schema.
+    place: String,
+    _dir: std::sync::Arc<Option<tempfile::TempDir>>,
+}
+
+static SCHEMA_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl Fixture {
+    async fn new(kind: Kind) -> Fixture {
+        match &kind {
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let path: PathBuf = dir.path().join("store.sqlite");
+                let mut options = StoreOptions::new(Location::SqliteFile(path.clone()));
+                options.create = true;
+                let store = Store::open(&options)
+                    .await
+                    .expect("opening a new SQLite store");
+                Fixture {
+                    store,
+                    kind,
+                    place: path.display().to_string(),
+                    _dir: std::sync::Arc::new(Some(dir)),
+                }
+            }
+            Kind::Postgres(url) => {
+                let schema = format!(
+                    "dnmscope_test_{}_{}_{}",
+                    std::process::id(),
+                    SCHEMA_COUNTER.fetch_add(1, Ordering::SeqCst),
+                    Utc::now().timestamp_subsec_nanos()
+                );
+                let mut options =
+                    StoreOptions::new(Location::parse(url).expect("a valid PostgreSQL URL"));
+                options.postgres_schema = Some(schema.clone());
+                let store = Store::open(&options)
+                    .await
+                    .unwrap_or_else(|err| panic!("opening PostgreSQL at {url}: {err:?}"));
+                Fixture {
+                    store,
+                    kind,
+                    place: schema,
+                    _dir: std::sync::Arc::new(None),
+                }
+            }
+        }
+    }
+
+    /// Runs raw SQL beside the store, on its database (for fault injection).
+    async fn raw(&self, sql: &str) {
+        match &self.kind {
+            Kind::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", self.place))
+                    .await
+                    .expect("a raw SQLite connection");
+                sqlx::raw_sql(sql).execute(&mut conn).await.expect(sql);
+                conn.close().await.expect("closing");
+            }
+            Kind::Postgres(url) => {
+                let mut conn = sqlx::PgConnection::connect(url)
+                    .await
+                    .expect("a raw PostgreSQL connection");
+                let sql = format!("SET search_path TO {}; {sql}", self.place);
+                sqlx::raw_sql(&sql).execute(&mut conn).await.expect(&sql);
+                conn.close().await.expect("closing");
+            }
+        }
+    }
+
+    async fn clean_up(&self) {
+        self.store.clone().close().await;
+        if let Kind::Postgres(url) = &self.kind {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(url).await {
+                let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.place))
+                    .execute(&mut conn)
+                    .await;
+                let _ = conn.close().await;
+            }
+        }
+    }
+
+    async fn counts(&self) -> BTreeMap<String, i64> {
+        let stats = self.store.stats().await.expect("stats");
+        stats
+            .tables
+            .into_iter()
+            .map(|t| (t.table, t.rows))
+            .collect()
+    }
+
+    async fn count(&self, table: &str) -> i64 {
+        self.counts().await[table]
+    }
+
+    async fn crawl(&self, day: i64) -> CrawlId {
+        self.store
+            .begin_crawl(&[market()], &serde_json::json!({"test": true}), at(day))
+            .await
+            .expect("beginning a crawl")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test data.
+
+fn market() -> MarketName {
+    MarketName::new("testmarket").unwrap()
+}
+
+fn at(day: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap() + Duration::days(day)
+}
+
+fn capture(crawl: CrawlId, url: &str, day: i64, body: &[u8]) -> Capture {
+    Capture {
+        market: market(),
+        crawl,
+        url: url.to_string(),
+        final_url: None,
+        fetched_at: at(day),
+        status: 200,
+        headers: vec![
+            Header::new("Content-Type", "text/html; charset=utf-8"),
+            Header::new("Set-Cookie", "session=very-secret-cookie; HttpOnly"),
+        ],
+        body: body.to_vec(),
+        truncated: None,
+        elapsed_ms: Some(250),
+    }
+}
+
+fn listing(price: &str) -> Listing {
+    Listing {
+        key: "1234".to_string(),
+        url: Some("http://testmarket.onion/listing/1234".to_string()),
+        title: Some("3.5g Dutch MDMA crystal".to_string()),
+        vendor: Some("DutchVendor".to_string()),
+        category: vec![
+            "Drugs".to_string(),
+            "Ecstasy".to_string(),
+            "MDMA".to_string(),
+        ],
+        price: Some(Money::new(price, "USD").unwrap()),
+        ships_from: Some(Country::from_code("NL").unwrap()),
+        ships_to: vec![
+            Country::from_code("WW").unwrap(),
+            Country::from_code("EU").unwrap(),
+        ],
+        escrow: Some(true),
+        finalize_early: Some(false),
+        stock: Some(None),
+        sales: Some(17),
+        description: Some("Lab tested. Reagent test pictures on request.".to_string()),
+        ..Listing::default()
+    }
+}
+
+fn feedback(text: &str, date_text: &str) -> FeedbackEntry {
+    FeedbackEntry {
+        vendor: None,
+        listing_key: None,
+        rating: FeedbackRating::Positive,
+        text: text.to_string(),
+        date_text: Some(date_text.to_string()),
+        left_on: NaiveDate::from_ymd_opt(2025, 12, 30),
+        item: Some("3.5g Dutch MDMA crystal".to_string()),
+        price: Some(Money::new("49.00", "USD").unwrap()),
+    }
+}
+
+fn listing_page(price: &str) -> Extraction {
+    let mut extraction = Extraction::empty(PageKind::Listing, "test@1");
+    extraction.listings.push(listing(price));
+    extraction
+        .feedback
+        .push(feedback("great stealth, fast delivery", "2 days ago"));
+    extraction
+        .feedback
+        .push(feedback("as described", "2 days ago"));
+    extraction
+}
+
+fn vendor_page(feedback_date_text: &str) -> Extraction {
+    let mut extraction = Extraction::empty(PageKind::Vendor, "test@1");
+    extraction.vendors.push(Vendor {
+        handle: "DutchVendor".to_string(),
+        rating: Some(4.93),
+        positive_percent: Some(99.1),
+        sales: Some(1200),
+        level: Some("Level 5".to_string()),
+        pgp_fingerprint: Some(
+            PgpFingerprint::new("0123456789abcdef0123456789abcdef01234567").unwrap(),
+        ),
+        pgp_key: Some(
+            "-----BEGIN PGP PUBLIC KEY BLOCK-----\n...\n-----END PGP PUBLIC KEY BLOCK-----"
+                .to_string(),
+        ),
+        ..Vendor::default()
+    });
+    extraction
+        .feedback
+        .push(feedback("great stealth, fast delivery", feedback_date_text));
+    extraction
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases on every backend.
+
+async fn reingesting_a_capture_adds_no_rows(fx: Fixture) {
+    let crawl = fx.crawl(0).await;
+    let page = capture(
+        crawl,
+        "http://testmarket.onion/listing/1234",
+        0,
+        b"<html>listing</html>",
+    );
+    let first = fx
+        .store
+        .ingest(&page, &listing_page("49.00"))
+        .await
+        .unwrap();
+    assert!(first.capture_new && first.extraction_new);
+    assert_eq!(first.listing_observations, 1);
+    assert_eq!(first.feedback_new, 2);
+    let before = fx.counts().await;
+
+    let again = fx
+        .store
+        .ingest(&page, &listing_page("49.00"))
+        .await
+        .unwrap();
+    assert!(!again.capture_new, "{again:?}");
+    assert!(!again.extraction_new, "{again:?}");
+    assert_eq!(again.listing_observations + again.feedback_new, 0);
+    let stored = fx.store.store_capture(&page).await.unwrap();
+    assert_eq!((stored.id, stored.new), (first.capture_id, false));
+    let report = fx
+        .store
+        .ingest_extraction(first.capture_id, &listing_page("49.00"))
+        .await
+        .unwrap();
+    assert!(!report.extraction_new);
+    assert_eq!(fx.counts().await, before, "re-ingesting added rows");
+}
+
+async fn two_crawls_of_a_changed_listing_give_two_observations_and_one_listing(fx: Fixture) {
+    let url = "http://testmarket.onion/listing/1234";
+    let first_crawl = fx.crawl(0).await;
+    fx.store
+        .ingest(
+            &capture(first_crawl, url, 0, b"<p>49</p>"),
+            &listing_page("49.00"),
+        )
+        .await
+        .unwrap();
+    let second_crawl = fx.crawl(7).await;
+    let report = fx
+        .store
+        .ingest(
+            &capture(second_crawl, url, 7, b"<p>45</p>"),
+            &listing_page("45.50"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.listings_new, 0);
+    assert_eq!(report.listing_observations, 1);
+    assert_eq!(fx.count("listings").await, 1);
+    assert_eq!(fx.count("listing_observations").await, 2);
+    assert_eq!(fx.count("captures").await, 2);
+    assert_eq!(fx.count("vendors").await, 1);
+    // The same two feedback entries were on both pages.
+    assert_eq!(fx.count("feedback").await, 2);
+    assert_eq!(fx.count("feedback_sightings").await, 4);
+    let stats = fx.store.stats().await.unwrap();
+    assert_eq!(stats.first_observation, Some(at(0)));
+    assert_eq!(stats.last_observation, Some(at(7)));
+}
+
+async fn feedback_seen_in_three_crawls_is_stored_once(fx: Fixture) {
+    let url = "http://testmarket.onion/vendor/DutchVendor";
+    // Relative dates change from crawl to crawl; the date they resolve to does not.
+    for (day, shown) in [(0, "2 days ago"), (1, "3 days ago"), (2, "4 days ago")] {
+        let crawl = fx.crawl(day).await;
+        let body = format!("<html>vendor page, day {day}</html>");
+        let report = fx
+            .store
+            .ingest(
+                &capture(crawl, url, day, body.as_bytes()),
+                &vendor_page(shown),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            report.feedback_new,
+            u64::from(day == 0),
+            "day {day}: {report:?}"
+        );
+        assert_eq!(report.feedback_seen_again, u64::from(day != 0));
+    }
+    assert_eq!(fx.count("feedback").await, 1);
+    assert_eq!(fx.count("feedback_sightings").await, 3);
+    assert_eq!(fx.count("vendor_observations").await, 3);
+    assert_eq!(fx.count("vendors").await, 1);
+    assert_eq!(fx.count("pgp_keys").await, 1);
+    assert_eq!(fx.count("crawls").await, 3);
+}
+
+async fn capture_body_reads_back_byte_identical(fx: Fixture) {
+    let crawl = fx.crawl(0).await;
+    // Not UTF-8, with NULs, long enough to compress: raw bytes must survive exactly.
+    let mut body: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    body.extend_from_slice(b"\0\xff\xfe<html>\xc3\x28</html>");
+    body.extend(std::iter::repeat_n(b'a', 100_000));
+    let mut page = capture(crawl, "http://testmarket.onion/big", 0, &body);
+    page.final_url = Some("http://testmarket.onion/big?page=1".to_string());
+    page.truncated = Some(dnmscope_model::Truncation::Length);
+    let stored = fx.store.store_capture(&page).await.unwrap();
+    let back = fx.store.capture(stored.id).await.unwrap();
+    assert!(
+        back.body == body,
+        "the body changed on its way through the store"
+    );
+    assert_eq!(back.url, page.url);
+    assert_eq!(back.final_url, page.final_url);
+    assert_eq!(back.fetched_at, page.fetched_at);
+    assert_eq!(back.status, 200);
+    assert_eq!(back.truncated, page.truncated);
+    assert_eq!(back.elapsed_ms, Some(250));
+    assert_eq!(back.crawl, crawl);
+    assert_eq!(back.market, market());
+    assert_eq!(back.headers, page.redacted_headers());
+    assert!(
+        !format!("{:?}", back.headers).contains("very-secret-cookie"),
+        "a session cookie was stored"
+    );
+    // The same body under another URL is stored once.
+    let twin = capture(crawl, "http://testmarket.onion/big-mirror", 0, &body);
+    fx.store.store_capture(&twin).await.unwrap();
+    assert_eq!(fx.count("captures").await, 2);
+    assert_eq!(fx.count("blobs").await, 1);
+    let stats = fx.store.stats().await.unwrap();
+    assert_eq!(stats.body_bytes, body.len() as i64);
+    assert!(stats.stored_body_bytes < stats.body_bytes, "{stats:?}");
+    // An empty body is a body too.
+    let empty = fx
+        .store
+        .store_capture(&capture(crawl, "http://testmarket.onion/empty", 0, b""))
+        .await
+        .unwrap();
+    assert!(fx.store.capture(empty.id).await.unwrap().body.is_empty());
+}
+
+async fn failure_mid_ingest_leaves_the_store_as_it_was(fx: Fixture) {
+    let crawl = fx.crawl(0).await;
+    let url = "http://testmarket.onion/listing/1234";
+    fx.store
+        .ingest(
+            &capture(crawl, "http://testmarket.onion/", 0, b"<html>home</html>"),
+            &Extraction::empty(PageKind::Home, "test@1"),
+        )
+        .await
+        .unwrap();
+    let before = fx.counts().await;
+    // Feedback rows are inserted after the capture, the listing and the vendor: make them fail.
+    install_feedback_failure(&fx).await;
+    let err = fx
+        .store
+        .ingest(
+            &capture(crawl, url, 0, b"<html>listing</html>"),
+            &listing_page("49.00"),
+        )
+        .await
+        .expect_err("the injected failure must surface");
+    let chain = error_chain(&err);
+    assert!(chain.contains("injected failure"), "{chain}");
+    assert!(
+        chain.contains("feedback"),
+        "the error says what was being stored: {chain}"
+    );
+    assert_eq!(
+        fx.counts().await,
+        before,
+        "a failed ingest left rows behind"
+    );
+
+    remove_feedback_failure(&fx).await;
+    let report = fx
+        .store
+        .ingest(
+            &capture(crawl, url, 0, b"<html>listing</html>"),
+            &listing_page("49.00"),
+        )
+        .await
+        .unwrap();
+    assert!(report.capture_new && report.extraction_new);
+    assert_eq!(report.feedback_new, 2);
+}
+
+async fn a_failed_extraction_keeps_the_raw_capture(fx: Fixture) {
+    let crawl = fx.crawl(0).await;
+    let page = capture(
+        crawl,
+        "http://testmarket.onion/listing/1234",
+        0,
+        b"<html>x</html>",
+    );
+    let stored = fx.store.store_capture(&page).await.unwrap();
+    let before = fx.counts().await;
+    install_feedback_failure(&fx).await;
+    fx.store
+        .ingest_extraction(stored.id, &listing_page("49.00"))
+        .await
+        .expect_err("the injected failure must surface");
+    assert_eq!(fx.counts().await, before);
+    assert_eq!(fx.count("captures").await, 1, "the raw page was lost");
+    remove_feedback_failure(&fx).await;
+    let report = fx
+        .store
+        .ingest_extraction(stored.id, &listing_page("49.00"))
+        .await
+        .unwrap();
+    assert!(report.extraction_new);
+}
+
+async fn reparsing_with_a_new_parser_version_adds_observations(fx: Fixture) {
+    let crawl = fx.crawl(0).await;
+    let page = capture(
+        crawl,
+        "http://testmarket.onion/listing/1234",
+        0,
+        b"<html>x</html>",
+    );
+    let first = fx
+        .store
+        .ingest(&page, &listing_page("49.00"))
+        .await
+        .unwrap();
+    let mut improved = listing_page("49.00");
+    improved.parser_version = "test@2".to_string();
+    improved.listings[0].quantity = Some(dnmscope_model::Quantity {
+        count: 1,
+        amount: "3.5".parse().unwrap(),
+        unit: "g".to_string(),
+    });
+    let second = fx
+        .store
+        .ingest_extraction(first.capture_id, &improved)
+        .await
+        .unwrap();
+    assert!(second.extraction_new);
+    assert_eq!(second.listing_observations, 1);
+    assert_eq!(second.feedback_new, 0, "feedback is the same entries");
+    assert_eq!(fx.count("extractions").await, 2);
+    assert_eq!(fx.count("listing_observations").await, 2);
+    assert_eq!(fx.count("captures").await, 1);
+}
+
+async fn interstitial_pages_never_yield_observations(fx: Fixture) {
+    let crawl = fx.crawl(0).await;
+    let page = capture(
+        crawl,
+        "http://testmarket.onion/listing/1234",
+        0,
+        b"<form>login</form>",
+    );
+    let before = fx.counts().await;
+    let mut login = listing_page("49.00");
+    login.page_kind = PageKind::Login;
+    let err = fx.store.ingest(&page, &login).await.unwrap_err();
+    assert!(matches!(err, StoreError::Refused { .. }), "{err:?}");
+    assert_eq!(fx.counts().await, before);
+
+    // A seizure banner yields an event, and the capture is kept.
+    let mut seized = Extraction::empty(PageKind::Seizure, "test@1");
+    seized.events.push(MarketEvent {
+        kind: MarketEventKind::SeizureBanner,
+        observed_at: at(0),
+        detail: "This hidden site has been seized".to_string(),
+    });
+    let report = fx.store.ingest(&page, &seized).await.unwrap();
+    assert_eq!(report.events_new, 1);
+    assert_eq!(fx.count("market_events").await, 1);
+    assert_eq!(fx.count("listing_observations").await, 0);
+}
+
+async fn forum_posts_keep_vendors_and_pseudonyms_only(fx: Fixture) {
+    let crawl = fx.crawl(0).await;
+    let key = PseudonymKey::from_bytes([42; 32]);
+    let mut page = Extraction::empty(PageKind::ForumThread, "test@1");
+    page.threads.push(ForumThread {
+        key: "t77".to_string(),
+        url: None,
+        board: Some("Harm reduction".to_string()),
+        title: Some("Fentanyl test strips: how to use them".to_string()),
+    });
+    for (author, text) in [
+        (
+            Author::Vendor("DutchVendor".to_string()),
+            "We test every batch.",
+        ),
+        (
+            Author::Pseudonym(Pseudonym::of(&key, &market(), "some_buyer")),
+            "Always start with a low dose.",
+        ),
+    ] {
+        page.posts.push(ForumPost {
+            thread_key: "t77".to_string(),
+            key: None,
+            author: Some(author),
+            date_text: Some("2026-01-01".to_string()),
+            text: text.to_string(),
+        });
+    }
+    let url = "http://testmarket.onion/forum/t77";
+    let report = fx
+        .store
+        .ingest(&capture(crawl, url, 0, b"<html>thread</html>"), &page)
+        .await
+        .unwrap();
+    assert_eq!((report.threads_new, report.posts_new), (1, 2));
+    // Seen again the next day: the same posts, new observations.
+    let next = fx.crawl(1).await;
+    let report = fx
+        .store
+        .ingest(&capture(next, url, 1, b"<html>thread</html>"), &page)
+        .await
+        .unwrap();
+    assert_eq!((report.threads_new, report.posts_new), (0, 0));
+    assert_eq!(report.post_observations, 2);
+    assert_eq!(fx.count("forum_posts").await, 2);
+    assert_eq!(fx.count("post_observations").await, 4);
+
+    // Under the API, the schema itself refuses a plain handle passed off as a pseudonym.
+    let refused = raw_fails(
+        &fx,
+        "INSERT INTO post_observations (post_id, extraction_id, crawl_id, capture_id, observed_at,
+             parser_version, author_kind, author, text)
+         SELECT post_id, extraction_id, crawl_id, capture_id, observed_at, 'probe', 'pseudonym',
+                'some_buyer', 'x' FROM post_observations LIMIT 1",
+    )
+    .await;
+    assert!(refused, "the schema accepted a plain handle as a pseudonym");
+}
+
+async fn market_events_are_recorded_once(fx: Fixture) {
+    let crawl = fx.crawl(0).await;
+    let event = MarketEvent {
+        kind: MarketEventKind::Outage,
+        observed_at: at(3),
+        detail: "no answer for 3 days".to_string(),
+    };
+    assert!(fx
+        .store
+        .record_event(&market(), &event, Some(crawl))
+        .await
+        .unwrap());
+    assert!(!fx
+        .store
+        .record_event(&market(), &event, Some(crawl))
+        .await
+        .unwrap());
+    let other = MarketEvent {
+        kind: MarketEventKind::ExitScam,
+        ..event.clone()
+    };
+    assert!(fx
+        .store
+        .record_event(&market(), &other, None)
+        .await
+        .unwrap());
+    assert_eq!(fx.count("market_events").await, 2);
+}
+
+async fn crawl_runs_round_trip(fx: Fixture) {
+    let markets = [market(), MarketName::new("othermarket").unwrap()];
+    let config = serde_json::json!({"pages": 500, "markets": ["testmarket", "othermarket"]});
+    let crawl = fx
+        .store
+        .begin_crawl(&markets, &config, at(0))
+        .await
+        .unwrap();
+    let run = fx.store.crawl(crawl).await.unwrap();
+    assert_eq!(run.markets, markets);
+    assert_eq!(run.config, config);
+    assert_eq!(run.started_at, at(0));
+    assert_eq!(run.finish_reason, None);
+    fx.store
+        .finish_crawl(crawl, FinishReason::Interrupted, at(1))
+        .await
+        .unwrap();
+    let run = fx.store.crawl(crawl).await.unwrap();
+    assert_eq!(run.finish_reason, Some(FinishReason::Interrupted));
+    assert_eq!(run.finished_at, Some(at(1)));
+    let missing = fx
+        .store
+        .finish_crawl(CrawlId(999), FinishReason::Completed, at(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, StoreError::Missing { what: "crawl", .. }),
+        "{missing:?}"
+    );
+    assert_eq!(fx.count("markets").await, 2);
+}
+
+async fn stats_count_rows_and_span_observations(fx: Fixture) {
+    let empty = fx.store.stats().await.unwrap();
+    assert!(empty.tables.iter().all(|t| t.rows == 0), "{empty:?}");
+    assert_eq!(empty.first_observation, None);
+    let crawl = fx.crawl(2).await;
+    fx.store
+        .ingest(
+            &capture(crawl, "http://testmarket.onion/listing/1234", 2, b"x"),
+            &listing_page("10"),
+        )
+        .await
+        .unwrap();
+    fx.store
+        .finish_crawl(crawl, FinishReason::Completed, at(3))
+        .await
+        .unwrap();
+    let stats = fx.store.stats().await.unwrap();
+    assert_eq!(stats.rows("listings"), Some(1));
+    assert_eq!(stats.rows("feedback"), Some(2));
+    assert_eq!(stats.first_observation, Some(at(2)));
+    assert_eq!(stats.crawls.len(), 1);
+    assert_eq!(stats.crawls[0].captures, 1);
+    assert_eq!(stats.crawls[0].finish_reason.as_deref(), Some("completed"));
+    let table = stats.to_string();
+    assert!(table.contains("listing_observations"), "{table}");
+    assert!(table.contains("completed"), "{table}");
+}
+
+async fn ingest_needs_a_known_crawl(fx: Fixture) {
+    let page = capture(CrawlId(4242), "http://testmarket.onion/", 0, b"x");
+    let err = fx
+        .store
+        .ingest(&page, &Extraction::empty(PageKind::Home, "test@1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Missing {
+                what: "crawl",
+                id: 4242
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(fx.count("captures").await, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fault injection and helpers.
+
+async fn install_feedback_failure(fx: &Fixture) {
+    match fx.kind {
+        Kind::Sqlite => {
+            fx.raw(
+                "CREATE TRIGGER inject_failure BEFORE INSERT ON feedback
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+            )
+            .await
+        }
+        Kind::Postgres(_) => {
+            fx.raw(
+                "CREATE FUNCTION inject_failure() RETURNS trigger LANGUAGE plpgsql AS
+                 $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+                 CREATE TRIGGER inject_failure BEFORE INSERT ON feedback
+                 FOR EACH ROW EXECUTE FUNCTION inject_failure();",
+            )
+            .await
+        }
+    }
+}
+
+async fn remove_feedback_failure(fx: &Fixture) {
+    match fx.kind {
+        Kind::Sqlite => fx.raw("DROP TRIGGER inject_failure;").await,
+        Kind::Postgres(_) => fx.raw("DROP TRIGGER inject_failure ON feedback;").await,
+    }
+}
+
+/// Whether raw SQL is refused by the database.
+async fn raw_fails(fx: &Fixture, sql: &str) -> bool {
+    match &fx.kind {
+        Kind::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", fx.place))
+                .await
+                .unwrap();
+            sqlx::raw_sql(sql).execute(&mut conn).await.is_err()
+        }
+        Kind::Postgres(url) => {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            let sql = format!("SET search_path TO {}; {sql}", fx.place);
+            sqlx::raw_sql(&sql).execute(&mut conn).await.is_err()
+        }
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQLite-only cases: files.
+
+type FileCase = fn() -> Pin<Box<dyn Future<Output = ()>>>;
+
+const SQLITE_ONLY: &[(&str, FileCase)] = &[
+    ("a_missing_file_is_an_error_not_a_new_store", || {
+        Box::pin(a_missing_file_is_an_error_not_a_new_store())
+    }),
+    (
+        "a_corrupt_file_is_a_clear_error_and_stays_untouched",
+        || Box::pin(a_corrupt_file_is_a_clear_error_and_stays_untouched()),
+    ),
+];
+
+async fn a_missing_file_is_an_error_not_a_new_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.sqlite");
+    let err = Store::open(&StoreOptions::new(Location::SqliteFile(path.clone())))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    assert!(err.to_string().contains("typo.sqlite"), "{err}");
+    assert!(!path.exists(), "opening a missing store created it");
+}
+
+async fn a_corrupt_file_is_a_clear_error_and_stays_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corrupt.sqlite");
+    let garbage: Vec<u8> = b"this is not a database, it is a shopping list\n".repeat(200);
+    std::fs::write(&path, &garbage).unwrap();
+    let err = Store::open(&StoreOptions::new(Location::SqliteFile(path.clone())))
+        .await
+        .unwrap_err();
+    let chain = error_chain(&err);
+    assert!(chain.contains("corrupt.sqlite"), "{chain}");
+    assert!(chain.contains("not a database"), "{chain}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        garbage,
+        "the file was changed"
+    );
+}

@@ -1,0 +1,68 @@
+//! The command line, as close to what the user typed as possible; `commands` validates it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// dnmscope: a research instrument that monitors darknet drug markets over time.
+///
+/// It crawls markets through Tor, keeps every fetched page and every observation with its
+/// time, and turns them into the indicators drug-policy research asks for.
+#[derive(Debug, Parser)]
+#[command(name = "dnmscope", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The store: a SQLite file path, sqlite://PATH or postgres://URL
+    /// [default: the configuration's store.location, else dnmscope.sqlite]
+    #[arg(long, global = true, env = "DNMSCOPE_DB", value_name = "LOCATION")]
+    pub db: Option<String>,
+
+    /// A configuration file (see config/dnmscope.example.toml) [default: none, built-in defaults]
+    #[arg(long, global = true, env = "DNMSCOPE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Show more detail in the log (-v debug, -vv trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Show only errors
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, upgrade and inspect the store
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Create the store if it does not exist and bring its schema up to date
+    Migrate,
+    /// Show rows per table, crawls, and the first and last observation
+    Stats {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

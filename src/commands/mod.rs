@@ -1,0 +1,33 @@
+//! The commands: each turns validated arguments into calls on the library crates.
+
+mod db;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use dnmscope_store::{Location, StoreOptions};
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = match &cli.global.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let store = store_options(&cli, &config)?;
+    match cli.command {
+        Command::Db(command) => db::run(command, &store).await,
+    }
+}
+
+/// The store location and options: `--db` (or `DNMSCOPE_DB`) wins over the configuration.
+fn store_options(cli: &Cli, config: &Config) -> anyhow::Result<StoreOptions> {
+    let text = cli
+        .global
+        .db
+        .clone()
+        .unwrap_or_else(|| config.store.location.clone());
+    let location = Location::parse(&text).context("reading the store location")?;
+    Ok(config.store.options(location))
+}

@@ -1,0 +1,6 @@
+//! dnmscope's integration tests: the `dnmscope` binary as a user runs it.
+//!
+//! One test binary, a module per area; each test works in a fresh temporary directory.
+
+mod cli;
+mod db;
