@@ -391,15 +391,7 @@ pub(crate) async fn ingest_extraction(
     }
 
     for listing in &extraction.listings {
-        let (listing_id, new) = entity_id(
-            conn,
-            "listings",
-            "market_id",
-            capture.market_id,
-            "listing_key",
-            &listing.key,
-            &capture,
-        )
+        let (listing_id, new) = entity_id(conn, Entity::Listing, capture.market_id, &listing.key, &capture)
         .await?;
         report.listings_new += u64::from(new);
         let vendor = match &listing.vendor {
@@ -434,15 +426,7 @@ pub(crate) async fn ingest_extraction(
     }
 
     for thread in &extraction.threads {
-        let (thread_id, new) = entity_id(
-            conn,
-            "forum_threads",
-            "market_id",
-            capture.market_id,
-            "thread_key",
-            &thread.key,
-            &capture,
-        )
+        let (thread_id, new) = entity_id(conn, Entity::Thread, capture.market_id, &thread.key, &capture)
         .await?;
         report.threads_new += u64::from(new);
         sqlx::query(
@@ -465,26 +449,10 @@ pub(crate) async fn ingest_extraction(
     }
 
     for post in &extraction.posts {
-        let (thread_id, new_thread) = entity_id(
-            conn,
-            "forum_threads",
-            "market_id",
-            capture.market_id,
-            "thread_key",
-            &post.thread_key,
-            &capture,
-        )
+        let (thread_id, new_thread) = entity_id(conn, Entity::Thread, capture.market_id, &post.thread_key, &capture)
         .await?;
         report.threads_new += u64::from(new_thread);
-        let (post_id, new) = entity_id(
-            conn,
-            "forum_posts",
-            "thread_id",
-            thread_id,
-            "post_key",
-            &post.identity(),
-            &capture,
-        )
+        let (post_id, new) = entity_id(conn, Entity::Post, thread_id, &post.identity(), &capture)
         .await?;
         report.posts_new += u64::from(new);
         let (author_kind, author) = match &post.author {
@@ -554,30 +522,71 @@ fn check_extraction(extraction: &Extraction) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The id of the entity `key` under `parent` in `table`, created (first seen by this capture's
-/// crawl) when missing; `true` when it was created. Table and column names are constants of this
-/// file, never input.
+/// Things with a stable key under a parent: a market's vendors, listings and threads, a thread's
+/// posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entity {
+    Vendor,
+    Listing,
+    Thread,
+    Post,
+}
+
+impl Entity {
+    /// `(table, parent column, key column)`.
+    fn columns(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Entity::Vendor => ("vendors", "market_id", "handle_key"),
+            Entity::Listing => ("listings", "market_id", "listing_key"),
+            Entity::Thread => ("forum_threads", "market_id", "thread_key"),
+            Entity::Post => ("forum_posts", "thread_id", "post_key"),
+        }
+    }
+}
+
+/// The id of the entity `key` under `parent`, created (first seen by this capture's crawl) when
+/// missing; `true` when it was created. `label` is what vendors keep beside their key: the
+/// handle as first seen.
 async fn entity_id(
     conn: &mut Conn,
-    table: &str,
-    parent_column: &str,
+    entity: Entity,
     parent: i64,
-    key_column: &str,
     key: &str,
     capture: &CaptureContext,
 ) -> Result<(i64, bool), StoreError> {
-    let inserted: Option<i64> = sqlx::query_scalar(&format!(
-        "INSERT INTO {table} ({parent_column}, {key_column}, first_crawl_id, first_seen_at)
-         VALUES ($1, $2, $3, $4)
+    entity_id_labelled(conn, entity, parent, key, None, capture).await
+}
+
+async fn entity_id_labelled(
+    conn: &mut Conn,
+    entity: Entity,
+    parent: i64,
+    key: &str,
+    label: Option<&str>,
+    capture: &CaptureContext,
+) -> Result<(i64, bool), StoreError> {
+    let (table, parent_column, key_column) = entity.columns();
+    let (label_column, label_value) = match label {
+        Some(_) => (", handle", ", $5"),
+        None => ("", ""),
+    };
+    let sql = format!(
+        "INSERT INTO {table} ({parent_column}, {key_column}, first_crawl_id, first_seen_at{label_column})
+         VALUES ($1, $2, $3, $4{label_value})
          ON CONFLICT ({parent_column}, {key_column}) DO NOTHING RETURNING id"
-    ))
-    .bind(parent)
-    .bind(key)
-    .bind(capture.crawl_id)
-    .bind(capture.fetched_at)
-    .fetch_optional(&mut *conn)
-    .await
-    .context(|| format!("recording {table} entry {key:?}"))?;
+    );
+    let mut insert = sqlx::query_scalar(&sql)
+        .bind(parent)
+        .bind(key)
+        .bind(capture.crawl_id)
+        .bind(capture.fetched_at);
+    if let Some(label) = label {
+        insert = insert.bind(label);
+    }
+    let inserted: Option<i64> = insert
+        .fetch_optional(&mut *conn)
+        .await
+        .context(|| format!("recording {table} entry {key:?}"))?;
     if let Some(id) = inserted {
         return Ok((id, true));
     }
@@ -592,7 +601,8 @@ async fn entity_id(
     Ok((id, false))
 }
 
-/// Vendors are one per handle on a market, compared without regard to case.
+/// Vendors are one per handle on a market, compared without regard to case; the handle is kept
+/// as first seen.
 async fn vendor_id(
     conn: &mut Conn,
     capture: &CaptureContext,
@@ -606,29 +616,7 @@ async fn vendor_id(
             reason: "its handle is empty".to_string(),
         });
     }
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO vendors (market_id, handle_key, handle, first_crawl_id, first_seen_at)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (market_id, handle_key) DO NOTHING RETURNING id",
-    )
-    .bind(capture.market_id)
-    .bind(&key)
-    .bind(handle)
-    .bind(capture.crawl_id)
-    .bind(capture.fetched_at)
-    .fetch_optional(&mut *conn)
-    .await
-    .context(|| format!("recording vendor {handle:?}"))?;
-    if let Some(id) = inserted {
-        return Ok((id, true));
-    }
-    let id = sqlx::query_scalar("SELECT id FROM vendors WHERE market_id = $1 AND handle_key = $2")
-        .bind(capture.market_id)
-        .bind(&key)
-        .fetch_one(&mut *conn)
-        .await
-        .context(|| format!("looking up vendor {handle:?}"))?;
-    Ok((id, false))
+    entity_id_labelled(conn, Entity::Vendor, capture.market_id, &key, Some(handle), capture).await
 }
 
 async fn insert_vendor_observation(
@@ -793,15 +781,7 @@ async fn insert_feedback(
             };
             let listing = match &entry.listing_key {
                 Some(listing_key) => Some(
-                    entity_id(
-                        conn,
-                        "listings",
-                        "market_id",
-                        capture.market_id,
-                        "listing_key",
-                        listing_key,
-                        capture,
-                    )
+                    entity_id(conn, Entity::Listing, capture.market_id, listing_key, capture)
                     .await?
                     .0,
                 ),

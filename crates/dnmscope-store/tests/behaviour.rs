@@ -190,21 +190,26 @@ impl Fixture {
 
     /// Runs raw SQL beside the store, on its database (for fault injection).
     async fn raw(&self, sql: &str) {
+        if let Err(err) = self.try_raw(sql).await {
+            panic!("{sql}: {err}");
+        }
+    }
+
+    async fn try_raw(&self, sql: &str) -> Result<(), sqlx::Error> {
         match &self.kind {
             Kind::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", self.place))
-                    .await
-                    .expect("a raw SQLite connection");
-                sqlx::raw_sql(sql).execute(&mut conn).await.expect(sql);
-                conn.close().await.expect("closing");
+                let url = format!("sqlite://{}", self.place);
+                let mut conn = sqlx::SqliteConnection::connect(&url).await?;
+                let result = sqlx::raw_sql(sql).execute(&mut conn).await;
+                conn.close().await?;
+                result.map(drop)
             }
             Kind::Postgres(url) => {
-                let mut conn = sqlx::PgConnection::connect(url)
-                    .await
-                    .expect("a raw PostgreSQL connection");
+                let mut conn = sqlx::PgConnection::connect(url).await?;
                 let sql = format!("SET search_path TO {}; {sql}", self.place);
-                sqlx::raw_sql(&sql).execute(&mut conn).await.expect(&sql);
-                conn.close().await.expect("closing");
+                let result = sqlx::raw_sql(&sql).execute(&mut conn).await;
+                conn.close().await?;
+                result.map(drop)
             }
         }
     }
@@ -675,14 +680,15 @@ async fn forum_posts_keep_vendors_and_pseudonyms_only(fx: Fixture) {
     assert_eq!(fx.count("post_observations").await, 4);
 
     // Under the API, the schema itself refuses a plain handle passed off as a pseudonym.
-    let refused = raw_fails(
-        &fx,
-        "INSERT INTO post_observations (post_id, extraction_id, crawl_id, capture_id, observed_at,
+    let refused = fx
+        .try_raw(
+            "INSERT INTO post_observations (post_id, extraction_id, crawl_id, capture_id, observed_at,
              parser_version, author_kind, author, text)
          SELECT post_id, extraction_id, crawl_id, capture_id, observed_at, 'probe', 'pseudonym',
                 'some_buyer', 'x' FROM post_observations LIMIT 1",
-    )
-    .await;
+        )
+        .await
+        .is_err();
     assert!(refused, "the schema accepted a plain handle as a pseudonym");
 }
 
@@ -823,23 +829,6 @@ async fn remove_feedback_failure(fx: &Fixture) {
     match fx.kind {
         Kind::Sqlite => fx.raw("DROP TRIGGER inject_failure;").await,
         Kind::Postgres(_) => fx.raw("DROP TRIGGER inject_failure ON feedback;").await,
-    }
-}
-
-/// Whether raw SQL is refused by the database.
-async fn raw_fails(fx: &Fixture, sql: &str) -> bool {
-    match &fx.kind {
-        Kind::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", fx.place))
-                .await
-                .unwrap();
-            sqlx::raw_sql(sql).execute(&mut conn).await.is_err()
-        }
-        Kind::Postgres(url) => {
-            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-            let sql = format!("SET search_path TO {}; {sql}", fx.place);
-            sqlx::raw_sql(&sql).execute(&mut conn).await.is_err()
-        }
     }
 }
 
