@@ -1,0 +1,207 @@
+//! Money as markets write it: "฿0.000272", "USD 49.00", "$49", "0.0093 BTC", "€ 12,50",
+//! "1,234.56 USD", "EUR 1.234,56", "12 mBTC".
+
+use std::str::FromStr;
+
+use dnmscope_model::{Currency, Money};
+use rust_decimal::Decimal;
+
+use super::{collapse_whitespace, Unreadable};
+
+/// Currency symbols and the words markets use for them, with the factor that turns the written
+/// amount into the currency's main unit (milli-bitcoin is a thousandth of a bitcoin).
+const SYMBOLS: &[(&str, &str, u32)] = &[
+    ("$", "USD", 0),
+    ("US$", "USD", 0),
+    ("€", "EUR", 0),
+    ("£", "GBP", 0),
+    ("฿", "BTC", 0),
+    ("Ƀ", "BTC", 0),
+    ("₿", "BTC", 0),
+    ("ɱ", "XMR", 0),
+    ("Ł", "LTC", 0),
+    ("mBTC", "BTC", 3),
+    ("mBCH", "BCH", 3),
+    ("bitcoin", "BTC", 0),
+    ("monero", "XMR", 0),
+    ("litecoin", "LTC", 0),
+];
+
+/// Reads an amount of money with its currency, from a symbol or a code before or after it.
+pub fn parse_money(text: &str) -> Result<Money, Unreadable> {
+    let unreadable = |reason: &str| Unreadable::new("money", text, reason);
+    let cleaned = collapse_whitespace(text);
+    if cleaned.is_empty() {
+        return Err(unreadable("it is empty"));
+    }
+    // Split into the number and what surrounds it.
+    let start = cleaned
+        .find(|c: char| c.is_ascii_digit())
+        .ok_or_else(|| unreadable("there is no number"))?;
+    let start = if start > 0 && cleaned[..start].ends_with('.') {
+        start - 1
+    } else {
+        start
+    };
+    let end = cleaned[start..]
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ',' || c == ' ' || c == '\''))
+        .map(|i| start + i)
+        .unwrap_or(cleaned.len());
+    let number = cleaned[start..end].trim();
+    let before = cleaned[..start].trim();
+    let after = cleaned[end..].trim();
+    if before.contains('-') {
+        return Err(unreadable("prices are never negative"));
+    }
+    let marker = match (before.is_empty(), after.is_empty()) {
+        (false, true) => before,
+        (true, false) => after,
+        (false, false) => {
+            // "$49 USD", "USD $49": both must name the same currency.
+            let (a, _) = currency_of(before).ok_or_else(|| unreadable("unknown currency"))?;
+            let (b, _) = currency_of(after).ok_or_else(|| unreadable("unknown currency"))?;
+            if a != b {
+                return Err(unreadable("two different currencies"));
+            }
+            before
+        }
+        (true, true) => return Err(unreadable("no currency is given")),
+    };
+    let (currency, milli) =
+        currency_of(marker).ok_or_else(|| unreadable(&format!("unknown currency {marker:?}")))?;
+    let mut amount = parse_decimal(number).map_err(|e| Unreadable::new("money", text, e.reason))?;
+    if milli > 0 {
+        amount /= Decimal::from(10u32.pow(milli));
+    }
+    Money::from_decimal(amount, currency).map_err(|e| unreadable(&e.to_string()))
+}
+
+/// The currency a marker names, and the power of ten it scales amounts down by.
+fn currency_of(marker: &str) -> Option<(Currency, u32)> {
+    let marker = marker.trim_matches(|c: char| c.is_whitespace() || c == ':');
+    if let Some((_, code, milli)) = SYMBOLS
+        .iter()
+        .find(|(symbol, _, _)| symbol.eq_ignore_ascii_case(marker))
+    {
+        return Currency::new(code).ok().map(|c| (c, *milli));
+    }
+    // "USD", "usd", "BTC"; also "USD $" and "$ USD".
+    let letters: String = marker.chars().filter(|c| c.is_ascii_alphabetic()).collect();
+    if (3..=4).contains(&letters.len()) {
+        return Currency::new(&letters).ok().map(|c| (c, 0));
+    }
+    None
+}
+
+/// Reads a decimal number in either convention: "1,234.56", "1.234,56", "12,50", "0.000272",
+/// "1 234", "1'234.5".
+pub fn parse_decimal(text: &str) -> Result<Decimal, Unreadable> {
+    let unreadable = |reason: &str| Unreadable::new("number", text, reason);
+    let compact: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '\'' && *c != '\u{a0}')
+        .collect();
+    if compact.is_empty() || !compact.chars().any(|c| c.is_ascii_digit()) {
+        return Err(unreadable("there is no number"));
+    }
+    if !compact
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+    {
+        return Err(unreadable("it is not a plain number"));
+    }
+    let last_dot = compact.rfind('.');
+    let last_comma = compact.rfind(',');
+    let normalised = match (last_dot, last_comma) {
+        (Some(dot), Some(comma)) if dot > comma => compact.replace(',', ""),
+        (Some(_), Some(_)) => compact.replace('.', "").replace(',', "."),
+        (None, Some(comma)) => {
+            let decimals = compact.len() - comma - 1;
+            let commas = compact.matches(',').count();
+            if commas == 1 && decimals != 3 {
+                compact.replace(',', ".")
+            } else {
+                compact.replace(',', "")
+            }
+        }
+        (Some(_), None) if compact.matches('.').count() > 1 => compact.replace('.', ""),
+        _ => compact,
+    };
+    Decimal::from_str(&normalised).map_err(|e| unreadable(&e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{expect, Expect};
+
+    use super::*;
+
+    fn check(input: &str, expect: Expect) {
+        let actual = match parse_money(input) {
+            Ok(money) => money.to_string(),
+            Err(err) => format!("error: {err}"),
+        };
+        expect.assert_eq(&actual);
+    }
+
+    #[test]
+    fn symbols_codes_and_separators() {
+        check("฿0.000272", expect!["0.000272 BTC"]);
+        check("USD 49.00", expect!["49.00 USD"]);
+        check("$49", expect!["49 USD"]);
+        check("0.0093 BTC", expect!["0.0093 BTC"]);
+        check("€ 12,50", expect!["12.50 EUR"]);
+        check("1,234.56 USD", expect!["1234.56 USD"]);
+        check("EUR 1.234,56", expect!["1234.56 EUR"]);
+        check("£1,000", expect!["1000 GBP"]);
+        check("12 mBTC", expect!["0.012 BTC"]);
+        check("  $ 5.00  USD ", expect!["5.00 USD"]);
+        check("0.5 XMR", expect!["0.5 XMR"]);
+        check("USD: 200", expect!["200 USD"]);
+        check("$.50", expect!["0.50 USD"]);
+    }
+
+    #[test]
+    fn unreadable_money_says_why() {
+        check(
+            "",
+            expect![[r#"error: cannot read money from "": it is empty"#]],
+        );
+        check(
+            "free",
+            expect![[r#"error: cannot read money from "free": there is no number"#]],
+        );
+        check(
+            "49.00",
+            expect![[r#"error: cannot read money from "49.00": no currency is given"#]],
+        );
+        check(
+            "$49 EUR",
+            expect![[r#"error: cannot read money from "$49 EUR": two different currencies"#]],
+        );
+        check(
+            "49 ¥¥",
+            expect![[r#"error: cannot read money from "49 ¥¥": unknown currency "¥¥""#]],
+        );
+        check(
+            "-$5",
+            expect![[r#"error: cannot read money from "-$5": prices are never negative"#]],
+        );
+    }
+
+    #[test]
+    fn decimals() {
+        for (text, expected) in [
+            ("1,234", "1234"),
+            ("1.234.567", "1234567"),
+            ("12,5", "12.5"),
+            ("1 234,5", "1234.5"),
+            ("1'234.5", "1234.5"),
+            ("0.000272", "0.000272"),
+        ] {
+            assert_eq!(parse_decimal(text).unwrap().to_string(), expected, "{text}");
+        }
+        assert!(parse_decimal("1e5").is_err());
+        assert!(parse_decimal(",").is_err());
+    }
+}
