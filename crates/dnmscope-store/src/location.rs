@@ -123,10 +123,19 @@ pub(crate) async fn connect(options: &StoreOptions) -> Result<Backend, StoreErro
                 let mut setup = PgConnection::connect_with(&connect)
                     .await
                     .map_err(open_error)?;
-                sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-                    .execute(&mut setup)
-                    .await
-                    .map_err(open_error)?;
+                // Look first: creating needs a privilege that using an existing schema does not.
+                let exists: Option<i32> =
+                    sqlx::query_scalar("SELECT 1 FROM pg_namespace WHERE nspname = $1")
+                        .bind(schema)
+                        .fetch_optional(&mut setup)
+                        .await
+                        .map_err(open_error)?;
+                if exists.is_none() {
+                    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                        .execute(&mut setup)
+                        .await
+                        .map_err(open_error)?;
+                }
                 setup.close().await.map_err(open_error)?;
                 connect = connect.options([("search_path", schema.as_str())]);
             }
