@@ -417,7 +417,8 @@ pub(crate) async fn ingest_extraction(
     }
 
     for entry in &extraction.feedback {
-        let new = insert_feedback(conn, &capture, extraction_id, extraction, entry).await?;
+        let new =
+            insert_feedback(conn, &capture, extraction_id, extraction, entry, &mut report).await?;
         if new {
             report.feedback_new += 1;
         } else {
@@ -746,6 +747,7 @@ async fn insert_feedback(
     extraction_id: i64,
     extraction: &Extraction,
     entry: &FeedbackEntry,
+    report: &mut IngestReport,
 ) -> Result<bool, StoreError> {
     let page_listing = match extraction.listings.as_slice() {
         [only] => Some(only),
@@ -776,15 +778,22 @@ async fn insert_feedback(
         Some(id) => (id, false),
         None => {
             let vendor = match &entry.vendor {
-                Some(handle) => Some(vendor_id(conn, capture, handle).await?.0),
+                Some(handle) => {
+                    let (id, new) = vendor_id(conn, capture, handle).await?;
+                    report.vendors_new += u64::from(new);
+                    Some(id)
+                }
                 None => None,
             };
             let listing = match &entry.listing_key {
-                Some(listing_key) => Some(
-                    entity_id(conn, Entity::Listing, capture.market_id, listing_key, capture)
-                    .await?
-                    .0,
-                ),
+                Some(listing_key) => {
+                    let (id, new) =
+                        entity_id(conn, Entity::Listing, capture.market_id, listing_key, capture)
+                            .await?;
+                    report.listings_new += u64::from(new);
+                    Some(id)
+                }
+
                 None => None,
             };
             let left_on: Option<NaiveDate> = entry.left_on;

@@ -679,17 +679,34 @@ async fn forum_posts_keep_vendors_and_pseudonyms_only(fx: Fixture) {
     assert_eq!(fx.count("forum_posts").await, 2);
     assert_eq!(fx.count("post_observations").await, 4);
 
-    // Under the API, the schema itself refuses a plain handle passed off as a pseudonym.
-    let refused = fx
-        .try_raw(
-            "INSERT INTO post_observations (post_id, extraction_id, crawl_id, capture_id, observed_at,
-             parser_version, author_kind, author, text)
-         SELECT post_id, extraction_id, crawl_id, capture_id, observed_at, 'probe', 'pseudonym',
-                'some_buyer', 'x' FROM post_observations LIMIT 1",
+    // Under the API, the schema itself refuses a plain handle passed off as a pseudonym. The
+    // probe rows hang off an extraction of their own, so no other constraint is in the way: a
+    // well-formed pseudonym goes in, a plain handle is refused by the CHECK.
+    fx.raw(
+        "INSERT INTO extractions (capture_id, parser_version, page_kind, diagnostics, ingested_at)
+         SELECT capture_id, 'probe', 'forum_thread', '[]', observed_at
+         FROM post_observations LIMIT 1",
+    )
+    .await;
+    let probe = |author: &str| {
+        format!(
+            "INSERT INTO post_observations (post_id, extraction_id, crawl_id, capture_id,
+                 observed_at, parser_version, author_kind, author, text)
+             SELECT o.post_id, e.id, o.crawl_id, o.capture_id, o.observed_at, 'probe',
+                    'pseudonym', '{author}', 'x'
+             FROM post_observations o, extractions e
+             WHERE e.parser_version = 'probe' AND o.id = (SELECT MIN(id) FROM post_observations)"
         )
+    };
+    fx.raw(&probe("p:0123456789abcdef0123456789abcdef")).await;
+    let refused = fx
+        .try_raw(&probe("some_buyer"))
         .await
-        .is_err();
-    assert!(refused, "the schema accepted a plain handle as a pseudonym");
+        .expect_err("the schema accepted a plain handle as a pseudonym");
+    assert!(
+        refused.to_string().to_lowercase().contains("check"),
+        "refused for another reason than the author check: {refused}"
+    );
 }
 
 async fn market_events_are_recorded_once(fx: Fixture) {
