@@ -1,8 +1,9 @@
 //! The command line, as close to what the user typed as possible; `commands` validates it.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// dnmscope: a research instrument that monitors darknet drug markets over time.
 ///
@@ -42,6 +43,87 @@ pub enum Command {
     /// Create, upgrade and inspect the store
     #[command(subcommand)]
     Db(DbCommand),
+    /// Run the simulated marketplace: the test bed, the demo and the training environment
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+/// The size and seed of a simulated world.
+#[derive(Debug, Args)]
+pub struct WorldArgs {
+    /// The world's seed: same seed, same world
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Number of markets (skins taken in turn: table, cards, list)
+    #[arg(long, default_value_t = 3)]
+    pub markets: u32,
+    /// Number of simulated days
+    #[arg(long, default_value_t = 60)]
+    pub days: u32,
+    /// Number of people selling (about 1.2 vendor accounts each)
+    #[arg(long, default_value_t = 300)]
+    pub vendors: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve a simulated world over HTTP on a loopback address, one host name per market
+    Serve {
+        #[command(flatten)]
+        world: WorldArgs,
+        /// Loopback address to listen on
+        #[arg(long, default_value = "127.0.0.1:8088")]
+        addr: SocketAddr,
+        /// Serve this day and no other
+        #[arg(long, conflicts_with = "days_per_minute")]
+        day: Option<u32>,
+        /// Start at day 0 and advance this many days per minute
+        #[arg(long)]
+        days_per_minute: Option<f64>,
+        /// No queue, login or rate limit: every page to anyone
+        #[arg(long)]
+        open: bool,
+        /// Switch on misbehaviour for tests (repeatable)
+        #[arg(long, value_enum)]
+        hostile: Vec<HostileArg>,
+        /// From this day on, every skin renames its CSS classes
+        #[arg(long)]
+        layout_change_day: Option<u32>,
+    },
+    /// Write the ground truth of a world (identities, true sales, fake reviews, events) as JSON
+    Truth {
+        #[command(flatten)]
+        world: WorldArgs,
+        /// The JSON file to write
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write labelled pages of every kind of every skin in the layout of the real-page corpus
+    Corpus {
+        #[command(flatten)]
+        world: WorldArgs,
+        /// The day to render
+        #[arg(long, default_value_t = 10)]
+        day: u32,
+        /// Pages per kind and market
+        #[arg(long, default_value_t = 5)]
+        per_kind: usize,
+        /// The directory to write (`<market>/pages`, `<market>/expected`)
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Misbehaviour of the simulator, for tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HostileArg {
+    OffsiteRedirect,
+    LocalRedirect,
+    Oversized,
+    CompressionBomb,
+    SlowBody,
+    TruncatedBody,
+    MalformedHtml,
 }
 
 #[derive(Debug, Subcommand)]

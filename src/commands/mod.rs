@@ -1,6 +1,7 @@
 //! The commands: each turns validated arguments into calls on the library crates.
 
 mod db;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -18,6 +19,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let store = store_options(&cli, &config)?;
     match cli.command {
         Command::Db(command) => db::run(command, &store).await,
+        Command::Sim(command) => sim::run(command).await,
     }
 }
 

@@ -1,0 +1,164 @@
+//! `dnmscope sim …`: serve a simulated world, export its truth, write a labelled corpus.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use dnmscope_sim::{DaySchedule, Hostile, ServerConfig, SimServer, World, WorldConfig};
+
+use crate::cli::{HostileArg, SimCommand, WorldArgs};
+
+pub async fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        SimCommand::Serve {
+            world,
+            addr,
+            day,
+            days_per_minute,
+            open,
+            hostile,
+            layout_change_day,
+        } => {
+            let schedule = match (day, days_per_minute) {
+                (Some(day), _) => {
+                    if day >= world.days {
+                        bail!(
+                            "--day {day} is outside the world: days run from 0 to {}",
+                            world.days - 1
+                        );
+                    }
+                    DaySchedule::Fixed(day)
+                }
+                (None, Some(rate)) => {
+                    if !(rate.is_finite() && rate > 0.0) {
+                        bail!("--days-per-minute must be a positive number, not {rate}");
+                    }
+                    DaySchedule::Advancing {
+                        from: 0,
+                        days_per_minute: rate,
+                    }
+                }
+                (None, None) => DaySchedule::Fixed(0),
+            };
+            dnmscope_sim::server::check_loopback(addr)?;
+            let world = Arc::new(build(&world)?);
+            let mut config = if open {
+                ServerConfig::open(0)
+            } else {
+                ServerConfig::default()
+            };
+            config.day = schedule;
+            config.hostile = hostile.into_iter().map(hostile_mode).collect();
+            config.layout_change_day = layout_change_day;
+            let server = SimServer::start(world.clone(), config, addr)
+                .await
+                .context("starting the simulator")?;
+            print_how_to_reach(&world, &server, open);
+            tokio::select! {
+                result = server.wait() => result.context("serving the simulated world")?,
+                signal = tokio::signal::ctrl_c() => {
+                    signal.context("waiting for Ctrl-C")?;
+                    eprintln!("stopped");
+                }
+            }
+        }
+        SimCommand::Truth { world, out } => {
+            let world = build(&world)?;
+            dnmscope_sim::truth::write_truth(&world, &out)?;
+            println!(
+                "wrote the truth of seed {} ({} markets, {} days, {} vendor accounts, {} listings, {} reviews) to {}",
+                world.config.seed,
+                world.markets.len(),
+                world.config.days,
+                world.vendors.len(),
+                world.listings.len(),
+                world.feedback.len(),
+                out.display()
+            );
+        }
+        SimCommand::Corpus {
+            world,
+            day,
+            per_kind,
+            out,
+        } => {
+            if day >= world.days {
+                bail!(
+                    "--day {day} is outside the world: days run from 0 to {}",
+                    world.days - 1
+                );
+            }
+            let world = build(&world)?;
+            let count = dnmscope_sim::corpus::write_corpus(&world, day, per_kind, &out)?;
+            println!(
+                "wrote {count} labelled pages of day {day} to {}",
+                out.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn build(args: &WorldArgs) -> anyhow::Result<World> {
+    let config = WorldConfig {
+        markets: args.markets,
+        days: args.days,
+        vendors: args.vendors,
+        ..WorldConfig::new(args.seed)
+    };
+    let started = Instant::now();
+    let world = dnmscope_sim::generate(&config).context("generating the simulated world")?;
+    tracing::info!(
+        seed = args.seed,
+        vendors = world.vendors.len(),
+        listings = world.listings.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "world generated"
+    );
+    Ok(world)
+}
+
+fn hostile_mode(arg: HostileArg) -> Hostile {
+    match arg {
+        HostileArg::OffsiteRedirect => Hostile::OffsiteRedirect,
+        HostileArg::LocalRedirect => Hostile::LocalRedirect,
+        HostileArg::Oversized => Hostile::Oversized,
+        HostileArg::CompressionBomb => Hostile::CompressionBomb,
+        HostileArg::SlowBody => Hostile::SlowBody,
+        HostileArg::TruncatedBody => Hostile::TruncatedBody,
+        HostileArg::MalformedHtml => Hostile::MalformedHtml,
+    }
+}
+
+fn print_how_to_reach(world: &World, server: &SimServer, open: bool) {
+    let addr = server.addr();
+    println!(
+        "simulator listening on http://{addr} (seed {}, day {})",
+        world.config.seed,
+        server.day()
+    );
+    for market in &world.markets {
+        println!("  {} ({} skin):", market.name, market.skin.name());
+        for host in &market.hosts {
+            println!("    http://{host}/");
+        }
+        if !open {
+            for account in world.accounts.iter().filter(|a| a.market == market.id) {
+                println!("    account: {} / {}", account.username, account.password);
+            }
+        }
+    }
+    let host = &world.markets[0].hosts[0];
+    println!("reach a market by resolving its host to this address, e.g.:");
+    println!(
+        "  curl --resolve {host}:{}:{} http://{host}:{}/",
+        addr.port(),
+        addr.ip(),
+        addr.port()
+    );
+    if !open {
+        println!("the markets sit behind a queue, a captcha login and a rate limit; --open turns them off");
+    }
+    println!("press Ctrl-C to stop");
+}
