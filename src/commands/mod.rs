@@ -1,13 +1,14 @@
 //! The commands: each turns validated arguments into calls on the library crates.
 
 mod db;
+mod parse;
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use dnmscope_store::{Location, StoreOptions};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{BenchCommand, Cli, Command};
 use crate::config::Config;
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -18,6 +19,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let store = store_options(&cli, &config)?;
     match cli.command {
         Command::Db(command) => db::run(command, &store).await,
+        Command::Parse(args) => parse::parse(&args),
+        Command::Eval(args) => parse::eval(&args),
+        Command::Bench(BenchCommand::Parse {
+            corpus,
+            rounds,
+            markets,
+        }) => parse::bench(&corpus, rounds, &markets),
     }
 }
 
