@@ -29,8 +29,8 @@ fn load_markets(args: &MarketsArgs) -> anyhow::Result<Vec<Market>> {
             .collect();
         files.sort();
         for path in files {
-            let text = fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text =
+                fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             let market = Market::from_toml(&path.display().to_string(), &text)?;
             markets.retain(|m| m.name != market.name);
             markets.push(market);

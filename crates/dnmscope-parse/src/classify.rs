@@ -27,18 +27,26 @@ static CAPTCHA_INPUT: LazyLock<Selector> = LazyLock::new(|| {
     selector("input[name*=captcha i], img[src*=captcha i], img[alt*=captcha i], input[name*=challenge i]")
 });
 static SEIZURE: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r"(?i)(this (hidden )?(site|service|marketplace|domain) has been seized|has been seized by|seized (by|pursuant to)|seizure warrant)")
+    regex(
+        r"(?i)(this (hidden )?(site|service|marketplace|domain) has been seized|has been seized by|seized (by|pursuant to)|seizure warrant)",
+    )
 });
 static GATE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r"(?i)(ddos|captcha|are you (a )?human|verify (that )?you are|anti-?bot|checking your browser|you are in (the )?queue|queue position|please wait.*(redirect|queue)|security check|solve the (following )?challenge)")
+    regex(
+        r"(?i)(ddos|captcha|are you (a )?human|verify (that )?you are|anti-?bot|checking your browser|you are in (the )?queue|queue position|please wait.*(redirect|queue)|security check|solve the (following )?challenge)",
+    )
 });
 static BANNED: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r"(?i)(you (have been|are|were) banned|your (account|ip) (has been|is) (banned|suspended|blocked)|account (banned|suspended))")
+    regex(
+        r"(?i)(you (have been|are|were) banned|your (account|ip) (has been|is) (banned|suspended|blocked)|account (banned|suspended))",
+    )
 });
 static NOT_FOUND: LazyLock<Regex> =
     LazyLock::new(|| regex(r"(?i)(\b404\b|not found|does not exist|no longer (exists|available))"));
 static ERROR_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r"(?i)(\berror\b|\b50[0234]\b|bad gateway|service unavailable|maintenance|internal server)")
+    regex(
+        r"(?i)(\berror\b|\b50[0234]\b|bad gateway|service unavailable|maintenance|internal server)",
+    )
 });
 
 /// What the page is, and which rule said so (for diagnostics and debugging).
@@ -54,7 +62,10 @@ pub(crate) fn classify(doc: &Html, source: &str, market: Option<&Market>) -> (Pa
             .is_some_and(|v| v.eq_ignore_ascii_case("refresh"))
     });
     if is_refresh && text_len < 2000 {
-        return (PageKind::Redirect, "generic: a meta refresh on a page with little text".into());
+        return (
+            PageKind::Redirect,
+            "generic: a meta refresh on a page with little text".into(),
+        );
     }
     let headings: String = doc
         .select(&HEADINGS)
@@ -136,7 +147,10 @@ pub(crate) fn holds(condition: &Condition, doc: &Html, source: &str) -> bool {
 
 /// Whether the page is from `market`: its recognition rule, or one of its hosts in the source.
 pub(crate) fn recognises(market: &Market, doc: &Html, source: &str) -> bool {
-    market.recognise.as_ref().is_some_and(|c| holds(c, doc, source))
+    market
+        .recognise
+        .as_ref()
+        .is_some_and(|c| holds(c, doc, source))
         || market
             .hosts
             .iter()

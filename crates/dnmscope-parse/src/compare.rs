@@ -86,14 +86,18 @@ pub fn values_match(field: &str, expected: &Value, actual: &Value) -> bool {
             if ORDERED.contains(&field) {
                 e.len() == a.len() && e.iter().zip(a).all(|(e, a)| values_match(field, e, a))
             } else {
-                e.iter().all(|e| a.iter().any(|a| values_match(field, e, a)))
-                    && a.iter().all(|a| e.iter().any(|e| values_match(field, e, a)))
+                e.iter()
+                    .all(|e| a.iter().any(|a| values_match(field, e, a)))
+                    && a.iter()
+                        .all(|a| e.iter().any(|e| values_match(field, e, a)))
             }
         }
         (Value::Object(e), Value::Object(a)) => e.iter().all(|(key, e)| {
             // Inside a record, the record's own keys decide (a row's `price`).
-            let inner = if matches!(field, "price_tiers" | "shipping_options" | "feedback" | "listings")
-            {
+            let inner = if matches!(
+                field,
+                "price_tiers" | "shipping_options" | "feedback" | "listings"
+            ) {
                 key.as_str()
             } else {
                 field
@@ -137,15 +141,35 @@ mod tests {
     fn schema_rules() {
         assert!(check("title", json!(" a  b "), json!("a b")));
         assert!(!check("title", json!("a b"), json!("a c")));
-        assert!(check("price", json!({"amount": 0.0025127, "currency": "BTC"}), json!({"amount": 0.00251, "currency": "BTC"})));
-        assert!(!check("price", json!({"amount": 0.0026, "currency": "BTC"}), json!({"amount": 0.00251, "currency": "BTC"})));
+        assert!(check(
+            "price",
+            json!({"amount": 0.0025127, "currency": "BTC"}),
+            json!({"amount": 0.00251, "currency": "BTC"})
+        ));
+        assert!(!check(
+            "price",
+            json!({"amount": 0.0026, "currency": "BTC"}),
+            json!({"amount": 0.00251, "currency": "BTC"})
+        ));
         assert!(check("ships_from", json!("CHINA"), json!("China")));
-        assert!(check("ships_to", json!(["Worldwide"]), json!(["World Wide"])));
+        assert!(check(
+            "ships_to",
+            json!(["Worldwide"]),
+            json!(["World Wide"])
+        ));
         assert!(check("ships_to", json!(["A", "B"]), json!(["B", "A"])));
         assert!(!check("category", json!(["A", "B"]), json!(["B", "A"])));
-        assert!(!check("ships_to", json!(["Germany"]), json!(["Germany", "France"])));
+        assert!(!check(
+            "ships_to",
+            json!(["Germany"]),
+            json!(["Germany", "France"])
+        ));
         assert!(check("quantity_in_stock", json!(null), json!(null)));
         assert!(!check("quantity_in_stock", json!(8), json!(null)));
-        assert!(check("feedback", json!([{"rating": 5}]), json!([{"rating": 5, "text": "ok"}])));
+        assert!(check(
+            "feedback",
+            json!([{"rating": 5}]),
+            json!([{"rating": 5, "text": "ok"}])
+        ));
     }
 }

@@ -132,7 +132,9 @@ fn extract_field(
             }
             Some(Value::Object(map))
         }
-        Shape::Tree { depth, selected } => tree_path(&found, spec, depth, selected, field, diagnostics),
+        Shape::Tree { depth, selected } => {
+            tree_path(&found, spec, depth, selected, field, diagnostics)
+        }
         Shape::Value => {
             if spec.value_type == ValueType::Count {
                 return Some(Value::Number(Number::from(found.len() as u64)));
@@ -141,7 +143,11 @@ fn extract_field(
                 if spec.optional {
                     return (spec.all || spec.split.is_some()).then(|| Value::Array(Vec::new()));
                 }
-                diagnostics.push(diagnostic(field, spec, "the selector matched nothing".into()));
+                diagnostics.push(diagnostic(
+                    field,
+                    spec,
+                    "the selector matched nothing".into(),
+                ));
                 return None;
             }
             let chosen = if spec.all { &found[..] } else { &found[..1] };
@@ -316,7 +322,11 @@ fn tree_path(
         return None;
     };
     let Some(mut want) = depth_of(&items[current]) else {
-        diagnostics.push(diagnostic(field, spec, "the selected item has no depth".into()));
+        diagnostics.push(diagnostic(
+            field,
+            spec,
+            "the selected item has no depth".into(),
+        ));
         return None;
     };
     let mut chain = vec![items[current]];

@@ -168,7 +168,7 @@ mod tests {
             .assert_eq(&check("<div><span><b>deep</b></span></div>", 2));
         expect_test::expect![[r#""<script><div><div><div></script><div>" None"#]]
             .assert_eq(&check("<script><div><div><div></script><div>", 2));
-        expect_test::expect![[r#""ééééééééééééééééééééééééééééééé" Some("the page has 200 bytes; only the first 64 are read")"#]]
+        expect_test::expect![[r#""éééééééééééééééééééééééééééééééé" Some("the page has 200 bytes; only the first 64 are read")"#]]
             .assert_eq(&check(&"é".repeat(100), 2));
     }
 }
