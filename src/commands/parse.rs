@@ -115,8 +115,11 @@ struct LabelledPage {
     expected: PathBuf,
 }
 
+/// An unlabelled page of a corpus: its market (folder) and path.
+type UnlabelledPage = (String, PathBuf);
+
 /// The labelled pages of a corpus in SCHEMA.md's layout, and its unlabelled ones.
-fn corpus_pages(corpus: &Path) -> anyhow::Result<(Vec<LabelledPage>, Vec<(String, PathBuf)>)> {
+fn corpus_pages(corpus: &Path) -> anyhow::Result<(Vec<LabelledPage>, Vec<UnlabelledPage>)> {
     let mut labelled = Vec::new();
     let mut unlabelled = Vec::new();
     let mut market_dirs: Vec<PathBuf> = fs::read_dir(corpus)

@@ -88,12 +88,15 @@ fn hostile(html: String, limits: Limits) -> ParsedPage {
     let markets = builtin_markets().expect("the built-in definitions compile");
     let page = parse_page(&html, Some(&markets[0]), limits);
     let auto = dnmscope_parse::parse_page_auto(&html, &markets, limits);
-    assert_eq!(page.page_kind.as_str().is_empty(), false);
+    assert!(!page.page_kind.as_str().is_empty());
     assert!(
         !auto.diagnostics.is_empty() || !page.diagnostics.is_empty() || !page.fields.is_empty()
     );
     page
 }
+
+/// One hostile-page case: panics when the page is not handled as it must be.
+type Case = Box<dyn Fn() + Send + Sync>;
 
 fn hostile_trials() -> Vec<Trial> {
     let listing = std::fs::read_to_string(corpus_dir().join("dream/pages/listing_0.html"))
@@ -103,7 +106,7 @@ fn hostile_trials() -> Vec<Trial> {
              <span>$49</span></div></div></div></body></html>"
                 .to_string()
         });
-    let cases: Vec<(&str, Box<dyn Fn() + Send + Sync>)> = vec![
+    let cases: Vec<(&str, Case)> = vec![
         (
             "deeply_nested_100k_levels_is_cut_before_html5ever",
             Box::new(|| {
