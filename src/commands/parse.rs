@@ -64,6 +64,17 @@ fn parse_with(html: &str, market: &str, markets: &[Market]) -> ParsedPage {
     }
 }
 
+/// One line of `dnmscope parse`'s output, in this key order.
+#[derive(Serialize)]
+struct ParseLine<'a> {
+    file: String,
+    market: Option<&'a str>,
+    page_kind: &'a str,
+    fields: &'a serde_json::Map<String, Value>,
+    links: &'a [dnmscope_parse::Link],
+    diagnostics: &'a [dnmscope_parse::Diagnostic],
+}
+
 pub fn parse(args: &ParseArgs) -> anyhow::Result<ExitCode> {
     let markets = load_markets(&args.markets)?;
     if args.market != "auto" {
@@ -86,15 +97,18 @@ pub fn parse(args: &ParseArgs) -> anyhow::Result<ExitCode> {
             .as_deref()
             .and_then(|name| markets.iter().find(|m| m.name == name));
         yields.add(market, &page);
-        let line = json!({
-            "file": file.display().to_string(),
-            "market": page.market,
-            "page_kind": page.page_kind.as_str(),
-            "fields": page.fields,
-            "links": page.links,
-            "diagnostics": page.diagnostics,
-        });
-        println!("{line}");
+        let line = ParseLine {
+            file: file.display().to_string(),
+            market: page.market.as_deref(),
+            page_kind: page.page_kind.as_str(),
+            fields: &page.fields,
+            links: &page.links,
+            diagnostics: &page.diagnostics,
+        };
+        println!(
+            "{}",
+            serde_json::to_string(&line).context("writing a parsed page")?
+        );
     }
     // The drift signal: which fields each page kind yielded in this run.
     for line in yields.lines() {
