@@ -1,6 +1,7 @@
 //! The commands: each turns validated arguments into calls on the library crates.
 
 mod db;
+mod parse;
 mod sim;
 
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use dnmscope_store::{Location, StoreOptions};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{BenchCommand, Cli, Command};
 use crate::config::Config;
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -20,6 +21,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Db(command) => db::run(command, &store).await,
         Command::Sim(command) => sim::run(command).await,
+        Command::Parse(args) => parse::parse(&args),
+        Command::Eval(args) => parse::eval(&args),
+        Command::Bench(BenchCommand::Parse {
+            corpus,
+            rounds,
+            markets,
+        }) => parse::bench(&corpus, rounds, &markets),
     }
 }
 
