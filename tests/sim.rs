@@ -201,3 +201,45 @@ fn serve_answers_on_loopback_with_the_market_chosen_by_host() {
     assert!(response.contains("Categories"));
     assert!(response.contains("Nightshade"));
 }
+
+#[test]
+fn every_simulator_skin_parses_with_all_of_the_truths_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    for (seed, day) in [("7", "3"), ("8", "20")] {
+        let out = format!("corpus-{seed}");
+        let written = dnmscope(
+            dir.path(),
+            &[
+                "sim",
+                "corpus",
+                "--seed",
+                seed,
+                "--vendors",
+                "40",
+                "--day",
+                day,
+                "--per-kind",
+                "3",
+                "--out",
+                &out,
+            ],
+        );
+        assert!(written.status.success(), "{}", stderr(&written));
+        let eval = dnmscope(dir.path(), &["eval", "--corpus", &out, "--json"]);
+        assert!(eval.status.success(), "{}", stderr(&eval));
+        let report: serde_json::Value = serde_json::from_str(&stdout(&eval)).unwrap();
+        for market in ["nightshade", "cobalt", "tessera"] {
+            let values = &report[market]["values"];
+            let total = values["total"].as_u64().unwrap();
+            assert!(
+                total > 100,
+                "seed {seed}: {market} has {total} expected values"
+            );
+            assert_eq!(
+                values["matched"], values["total"],
+                "seed {seed}: {market}: {}",
+                report[market]
+            );
+        }
+    }
+}

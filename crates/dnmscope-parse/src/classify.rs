@@ -36,9 +36,14 @@ static GATE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)(ddos|captcha|are you (a )?human|verify (that )?you are|anti-?bot|checking your browser|you are in (the )?queue|queue position|please wait.*(redirect|queue)|security check|solve the (following )?challenge)",
     )
 });
+static QUEUE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"(?i)(you are in (the )?queue|queue position|position in (the )?queue|ddos protection|anti-?ddos)",
+    )
+});
 static BANNED: LazyLock<Regex> = LazyLock::new(|| {
     regex(
-        r"(?i)(you (have been|are|were) banned|your (account|ip) (has been|is) (banned|suspended|blocked)|account (banned|suspended))",
+        r"(?i)(you (have been|are|were) banned|your (account|ip|session) (has been|is) (banned|suspended|blocked)|account (banned|suspended))",
     )
 });
 static NOT_FOUND: LazyLock<Regex> =
@@ -61,6 +66,12 @@ pub(crate) fn classify(doc: &Html, source: &str, market: Option<&Market>) -> (Pa
             .attr("http-equiv")
             .is_some_and(|v| v.eq_ignore_ascii_case("refresh"))
     });
+    if is_refresh && text_len < 2000 && QUEUE_WORDS.is_match(&root.text().collect::<String>()) {
+        return (
+            PageKind::Captcha,
+            "generic: an anti-DDoS queue that refreshes itself".into(),
+        );
+    }
     if is_refresh && text_len < 2000 {
         return (
             PageKind::Redirect,

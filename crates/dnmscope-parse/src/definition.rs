@@ -55,10 +55,11 @@
 //!    `null_if` (regex) turns a matching text into JSON null ("Unlimited").
 //!
 //! `all = true` reads every match into a list (in page order); otherwise the first match is used.
-//! `fields` makes a list of records; `map_key` and `map_value` make an object from items (the
+//! `fields` makes a list of records (with `record = true`, one record read inside the first
+//! match: `{"positive": 12, "neutral": 1, "negative": 0}`); `map_key` and `map_value` make an object from items (the
 //! market's exchange-rate table). `filter` (regex) keeps only items whose text matches.
 //! `optional = true` means absence is normal: no diagnostic; list fields that find no item are
-//! written as an empty list.
+//! written as an empty list, single values as null.
 //!
 //! `tree_path` reads a category sidebar drawn as a flat list of items with a depth: `depth` is a
 //! regex whose first group, on the item's `class`, is the depth; `selected` is the class that
@@ -117,6 +118,18 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "empire.toml",
         include_str!("../../../config/markets/empire.toml"),
+    ),
+    (
+        "nightshade.toml",
+        include_str!("../../../config/markets/nightshade.toml"),
+    ),
+    (
+        "cobalt.toml",
+        include_str!("../../../config/markets/cobalt.toml"),
+    ),
+    (
+        "tessera.toml",
+        include_str!("../../../config/markets/tessera.toml"),
     ),
 ];
 
@@ -199,6 +212,8 @@ struct RawField {
     optional: bool,
     filter: Option<String>,
     fields: Option<BTreeMap<String, RawField>>,
+    #[serde(default)]
+    record: bool,
     map_key: Option<Box<RawField>>,
     map_value: Option<Box<RawField>>,
     depth: Option<String>,
@@ -327,6 +342,8 @@ pub(crate) enum Shape {
     /// One value (or a list with `all`/`split`).
     Value,
     Records(Vec<(String, FieldSpec)>),
+    /// One record (an object) read inside the first matched element.
+    Record(Vec<(String, FieldSpec)>),
     Map {
         key: Box<FieldSpec>,
         value: Box<FieldSpec>,
@@ -452,7 +469,13 @@ impl Compiler<'_> {
                     self.field(&format!("{place}.fields.{name}"), spec)?,
                 ));
             }
-            Shape::Records(compiled)
+            if raw.record {
+                Shape::Record(compiled)
+            } else {
+                Shape::Records(compiled)
+            }
+        } else if raw.record {
+            return Err(self.invalid(place, "`record = true` needs `fields`"));
         } else if raw.map_key.is_some() || raw.map_value.is_some() {
             let (Some(key), Some(value)) = (&raw.map_key, &raw.map_value) else {
                 return Err(self.invalid(place, "a map needs both `map_key` and `map_value`"));
@@ -477,7 +500,7 @@ impl Compiler<'_> {
         };
         if matches!(
             shape,
-            Shape::Records(_) | Shape::Map { .. } | Shape::Tree { .. }
+            Shape::Records(_) | Shape::Record(_) | Shape::Map { .. } | Shape::Tree { .. }
         ) && raw.selector.is_none()
         {
             return Err(self.invalid(place, "lists of records, maps and trees need a `selector`"));
@@ -524,7 +547,16 @@ mod tests {
     fn builtin_definitions_compile() {
         let markets = builtin_markets().unwrap();
         let names: Vec<_> = markets.iter().map(|m| m.parser_version()).collect();
-        assert_eq!(names, ["dream@1", "empire@1"]);
+        assert_eq!(
+            names,
+            [
+                "dream@1",
+                "empire@1",
+                "nightshade@1",
+                "cobalt@1",
+                "tessera@1"
+            ]
+        );
     }
 
     #[test]
@@ -562,7 +594,7 @@ mod tests {
                   |
                 3 | selektor = "p"
                   | ^^^^^^^^
-                unknown field `selektor`, expected one of `selector`, `label`, `inner`, `attr`, `raw`, `own_text`, `regex`, `split`, `type`, `true_if`, `null_if`, `all`, `optional`, `filter`, `fields`, `map_key`, `map_value`, `depth`, `selected`
+                unknown field `selektor`, expected one of `selector`, `label`, `inner`, `attr`, `raw`, `own_text`, `regex`, `split`, `type`, `true_if`, `null_if`, `all`, `optional`, `filter`, `fields`, `record`, `map_key`, `map_value`, `depth`, `selected`
             "#]],
         );
     }

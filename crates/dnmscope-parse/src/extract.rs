@@ -116,6 +116,17 @@ fn extract_field(
                 .collect();
             Some(Value::Array(rows))
         }
+        Shape::Record(sub_specs) => {
+            let Some(item) = found.first() else {
+                if !spec.optional {
+                    diagnostics.push(diagnostic(field, spec, "no element matched".into()));
+                }
+                return None;
+            };
+            let mut row = Map::new();
+            extract_fields(*item, sub_specs, field, &mut row, diagnostics);
+            Some(Value::Object(row))
+        }
         Shape::Map { key, value } => {
             if found.is_empty() && !spec.optional {
                 diagnostics.push(diagnostic(field, spec, "no item matched".into()));
@@ -141,7 +152,12 @@ fn extract_field(
             }
             if found.is_empty() {
                 if spec.optional {
-                    return (spec.all || spec.split.is_some()).then(|| Value::Array(Vec::new()));
+                    // Absence is normal: an empty list, or null ("no next page").
+                    return Some(if spec.all || spec.split.is_some() {
+                        Value::Array(Vec::new())
+                    } else {
+                        Value::Null
+                    });
                 }
                 diagnostics.push(diagnostic(
                     field,

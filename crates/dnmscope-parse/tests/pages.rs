@@ -3,6 +3,9 @@
 //! panic, within the limits, with diagnostics.
 //!
 //! Golden files live in `test_data/golden/<market>/<page>.json`; `UPDATE_EXPECT=1` writes them.
+//! The simulator's skins (nightshade, cobalt, tessera) have a labelled corpus of their own in
+//! `test_data/sim` (written by `dnmscope sim corpus --seed 1 --vendors 30 --day 12 --per-kind 1`):
+//! their trials also score every page against its expected values and require all of them.
 //! The real corpus is read from `../shared/corpus/real` beside the workspace; when it is absent
 //! its trials are listed as ignored and the reason is printed.
 
@@ -14,6 +17,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 fn main() {
     let args = Arguments::from_args();
     let mut trials = golden_trials();
+    trials.extend(sim_trials());
     trials.extend(hostile_trials());
     libtest_mimic::run(&args, trials).exit();
 }
@@ -80,6 +84,81 @@ fn golden_trials() -> Vec<Trial> {
         }
     }
     trials
+}
+
+/// Golden and scored trials for every page of the simulator's labelled corpus.
+fn sim_trials() -> Vec<Trial> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/sim");
+    let mut trials = Vec::new();
+    for market in ["nightshade", "cobalt", "tessera"] {
+        let mut pages: Vec<PathBuf> = std::fs::read_dir(root.join(market).join("pages"))
+            .expect("the simulator corpus is part of the repository")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        pages.sort();
+        assert!(pages.len() > 15, "{market}: {} pages", pages.len());
+        for page in pages {
+            let stem = page
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let expected = root
+                .join(market)
+                .join("expected")
+                .join(format!("{stem}.json"));
+            let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("test_data/golden")
+                .join(market)
+                .join(format!("{stem}.json"));
+            trials.push(Trial::test(format!("sim::{market}::{stem}"), move || {
+                let markets = builtin_markets().expect("the built-in definitions compile");
+                let definition = markets
+                    .iter()
+                    .find(|m| m.name == market)
+                    .expect("a built-in definition");
+                check(definition, &page, &golden)?;
+                score_all(definition, &page, &expected)
+            }));
+        }
+    }
+    trials
+}
+
+/// Every expected value of a labelled page must be matched.
+fn score_all(market: &Market, page: &Path, expected: &Path) -> Result<(), Failed> {
+    let html =
+        std::fs::read_to_string(page).map_err(|e| format!("reading {}: {e}", page.display()))?;
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(expected)
+            .map_err(|e| format!("reading {}: {e}", expected.display()))?,
+    )
+    .map_err(|e| e.to_string())?;
+    let parsed = parse_page(&html, Some(market), Limits::default());
+    let score = dnmscope_parse::compare::score_page(&expected, &parsed);
+    if !score.kind_matched {
+        return Err(format!(
+            "page kind {} where {} was expected",
+            score.actual_kind, score.expected_kind
+        )
+        .into());
+    }
+    let missed: Vec<String> = score
+        .fields
+        .iter()
+        .filter(|f| !f.matched)
+        .map(|f| format!("{f:?}"))
+        .collect();
+    if missed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} fields differ: {}",
+            missed.len(),
+            score.fields.len(),
+            missed.join("; ")
+        )
+        .into())
+    }
 }
 
 /// Parses a hostile page and checks what every page owes: no panic (the trial would fail), a

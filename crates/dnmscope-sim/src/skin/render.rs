@@ -372,7 +372,8 @@ pub fn category_index(ctx: &Ctx) -> String {
             for (name, url, count) in view::categories(ctx) {
                 let _ = write!(
                     out,
-                    "<dt><a href=\"{}\">{}</a></dt><dd>{count} products</dd>",
+                    "<div class=\"{}\"><dt><a href=\"{}\">{}</a></dt><dd>{count} products</dd></div>",
+                    c(ctx, "dept"),
                     esc(&url),
                     esc(&name)
                 );
@@ -639,7 +640,12 @@ pub fn listing(ctx: &Ctx, l: &Listing, v: &view::ListingView) -> String {
             if !v.tiers.is_empty() {
                 let _ = write!(out, "<dl class=\"{}\">", c(ctx, "bulk"));
                 for (q, price) in &v.tiers {
-                    let _ = write!(out, "<dt>{q} or more</dt><dd>{} USD</dd>", price.usd_text());
+                    let _ = write!(
+                        out,
+                        "<div class=\"{}\"><dt>{q} or more</dt><dd>{} USD</dd></div>",
+                        c(ctx, "tier"),
+                        price.usd_text()
+                    );
                 }
                 out.push_str("</dl>");
             }
@@ -800,7 +806,8 @@ pub fn vendor(ctx: &Ctx, v: &VendorAccount, view: &view::VendorView) -> String {
             for (market, text) in &view.external {
                 let _ = write!(
                     out,
-                    "<dt class=\"{}\">{}</dt><dd class=\"{}\">{}</dd>",
+                    "<div class=\"{}\"><dt class=\"{}\">{}</dt><dd class=\"{}\">{}</dd></div>",
+                    c(ctx, "ext"),
                     c(ctx, "s-external-market"),
                     esc(market),
                     c(ctx, "s-external"),
