@@ -4,6 +4,8 @@
 //! - [`parse_page`] / [`parse_page_auto`]: classify a page by its content, extract its fields
 //!   with the market's selectors into SCHEMA.md's field names, list the links to follow (with
 //!   their kind and whether following them is safe), and say what could not be read.
+//! - [`to_extraction`]: the page's fields as model values (an `Extraction` the store ingests),
+//!   normalised, with buyers dropped and non-vendor forum authors pseudonymised.
 //! - [`compare`]: SCHEMA.md's comparison rules, for scoring a parser against labelled pages.
 //! - [`normalize`]: the normalisation every market shares (money, quantities, countries, dates,
 //!   ratings, PGP fingerprints).
@@ -16,6 +18,7 @@ pub mod compare;
 pub mod definition;
 mod extract;
 mod guard;
+pub mod into_model;
 pub mod normalize;
 mod yields;
 
@@ -30,6 +33,7 @@ use serde_json::{Map, Value};
 
 pub use definition::{builtin_markets, DefinitionError, Market};
 pub use guard::Limits;
+pub use into_model::{to_extraction, PageContext};
 pub use yields::FieldYield;
 
 /// What the parser made of one page.
