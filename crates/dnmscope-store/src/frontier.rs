@@ -141,7 +141,8 @@ pub(crate) async fn settle(
 ) -> Result<(), StoreError> {
     let updated = sqlx::query(
         "UPDATE frontier SET state = $1, attempts = attempts + $2,
-                next_attempt_at = COALESCE($3, next_attempt_at), last_error = $4
+                next_attempt_at = COALESCE($3, next_attempt_at), last_error = $4,
+                capture_id = CASE WHEN $1 = 'pending' THEN NULL ELSE capture_id END
          WHERE id = $5",
     )
     .bind(state.as_str())

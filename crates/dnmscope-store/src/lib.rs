@@ -430,6 +430,8 @@ impl Store {
 
     /// Puts an entry back to wait until `at` (a failed attempt that may succeed later, or a page
     /// that must be fetched again because the session died); `attempted` counts the attempt.
+    /// The page will be fetched again: a capture stored for it (a queue or login page) stays in
+    /// the store but is no longer the entry's.
     pub async fn retry_later(
         &self,
         entry: i64,

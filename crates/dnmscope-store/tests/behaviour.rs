@@ -1008,6 +1008,25 @@ async fn a_fetched_page_is_stored_with_its_frontier_entry_and_completed_atomical
     // Killed here, a resumed run finds the page stored and parses it instead of fetching it.
     let resumed = fx.store.due(crawl, at(0), 1).await.unwrap().remove(0);
     assert_eq!(resumed.capture_id, Some(stored.id));
+    // A page that must be fetched again (a queue page, say) loses its capture link.
+    fx.store
+        .retry_later(entry.id, at(0), false, "queue")
+        .await
+        .unwrap();
+    assert_eq!(
+        fx.store.frontier_entry(entry.id).await.unwrap().capture_id,
+        None
+    );
+    let stored = fx
+        .store
+        .store_fetched(entry.id, &capture(crawl, url, 0, b"<html>listing</html>"))
+        .await
+        .unwrap();
+    assert!(!stored.new, "the same capture is stored once");
+    assert_eq!(
+        fx.store.frontier_entry(entry.id).await.unwrap().capture_id,
+        Some(stored.id)
+    );
 
     let found = [link(
         "http://testmarket.onion/vendor/DutchVendor",
