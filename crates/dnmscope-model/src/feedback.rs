@@ -73,8 +73,10 @@ impl fmt::Display for FeedbackKey {
 }
 
 impl FeedbackEntry {
-    /// The content key: market, vendor (case-blind), listing or item, rating, text (white space
-    /// collapsed), date and price.
+    /// The content key: market, vendor (case-blind), item, rating, text (white space collapsed),
+    /// date and price. Not the listing key: the same review is shown on its listing's page (where
+    /// the listing is known) and on the vendor's feedback pages (where only the item's title is),
+    /// and it must be one entry.
     ///
     /// The resolved date is used when there is one, so "3 days ago" seen on Monday and
     /// "2 days ago" seen on Sunday are the same entry. Two entries alike in every one of these
@@ -90,7 +92,6 @@ impl FeedbackEntry {
         for part in [
             market.as_str().to_string(),
             self.vendor.as_deref().unwrap_or("").trim().to_lowercase(),
-            self.listing_key.clone().unwrap_or_default(),
             collapse(self.item.as_deref().unwrap_or("")),
             self.rating.as_text(),
             collapse(&self.text),

@@ -491,7 +491,21 @@ async fn handle(
         .unwrap_or("")
         .to_ascii_lowercase();
     let day = shared.day();
-    let (response, outcome, market) = respond(&shared, &host, day, &method, &uri, &headers, &body);
+    let (mut response, outcome, market) =
+        respond(&shared, &host, day, &method, &uri, &headers, &body);
+    // The simulated date, as a server on that day would send it: relative dates on pages
+    // ("3 days ago") are read against it.
+    let date = shared
+        .world
+        .date(day)
+        .and_hms_opt(12, 0, 0)
+        .expect("noon")
+        .and_utc();
+    if let Ok(value) =
+        header::HeaderValue::from_str(&date.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+    {
+        response.headers_mut().insert(header::DATE, value);
+    }
     let mut inner = shared.inner.lock().expect("server lock");
     let seq = inner.log.len() as u64;
     let record = RequestRecord {

@@ -1,0 +1,92 @@
+//! Completeness accounting: what a run did per market, so a researcher knows how complete each
+//! snapshot is. Saved with the run (`crawl_accounting`) and printed at the end.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+/// One market's figures in one run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MarketAccounting {
+    /// Fetch attempts (each try counts).
+    pub attempted: u64,
+    /// Pages fetched and stored.
+    pub fetched: u64,
+    /// Failed attempts by reason.
+    pub failed: BTreeMap<String, u64>,
+    /// Pages parsed, by page kind.
+    pub parsed: BTreeMap<String, u64>,
+    /// Listings that index pages announced (distinct URLs).
+    pub listings_announced: u64,
+    /// Listing pages fetched and parsed as listings.
+    pub listings_fetched: u64,
+    /// Pages given up on.
+    pub given_up: u64,
+    /// Gates met: queue, ban, login pages.
+    pub gates: BTreeMap<String, u64>,
+    /// Whether the market stopped answering during the run.
+    pub unreachable: bool,
+    /// Whether the market showed a seizure banner.
+    pub seized: bool,
+}
+
+impl MarketAccounting {
+    /// Share of attempts that returned a page.
+    pub fn availability(&self) -> f64 {
+        if self.attempted == 0 {
+            return 0.0;
+        }
+        self.fetched as f64 / self.attempted as f64
+    }
+
+    /// Share of announced listings that were fetched.
+    pub fn listing_coverage(&self) -> Option<f64> {
+        (self.listings_announced > 0)
+            .then(|| self.listings_fetched as f64 / self.listings_announced as f64)
+    }
+}
+
+/// The end-of-run table.
+pub fn table(markets: &BTreeMap<String, MarketAccounting>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<14} {:>9} {:>8} {:>7} {:>9} {:>13} {:>9}  {}",
+        "market",
+        "attempted",
+        "fetched",
+        "failed",
+        "available",
+        "listings",
+        "coverage",
+        "pages by kind"
+    );
+    for (name, a) in markets {
+        let failed: u64 = a.failed.values().sum();
+        let kinds: Vec<String> = a.parsed.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let mut state = String::new();
+        if a.seized {
+            state.push_str(" [seized]");
+        }
+        if a.unreachable {
+            state.push_str(" [unreachable]");
+        }
+        let _ = writeln!(
+            out,
+            "{:<14} {:>9} {:>8} {:>7} {:>8.1}% {:>6}/{:<6} {:>8}  {}{}",
+            name,
+            a.attempted,
+            a.fetched,
+            failed,
+            a.availability() * 100.0,
+            a.listings_fetched,
+            a.listings_announced,
+            a.listing_coverage()
+                .map_or("-".to_owned(), |c| format!("{:.1}%", c * 100.0)),
+            kinds.join(", "),
+            state
+        );
+    }
+    out
+}

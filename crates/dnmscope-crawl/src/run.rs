@@ -1,0 +1,682 @@
+//! One crawl run: fetch, store the raw page, parse, store observations, enqueue links, until the
+//! frontier is empty.
+//!
+//! Every step that changes state is one store transaction, and the frontier lives in the store,
+//! so a run killed at any moment resumes where it stopped: a page stored but not yet parsed is
+//! parsed from the store, never fetched again; a page parsed is never parsed again in that run.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use dnmscope_model::{
+    CrawlId, FinishReason, FrontierEntry, MarketEvent, MarketEventKind, MarketName, NewLink,
+    PageKind,
+};
+use dnmscope_parse::{parse_page, to_extraction, Limits, PageContext};
+use dnmscope_store::{Store, StoreError};
+use futures_util::StreamExt;
+use regex::Regex;
+
+use crate::accounting::MarketAccounting;
+use crate::plan::{canonical_link, priority, CrawlConfig, MarketPlan};
+use crate::source::{FailureKind, Signal, Source, SourceError};
+
+/// What can stop a run: the store failing (a page's failure never does).
+#[derive(Debug, thiserror::Error)]
+pub enum CrawlError {
+    #[error("the crawl has no market to visit")]
+    NoMarkets,
+    #[error("{action}")]
+    Store {
+        action: String,
+        #[source]
+        source: StoreError,
+    },
+}
+
+trait StoreContext<T> {
+    fn during(self, action: impl FnOnce() -> String) -> Result<T, CrawlError>;
+}
+
+impl<T> StoreContext<T> for Result<T, StoreError> {
+    fn during(self, action: impl FnOnce() -> String) -> Result<T, CrawlError> {
+        self.map_err(|source| CrawlError::Store {
+            action: action(),
+            source,
+        })
+    }
+}
+
+/// Asks a run to stop: in-flight pages finish, nothing new starts, and the run stays
+/// unfinished so the next `crawl` resumes it.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    pub fn new() -> Stop {
+        Stop::default()
+    }
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// How a run went.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub crawl: CrawlId,
+    /// Whether an unfinished run was resumed.
+    pub resumed: bool,
+    /// None when the run was stopped before the frontier was empty (it can be resumed).
+    pub finish: Option<FinishReason>,
+    pub accounting: BTreeMap<String, MarketAccounting>,
+}
+
+#[derive(Default)]
+struct MarketRuntime {
+    accounting: MarketAccounting,
+    paused_until: Option<DateTime<Utc>>,
+    consecutive_down: u32,
+    queued: u64,
+    budget_hit: bool,
+    announced: HashSet<String>,
+}
+
+struct Runner<'a, S> {
+    store: &'a Store,
+    source: &'a S,
+    config: &'a CrawlConfig,
+    crawl: CrawlId,
+    plans: HashMap<String, &'a MarketPlan>,
+    state: Mutex<HashMap<String, MarketRuntime>>,
+}
+
+static META_REFRESH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)<meta[^>]*http-equiv\s*=\s*["']?refresh["']?[^>]*content\s*=\s*["']?\s*(\d+)\s*(?:;\s*url\s*=\s*([^"'>\s]+))?"#)
+        .expect("a valid pattern")
+});
+
+/// The delay and target of a page's meta refresh.
+fn meta_refresh(html: &str) -> Option<(u64, Option<String>)> {
+    let caps = META_REFRESH.captures(html)?;
+    let delay = caps.get(1)?.as_str().parse().ok()?;
+    Some((delay, caps.get(2).map(|m| m.as_str().replace("&amp;", "&"))))
+}
+
+/// Runs (or resumes) a crawl run over `config`'s markets until its frontier is empty or `stop`
+/// is requested.
+pub async fn crawl<S: Source>(
+    store: &Store,
+    source: &S,
+    config: &CrawlConfig,
+    stop: &Stop,
+) -> Result<RunOutcome, CrawlError> {
+    if config.markets.is_empty() {
+        return Err(CrawlError::NoMarkets);
+    }
+    let names: Vec<MarketName> = config.markets.iter().map(|m| m.name.clone()).collect();
+    let unfinished = store
+        .unfinished_crawl()
+        .await
+        .during(|| "looking for an unfinished run".into())?;
+    let mut resumed = None;
+    if let Some(id) = unfinished {
+        let run = store.crawl(id).await.during(|| format!("reading {id}"))?;
+        if run.markets == names {
+            resumed = Some(id);
+        }
+    }
+    let crawl = match resumed {
+        Some(id) => {
+            tracing::info!(%id, "resuming the unfinished run");
+            id
+        }
+        None => store
+            .begin_crawl(&names, &config.describe(), Utc::now())
+            .await
+            .during(|| "starting a crawl run".into())?,
+    };
+    let mut state: HashMap<String, MarketRuntime> = HashMap::new();
+    for (market, data) in store
+        .accounting(crawl)
+        .await
+        .during(|| format!("reading the accounting of {crawl}"))?
+    {
+        let accounting = serde_json::from_value(data).unwrap_or_default();
+        state.entry(market).or_default().accounting = accounting;
+    }
+    for (market, _, count) in store
+        .frontier_counts(crawl)
+        .await
+        .during(|| format!("counting the frontier of {crawl}"))?
+    {
+        state.entry(market).or_default().queued += count;
+    }
+    let runner = Runner {
+        store,
+        source,
+        config,
+        crawl,
+        plans: config
+            .markets
+            .iter()
+            .map(|m| (m.name.as_str().to_owned(), m))
+            .collect(),
+        state: Mutex::new(state),
+    };
+    for plan in &config.markets {
+        let seeds: Vec<NewLink> = plan
+            .seeds
+            .iter()
+            .map(|url| NewLink {
+                url: url.clone(),
+                kind: "home".into(),
+                depth: 0,
+                priority: 10,
+            })
+            .collect();
+        runner.enqueue(plan, seeds, Utc::now()).await?;
+    }
+
+    let finish = loop {
+        if stop.requested() {
+            break None;
+        }
+        let now = Utc::now();
+        let due = store
+            .due(crawl, now, (config.concurrency.max(1) * 4) as u32)
+            .await
+            .during(|| format!("reading the frontier of {crawl}"))?;
+        if due.is_empty() {
+            match store
+                .next_due(crawl)
+                .await
+                .during(|| format!("reading the frontier of {crawl}"))?
+            {
+                None => {
+                    let budget = runner
+                        .state
+                        .lock()
+                        .expect("state lock")
+                        .values()
+                        .any(|s| s.budget_hit);
+                    break Some(if budget {
+                        FinishReason::BudgetExhausted
+                    } else {
+                        FinishReason::Completed
+                    });
+                }
+                Some(next) => {
+                    let wait = (next - now)
+                        .to_std()
+                        .unwrap_or_default()
+                        .clamp(Duration::from_millis(20), Duration::from_secs(1));
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            }
+        }
+        let results: Vec<Result<(), CrawlError>> = futures_util::stream::iter(due)
+            .map(|entry| runner.process(entry, stop))
+            .buffer_unordered(config.concurrency.max(1))
+            .collect()
+            .await;
+        for result in results {
+            result?;
+        }
+        runner.save_accounting().await?;
+    };
+    runner.save_accounting().await?;
+    if let Some(reason) = finish {
+        store
+            .finish_crawl(crawl, reason, Utc::now())
+            .await
+            .during(|| format!("finishing {crawl}"))?;
+    }
+    let accounting = runner
+        .state
+        .into_inner()
+        .expect("state lock")
+        .into_iter()
+        .map(|(k, v)| (k, v.accounting))
+        .collect();
+    Ok(RunOutcome {
+        crawl,
+        resumed: resumed.is_some(),
+        finish,
+        accounting,
+    })
+}
+
+impl<S: Source> Runner<'_, S> {
+    fn with_market<T>(&self, market: &str, f: impl FnOnce(&mut MarketRuntime) -> T) -> T {
+        let mut state = self.state.lock().expect("state lock");
+        f(state.entry(market.to_owned()).or_default())
+    }
+
+    async fn save_accounting(&self) -> Result<(), CrawlError> {
+        let snapshot: Vec<(String, serde_json::Value)> = {
+            let state = self.state.lock().expect("state lock");
+            state
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        serde_json::to_value(&v.accounting).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        };
+        for (market, data) in snapshot {
+            let Some(plan) = self.plans.get(&market) else {
+                continue;
+            };
+            self.store
+                .save_accounting(self.crawl, &plan.name, &data)
+                .await
+                .during(|| format!("saving the accounting of {}", self.crawl))?;
+        }
+        Ok(())
+    }
+
+    /// Enqueues links within the market's page budget.
+    async fn enqueue(
+        &self,
+        plan: &MarketPlan,
+        mut links: Vec<NewLink>,
+        now: DateTime<Utc>,
+    ) -> Result<(), CrawlError> {
+        self.trim_to_budget(plan, &mut links);
+        if links.is_empty() {
+            return Ok(());
+        }
+        let added = self
+            .store
+            .enqueue(self.crawl, &plan.name, &links, now)
+            .await
+            .during(|| format!("enqueueing links for {}", plan.name))?;
+        self.with_market(plan.name.as_str(), |m| m.queued += added);
+        Ok(())
+    }
+
+    fn trim_to_budget(&self, plan: &MarketPlan, links: &mut Vec<NewLink>) {
+        links.retain(|l| l.depth <= plan.max_depth);
+        if let Some(max) = plan.max_pages {
+            self.with_market(plan.name.as_str(), |m| {
+                let room = max.saturating_sub(m.queued) as usize;
+                if links.len() > room {
+                    links.truncate(room);
+                    m.budget_hit = true;
+                }
+                // Duplicates are dropped by the store; counting them keeps the budget safe.
+                m.queued += links.len() as u64;
+            });
+        }
+    }
+
+    async fn process(&self, entry: FrontierEntry, stop: &Stop) -> Result<(), CrawlError> {
+        let Some(plan) = self.plans.get(entry.market.as_str()).copied() else {
+            return self
+                .give_up(&entry, "the market is not part of this run")
+                .await;
+        };
+        let market = plan.name.as_str();
+        let now = Utc::now();
+        let (unreachable, seized, paused) = self.with_market(market, |m| {
+            (
+                m.accounting.unreachable,
+                m.accounting.seized,
+                m.paused_until,
+            )
+        });
+        if unreachable || seized {
+            self.with_market(market, |m| m.accounting.given_up += 1);
+            let why = if seized {
+                "the market was seized"
+            } else {
+                "the market is unreachable"
+            };
+            return self.give_up(&entry, why).await;
+        }
+        if let Some(until) = paused.filter(|until| *until > now) {
+            return self
+                .retry(&entry, until, false, "the market is paused")
+                .await;
+        }
+        if stop.requested() {
+            return Ok(());
+        }
+
+        // The page: from the store when this run already fetched it, else from the source.
+        let (capture_id, capture) = match entry.capture_id {
+            Some(id) => {
+                let capture = self
+                    .store
+                    .capture(id)
+                    .await
+                    .during(|| format!("reading capture {id}"))?;
+                (id, capture)
+            }
+            None => {
+                self.with_market(market, |m| m.accounting.attempted += 1);
+                match self.source.fetch(self.crawl, &plan.name, &entry.url).await {
+                    Ok(capture) => {
+                        let stored = self
+                            .store
+                            .store_fetched(entry.id, &capture)
+                            .await
+                            .during(|| format!("storing {}", entry.url))?;
+                        self.with_market(market, |m| {
+                            m.accounting.fetched += 1;
+                            m.consecutive_down = 0;
+                        });
+                        (stored.id, capture)
+                    }
+                    Err(error) => return self.failed(plan, &entry, &error).await,
+                }
+            }
+        };
+
+        let html = String::from_utf8_lossy(&capture.body);
+        let parsed = parse_page(&html, Some(&plan.definition), Limits::default());
+        let kind = parsed.page_kind;
+        self.with_market(market, |m| {
+            *m.accounting
+                .parsed
+                .entry(kind.as_str().to_owned())
+                .or_default() += 1
+        });
+        let url = capture
+            .final_url
+            .clone()
+            .unwrap_or_else(|| entry.url.clone());
+        match kind {
+            PageKind::Captcha => {
+                if let Some((delay, _)) = meta_refresh(&html) {
+                    // A queue: wait it out, never come back early.
+                    self.gate(market, "queue");
+                    self.source.report(&plan.name, Signal::Queue);
+                    // The whole market waits: a request sent before the queue's time would
+                    // come back early and get the visitor banned.
+                    let until = self.pause(market, Duration::from_secs(delay + 1));
+                    self.retry(&entry, until, false, "queue page").await
+                } else {
+                    self.needs_human(plan, "captcha").await;
+                    let until = self.pause(market, self.config.login_pause);
+                    self.retry(&entry, until, false, "captcha page").await
+                }
+            }
+            PageKind::Login => {
+                self.needs_human(plan, "login").await;
+                let until = self.pause(market, self.config.login_pause);
+                self.retry(&entry, until, false, "the session ended (login page)")
+                    .await
+            }
+            PageKind::Banned => {
+                self.gate(market, "banned");
+                self.source.report(&plan.name, Signal::Banned);
+                let until = self.pause(market, self.config.ban_pause);
+                tracing::warn!(
+                    market,
+                    pause_s = self.config.ban_pause.as_secs(),
+                    "banned: pausing the market"
+                );
+                self.retry(&entry, until, false, "ban page").await
+            }
+            PageKind::Seizure => {
+                tracing::warn!(market, url = %entry.url, "the market shows a seizure banner");
+                self.with_market(market, |m| m.accounting.seized = true);
+                let extraction = to_extraction(
+                    &parsed,
+                    &self.context(plan, &url, Self::page_time(&capture)),
+                );
+                self.complete(&entry, Some((capture_id, &extraction)), plan, Vec::new())
+                    .await
+            }
+            PageKind::Redirect => {
+                let links = meta_refresh(&html)
+                    .and_then(|(_, target)| target)
+                    .and_then(|target| canonical_link(plan, &url, &target))
+                    .map(|target| {
+                        vec![NewLink {
+                            url: target,
+                            kind: entry.kind.clone(),
+                            depth: entry.depth,
+                            priority: priority(&entry.kind),
+                        }]
+                    })
+                    .unwrap_or_default();
+                self.complete(&entry, None, plan, links).await
+            }
+            PageKind::Error => {
+                let error = SourceError {
+                    kind: FailureKind::SiteDown,
+                    url: entry.url.clone(),
+                    message: "an error page".into(),
+                };
+                self.with_market(market, |m| m.accounting.fetched -= 1);
+                self.failed(plan, &entry, &error).await
+            }
+            PageKind::NotFound | PageKind::Unknown => {
+                self.complete(&entry, None, plan, Vec::new()).await
+            }
+            _ => {
+                self.source.report(&plan.name, Signal::Normal);
+                let extraction = to_extraction(
+                    &parsed,
+                    &self.context(plan, &url, Self::page_time(&capture)),
+                );
+                let mut links = Vec::new();
+                let mut seen = HashSet::new();
+                for link in parsed.links.iter().filter(|l| l.follow) {
+                    let Some(target) = canonical_link(plan, &url, &link.url) else {
+                        continue;
+                    };
+                    if seen.insert(target.clone()) {
+                        links.push(NewLink {
+                            url: target,
+                            kind: link.kind.clone(),
+                            depth: entry.depth + 1,
+                            priority: priority(&link.kind),
+                        });
+                    }
+                }
+                self.with_market(market, |m| {
+                    if kind == PageKind::Listing {
+                        m.accounting.listings_fetched += 1;
+                    }
+                    if kind == PageKind::Search {
+                        for listing in &extraction.listings {
+                            if let Some(u) = listing
+                                .url
+                                .as_deref()
+                                .and_then(|u| canonical_link(plan, &url, u))
+                            {
+                                m.announced.insert(u);
+                            }
+                        }
+                        m.accounting.listings_announced = m
+                            .accounting
+                            .listings_announced
+                            .max(m.announced.len() as u64);
+                    }
+                });
+                let observations = if kind.is_interstitial() {
+                    None
+                } else {
+                    Some((capture_id, &extraction))
+                };
+                self.complete(&entry, observations, plan, links).await
+            }
+        }
+    }
+
+    /// The time relative dates on a page count back from: the server's `Date` header when it
+    /// sends a readable one (a market's own clock), else when the page was fetched.
+    fn page_time(capture: &dnmscope_model::Capture) -> DateTime<Utc> {
+        capture
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("date"))
+            .and_then(|h| DateTime::parse_from_rfc2822(h.value.trim()).ok())
+            .map_or(capture.fetched_at, |d| d.with_timezone(&Utc))
+    }
+
+    fn context<'c>(
+        &'c self,
+        plan: &'c MarketPlan,
+        url: &'c str,
+        at: DateTime<Utc>,
+    ) -> PageContext<'c> {
+        PageContext {
+            market: &plan.name,
+            url,
+            captured_at: at,
+            pseudonyms: &self.config.pseudonyms,
+        }
+    }
+
+    fn gate(&self, market: &str, what: &str) {
+        self.with_market(market, |m| {
+            *m.accounting.gates.entry(what.to_owned()).or_default() += 1
+        });
+    }
+
+    fn pause(&self, market: &str, pause: Duration) -> DateTime<Utc> {
+        let until = Utc::now() + chrono::Duration::from_std(pause).unwrap_or_default();
+        self.with_market(market, |m| {
+            m.paused_until = Some(m.paused_until.map_or(until, |p| p.max(until)))
+        });
+        until
+    }
+
+    async fn needs_human(&self, plan: &MarketPlan, what: &str) {
+        let first = self.with_market(plan.name.as_str(), |m| {
+            let count = m.accounting.gates.entry(what.to_owned()).or_default();
+            *count += 1;
+            *count == 1
+        });
+        if first {
+            tracing::warn!(
+                market = %plan.name,
+                "{} needs a human: log in with Tor Browser, export the cookies and run `dnmscope session import --market {} cookies.txt`; the crawl goes on with the other markets",
+                plan.name,
+                plan.name
+            );
+        }
+    }
+
+    async fn complete(
+        &self,
+        entry: &FrontierEntry,
+        extraction: Option<(i64, &dnmscope_model::Extraction)>,
+        plan: &MarketPlan,
+        mut links: Vec<NewLink>,
+    ) -> Result<(), CrawlError> {
+        self.trim_to_budget(plan, &mut links);
+        self.store
+            .complete(
+                entry.id,
+                extraction,
+                self.crawl,
+                &plan.name,
+                &links,
+                Utc::now(),
+            )
+            .await
+            .during(|| format!("completing {}", entry.url))?;
+        Ok(())
+    }
+
+    async fn retry(
+        &self,
+        entry: &FrontierEntry,
+        at: DateTime<Utc>,
+        attempted: bool,
+        why: &str,
+    ) -> Result<(), CrawlError> {
+        self.store
+            .retry_later(entry.id, at, attempted, why)
+            .await
+            .during(|| format!("rescheduling {}", entry.url))
+    }
+
+    async fn give_up(&self, entry: &FrontierEntry, why: &str) -> Result<(), CrawlError> {
+        self.store
+            .give_up(entry.id, why)
+            .await
+            .during(|| format!("giving up {}", entry.url))
+    }
+
+    async fn failed(
+        &self,
+        plan: &MarketPlan,
+        entry: &FrontierEntry,
+        error: &SourceError,
+    ) -> Result<(), CrawlError> {
+        let market = plan.name.as_str();
+        tracing::debug!(market, url = %entry.url, kind = error.kind.as_str(), "{}", error.message);
+        let attempts = entry.attempts + 1;
+        let (unreachable_now, counted) = self.with_market(market, |m| {
+            *m.accounting
+                .failed
+                .entry(error.kind.as_str().to_owned())
+                .or_default() += 1;
+            if error.kind == FailureKind::SiteDown {
+                m.consecutive_down += 1;
+            }
+            let now_unreachable =
+                !m.accounting.unreachable && m.consecutive_down >= self.config.unreachable_after;
+            if now_unreachable {
+                m.accounting.unreachable = true;
+            }
+            (now_unreachable, m.accounting.unreachable)
+        });
+        if unreachable_now {
+            tracing::warn!(market, "the market stopped answering: marked unreachable for this run, the crawl goes on with the others");
+            let event = MarketEvent {
+                kind: MarketEventKind::Outage,
+                observed_at: Utc::now(),
+                detail: format!("unreachable during {}: {}", self.crawl, error.message),
+            };
+            self.store
+                .record_event(&plan.name, &event, Some(self.crawl))
+                .await
+                .during(|| format!("recording an outage of {market}"))?;
+        }
+        let give_up =
+            counted || error.kind == FailureKind::Fatal || attempts >= self.config.max_attempts;
+        if give_up {
+            self.with_market(market, |m| m.accounting.given_up += 1);
+            return self.give_up(entry, &error.to_string()).await;
+        }
+        let backoff =
+            self.config.retry_delay * 2u32.saturating_pow(attempts.saturating_sub(1)).min(64);
+        let at = Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
+        self.retry(entry, at, true, &error.to_string()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_refresh_delays_and_targets() {
+        assert_eq!(
+            meta_refresh("<meta http-equiv=\"refresh\" content=\"5\">"),
+            Some((5, None))
+        );
+        assert_eq!(
+            meta_refresh("<META HTTP-EQUIV='Refresh' CONTENT='0; url=/index.php?p=home&amp;x=1'>"),
+            Some((0, Some("/index.php?p=home&x=1".to_owned())))
+        );
+        assert_eq!(meta_refresh("<p>no refresh</p>"), None);
+    }
+}

@@ -1,0 +1,553 @@
+//! Crawls of the simulated markets over loopback HTTP: a run recovers what the truth says was
+//! reachable, follows no state-changing or hidden link, resumes after an interruption without
+//! fetching a stored page again, and handles queues, seizures and outages.
+//!
+//! The source here is a plain loopback HTTP client (the crawler's tests need a page source, not
+//! Tor); `dnmscope-fetch` is the real one.
+
+use std::collections::{BTreeSet, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use dnmscope_crawl::{crawl, CrawlConfig, FailureKind, MarketPlan, Source, SourceError, Stop};
+use dnmscope_model::{Capture, CrawlId, FinishReason, Header, MarketName, PseudonymKey};
+use dnmscope_sim::view::{self, Ctx};
+use dnmscope_sim::{generate, MarketState, Page, ServerConfig, SimServer, World, WorldConfig};
+use dnmscope_store::{Location, Store, StoreOptions};
+
+/// Fetches over loopback; stops answering after `limit` fetches when one is set.
+struct HttpSource {
+    client: reqwest::Client,
+    fetches: AtomicUsize,
+    limit: Option<usize>,
+}
+
+impl HttpSource {
+    fn new(world: &World, addr: SocketAddr, limit: Option<usize>) -> HttpSource {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
+        for market in &world.markets {
+            for host in &market.hosts {
+                builder = builder.resolve(host, addr);
+            }
+        }
+        HttpSource {
+            client: builder.build().unwrap(),
+            fetches: AtomicUsize::new(0),
+            limit,
+        }
+    }
+}
+
+impl Source for HttpSource {
+    async fn fetch(
+        &self,
+        crawl: CrawlId,
+        market: &MarketName,
+        url: &str,
+    ) -> Result<Capture, SourceError> {
+        let n = self.fetches.fetch_add(1, Ordering::SeqCst);
+        if self.limit.is_some_and(|limit| n >= limit) {
+            return Err(SourceError {
+                kind: FailureKind::TorUnhealthy,
+                url: url.to_owned(),
+                message: "the test cut the network".into(),
+            });
+        }
+        let started = Instant::now();
+        let failure = |kind, e: reqwest::Error| SourceError {
+            kind,
+            url: url.to_owned(),
+            message: e.to_string(),
+        };
+        let response = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| failure(FailureKind::SiteDown, e))?;
+        let status = response.status().as_u16();
+        if status >= 500 {
+            return Err(SourceError {
+                kind: FailureKind::SiteDown,
+                url: url.to_owned(),
+                message: format!("HTTP {status}"),
+            });
+        }
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| Header::new(k.as_str(), &String::from_utf8_lossy(v.as_bytes())))
+            .collect();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| failure(FailureKind::Transient, e))?
+            .to_vec();
+        Ok(Capture {
+            market: market.clone(),
+            crawl,
+            url: url.to_owned(),
+            final_url: None,
+            fetched_at: Utc::now(),
+            status,
+            headers,
+            body,
+            truncated: None,
+            elapsed_ms: Some(started.elapsed().as_millis() as u64),
+        })
+    }
+}
+
+fn plans(world: &World, addr: SocketAddr, day: u32) -> Vec<MarketPlan> {
+    world
+        .markets
+        .iter()
+        .map(|market| {
+            let ctx = Ctx {
+                world,
+                market,
+                day,
+                layout: 1,
+            };
+            let base = format!("http://{}:{}", market.hosts[0], addr.port());
+            MarketPlan {
+                name: MarketName::new(&market.slug).unwrap(),
+                definition: Arc::new(
+                    dnmscope_parse::builtin_markets()
+                        .unwrap()
+                        .into_iter()
+                        .find(|d| d.name == market.slug)
+                        .unwrap(),
+                ),
+                hosts: market.hosts.clone(),
+                seeds: [Page::Home, Page::CategoryIndex, Page::Forum { page: 1 }]
+                    .iter()
+                    .map(|p| format!("{base}{}", ctx.url(p)))
+                    .collect(),
+                max_pages: None,
+                max_depth: 50,
+                session_params: vec![],
+            }
+        })
+        .collect()
+}
+
+fn config(markets: Vec<MarketPlan>) -> CrawlConfig {
+    CrawlConfig {
+        markets,
+        concurrency: 8,
+        max_attempts: 3,
+        retry_delay: Duration::from_millis(50),
+        ban_pause: Duration::from_secs(1),
+        login_pause: Duration::from_secs(1),
+        unreachable_after: 3,
+        pseudonyms: PseudonymKey::from_bytes([9; 32]),
+    }
+}
+
+async fn store(dir: &tempfile::TempDir) -> Store {
+    let mut options = StoreOptions::new(Location::SqliteFile(dir.path().join("crawl.sqlite")));
+    options.create = true;
+    Store::open(&options).await.unwrap()
+}
+
+fn rows(stats: &dnmscope_store::Stats, table: &str) -> u64 {
+    stats
+        .tables
+        .iter()
+        .find(|t| t.table == table)
+        .map_or(0, |t| t.rows as u64)
+}
+
+/// What the truth says a crawl of `day` can reach.
+struct Reachable {
+    listings: usize,
+    vendors: usize,
+    posts: usize,
+}
+
+fn reachable(world: &World, day: u32) -> Reachable {
+    let mut listings = 0;
+    let mut vendors = BTreeSet::new();
+    let mut posts = 0;
+    for market in world
+        .markets
+        .iter()
+        .filter(|m| world.state(m.id, day) == MarketState::Up)
+    {
+        let ctx = Ctx {
+            world,
+            market,
+            day,
+            layout: 1,
+        };
+        for listing in view::active_listings(&ctx) {
+            listings += 1;
+            vendors.insert(listing.vendor);
+        }
+        for thread in view::forum_threads(&ctx) {
+            for post in view::visible_posts(&ctx, thread.id) {
+                posts += 1;
+                if let dnmscope_sim::PostAuthor::Vendor(v) = post.author {
+                    if world.vendor_active(&world.vendors[v as usize], day) {
+                        vendors.insert(v);
+                    }
+                }
+            }
+        }
+    }
+    Reachable {
+        listings,
+        vendors: vendors.len(),
+        posts,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crawl_recovers_what_the_truth_says_was_reachable_and_takes_no_action() {
+    let world = Arc::new(generate(&WorldConfig::small(31)).unwrap());
+    let day = 6;
+    let server = SimServer::start(
+        world.clone(),
+        ServerConfig::open(day),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let source = HttpSource::new(&world, server.addr(), None);
+    let outcome = crawl(
+        &store,
+        &source,
+        &config(plans(&world, server.addr(), day)),
+        &Stop::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.finish, Some(FinishReason::Completed));
+
+    let truth = reachable(&world, day);
+    let stats = store.stats().await.unwrap();
+    assert_eq!(
+        rows(&stats, "listings") as usize,
+        truth.listings,
+        "every reachable listing"
+    );
+    assert_eq!(
+        rows(&stats, "vendors") as usize,
+        truth.vendors,
+        "every reachable vendor"
+    );
+    assert_eq!(
+        rows(&stats, "forum_posts") as usize,
+        truth.posts,
+        "every visible post"
+    );
+    // Every review of every reachable vendor, once (the same review on a listing page and a
+    // feedback page is one entry).
+    let mut reviews = HashSet::new();
+    for market in world
+        .markets
+        .iter()
+        .filter(|m| world.state(m.id, day) == MarketState::Up)
+    {
+        let ctx = Ctx {
+            world: &world,
+            market,
+            day,
+            layout: 1,
+        };
+        let vendors: BTreeSet<u32> = view::active_listings(&ctx).map(|l| l.vendor).collect();
+        for v in vendors {
+            for f in world.feedback_until(v, day) {
+                let row = view::feedback_row(&ctx, f);
+                reviews.insert((
+                    v,
+                    row.stars,
+                    row.text,
+                    row.date,
+                    row.item,
+                    row.price.usd_text(),
+                ));
+            }
+        }
+    }
+    let feedback_rows = rows(&stats, "feedback") as usize;
+    assert!(
+        feedback_rows >= reviews.len(),
+        "{feedback_rows} feedback rows for {} distinct reviews",
+        reviews.len()
+    );
+    assert!(feedback_rows <= world.feedback.iter().filter(|f| f.day <= day).count());
+
+    assert!(server.violations().is_empty(), "{:?}", server.violations());
+    for (market, accounting) in &outcome.accounting {
+        assert_eq!(
+            accounting.attempted, accounting.fetched,
+            "{market}: every attempt answered"
+        );
+        assert!(
+            accounting.listings_announced > 0
+                && accounting.listings_announced == accounting.listings_fetched,
+            "{market}: {accounting:?}"
+        );
+    }
+    // Nothing is fetched twice in a run.
+    let targets: Vec<String> = server
+        .requests()
+        .into_iter()
+        .map(|r| format!("{}{}", r.host, r.target))
+        .collect();
+    let distinct: HashSet<&String> = targets.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        targets.len(),
+        "a page is fetched once per run"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_run_resumes_without_refetching_or_duplicating() {
+    let world = Arc::new(generate(&WorldConfig::small(32)).unwrap());
+    let day = 4;
+    let server = SimServer::start(
+        world.clone(),
+        ServerConfig::open(day),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let addr = server.addr();
+
+    // The reference: one uninterrupted run.
+    let reference_dir = tempfile::tempdir().unwrap();
+    let reference = store(&reference_dir).await;
+    crawl(
+        &reference,
+        &HttpSource::new(&world, addr, None),
+        &config(plans(&world, addr, day)),
+        &Stop::new(),
+    )
+    .await
+    .unwrap();
+    let expected = reference.stats().await.unwrap();
+    let requests_once = server.requests().len();
+
+    // The same run, cut off three times (the network dies after N pages and the process is
+    // dropped mid-step, as a kill would: the store is closed and opened again), then resumed.
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = None;
+    for limit in [40, 90, 150] {
+        let store = store(&dir).await;
+        let source = HttpSource::new(&world, addr, Some(limit));
+        let mut cfg = config(plans(&world, addr, day));
+        cfg.max_attempts = 1000;
+        cfg.unreachable_after = 1000;
+        let stop = Stop::new();
+        let run =
+            tokio::time::timeout(Duration::from_secs(3), crawl(&store, &source, &cfg, &stop)).await;
+        if let Ok(result) = run {
+            result.unwrap();
+        }
+        let id = store
+            .unfinished_crawl()
+            .await
+            .unwrap()
+            .expect("the run is unfinished");
+        assert_eq!(*first.get_or_insert(id), id, "one run throughout");
+        store.close().await;
+    }
+    let store = store(&dir).await;
+    let outcome = crawl(
+        &store,
+        &HttpSource::new(&world, addr, None),
+        &config(plans(&world, addr, day)),
+        &Stop::new(),
+    )
+    .await
+    .unwrap();
+    assert!(outcome.resumed);
+    assert_eq!(outcome.finish, Some(FinishReason::Completed));
+    let got = store.stats().await.unwrap();
+    for table in [
+        "listings",
+        "listing_observations",
+        "vendors",
+        "vendor_observations",
+        "feedback",
+        "forum_posts",
+        "post_observations",
+        "captures",
+    ] {
+        assert_eq!(rows(&got, table), rows(&expected, table), "{table}");
+    }
+    // The interrupted run asked for no more pages than the uninterrupted one.
+    let interrupted_requests = server.requests().len() - requests_once;
+    assert!(
+        interrupted_requests <= requests_once,
+        "{interrupted_requests} requests against {requests_once}"
+    );
+    assert!(server.violations().is_empty());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queues_are_waited_out_seizures_recorded_and_dead_markets_dropped() {
+    let world = Arc::new(generate(&WorldConfig::small(33)).unwrap());
+    // Day 36: the first market shows a seizure banner; the second is down until its outage ends
+    // at day 18 — take day 15 for the outage, day 36 for the seizure.
+    for (day, what) in [(15u32, "outage"), (36, "seizure")] {
+        let config_server = ServerConfig {
+            queue: Some(dnmscope_sim::QueueConfig {
+                wait: Duration::from_secs(1),
+                requeue_rate: 0.0,
+            }),
+            ..ServerConfig::open(day)
+        };
+        let server = SimServer::start(world.clone(), config_server, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let source = CookieSource {
+            inner: HttpSource::new(&world, server.addr(), None),
+            jar: std::sync::Mutex::new(Vec::new()),
+        };
+        let outcome = crawl(
+            &store,
+            &source,
+            &config(plans(&world, server.addr(), day)),
+            &Stop::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome.finish, Some(FinishReason::Completed), "{what}");
+        let stats = store.stats().await.unwrap();
+        let truth = reachable(&world, day);
+        assert_eq!(
+            rows(&stats, "listings") as usize,
+            truth.listings,
+            "{what}: the markets that answer are crawled in full"
+        );
+        // Queue pages were met and waited out: no ticket was ever banned for coming back early.
+        assert!(
+            server
+                .requests()
+                .iter()
+                .any(|r| r.outcome == dnmscope_sim::Outcome::Queue),
+            "{what}"
+        );
+        assert!(
+            server
+                .requests()
+                .iter()
+                .all(|r| r.outcome != dnmscope_sim::Outcome::Banned),
+            "{what}: never back early"
+        );
+        assert!(server.violations().is_empty());
+        match what {
+            "outage" => assert!(
+                outcome.accounting["cobalt"].unreachable,
+                "{:?}",
+                outcome.accounting
+            ),
+            _ => {
+                assert!(outcome.accounting["nightshade"].seized);
+                assert_eq!(
+                    rows(&stats, "market_events"),
+                    1,
+                    "the seizure banner is an event"
+                );
+            }
+        }
+        server.stop().await;
+    }
+}
+
+/// Keeps the cookies a market sets (the queue's pass), as a browser would.
+struct CookieSource {
+    inner: HttpSource,
+    jar: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+impl Source for CookieSource {
+    async fn fetch(
+        &self,
+        crawl: CrawlId,
+        market: &MarketName,
+        url: &str,
+    ) -> Result<Capture, SourceError> {
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        let cookies: String = self
+            .jar
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(h, _)| *h == host)
+            .map(|(_, c)| c.clone())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let started = Instant::now();
+        let mut request = self.inner.client.get(url);
+        if !cookies.is_empty() {
+            request = request.header("cookie", cookies);
+        }
+        let response = request.send().await.map_err(|e| SourceError {
+            kind: FailureKind::SiteDown,
+            url: url.to_owned(),
+            message: e.to_string(),
+        })?;
+        let status = response.status().as_u16();
+        if status >= 500 {
+            return Err(SourceError {
+                kind: FailureKind::SiteDown,
+                url: url.to_owned(),
+                message: format!("HTTP {status}"),
+            });
+        }
+        for value in response.headers().get_all("set-cookie") {
+            if let Some(pair) = value.to_str().ok().and_then(|v| v.split(';').next()) {
+                let mut jar = self.jar.lock().unwrap();
+                let name = pair.split('=').next().unwrap_or("").to_owned();
+                jar.retain(|(h, c)| !(*h == host && c.starts_with(&format!("{name}="))));
+                jar.push((host.clone(), pair.to_owned()));
+            }
+        }
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| Header::new(k.as_str(), &String::from_utf8_lossy(v.as_bytes())))
+            .collect();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| SourceError {
+                kind: FailureKind::Transient,
+                url: url.to_owned(),
+                message: e.to_string(),
+            })?
+            .to_vec();
+        Ok(Capture {
+            market: market.clone(),
+            crawl,
+            url: url.to_owned(),
+            final_url: None,
+            fetched_at: Utc::now(),
+            status,
+            headers,
+            body,
+            truncated: None,
+            elapsed_ms: Some(started.elapsed().as_millis() as u64),
+        })
+    }
+}
