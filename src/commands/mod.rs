@@ -1,6 +1,7 @@
 //! The commands: each turns validated arguments into calls on the library crates.
 
 mod db;
+mod fetch;
 mod sim;
 
 use std::process::ExitCode;
@@ -20,6 +21,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Db(command) => db::run(command, &store).await,
         Command::Sim(command) => sim::run(command).await,
+        Command::Fetch { url, market, store: keep } => {
+            fetch::fetch(&config, &url, &market, keep.then_some(&store)).await
+        }
+        Command::Doctor => fetch::doctor(&config).await,
+        Command::Session(crate::cli::SessionCommand::Import { market, file }) => {
+            fetch::session_import(&config, &market, &file)
+        }
+        Command::Export(crate::cli::ExportCommand::Warc { out, crawl }) => {
+            fetch::export_warc(&store, &out, crawl).await
+        }
     }
 }
 
