@@ -133,7 +133,9 @@ impl Config {
                         .with_context(|| format!("market name {name:?}"))?,
                     hosts: market.hosts.clone(),
                     politeness: dnmscope_fetch::Politeness {
-                        requests_per_minute: market.requests_per_minute.unwrap_or(p.requests_per_minute),
+                        requests_per_minute: market
+                            .requests_per_minute
+                            .unwrap_or(p.requests_per_minute),
                         jitter: Duration::from_millis(p.jitter_ms),
                         max_concurrent: market.max_concurrent.unwrap_or(p.max_concurrent),
                         ban_pause: Duration::from_secs(p.ban_pause_secs),
@@ -208,9 +210,14 @@ impl Config {
             bail!("store.max_connections must be at least 1");
         }
         Location::parse(&store.location).context("store.location")?;
-        if self.fetch.transport == TransportKind::Socks || self.fetch.socks_url != FetchConfig::default().socks_url {
-            dnmscope_fetch::SocksTransport::new(&self.fetch.socks_url, std::sync::Arc::new(dnmscope_fetch::LiteralResolver))
-                .context("fetch.socks_url")?;
+        if self.fetch.transport == TransportKind::Socks
+            || self.fetch.socks_url != FetchConfig::default().socks_url
+        {
+            dnmscope_fetch::SocksTransport::new(
+                &self.fetch.socks_url,
+                std::sync::Arc::new(dnmscope_fetch::LiteralResolver),
+            )
+            .context("fetch.socks_url")?;
         }
         if self.politeness.requests_per_minute == 0 {
             bail!("politeness.requests_per_minute must be at least 1");

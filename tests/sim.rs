@@ -10,30 +10,95 @@ use crate::cli::{assert_clean_failure, dnmscope, stderr, stdout};
 #[test]
 fn truth_is_written_as_json() {
     let dir = tempfile::tempdir().unwrap();
-    let output = dnmscope(dir.path(), &["sim", "truth", "--seed", "4", "--vendors", "30", "--days", "20", "--out", "truth.json"]);
+    let output = dnmscope(
+        dir.path(),
+        &[
+            "sim",
+            "truth",
+            "--seed",
+            "4",
+            "--vendors",
+            "30",
+            "--days",
+            "20",
+            "--out",
+            "truth.json",
+        ],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).contains("truth.json"));
-    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap()).unwrap();
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap())
+            .unwrap();
     assert_eq!(truth["format"], "dnmscope-sim-truth/1");
     assert_eq!(truth["days"], 20);
     assert_eq!(truth["markets"].as_array().unwrap().len(), 3);
     assert!(!truth["listings"].as_array().unwrap().is_empty());
 
-    let again = dnmscope(dir.path(), &["sim", "truth", "--seed", "4", "--vendors", "30", "--days", "20", "--out", "again.json"]);
+    let again = dnmscope(
+        dir.path(),
+        &[
+            "sim",
+            "truth",
+            "--seed",
+            "4",
+            "--vendors",
+            "30",
+            "--days",
+            "20",
+            "--out",
+            "again.json",
+        ],
+    );
     assert!(again.status.success());
-    assert_eq!(std::fs::read(dir.path().join("truth.json")).unwrap(), std::fs::read(dir.path().join("again.json")).unwrap(), "same seed, same bytes");
+    assert_eq!(
+        std::fs::read(dir.path().join("truth.json")).unwrap(),
+        std::fs::read(dir.path().join("again.json")).unwrap(),
+        "same seed, same bytes"
+    );
 
-    let nowhere = dnmscope(dir.path(), &["sim", "truth", "--vendors", "10", "--out", "no/such/dir/truth.json"]);
+    let nowhere = dnmscope(
+        dir.path(),
+        &[
+            "sim",
+            "truth",
+            "--vendors",
+            "10",
+            "--out",
+            "no/such/dir/truth.json",
+        ],
+    );
     assert_clean_failure(&nowhere);
-    assert!(stderr(&nowhere).contains("no/such/dir/truth.json"), "{}", stderr(&nowhere));
+    assert!(
+        stderr(&nowhere).contains("no/such/dir/truth.json"),
+        "{}",
+        stderr(&nowhere)
+    );
 }
 
 #[test]
 fn a_labelled_corpus_is_written_per_market() {
     let dir = tempfile::tempdir().unwrap();
-    let output = dnmscope(dir.path(), &["sim", "corpus", "--vendors", "30", "--day", "5", "--per-kind", "2", "--out", "corpus"]);
+    let output = dnmscope(
+        dir.path(),
+        &[
+            "sim",
+            "corpus",
+            "--vendors",
+            "30",
+            "--day",
+            "5",
+            "--per-kind",
+            "2",
+            "--out",
+            "corpus",
+        ],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
-    let markets: Vec<_> = std::fs::read_dir(dir.path().join("corpus")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let markets: Vec<_> = std::fs::read_dir(dir.path().join("corpus"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(markets.len(), 3);
     for market in markets {
         let root = dir.path().join("corpus").join(market);
@@ -49,14 +114,33 @@ fn bad_flags_are_refused_before_any_work() {
     let far = dnmscope(dir.path(), &["sim", "serve", "--addr", "0.0.0.0:0"]);
     assert_clean_failure(&far);
     assert!(stderr(&far).contains("loopback"), "{}", stderr(&far));
-    let late = dnmscope(dir.path(), &["sim", "serve", "--day", "60", "--addr", "127.0.0.1:0"]);
+    let late = dnmscope(
+        dir.path(),
+        &["sim", "serve", "--day", "60", "--addr", "127.0.0.1:0"],
+    );
     assert_clean_failure(&late);
     assert!(stderr(&late).contains("--day 60"), "{}", stderr(&late));
-    let both = dnmscope(dir.path(), &["sim", "serve", "--day", "3", "--days-per-minute", "2"]);
+    let both = dnmscope(
+        dir.path(),
+        &["sim", "serve", "--day", "3", "--days-per-minute", "2"],
+    );
     assert_clean_failure(&both);
-    let bad_rate = dnmscope(dir.path(), &["sim", "serve", "--days-per-minute", "-1", "--addr", "127.0.0.1:0"]);
+    let bad_rate = dnmscope(
+        dir.path(),
+        &[
+            "sim",
+            "serve",
+            "--days-per-minute",
+            "-1",
+            "--addr",
+            "127.0.0.1:0",
+        ],
+    );
     assert_clean_failure(&bad_rate);
-    let zero = dnmscope(dir.path(), &["sim", "truth", "--days", "0", "--out", "t.json"]);
+    let zero = dnmscope(
+        dir.path(),
+        &["sim", "truth", "--days", "0", "--out", "t.json"],
+    );
     assert_clean_failure(&zero);
     assert!(stderr(&zero).contains("days"), "{}", stderr(&zero));
 }
@@ -65,7 +149,18 @@ fn bad_flags_are_refused_before_any_work() {
 fn serve_answers_on_loopback_with_the_market_chosen_by_host() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_dnmscope"))
-        .args(["-q", "sim", "serve", "--vendors", "30", "--open", "--day", "3", "--addr", "127.0.0.1:0"])
+        .args([
+            "-q",
+            "sim",
+            "serve",
+            "--vendors",
+            "30",
+            "--open",
+            "--day",
+            "3",
+            "--addr",
+            "127.0.0.1:0",
+        ])
         .current_dir(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -73,13 +168,31 @@ fn serve_answers_on_loopback_with_the_market_chosen_by_host() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
-    let addr = first.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
     let _market = lines.next().unwrap().unwrap();
-    let host = lines.next().unwrap().unwrap().trim().trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let host = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .trim()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
     assert!(host.ends_with(".onion"), "{host}");
 
     let mut stream = TcpStream::connect(&addr).unwrap();
-    write!(stream, "GET /categories HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET /categories HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     child.kill().unwrap();

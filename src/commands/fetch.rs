@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+#[cfg(feature = "arti")]
 use dnmscope_fetch::arti::{ArtiConfig, ArtiTransport};
 use dnmscope_fetch::{
     CookieJar, Fetcher, LiteralResolver, LoopbackTransport, SharedTransport, SocksTransport,
@@ -16,6 +17,7 @@ use dnmscope_store::{Store, StoreOptions};
 
 use crate::config::{Config, TransportKind};
 
+#[cfg(feature = "arti")]
 fn arti_config(config: &Config) -> ArtiConfig {
     ArtiConfig {
         data_dir: PathBuf::from(&config.fetch.data_dir),
@@ -30,10 +32,16 @@ fn arti_config(config: &Config) -> ArtiConfig {
 /// The configured transport, started.
 async fn transport(config: &Config) -> anyhow::Result<SharedTransport> {
     Ok(match config.fetch.transport {
+        #[cfg(feature = "arti")]
         TransportKind::Arti => {
-            eprintln!("bootstrapping embedded Tor (state in {}/arti)…", config.fetch.data_dir);
+            eprintln!(
+                "bootstrapping embedded Tor (state in {}/arti)…",
+                config.fetch.data_dir
+            );
             Arc::new(ArtiTransport::bootstrap(&arti_config(config)).await?)
         }
+        #[cfg(not(feature = "arti"))]
+        TransportKind::Arti => bail!("{NO_ARTI}"),
         TransportKind::Socks => Arc::new(SocksTransport::new(
             &config.fetch.socks_url,
             Arc::new(LiteralResolver),
@@ -114,7 +122,10 @@ pub async fn fetch(
         println!("redirected to: {hop}");
     }
     if let Some(refused) = &fetched.refused_redirect {
-        println!("redirect not followed: {} ({:?})", refused.location, refused.reason);
+        println!(
+            "redirect not followed: {} ({:?})",
+            refused.location, refused.reason
+        );
     }
     let text = String::from_utf8_lossy(&capture.body);
     if let Some(title) = text
@@ -126,19 +137,38 @@ pub async fn fetch(
     }
     if let Some(store) = &store {
         let stored = store.store_capture(capture).await?;
-        println!("stored: capture {} ({})", stored.id, if stored.new { "new" } else { "already stored" });
+        println!(
+            "stored: capture {} ({})",
+            stored.id,
+            if stored.new { "new" } else { "already stored" }
+        );
         store
-            .finish_crawl(crawl, dnmscope_model::FinishReason::Completed, chrono::Utc::now())
+            .finish_crawl(
+                crawl,
+                dnmscope_model::FinishReason::Completed,
+                chrono::Utc::now(),
+            )
             .await?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
+const NO_ARTI: &str = "this dnmscope was built without embedded Tor (cargo build --features arti); set [fetch] transport = \"socks\" to use an external tor";
+
 pub async fn doctor(config: &Config) -> anyhow::Result<ExitCode> {
     match config.fetch.transport {
+        #[cfg(not(feature = "arti"))]
+        TransportKind::Arti => {
+            println!("{NO_ARTI}");
+            Ok(ExitCode::FAILURE)
+        }
+        #[cfg(feature = "arti")]
         TransportKind::Arti => {
             let started = Instant::now();
-            println!("transport: arti (embedded Tor), state in {}/arti", config.fetch.data_dir);
+            println!(
+                "transport: arti (embedded Tor), state in {}/arti",
+                config.fetch.data_dir
+            );
             match ArtiTransport::bootstrap(&arti_config(config)).await {
                 Ok(transport) => {
                     for (at, line) in &transport.report().progress {
@@ -155,8 +185,12 @@ pub async fn doctor(config: &Config) -> anyhow::Result<ExitCode> {
             }
         }
         TransportKind::Socks => {
-            let transport = SocksTransport::new(&config.fetch.socks_url, Arc::new(LiteralResolver))?;
-            println!("transport: external tor at {} ({transport:?})", config.fetch.socks_url);
+            let transport =
+                SocksTransport::new(&config.fetch.socks_url, Arc::new(LiteralResolver))?;
+            println!(
+                "transport: external tor at {} ({transport:?})",
+                config.fetch.socks_url
+            );
             let addr: std::net::SocketAddr = config
                 .fetch
                 .socks_url
@@ -165,13 +199,24 @@ pub async fn doctor(config: &Config) -> anyhow::Result<ExitCode> {
                 .parse()
                 .context("fetch.socks_url")?;
             let started = Instant::now();
-            match tokio::time::timeout(Duration::from_secs(10), tokio::net::TcpStream::connect(addr)).await {
+            match tokio::time::timeout(
+                Duration::from_secs(10),
+                tokio::net::TcpStream::connect(addr),
+            )
+            .await
+            {
                 Ok(Ok(_)) => {
-                    println!("the SOCKS port answers ({:.1} ms)", started.elapsed().as_secs_f64() * 1e3);
+                    println!(
+                        "the SOCKS port answers ({:.1} ms)",
+                        started.elapsed().as_secs_f64() * 1e3
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Ok(Err(err)) => {
-                    println!("the SOCKS port does not answer: {err}; is tor running with SocksPort {}?", addr.port());
+                    println!(
+                        "the SOCKS port does not answer: {err}; is tor running with SocksPort {}?",
+                        addr.port()
+                    );
                     Ok(ExitCode::FAILURE)
                 }
                 Err(_) => {
@@ -181,7 +226,10 @@ pub async fn doctor(config: &Config) -> anyhow::Result<ExitCode> {
             }
         }
         TransportKind::Loopback => {
-            println!("transport: loopback to {} (simulator only; no Tor)", config.fetch.loopback_addr);
+            println!(
+                "transport: loopback to {} (simulator only; no Tor)",
+                config.fetch.loopback_addr
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -221,10 +269,12 @@ pub async fn export_warc(
 ) -> anyhow::Result<ExitCode> {
     let store = Store::open(options).await?;
     let ids = store.capture_ids(crawl.map(CrawlId)).await?;
-    let file = std::fs::File::create(out)
-        .with_context(|| format!("creating {}", out.display()))?;
+    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut writer = dnmscope_fetch::warc::WarcWriter::new(std::io::BufWriter::new(file));
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     writer.write_info(&name, chrono::Utc::now())?;
     for id in ids {
         writer.write_capture(&store.capture(id).await?)?;

@@ -21,9 +21,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Db(command) => db::run(command, &store).await,
         Command::Sim(command) => sim::run(command).await,
-        Command::Fetch { url, market, store: keep } => {
-            fetch::fetch(&config, &url, &market, keep.then_some(&store)).await
-        }
+        Command::Fetch {
+            url,
+            market,
+            store: keep,
+        } => fetch::fetch(&config, &url, &market, keep.then_some(&store)).await,
         Command::Doctor => fetch::doctor(&config).await,
         Command::Session(crate::cli::SessionCommand::Import { market, file }) => {
             fetch::session_import(&config, &market, &file)

@@ -99,9 +99,10 @@ fn client_config(config: &ArtiConfig) -> Result<arti_client::TorClientConfig, Fe
         }
         let mut authorities = Vec::new();
         for authority in &config.authorities {
-            let id = RsaIdentity::from_hex(&authority.v3ident).ok_or_else(|| FetchError::Config {
-                reason: format!("authority {}: v3ident is not 40 hex digits", authority.name),
-            })?;
+            let id =
+                RsaIdentity::from_hex(&authority.v3ident).ok_or_else(|| FetchError::Config {
+                    reason: format!("authority {}: v3ident is not 40 hex digits", authority.name),
+                })?;
             let mut b = AuthorityBuilder::new();
             b.name(authority.name.clone()).v3ident(id);
             authorities.push(b);
@@ -109,11 +110,16 @@ fn client_config(config: &ArtiConfig) -> Result<arti_client::TorClientConfig, Fe
         *builder.tor_network().authorities() = authorities;
         let mut fallbacks = Vec::new();
         for fallback in &config.fallbacks {
-            let rsa = RsaIdentity::from_hex(&fallback.rsa_identity).ok_or_else(|| FetchError::Config {
-                reason: format!("fallback {}: not 40 hex digits", fallback.rsa_identity),
+            let rsa = RsaIdentity::from_hex(&fallback.rsa_identity).ok_or_else(|| {
+                FetchError::Config {
+                    reason: format!("fallback {}: not 40 hex digits", fallback.rsa_identity),
+                }
             })?;
             let ed = decode_ed25519(&fallback.ed_identity).ok_or_else(|| FetchError::Config {
-                reason: format!("fallback {}: ed25519 identity is not base64 of 32 bytes", fallback.rsa_identity),
+                reason: format!(
+                    "fallback {}: ed25519 identity is not base64 of 32 bytes",
+                    fallback.rsa_identity
+                ),
             })?;
             let mut b = FallbackDirBuilder::new();
             b.rsa_identity(rsa).ed_identity(ed);
@@ -167,14 +173,20 @@ impl ArtiTransport {
                 while let Some(status) = events.next().await {
                     let line = status.to_string();
                     tracing::info!("tor: {line}");
-                    progress.lock().expect("progress lock").push((started.elapsed(), line));
+                    progress
+                        .lock()
+                        .expect("progress lock")
+                        .push((started.elapsed(), line));
                 }
             }
         });
         let outcome = tokio::time::timeout(config.bootstrap_timeout, client.bootstrap()).await;
         watcher.abort();
         let progress = progress.lock().expect("progress lock").clone();
-        let last = progress.last().map(|(_, l)| l.clone()).unwrap_or_else(|| "no progress".to_string());
+        let last = progress
+            .last()
+            .map(|(_, l)| l.clone())
+            .unwrap_or_else(|| "no progress".to_string());
         match outcome {
             Err(_) => Err(bootstrap_error(format!(
                 "no usable directory within {:?} (last status: {last}); check the network, or use an external tor with --socks",
@@ -236,13 +248,16 @@ impl Transport for ArtiTransport {
     fn connect<'a>(&'a self, host: &'a str, port: u16, key: &'a IsolationKey) -> Connecting<'a> {
         Box::pin(async move {
             let client = self.client_for(key);
-            let stream = client.connect((host, port)).await.map_err(|err| FetchError::Tor {
-                market: key.market.clone(),
-                host: host.to_string(),
-                port,
-                kind: classify(err.kind()),
-                detail: err.to_string(),
-            })?;
+            let stream = client
+                .connect((host, port))
+                .await
+                .map_err(|err| FetchError::Tor {
+                    market: key.market.clone(),
+                    host: host.to_string(),
+                    port,
+                    kind: classify(err.kind()),
+                    detail: err.to_string(),
+                })?;
             Ok(Box::new(stream) as BoxStream)
         })
     }
@@ -273,6 +288,10 @@ mod tests {
             private_network: true,
         };
         let err = client_config(&config).unwrap_err();
-        assert!(err.to_string().contains("both directory authorities and fallback caches"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("both directory authorities and fallback caches"),
+            "{err}"
+        );
     }
 }

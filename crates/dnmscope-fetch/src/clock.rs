@@ -101,7 +101,11 @@ impl FakeState {
             inner.now = first;
         }
         let now = inner.now;
-        let due: Vec<(Duration, u64)> = inner.sleepers.range(..=(now, u64::MAX)).map(|(k, _)| *k).collect();
+        let due: Vec<(Duration, u64)> = inner
+            .sleepers
+            .range(..=(now, u64::MAX))
+            .map(|(k, _)| *k)
+            .collect();
         for key in due {
             if let Some(Some(waker)) = inner.sleepers.remove(&key) {
                 waker.wake();
@@ -216,7 +220,11 @@ mod tests {
             async move { clock.sleep_until(Duration::from_secs(9)).await }
         });
         tokio::task::yield_now().await;
-        assert_eq!(clock.now(), Duration::from_secs(5), "held time does not move");
+        assert_eq!(
+            clock.now(),
+            Duration::from_secs(5),
+            "held time does not move"
+        );
         drop(hold);
         sleeper.await.unwrap();
         assert_eq!(clock.now(), Duration::from_secs(9));

@@ -74,8 +74,11 @@ impl CookieJar {
 
     /// Keep only cookies whose domain is one of `hosts` (or a parent of one).
     pub fn retain_hosts(&mut self, hosts: &[String]) {
-        self.cookies
-            .retain(|c| hosts.iter().any(|h| c.matches(h, &c.path) || h.eq_ignore_ascii_case(&c.domain)));
+        self.cookies.retain(|c| {
+            hosts
+                .iter()
+                .any(|h| c.matches(h, &c.path) || h.eq_ignore_ascii_case(&c.domain))
+        });
     }
 
     /// The `Cookie` header for a request, if any cookie applies. Expired cookies
@@ -93,7 +96,8 @@ impl CookieJar {
     /// Take in one `Set-Cookie` value from `host`. A cookie for another domain is ignored.
     pub fn store_set_cookie(&mut self, host: &str, value: &str, now_unix: i64) {
         let mut parts = value.split(';');
-        let Some((name, cookie_value)) = parts.next().and_then(|kv| kv.trim().split_once('=')) else {
+        let Some((name, cookie_value)) = parts.next().and_then(|kv| kv.trim().split_once('='))
+        else {
             return;
         };
         let host = host.to_ascii_lowercase();
@@ -108,7 +112,10 @@ impl CookieJar {
         };
         let mut remove = false;
         for attribute in parts {
-            let (key, val) = attribute.trim().split_once('=').unwrap_or((attribute.trim(), ""));
+            let (key, val) = attribute
+                .trim()
+                .split_once('=')
+                .unwrap_or((attribute.trim(), ""));
             match key.to_ascii_lowercase().as_str() {
                 "path" if val.starts_with('/') => cookie.path = val.to_string(),
                 "domain" => {
@@ -191,7 +198,8 @@ impl CookieJar {
     }
 
     pub fn to_netscape(&self) -> String {
-        let mut out = String::from("# Netscape HTTP Cookie File\n# written by dnmscope; these are secrets\n");
+        let mut out =
+            String::from("# Netscape HTTP Cookie File\n# written by dnmscope; these are secrets\n");
         for c in &self.cookies {
             let flag = |b: bool| if b { "TRUE" } else { "FALSE" };
             out.push_str(&format!(
@@ -240,9 +248,20 @@ mod tests {
     fn netscape_files_round_trip_and_match_hosts_and_paths() {
         let jar = CookieJar::parse_netscape(FILE, "cookies.txt").unwrap();
         assert_eq!(jar.len(), 3);
-        assert_eq!(jar.header_for("abc.onion", "/market/1", 0).as_deref(), Some("sid=s3cr3t; pref=dark"));
-        assert_eq!(jar.header_for("abc.onion", "/", 0).as_deref(), Some("sid=s3cr3t"));
-        assert_eq!(jar.header_for("abc.onion", "/market", 4102444801).as_deref(), Some("sid=s3cr3t"), "expired");
+        assert_eq!(
+            jar.header_for("abc.onion", "/market/1", 0).as_deref(),
+            Some("sid=s3cr3t; pref=dark")
+        );
+        assert_eq!(
+            jar.header_for("abc.onion", "/", 0).as_deref(),
+            Some("sid=s3cr3t")
+        );
+        assert_eq!(
+            jar.header_for("abc.onion", "/market", 4102444801)
+                .as_deref(),
+            Some("sid=s3cr3t"),
+            "expired"
+        );
         assert_eq!(jar.header_for("zzz.onion", "/", 0), None);
         let again = CookieJar::parse_netscape(&jar.to_netscape(), "again").unwrap();
         assert_eq!(again, jar);
@@ -255,7 +274,10 @@ mod tests {
     fn values_never_show_in_debug_output() {
         let jar = CookieJar::parse_netscape(FILE, "cookies.txt").unwrap();
         let shown = format!("{jar:?}");
-        assert!(shown.contains("sid") && !shown.contains("s3cr3t"), "{shown}");
+        assert!(
+            shown.contains("sid") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -263,7 +285,10 @@ mod tests {
         let mut jar = CookieJar::new();
         jar.store_set_cookie("abc.onion", "sid=one; Path=/; HttpOnly", 0);
         jar.store_set_cookie("abc.onion", "sid=two; Path=/", 0);
-        assert_eq!(jar.header_for("abc.onion", "/x", 0).as_deref(), Some("sid=two"));
+        assert_eq!(
+            jar.header_for("abc.onion", "/x", 0).as_deref(),
+            Some("sid=two")
+        );
         jar.store_set_cookie("abc.onion", "evil=1; Domain=other.onion", 0);
         assert_eq!(jar.len(), 1, "a cookie for another domain is ignored");
         jar.store_set_cookie("abc.onion", "sid=; Max-Age=0", 0);
@@ -274,6 +299,9 @@ mod tests {
     fn a_bad_line_says_where() {
         let err = CookieJar::parse_netscape("a.onion\tTRUE\t/\n", "c.txt").unwrap_err();
         assert!(err.to_string().contains("line 1"), "{err}");
-        assert!(!err.to_string().contains("TRUE\t/"), "the line itself is not echoed");
+        assert!(
+            !err.to_string().contains("TRUE\t/"),
+            "the line itself is not echoed"
+        );
     }
 }

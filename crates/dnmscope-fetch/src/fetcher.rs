@@ -126,7 +126,8 @@ impl Fetcher {
             .into_iter()
             .map(|spec| {
                 let gate = Gate::new(&spec.politeness, clock.clone());
-                let hosts: Vec<String> = spec.hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
+                let hosts: Vec<String> =
+                    spec.hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
                 let spec = MarketSpec { hosts, ..spec };
                 (
                     spec.name.as_str().to_string(),
@@ -155,9 +156,11 @@ impl Fetcher {
     }
 
     fn market(&self, market: &str) -> Result<&Market, FetchError> {
-        self.markets.get(market).ok_or_else(|| FetchError::UnknownMarket {
-            market: market.to_string(),
-        })
+        self.markets
+            .get(market)
+            .ok_or_else(|| FetchError::UnknownMarket {
+                market: market.to_string(),
+            })
     }
 
     /// Replace a market's session cookies (e.g. from an imported `cookies.txt`).
@@ -203,7 +206,13 @@ impl Fetcher {
                     attempts,
                 });
             };
-            match follow(market, &current, &location, redirects.len() as u32, self.limits.max_redirects) {
+            match follow(
+                market,
+                &current,
+                &location,
+                redirects.len() as u32,
+                self.limits.max_redirects,
+            ) {
                 Ok(next) => {
                     tracing::debug!("following a redirect within {}", market.spec.name.as_str());
                     redirects.push(next.to_string());
@@ -225,7 +234,14 @@ impl Fetcher {
         }
     }
 
-    fn capture(&self, market: &Market, url: &str, current: &url::Url, raw: RawResponse, elapsed: Duration) -> Capture {
+    fn capture(
+        &self,
+        market: &Market,
+        url: &str,
+        current: &url::Url,
+        raw: RawResponse,
+        elapsed: Duration,
+    ) -> Capture {
         Capture {
             market: market.spec.name.clone(),
             crawl: self.crawl,
@@ -258,7 +274,8 @@ impl Fetcher {
             drop(hold);
             match result {
                 Ok(raw) if raw.status == 429 || raw.status == 503 => {
-                    let retry_after = header(&raw, "retry-after").and_then(|v| parse_retry_after(&v));
+                    let retry_after =
+                        header(&raw, "retry-after").and_then(|v| parse_retry_after(&v));
                     market.gate.pushed_back(retry_after);
                     if attempt >= attempts {
                         let kind = if raw.status == 429 || retry_after.is_some() {
@@ -297,17 +314,20 @@ impl Fetcher {
         let key = IsolationKey::new(market.spec.name.as_str(), &self.account);
         let deadline = Instant::now() + self.limits.total_timeout;
         let connect_by = (Instant::now() + self.limits.connect_timeout).min(deadline);
-        let stream = match tokio::time::timeout_at(connect_by, self.transport.connect(&host, port, &key)).await {
-            Ok(stream) => stream?,
-            Err(_) => {
-                return Err(FetchError::ConnectTimeout {
-                    market: key.market,
-                    host,
-                    port,
-                    after: self.limits.connect_timeout,
-                })
-            }
-        };
+        let stream =
+            match tokio::time::timeout_at(connect_by, self.transport.connect(&host, port, &key))
+                .await
+            {
+                Ok(stream) => stream?,
+                Err(_) => {
+                    return Err(FetchError::ConnectTimeout {
+                        market: key.market,
+                        host,
+                        port,
+                        after: self.limits.connect_timeout,
+                    })
+                }
+            };
         let host_header = match url.port() {
             Some(port) => format!("{host}:{port}"),
             None => host.clone(),
@@ -318,7 +338,13 @@ impl Fetcher {
         };
         let mut extra = Vec::new();
         let now_unix = Utc::now().timestamp();
-        if let Some(cookie) = market.jar.lock().expect("jar lock").header_for(&host, url.path(), now_unix) {
+        if let Some(cookie) =
+            market
+                .jar
+                .lock()
+                .expect("jar lock")
+                .header_for(&host, url.path(), now_unix)
+        {
             extra.push(("Cookie", cookie));
         }
         let raw = http::get(
@@ -335,7 +361,11 @@ impl Fetcher {
         )
         .await?;
         let mut jar = market.jar.lock().expect("jar lock");
-        for header in raw.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("set-cookie")) {
+        for header in raw
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("set-cookie"))
+        {
             jar.store_set_cookie(&host, &header.value, now_unix);
         }
         Ok(raw)
@@ -384,7 +414,9 @@ fn follow(
     followed: u32,
     max: u32,
 ) -> Result<url::Url, RedirectRefusal> {
-    let next = from.join(location).map_err(|_| RedirectRefusal::Unparsable)?;
+    let next = from
+        .join(location)
+        .map_err(|_| RedirectRefusal::Unparsable)?;
     if next.scheme() != from.scheme() {
         return Err(RedirectRefusal::Scheme);
     }

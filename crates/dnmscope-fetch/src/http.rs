@@ -82,7 +82,9 @@ impl Decoder {
             full: false,
         };
         match encoding.map(|e| e.trim().to_ascii_lowercase()).as_deref() {
-            Some("gzip") | Some("x-gzip") => Decoder::Gzip(Box::new(flate2::write::GzDecoder::new(sink))),
+            Some("gzip") | Some("x-gzip") => {
+                Decoder::Gzip(Box::new(flate2::write::GzDecoder::new(sink)))
+            }
             Some("deflate") => Decoder::Deflate(Box::new(flate2::write::ZlibDecoder::new(sink))),
             _ => Decoder::Identity(sink),
         }
@@ -178,7 +180,8 @@ pub(crate) async fn get(
             reason: err.to_string(),
         })?;
     let first_byte_at = (Instant::now() + limits.first_byte).min(limits.deadline);
-    let response = match tokio::time::timeout_at(first_byte_at, sender.send_request(request)).await {
+    let response = match tokio::time::timeout_at(first_byte_at, sender.send_request(request)).await
+    {
         Ok(Ok(response)) => response,
         Ok(Err(source)) => {
             driver.abort();
@@ -222,7 +225,9 @@ pub(crate) async fn get(
                 break;
             }
             Ok(Some(Ok(frame))) => {
-                let Ok(data) = frame.into_data() else { continue };
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
                 match decoder.feed(&data) {
                     Ok(true) => {}
                     Ok(false) => {

@@ -7,6 +7,7 @@
 //! `Capture`. It fails closed: names are resolved only inside Tor, redirects stay within a
 //! market's own hosts, and cookies are never logged. [`warc`] writes captures as WARC 1.1.
 
+#[cfg(feature = "arti")]
 pub mod arti;
 pub mod clock;
 pub mod cookies;
@@ -24,4 +25,6 @@ pub use error::{ErrorKind, FetchError};
 pub use fetcher::{Fetched, Fetcher, Limits, MarketSpec, RedirectRefusal, RefusedRedirect};
 pub use politeness::{PageSignal, Politeness};
 pub use socks::SocksTransport;
-pub use transport::{IsolationKey, LiteralResolver, LoopbackTransport, Resolver, SharedTransport, Transport};
+pub use transport::{
+    IsolationKey, LiteralResolver, LoopbackTransport, Resolver, SharedTransport, Transport,
+};

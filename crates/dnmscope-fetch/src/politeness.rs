@@ -63,7 +63,6 @@ struct Adaptive {
 }
 
 /// One market's gate.
-#[derive(Debug)]
 pub(crate) struct Gate {
     politeness: Politeness,
     interval: Duration,
@@ -74,9 +73,19 @@ pub(crate) struct Gate {
     clock: Arc<dyn Clock>,
 }
 
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("politeness", &self.politeness)
+            .field("adaptive", &self.adaptive)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Gate {
     pub(crate) fn new(politeness: &Politeness, clock: Arc<dyn Clock>) -> Gate {
-        let per_minute = NonZeroU32::new(politeness.requests_per_minute.max(1)).expect("at least one");
+        let per_minute =
+            NonZeroU32::new(politeness.requests_per_minute.max(1)).expect("at least one");
         let quota = Quota::per_minute(per_minute).allow_burst(NonZeroU32::MIN);
         let interval = quota.replenish_interval();
         Gate {
@@ -92,7 +101,10 @@ impl Gate {
 
     /// Wait for a free slot among the market's requests in flight.
     pub(crate) async fn slot(&self) -> SemaphorePermit<'_> {
-        self.in_flight.acquire().await.expect("the semaphore is never closed")
+        self.in_flight
+            .acquire()
+            .await
+            .expect("the semaphore is never closed")
     }
 
     /// Wait until a request may go: jitter, then any slow-down, then the rate limit. The hold

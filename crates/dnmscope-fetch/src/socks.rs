@@ -8,9 +8,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{ErrorKind, FetchError};
-use crate::transport::{
-    tcp_connect, BoxStream, Connecting, IsolationKey, Resolver, Transport,
-};
+use crate::transport::{tcp_connect, BoxStream, Connecting, IsolationKey, Resolver, Transport};
 
 /// The SOCKS transport.
 #[derive(Debug, Clone)]
@@ -50,7 +48,9 @@ impl SocksTransport {
         }
         let rest = rest.trim_end_matches('/');
         if rest.contains('/') || rest.contains('@') {
-            return Err(refuse("expected socks5h://HOST:PORT with nothing after it".to_string()));
+            return Err(refuse(
+                "expected socks5h://HOST:PORT with nothing after it".to_string(),
+            ));
         }
         let (host, port) = rest
             .rsplit_once(':')
@@ -76,10 +76,20 @@ impl SocksTransport {
         port: u16,
         key: &IsolationKey,
     ) -> Result<BoxStream, FetchError> {
-        let mut stream =
-            tcp_connect("socks", self.proxy, host, port, key, ErrorKind::TorUnhealthy).await?;
+        let mut stream = tcp_connect(
+            "socks",
+            self.proxy,
+            host,
+            port,
+            key,
+            ErrorKind::TorUnhealthy,
+        )
+        .await?;
         let io = |action: &str| {
-            let action = format!("{action} with the SOCKS proxy {} for {host}:{port}", self.url);
+            let action = format!(
+                "{action} with the SOCKS proxy {} for {host}:{port}",
+                self.url
+            );
             move |source| FetchError::Io { action, source }
         };
         let fail = |reply: String, kind: ErrorKind| FetchError::Socks {
@@ -98,7 +108,10 @@ impl SocksTransport {
         // Greeting: version 5, one method, username/password.
         stream.write_all(&[5, 1, 2]).await.map_err(io("greeting"))?;
         let mut choice = [0u8; 2];
-        stream.read_exact(&mut choice).await.map_err(io("reading the method choice"))?;
+        stream
+            .read_exact(&mut choice)
+            .await
+            .map_err(io("reading the method choice"))?;
         if choice != [5, 2] {
             return Err(fail(
                 format!("it does not accept username authentication (answered {choice:?}), so circuits cannot be isolated"),
@@ -110,19 +123,34 @@ impl SocksTransport {
         let mut auth = vec![1, user.len() as u8];
         auth.extend_from_slice(user);
         auth.extend_from_slice(&[1, b'x']);
-        stream.write_all(&auth).await.map_err(io("authenticating"))?;
+        stream
+            .write_all(&auth)
+            .await
+            .map_err(io("authenticating"))?;
         let mut auth_reply = [0u8; 2];
-        stream.read_exact(&mut auth_reply).await.map_err(io("reading the authentication reply"))?;
+        stream
+            .read_exact(&mut auth_reply)
+            .await
+            .map_err(io("reading the authentication reply"))?;
         if auth_reply[1] != 0 {
-            return Err(fail("authentication refused".to_string(), ErrorKind::TorUnhealthy));
+            return Err(fail(
+                "authentication refused".to_string(),
+                ErrorKind::TorUnhealthy,
+            ));
         }
         // CONNECT with the host as a domain name: Tor resolves it.
         let mut request = vec![5, 1, 0, 3, host.len() as u8];
         request.extend_from_slice(host.as_bytes());
         request.extend_from_slice(&port.to_be_bytes());
-        stream.write_all(&request).await.map_err(io("sending CONNECT"))?;
+        stream
+            .write_all(&request)
+            .await
+            .map_err(io("sending CONNECT"))?;
         let mut head = [0u8; 4];
-        stream.read_exact(&mut head).await.map_err(io("reading the CONNECT reply"))?;
+        stream
+            .read_exact(&mut head)
+            .await
+            .map_err(io("reading the CONNECT reply"))?;
         if head[1] != 0 {
             let (text, kind) = reply_meaning(head[1]);
             return Err(fail(format!("{text} (reply 0x{:02x})", head[1]), kind));
@@ -132,15 +160,24 @@ impl SocksTransport {
             4 => 16 + 2,
             3 => {
                 let mut len = [0u8; 1];
-                stream.read_exact(&mut len).await.map_err(io("reading the bound address"))?;
+                stream
+                    .read_exact(&mut len)
+                    .await
+                    .map_err(io("reading the bound address"))?;
                 usize::from(len[0]) + 2
             }
             other => {
-                return Err(fail(format!("unknown address type {other} in its reply"), ErrorKind::TorUnhealthy))
+                return Err(fail(
+                    format!("unknown address type {other} in its reply"),
+                    ErrorKind::TorUnhealthy,
+                ))
             }
         };
         let mut bound = vec![0u8; skip];
-        stream.read_exact(&mut bound).await.map_err(io("reading the bound address"))?;
+        stream
+            .read_exact(&mut bound)
+            .await
+            .map_err(io("reading the bound address"))?;
         Ok(Box::new(stream))
     }
 }
@@ -160,7 +197,10 @@ fn reply_meaning(code: u8) -> (&'static str, ErrorKind) {
         0xF1 => ("onion service descriptor invalid", ErrorKind::SiteDown),
         0xF2 => ("onion service introduction failed", ErrorKind::SiteDown),
         0xF3 => ("onion service rendezvous failed", ErrorKind::Transient),
-        0xF4 => ("onion service missing client authorisation", ErrorKind::Fatal),
+        0xF4 => (
+            "onion service missing client authorisation",
+            ErrorKind::Fatal,
+        ),
         0xF5 => ("onion service wrong client authorisation", ErrorKind::Fatal),
         0xF6 => ("invalid onion address", ErrorKind::Fatal),
         0xF7 => ("onion service introduction timed out", ErrorKind::SiteDown),
@@ -197,7 +237,10 @@ mod tests {
             ("socks4a://127.0.0.1:9050", "IP addresses only"),
             ("http://127.0.0.1:8118", "not supported"),
             ("socks5h://127.0.0.1", "port is missing"),
-            ("socks5h://tor.example:9050", "never asks the system resolver"),
+            (
+                "socks5h://tor.example:9050",
+                "never asks the system resolver",
+            ),
         ] {
             let err = new(url).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Fatal);

@@ -139,7 +139,8 @@ impl Transport for LoopbackTransport {
                     reason: format!("the loopback transport has no address for {host}"),
                 });
             };
-            let stream = tcp_connect("loopback", addr, host, port, key, ErrorKind::SiteDown).await?;
+            let stream =
+                tcp_connect("loopback", addr, host, port, key, ErrorKind::SiteDown).await?;
             Ok(Box::new(stream) as BoxStream)
         })
     }
@@ -171,23 +172,37 @@ mod tests {
             .err()
             .expect("refused");
         assert_eq!(err.kind(), ErrorKind::Fatal);
-        assert!(err.to_string().contains("no address for example.com"), "{err}");
+        assert!(
+            err.to_string().contains("no address for example.com"),
+            "{err}"
+        );
     }
 
     #[test]
     fn the_literal_resolver_never_asks_dns() {
-        assert_eq!(LiteralResolver.resolve("127.0.0.1").unwrap().to_string(), "127.0.0.1");
+        assert_eq!(
+            LiteralResolver.resolve("127.0.0.1").unwrap().to_string(),
+            "127.0.0.1"
+        );
         assert_eq!(LiteralResolver.resolve("[::1]").unwrap().to_string(), "::1");
         assert!(LiteralResolver.resolve("localhost").unwrap().is_loopback());
         let err = LiteralResolver.resolve("tor.example").unwrap_err();
-        assert!(err.to_string().contains("never asks the system resolver"), "{err}");
+        assert!(
+            err.to_string().contains("never asks the system resolver"),
+            "{err}"
+        );
     }
 
     /// No source file of this crate calls a system-resolver API.
     #[test]
     fn no_source_file_calls_the_system_resolver() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let forbidden = ["lookup_host", "to_socket_addrs", "getaddrinfo", "ToSocketAddrs"];
+        let forbidden = [
+            "lookup_host",
+            "to_socket_addrs",
+            "getaddrinfo",
+            "ToSocketAddrs",
+        ];
         let mut checked = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();

@@ -35,7 +35,11 @@ impl<W: Write> WarcWriter<W> {
             "software: dnmscope {}\r\nformat: WARC File Format 1.1\r\nconformsTo: http://iso-commons.net/iso28500\r\n",
             env!("CARGO_PKG_VERSION")
         );
-        let id = record_id(&[b"warcinfo", filename.as_bytes(), date.to_rfc3339().as_bytes()]);
+        let id = record_id(&[
+            b"warcinfo",
+            filename.as_bytes(),
+            date.to_rfc3339().as_bytes(),
+        ]);
         let headers = vec![
             ("WARC-Type", "warcinfo".to_string()),
             ("WARC-Record-ID", id),
@@ -71,7 +75,10 @@ impl<W: Write> WarcWriter<W> {
             ("WARC-Record-ID", record_id(&[capture.key().0.as_bytes()])),
             ("WARC-Date", warc_date(capture.fetched_at)),
             ("WARC-Target-URI", target.to_string()),
-            ("Content-Type", "application/http;msgtype=response".to_string()),
+            (
+                "Content-Type",
+                "application/http;msgtype=response".to_string(),
+            ),
             ("WARC-Payload-Digest", sha1_digest(&capture.body)),
         ];
         if let Some(truncated) = capture.truncated {

@@ -77,7 +77,9 @@ async fn hostile_sim() -> (SimServer, Fetcher, Arc<World>) {
         hostile: Hostile::ALL.into_iter().collect(),
         ..ServerConfig::open(3)
     };
-    let server = SimServer::start(world.clone(), config, loopback()).await.unwrap();
+    let server = SimServer::start(world.clone(), config, loopback())
+        .await
+        .unwrap();
     let fetcher = Fetcher::new(
         loopback_transport(&world, server.addr()),
         Arc::new(TokioClock::new()),
@@ -93,7 +95,7 @@ fn url(world: &World, market: usize, path: &str) -> (String, String) {
     (m.slug.clone(), format!("http://{}{path}", m.hosts[0]))
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn pages_come_back_as_captures_with_browser_headers() {
     let (server, fetcher, world) = hostile_sim().await;
     let (market, home) = url(&world, 0, "/");
@@ -103,7 +105,10 @@ async fn pages_come_back_as_captures_with_browser_headers() {
     assert!(String::from_utf8_lossy(&fetched.capture.body).contains("<html"));
     let log = server.requests();
     let headers: BTreeMap<_, _> = log[0].headers.iter().cloned().collect();
-    assert!(headers["user-agent"].contains("Firefox/128.0"), "{headers:?}");
+    assert!(
+        headers["user-agent"].contains("Firefox/128.0"),
+        "{headers:?}"
+    );
     assert_eq!(headers["accept-encoding"], "gzip, deflate");
     assert_eq!(headers["host"], world.markets[0].hosts[0]);
     assert!(server.violations().is_empty());
@@ -114,7 +119,7 @@ async fn pages_come_back_as_captures_with_browser_headers() {
     assert_eq!(server.requests().len(), 1);
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn redirects_leaving_the_market_are_recorded_not_followed() {
     let (server, fetcher, world) = hostile_sim().await;
     for (path, reason) in [
@@ -128,7 +133,10 @@ async fn redirects_leaving_the_market_are_recorded_not_followed() {
         let refused = fetched.refused_redirect.expect(path);
         assert_eq!(refused.reason, reason, "{path}");
         assert_eq!(fetched.capture.status, 302, "{path}");
-        assert_eq!(fetched.capture.header("location"), Some(refused.location.as_str()));
+        assert_eq!(
+            fetched.capture.header("location"),
+            Some(refused.location.as_str())
+        );
         assert!(fetched.redirects.is_empty());
     }
     // Only the four hostile requests reached the server, all to the market's own host.
@@ -137,13 +145,17 @@ async fn redirects_leaving_the_market_are_recorded_not_followed() {
     assert!(log.iter().all(|r| r.host == world.markets[0].hosts[0]));
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_compression_bomb_stops_at_the_cap() {
     let (_server, fetcher, world) = hostile_sim().await;
     let (market, target) = url(&world, 0, "/h/bomb");
     let fetched = fetcher.fetch(&market, &target).await.unwrap();
     assert_eq!(fetched.capture.truncated, Some(Truncation::Length));
-    assert_eq!(fetched.capture.body.len(), 1 << 20, "exactly the cap, after decompression");
+    assert_eq!(
+        fetched.capture.body.len(),
+        1 << 20,
+        "exactly the cap, after decompression"
+    );
     let (market, target) = url(&world, 0, "/h/oversized");
     let fetched = fetcher.fetch(&market, &target).await.unwrap();
     assert_eq!(fetched.capture.truncated, Some(Truncation::Length));
@@ -158,11 +170,15 @@ async fn a_slow_body_stops_at_the_deadline() {
     let fetched = fetcher.fetch(&market, &target).await.unwrap();
     assert_eq!(fetched.capture.truncated, Some(Truncation::Time));
     // One byte per 100 ms of (paused) time, cut at the 10 s total deadline.
-    assert!((99..=100).contains(&fetched.capture.body.len()), "{}", fetched.capture.body.len());
+    assert!(
+        (99..=100).contains(&fetched.capture.body.len()),
+        "{}",
+        fetched.capture.body.len()
+    );
     assert_eq!(started.elapsed(), Duration::from_secs(10));
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_truncated_body_is_marked_truncated() {
     let (_server, fetcher, world) = hostile_sim().await;
     let (market, target) = url(&world, 0, "/h/truncated");
@@ -175,7 +191,12 @@ async fn a_truncated_body_is_marked_truncated() {
 fn most_in_window(times_ms: &[u64], window_ms: u64) -> usize {
     times_ms
         .iter()
-        .map(|&start| times_ms.iter().filter(|&&t| t >= start && t < start + window_ms).count())
+        .map(|&start| {
+            times_ms
+                .iter()
+                .filter(|&&t| t >= start && t < start + window_ms)
+                .count()
+        })
         .max()
         .unwrap_or(0)
 }
@@ -220,7 +241,9 @@ async fn rate_limits_hold_exactly_in_fake_time() {
             let fetcher = fetcher.clone();
             let slug = m.slug.clone();
             let target = format!("http://{}/?n={n}", m.hosts[n % m.hosts.len()]);
-            tasks.push(tokio::spawn(async move { fetcher.fetch(&slug, &target).await }));
+            tasks.push(tokio::spawn(
+                async move { fetcher.fetch(&slug, &target).await },
+            ));
         }
     }
     for task in tasks {
@@ -236,16 +259,28 @@ async fn rate_limits_hold_exactly_in_fake_time() {
             .collect();
         let per_minute = most_in_window(&times, 60_000);
         let per_second = most_in_window(&times, 1_000);
-        assert!(per_minute <= rate as usize, "market {i}: {per_minute} in 60 s, limit {rate}");
-        assert!(per_second <= rate.div_ceil(60) as usize, "market {i}: {per_second} in 1 s");
+        assert!(
+            per_minute <= rate as usize,
+            "market {i}: {per_minute} in 60 s, limit {rate}"
+        );
+        assert!(
+            per_second <= rate.div_ceil(60) as usize,
+            "market {i}: {per_second} in 1 s"
+        );
         // And the limit is used, not just respected: the busiest minute is full.
-        assert!(per_minute * 2 >= rate as usize, "market {i}: only {per_minute} in the busiest minute");
+        assert!(
+            per_minute * 2 >= rate as usize,
+            "market {i}: only {per_minute} in the busiest minute"
+        );
     }
 }
 
 /// A server that answers 429 with Retry-After the first time, then 200; it logs arrival times
 /// by the fake clock.
-async fn retry_after_server(clock: FakeClock, retry_after: &'static str) -> (SocketAddr, Arc<Mutex<Vec<Duration>>>) {
+async fn retry_after_server(
+    clock: FakeClock,
+    retry_after: &'static str,
+) -> (SocketAddr, Arc<Mutex<Vec<Duration>>>) {
     let listener = tokio::net::TcpListener::bind(loopback()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let arrivals = Arc::new(Mutex::new(Vec::new()));
@@ -257,7 +292,9 @@ async fn retry_after_server(clock: FakeClock, retry_after: &'static str) -> (Soc
             let mut read = 0;
             while !buffer[..read].windows(4).any(|w| w == b"\r\n\r\n") {
                 let n = socket.read(&mut buffer[read..]).await.unwrap();
-                if n == 0 { break; }
+                if n == 0 {
+                    break;
+                }
                 read += n;
             }
             let first = {
@@ -335,7 +372,12 @@ async fn retries_run_out_with_the_capture_kept_and_a_rate_limited_kind() {
     );
     let err = fetcher.fetch("ra", "http://ra.onion/").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::RateLimited);
-    let FetchError::GaveUp { capture, attempts, .. } = err else { panic!("{err}") };
+    let FetchError::GaveUp {
+        capture, attempts, ..
+    } = err
+    else {
+        panic!("{err}")
+    };
     assert_eq!(attempts, 3);
     assert_eq!(capture.body, b"slow");
 }
@@ -343,7 +385,11 @@ async fn retries_run_out_with_the_capture_kept_and_a_rate_limited_kind() {
 #[tokio::test]
 async fn a_market_that_refuses_connections_is_site_down() {
     // Bind then drop a listener: its port refuses connections.
-    let addr = tokio::net::TcpListener::bind(loopback()).await.unwrap().local_addr().unwrap();
+    let addr = tokio::net::TcpListener::bind(loopback())
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let fetcher = Fetcher::new(
         Arc::new(LoopbackTransport::new([("down.onion".to_string(), addr)]).unwrap()),
         Arc::new(FakeClock::new()),
@@ -355,7 +401,10 @@ async fn a_market_that_refuses_connections_is_site_down() {
         }],
         CrawlId(1),
     );
-    let err = fetcher.fetch("down", "http://down.onion/").await.unwrap_err();
+    let err = fetcher
+        .fetch("down", "http://down.onion/")
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::SiteDown, "{err}");
 }
 
@@ -414,8 +463,13 @@ async fn fake_socks(upstream: SocketAddr) -> (SocketAddr, Arc<Mutex<Vec<(String,
                 };
                 let mut port = [0u8; 2];
                 client.read_exact(&mut port).await.unwrap();
-                log.lock().unwrap().push((String::from_utf8(user).unwrap(), request[3], host));
-                client.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0]).await.unwrap();
+                log.lock()
+                    .unwrap()
+                    .push((String::from_utf8(user).unwrap(), request[3], host));
+                client
+                    .write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0])
+                    .await
+                    .unwrap();
                 let mut server = tokio::net::TcpStream::connect(upstream).await.unwrap();
                 let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
             });
@@ -427,7 +481,9 @@ async fn fake_socks(upstream: SocketAddr) -> (SocketAddr, Arc<Mutex<Vec<(String,
 #[tokio::test]
 async fn socks5h_sends_names_with_a_username_per_market_and_never_resolves_locally() {
     let world = world();
-    let server = SimServer::start(world.clone(), ServerConfig::open(3), loopback()).await.unwrap();
+    let server = SimServer::start(world.clone(), ServerConfig::open(3), loopback())
+        .await
+        .unwrap();
     let (proxy, seen) = fake_socks(server.addr()).await;
     let transport = SocksTransport::new(&format!("socks5h://{proxy}"), Arc::new(PanickingResolver));
     // The proxy is an IP literal, so even building the transport asks no resolver.
@@ -442,14 +498,20 @@ async fn socks5h_sends_names_with_a_username_per_market_and_never_resolves_local
     .with_account("crawler1");
     for m in &world.markets {
         for host in &m.hosts {
-            let fetched = fetcher.fetch(&m.slug, &format!("http://{host}/")).await.unwrap();
+            let fetched = fetcher
+                .fetch(&m.slug, &format!("http://{host}/"))
+                .await
+                .unwrap();
             assert_eq!(fetched.capture.status, 200);
         }
     }
     let seen = seen.lock().unwrap().clone();
     let hosts: usize = world.markets.iter().map(|m| m.hosts.len()).sum();
     assert_eq!(seen.len(), hosts);
-    assert!(seen.iter().all(|(_, atyp, _)| *atyp == 3), "every request names its host: {seen:?}");
+    assert!(
+        seen.iter().all(|(_, atyp, _)| *atyp == 3),
+        "every request names its host: {seen:?}"
+    );
     for m in &world.markets {
         let users: std::collections::BTreeSet<&String> = seen
             .iter()
@@ -460,16 +522,23 @@ async fn socks5h_sends_names_with_a_username_per_market_and_never_resolves_local
         assert!(users.iter().next().unwrap().contains(&m.slug));
     }
     let all_users: std::collections::BTreeSet<&String> = seen.iter().map(|(u, _, _)| u).collect();
-    assert_eq!(all_users.len(), world.markets.len(), "distinct usernames for distinct markets");
+    assert_eq!(
+        all_users.len(),
+        world.markets.len(),
+        "distinct usernames for distinct markets"
+    );
     // And a socks5:// proxy is refused at start-up.
-    let err = SocksTransport::new(&format!("socks5://{proxy}"), Arc::new(PanickingResolver)).unwrap_err();
+    let err =
+        SocksTransport::new(&format!("socks5://{proxy}"), Arc::new(PanickingResolver)).unwrap_err();
     assert!(err.to_string().contains("socks5h"), "{err}");
 }
 
 #[tokio::test]
 async fn imported_cookies_are_sent_and_set_cookie_updates_the_jar() {
     let world = world();
-    let server = SimServer::start(world.clone(), ServerConfig::open(3), loopback()).await.unwrap();
+    let server = SimServer::start(world.clone(), ServerConfig::open(3), loopback())
+        .await
+        .unwrap();
     let fetcher = Fetcher::new(
         loopback_transport(&world, server.addr()),
         Arc::new(TokioClock::new()),
@@ -478,11 +547,21 @@ async fn imported_cookies_are_sent_and_set_cookie_updates_the_jar() {
         CrawlId(1),
     );
     let m = &world.markets[0];
-    let file = format!("{}\tFALSE\t/\tFALSE\t0\tsid\tabc123\nother.onion\tFALSE\t/\tFALSE\t0\tx\ty\n", m.hosts[0]);
+    let file = format!(
+        "{}\tFALSE\t/\tFALSE\t0\tsid\tabc123\nother.onion\tFALSE\t/\tFALSE\t0\tx\ty\n",
+        m.hosts[0]
+    );
     let jar = dnmscope_fetch::CookieJar::parse_netscape(&file, "cookies.txt").unwrap();
     fetcher.set_cookies(&m.slug, jar).unwrap();
-    assert_eq!(fetcher.cookies(&m.slug).unwrap().len(), 1, "cookies of other hosts are dropped");
-    fetcher.fetch(&m.slug, &format!("http://{}/", m.hosts[0])).await.unwrap();
+    assert_eq!(
+        fetcher.cookies(&m.slug).unwrap().len(),
+        1,
+        "cookies of other hosts are dropped"
+    );
+    fetcher
+        .fetch(&m.slug, &format!("http://{}/", m.hosts[0]))
+        .await
+        .unwrap();
     assert_eq!(server.requests()[0].session.as_deref(), Some("abc123"));
 }
 
@@ -502,7 +581,7 @@ fn warcio() -> Option<std::path::PathBuf> {
         .map(|_| "warcio".into())
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn warc_files_pass_warcio_check() {
     let (_server, fetcher, world) = hostile_sim().await;
     let mut captures = Vec::new();
@@ -513,7 +592,9 @@ async fn warc_files_pass_warcio_check() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("captures.warc");
     let mut writer = dnmscope_fetch::warc::WarcWriter::new(std::fs::File::create(&path).unwrap());
-    writer.write_info("captures.warc", chrono::Utc::now()).unwrap();
+    writer
+        .write_info("captures.warc", chrono::Utc::now())
+        .unwrap();
     for capture in &captures {
         writer.write_capture(capture).unwrap();
     }
@@ -525,7 +606,12 @@ async fn warc_files_pass_warcio_check() {
         eprintln!("warc_files_pass_warcio_check: warcio is not installed (.ci/run installs it into .ci/venv); skipping the warcio check");
         return;
     };
-    let output = std::process::Command::new(&warcio).arg("check").arg("-v").arg(&path).output().unwrap();
+    let output = std::process::Command::new(&warcio)
+        .arg("check")
+        .arg("-v")
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(
         output.status.success(),
         "warcio check failed:\n{}\n{}",
