@@ -177,6 +177,7 @@ impl Gate {
     }
 
     /// The slow-down now in force (for reports).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn slowdown(&self) -> Duration {
         self.adaptive.lock().expect("gate lock").slowdown
     }
@@ -213,7 +214,17 @@ mod tests {
         assert_eq!(clock.now(), Duration::from_secs(120));
         assert_eq!(gate.slowdown(), Duration::from_secs(10));
         gate.answered();
-        assert_eq!(gate.slowdown(), Duration::ZERO);
+        assert_eq!(
+            gate.slowdown(),
+            Duration::from_secs(5),
+            "normal answers halve it"
+        );
+        gate.answered();
+        assert_eq!(
+            gate.slowdown(),
+            Duration::ZERO,
+            "and drop it below half the interval"
+        );
     }
 
     #[test]

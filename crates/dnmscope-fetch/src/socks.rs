@@ -58,7 +58,11 @@ impl SocksTransport {
         let port: u16 = port
             .parse()
             .map_err(|_| refuse(format!("{port:?} is not a port")))?;
-        let ip = resolver.resolve(host)?;
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let ip = match bare.parse::<std::net::IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) => resolver.resolve(host)?,
+        };
         Ok(SocksTransport {
             proxy: SocketAddr::new(ip, port),
             url: url.to_string(),
