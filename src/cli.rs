@@ -66,6 +66,13 @@ pub enum Command {
     /// Export stored data
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Parse saved pages with a market definition and print one JSON object per file
+    Parse(ParseArgs),
+    /// Score the market definitions against a labelled corpus (SCHEMA.md layout)
+    Eval(EvalArgs),
+    /// Measure performance
+    #[command(subcommand)]
+    Bench(BenchCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +173,54 @@ pub enum HostileArg {
     SlowBody,
     TruncatedBody,
     MalformedHtml,
+}
+
+/// Where market definitions come from: the built-in ones, plus a directory of TOML files.
+#[derive(Debug, Args)]
+pub struct MarketsArgs {
+    /// A directory of market definitions (*.toml) to use beside the built-in ones; a file
+    /// whose market has the name of a built-in one replaces it
+    #[arg(long, value_name = "DIR")]
+    pub markets_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// The market whose definition reads the pages, or `auto` to recognise it from each page
+    #[arg(long, default_value = "auto")]
+    pub market: String,
+    #[command(flatten)]
+    pub markets: MarketsArgs,
+    /// Saved pages (HTML)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A corpus directory: <market>/pages/*.html with <market>/expected/*.json
+    #[arg(long, value_name = "DIR")]
+    pub corpus: PathBuf,
+    #[command(flatten)]
+    pub markets: MarketsArgs,
+    /// Print JSON instead of a report
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Parse-and-extract throughput on one core, in pages per CPU-second
+    Parse {
+        /// A corpus directory (as for `eval`); every page under it is parsed
+        #[arg(long, value_name = "DIR")]
+        corpus: PathBuf,
+        /// How many times each page is parsed
+        #[arg(long, default_value_t = 20)]
+        rounds: u32,
+        #[command(flatten)]
+        markets: MarketsArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,4 +4,5 @@
 
 mod cli;
 mod db;
+mod parse;
 mod sim;

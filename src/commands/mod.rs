@@ -2,6 +2,7 @@
 
 mod db;
 mod fetch;
+mod parse;
 mod sim;
 
 use std::process::ExitCode;
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use dnmscope_store::{Location, StoreOptions};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{BenchCommand, Cli, Command};
 use crate::config::Config;
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -33,6 +34,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(crate::cli::ExportCommand::Warc { out, crawl }) => {
             fetch::export_warc(&store, &out, crawl).await
         }
+        Command::Parse(args) => parse::parse(&args),
+        Command::Eval(args) => parse::eval(&args),
+        Command::Bench(BenchCommand::Parse {
+            corpus,
+            rounds,
+            markets,
+        }) => parse::bench(&corpus, rounds, &markets),
     }
 }
 

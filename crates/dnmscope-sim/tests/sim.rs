@@ -808,3 +808,39 @@ async fn the_server_refuses_to_listen_beyond_loopback() {
         .unwrap_err();
     assert!(error.to_string().contains("loopback"), "{error}");
 }
+
+#[tokio::test]
+async fn forced_logouts_end_sessions_and_days_advance_with_the_clock() {
+    let world = small_world(6);
+    let clock = Arc::new(ManualClock::default());
+    let config = ServerConfig {
+        forced_logout_rate: 1.0,
+        day: dnmscope_sim::DaySchedule::Advancing {
+            from: 0,
+            days_per_minute: 2.0,
+        },
+        ..ServerConfig::default()
+    };
+    let server = SimServer::start_with_clock(world.clone(), config, loopback(), clock.clone())
+        .await
+        .unwrap();
+    let http = client(&world, server.addr());
+    let cookies = log_in(&http, &server, &clock, 1).await;
+    let host = world.markets[1].hosts[0].clone();
+    let kicked = get(&http, server.addr(), &host, "/index.php?p=cats", &cookies).await;
+    assert!(
+        kicked.body.contains("type=\"password\""),
+        "logged out at once"
+    );
+    assert_eq!(
+        server.requests().last().unwrap().outcome,
+        Outcome::SessionEnded
+    );
+
+    assert_eq!(server.day(), 0);
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(server.day(), 2, "two days per minute");
+    clock.advance(Duration::from_secs(3600));
+    assert_eq!(server.day(), world.config.days - 1, "the last day holds");
+    server.stop().await;
+}

@@ -27,7 +27,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use dnmscope_model::{
-    Capture, CrawlId, CrawlRun, Extraction, FinishReason, MarketEvent, MarketName,
+    Capture, CrawlId, CrawlRun, Extraction, FinishReason, FrontierEntry, FrontierState,
+    MarketEvent, MarketName, NewLink,
 };
 use sqlx::{PgPool, SqlitePool};
 
@@ -42,6 +43,7 @@ mod sqlite_ops {
     pub(crate) type Db = sqlx::Sqlite;
     const BLOB_LENGTH: &str = "length(data)";
     include!("ops.rs");
+    include!("frontier.rs");
 }
 
 mod postgres_ops {
@@ -49,6 +51,7 @@ mod postgres_ops {
     pub(crate) type Db = sqlx::Postgres;
     const BLOB_LENGTH: &str = "octet_length(data)";
     include!("ops.rs");
+    include!("frontier.rs");
 }
 
 /// The tables of the schema, in the order `db stats` lists them.
@@ -70,6 +73,8 @@ pub const TABLES: &[&str] = &[
     "forum_posts",
     "post_observations",
     "market_events",
+    "frontier",
+    "crawl_accounting",
 ];
 
 /// How SQLite makes commits durable.
@@ -331,6 +336,188 @@ impl Store {
         })
     }
 
+    /// Adds links to a crawl run's frontier (each canonical URL once per run and market).
+    /// Returns how many were new.
+    pub async fn enqueue(
+        &self,
+        crawl: CrawlId,
+        market: &MarketName,
+        links: &[NewLink],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        in_transaction!(
+            self,
+            format!("enqueueing {} links for {crawl}", links.len()),
+            |conn, ops| { ops::enqueue(conn, crawl, market, links, now).await? }
+        )
+    }
+
+    /// Up to `limit` pending frontier entries due at `now`, highest priority first.
+    pub async fn due(
+        &self,
+        crawl: CrawlId,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<FrontierEntry>, StoreError> {
+        on_connection!(
+            self,
+            format!("reading the frontier of {crawl}"),
+            |conn, ops| ops::due(conn, crawl, now, limit).await
+        )
+    }
+
+    /// When the next pending entry of a run falls due (None: nothing pending).
+    pub async fn next_due(&self, crawl: CrawlId) -> Result<Option<DateTime<Utc>>, StoreError> {
+        on_connection!(
+            self,
+            format!("reading the frontier of {crawl}"),
+            |conn, ops| ops::next_due(conn, crawl).await
+        )
+    }
+
+    pub async fn frontier_entry(&self, id: i64) -> Result<FrontierEntry, StoreError> {
+        on_connection!(self, format!("reading frontier entry {id}"), |conn, ops| {
+            ops::frontier_entry_by_id(conn, id).await
+        })
+    }
+
+    /// Stores the page fetched for a frontier entry and links it to the entry, in one
+    /// transaction: a run resumed later finds the page stored and does not fetch it again.
+    pub async fn store_fetched(
+        &self,
+        entry: i64,
+        capture: &Capture,
+    ) -> Result<CaptureStored, StoreError> {
+        let level = self.compression_level;
+        in_transaction!(
+            self,
+            format!("storing the capture of {}", capture.url),
+            |conn, ops| {
+                let stored = ops::store_capture(conn, capture, level, Utc::now()).await?;
+                ops::attach_capture(conn, entry, stored.id).await?;
+                stored
+            }
+        )
+    }
+
+    /// Finishes a frontier entry whose page was stored: its extraction (if the page yields
+    /// observations), the links it found, and the entry marked done, all in one transaction.
+    pub async fn complete(
+        &self,
+        entry: i64,
+        extraction: Option<(i64, &Extraction)>,
+        crawl: CrawlId,
+        market: &MarketName,
+        links: &[NewLink],
+        now: DateTime<Utc>,
+    ) -> Result<Option<IngestReport>, StoreError> {
+        in_transaction!(
+            self,
+            format!("completing frontier entry {entry}"),
+            |conn, ops| {
+                let report = match extraction {
+                    Some((capture_id, extraction)) => {
+                        Some(ops::ingest_extraction(conn, capture_id, extraction, now).await?)
+                    }
+                    None => None,
+                };
+                ops::enqueue(conn, crawl, market, links, now).await?;
+                ops::settle(conn, entry, FrontierState::Done, true, None, None).await?;
+                report
+            }
+        )
+    }
+
+    /// Puts an entry back to wait until `at` (a failed attempt that may succeed later, or a page
+    /// that must be fetched again because the session died); `attempted` counts the attempt.
+    pub async fn retry_later(
+        &self,
+        entry: i64,
+        at: DateTime<Utc>,
+        attempted: bool,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        in_transaction!(
+            self,
+            format!("rescheduling frontier entry {entry}"),
+            |conn, ops| {
+                ops::settle(
+                    conn,
+                    entry,
+                    FrontierState::Pending,
+                    attempted,
+                    Some(at),
+                    Some(error),
+                )
+                .await?
+            }
+        )
+    }
+
+    /// Gives up on an entry for this run.
+    pub async fn give_up(&self, entry: i64, error: &str) -> Result<(), StoreError> {
+        in_transaction!(
+            self,
+            format!("giving up frontier entry {entry}"),
+            |conn, ops| {
+                ops::settle(conn, entry, FrontierState::Failed, true, None, Some(error)).await?
+            }
+        )
+    }
+
+    /// Frontier entries of a run as (market, state, count).
+    pub async fn frontier_counts(
+        &self,
+        crawl: CrawlId,
+    ) -> Result<Vec<(String, FrontierState, u64)>, StoreError> {
+        let rows = on_connection!(
+            self,
+            format!("counting the frontier of {crawl}"),
+            |conn, ops| ops::frontier_counts(conn, crawl).await
+        )?;
+        rows.into_iter()
+            .map(|(market, state, count)| {
+                let parsed = FrontierState::parse(&state).ok_or_else(|| StoreError::Corrupt {
+                    what: format!("frontier of {crawl} has unknown state {state:?}"),
+                })?;
+                Ok((market, parsed, u64::try_from(count).unwrap_or(0)))
+            })
+            .collect()
+    }
+
+    /// The most recent crawl run that never finished (the one `dnmscope crawl` resumes).
+    pub async fn unfinished_crawl(&self) -> Result<Option<CrawlId>, StoreError> {
+        on_connection!(self, "looking for an unfinished crawl run", |conn, ops| {
+            ops::unfinished_crawl(conn).await
+        })
+    }
+
+    /// Saves a run's accounting for one market (replacing what was saved before).
+    pub async fn save_accounting(
+        &self,
+        crawl: CrawlId,
+        market: &MarketName,
+        data: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        in_transaction!(
+            self,
+            format!("saving the accounting of {crawl}"),
+            |conn, ops| { ops::save_accounting(conn, crawl, market, data, Utc::now()).await? }
+        )
+    }
+
+    /// A run's accounting per market, as saved.
+    pub async fn accounting(
+        &self,
+        crawl: CrawlId,
+    ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        on_connection!(
+            self,
+            format!("reading the accounting of {crawl}"),
+            |conn, ops| ops::load_accounting(conn, crawl).await
+        )
+    }
+
     /// Records a market event that no capture shows (a takedown known from the news, an outage
     /// the crawler measured). Recording the same event again adds nothing.
     pub async fn record_event(
@@ -402,8 +589,14 @@ fn futures_are_send(store: &Store, capture: &Capture, extraction: &Extraction) {
 mod tests {
     use std::collections::BTreeMap;
 
-    const SQLITE: &str = include_str!("../../../migrations/sqlite/0001_init.sql");
-    const POSTGRES: &str = include_str!("../../../migrations/postgres/0001_init.sql");
+    const SQLITE: &[&str] = &[
+        include_str!("../../../migrations/sqlite/0001_init.sql"),
+        include_str!("../../../migrations/sqlite/0002_frontier.sql"),
+    ];
+    const POSTGRES: &[&str] = &[
+        include_str!("../../../migrations/postgres/0001_init.sql"),
+        include_str!("../../../migrations/postgres/0002_frontier.sql"),
+    ];
 
     /// Table → column names, read from a migration's `CREATE TABLE` statements.
     fn tables(sql: &str) -> BTreeMap<String, Vec<String>> {
@@ -432,8 +625,8 @@ mod tests {
 
     #[test]
     fn both_dialects_have_the_same_tables_and_columns() {
-        let sqlite = tables(SQLITE);
-        let postgres = tables(POSTGRES);
+        let sqlite = tables(&SQLITE.concat());
+        let postgres = tables(&POSTGRES.concat());
         assert_eq!(sqlite, postgres);
         let names: Vec<&str> = sqlite.keys().map(String::as_str).collect();
         let mut listed = super::TABLES.to_vec();

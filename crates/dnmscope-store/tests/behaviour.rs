@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use dnmscope_model::{
     Author, Capture, Country, CrawlId, Extraction, FeedbackEntry, FeedbackRating, FinishReason,
-    ForumPost, ForumThread, Header, Listing, MarketEvent, MarketEventKind, MarketName, Money,
-    PageKind, PgpFingerprint, Pseudonym, PseudonymKey, Vendor,
+    ForumPost, ForumThread, FrontierState, Header, Listing, MarketEvent, MarketEventKind,
+    MarketName, Money, NewLink, PageKind, PgpFingerprint, Pseudonym, PseudonymKey, Vendor,
 };
 use dnmscope_store::{Location, Store, StoreError, StoreOptions};
 use libtest_mimic::{Arguments, Trial};
@@ -49,6 +49,9 @@ cases![
     crawl_runs_round_trip,
     stats_count_rows_and_span_observations,
     ingest_needs_a_known_crawl,
+    the_frontier_keeps_each_url_once_and_orders_due_work,
+    a_fetched_page_is_stored_with_its_frontier_entry_and_completed_atomically,
+    unfinished_runs_and_accounting_are_found_again,
 ];
 
 fn main() {
@@ -901,5 +904,188 @@ async fn a_corrupt_file_is_a_clear_error_and_stays_untouched() {
         std::fs::read(&path).unwrap(),
         garbage,
         "the file was changed"
+    );
+}
+
+fn link(url: &str, kind: &str, priority: i32) -> NewLink {
+    NewLink {
+        url: url.to_string(),
+        kind: kind.to_string(),
+        depth: 1,
+        priority,
+    }
+}
+
+async fn the_frontier_keeps_each_url_once_and_orders_due_work(fx: Fixture) {
+    let crawl = fx.crawl(0).await;
+    let links = [
+        link("http://testmarket.onion/listing/1", "listing", 1),
+        link("http://testmarket.onion/category/a", "search", 5),
+        link("http://testmarket.onion/listing/1", "listing", 9),
+    ];
+    assert_eq!(
+        fx.store
+            .enqueue(crawl, &market(), &links, at(0))
+            .await
+            .unwrap(),
+        2,
+        "a URL is queued once per run"
+    );
+    assert_eq!(
+        fx.store
+            .enqueue(crawl, &market(), &links, at(0))
+            .await
+            .unwrap(),
+        0
+    );
+    let due = fx.store.due(crawl, at(0), 10).await.unwrap();
+    let urls: Vec<&str> = due.iter().map(|e| e.url.as_str()).collect();
+    assert_eq!(
+        urls,
+        [
+            "http://testmarket.onion/category/a",
+            "http://testmarket.onion/listing/1"
+        ],
+        "priority first"
+    );
+    assert!(due
+        .iter()
+        .all(|e| e.state == FrontierState::Pending && e.attempts == 0 && e.capture_id.is_none()));
+
+    // A failed attempt waits; a give-up is final.
+    let first = &due[0];
+    fx.store
+        .retry_later(first.id, at(3), true, "timed out")
+        .await
+        .unwrap();
+    assert_eq!(
+        fx.store.due(crawl, at(1), 10).await.unwrap().len(),
+        1,
+        "not due before its time"
+    );
+    assert_eq!(fx.store.next_due(crawl).await.unwrap(), Some(at(0)));
+    let again = fx.store.frontier_entry(first.id).await.unwrap();
+    assert_eq!(
+        (again.attempts, again.last_error.as_deref()),
+        (1, Some("timed out"))
+    );
+    fx.store.give_up(due[1].id, "404").await.unwrap();
+    assert_eq!(fx.store.next_due(crawl).await.unwrap(), Some(at(3)));
+    let counts = fx.store.frontier_counts(crawl).await.unwrap();
+    assert_eq!(
+        counts,
+        vec![
+            ("testmarket".to_string(), FrontierState::Failed, 1),
+            ("testmarket".to_string(), FrontierState::Pending, 1)
+        ]
+    );
+
+    // Another run has a frontier of its own.
+    let other = fx.crawl(1).await;
+    assert_eq!(
+        fx.store
+            .enqueue(other, &market(), &links, at(1))
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(fx.store.frontier_entry(99_999).await.is_err());
+}
+
+async fn a_fetched_page_is_stored_with_its_frontier_entry_and_completed_atomically(fx: Fixture) {
+    let crawl = fx.crawl(0).await;
+    let url = "http://testmarket.onion/listing/1234";
+    fx.store
+        .enqueue(crawl, &market(), &[link(url, "listing", 0)], at(0))
+        .await
+        .unwrap();
+    let entry = fx.store.due(crawl, at(0), 1).await.unwrap().remove(0);
+    let stored = fx
+        .store
+        .store_fetched(entry.id, &capture(crawl, url, 0, b"<html>listing</html>"))
+        .await
+        .unwrap();
+    // Killed here, a resumed run finds the page stored and parses it instead of fetching it.
+    let resumed = fx.store.due(crawl, at(0), 1).await.unwrap().remove(0);
+    assert_eq!(resumed.capture_id, Some(stored.id));
+
+    let found = [link(
+        "http://testmarket.onion/vendor/DutchVendor",
+        "vendor",
+        2,
+    )];
+    let report = fx
+        .store
+        .complete(
+            entry.id,
+            Some((stored.id, &listing_page("10"))),
+            crawl,
+            &market(),
+            &found,
+            at(0),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.listing_observations, 1);
+    let done = fx.store.frontier_entry(entry.id).await.unwrap();
+    assert_eq!((done.state, done.attempts), (FrontierState::Done, 1));
+    let next = fx.store.due(crawl, at(0), 10).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].url, "http://testmarket.onion/vendor/DutchVendor");
+
+    // Completing an entry that does not exist rolls the whole step back.
+    let before = fx.count("listing_observations").await;
+    let error = fx
+        .store
+        .complete(
+            99_999,
+            Some((stored.id, &listing_page("11"))),
+            crawl,
+            &market(),
+            &found,
+            at(0),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::Missing {
+                what: "frontier entry",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        fx.count("listing_observations").await,
+        before,
+        "nothing half-written"
+    );
+}
+
+async fn unfinished_runs_and_accounting_are_found_again(fx: Fixture) {
+    assert_eq!(fx.store.unfinished_crawl().await.unwrap(), None);
+    let first = fx.crawl(0).await;
+    let second = fx.crawl(1).await;
+    fx.store
+        .finish_crawl(second, FinishReason::Completed, at(2))
+        .await
+        .unwrap();
+    assert_eq!(fx.store.unfinished_crawl().await.unwrap(), Some(first));
+    let data = serde_json::json!({"attempted": 10, "fetched": 9, "failed": {"timeout": 1}});
+    fx.store
+        .save_accounting(first, &market(), &data)
+        .await
+        .unwrap();
+    let updated = serde_json::json!({"attempted": 12, "fetched": 11, "failed": {"timeout": 1}});
+    fx.store
+        .save_accounting(first, &market(), &updated)
+        .await
+        .unwrap();
+    assert_eq!(
+        fx.store.accounting(first).await.unwrap(),
+        vec![("testmarket".to_string(), updated)]
     );
 }

@@ -1,5 +1,5 @@
 //! Normalisation shared by all markets: money, quantities and price per unit, countries, dates,
-//! and rating forms.
+//! rating forms, and PGP key blocks to fingerprints.
 //!
 //! Each function takes the text as the market shows it and returns the model's value, or an
 //! [`Unreadable`] saying what it could not read.
@@ -7,6 +7,7 @@
 mod country;
 mod date;
 mod money;
+mod pgp;
 mod quantity;
 mod rating;
 
@@ -15,6 +16,7 @@ use std::fmt;
 pub use country::parse_country;
 pub use date::{parse_date, ParsedDate};
 pub use money::{parse_decimal, parse_money};
+pub use pgp::pgp_fingerprint;
 pub use quantity::{find_quantity, parse_quantity, price_per_unit, UnitPrice};
 pub use rating::{parse_rating, RatingForm};
 

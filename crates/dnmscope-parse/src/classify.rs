@@ -1,0 +1,158 @@
+//! Page classification by content, never by HTTP status: a market's own rules first, framed by
+//! generic recognisers that work for any market (meta-refresh redirects and seizure banners
+//! before, anti-bot gates, logins, bans, not-found pages, key pages and errors after).
+
+use std::sync::LazyLock;
+
+use dnmscope_model::PageKind;
+use regex::Regex;
+use scraper::{Html, Selector};
+
+use crate::definition::{Condition, Market};
+use crate::extract::element_text;
+
+fn selector(text: &str) -> Selector {
+    Selector::parse(text).expect("a valid built-in selector")
+}
+
+fn regex(text: &str) -> Regex {
+    Regex::new(text).expect("a valid built-in pattern")
+}
+
+static META_REFRESH: LazyLock<Selector> = LazyLock::new(|| selector("meta[http-equiv]"));
+static TITLE: LazyLock<Selector> = LazyLock::new(|| selector("title"));
+static HEADINGS: LazyLock<Selector> = LazyLock::new(|| selector("title, h1, h2, h3"));
+static PASSWORD: LazyLock<Selector> = LazyLock::new(|| selector("input[type=password i]"));
+static CAPTCHA_INPUT: LazyLock<Selector> = LazyLock::new(|| {
+    selector("input[name*=captcha i], img[src*=captcha i], img[alt*=captcha i], input[name*=challenge i]")
+});
+static SEIZURE: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"(?i)(this (hidden )?(site|service|marketplace|domain) has been seized|has been seized by|seized (by|pursuant to)|seizure warrant)",
+    )
+});
+static GATE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"(?i)(ddos|captcha|are you (a )?human|verify (that )?you are|anti-?bot|checking your browser|you are in (the )?queue|queue position|please wait.*(redirect|queue)|security check|solve the (following )?challenge)",
+    )
+});
+static BANNED: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"(?i)(you (have been|are|were) banned|your (account|ip) (has been|is) (banned|suspended|blocked)|account (banned|suspended))",
+    )
+});
+static NOT_FOUND: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"(?i)(\b404\b|not found|does not exist|no longer (exists|available))"));
+static ERROR_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"(?i)(\berror\b|\b50[0234]\b|bad gateway|service unavailable|maintenance|internal server)",
+    )
+});
+
+/// What the page is, and which rule said so (for diagnostics and debugging).
+pub(crate) fn classify(doc: &Html, source: &str, market: Option<&Market>) -> (PageKind, String) {
+    let root = doc.root_element();
+    let text_len = root.text().map(str::len).sum::<usize>();
+    if source.trim().is_empty() {
+        return (PageKind::Error, "the page is empty".into());
+    }
+    let is_refresh = doc.select(&META_REFRESH).any(|m| {
+        m.value()
+            .attr("http-equiv")
+            .is_some_and(|v| v.eq_ignore_ascii_case("refresh"))
+    });
+    if is_refresh && text_len < 2000 {
+        return (
+            PageKind::Redirect,
+            "generic: a meta refresh on a page with little text".into(),
+        );
+    }
+    let headings: String = doc
+        .select(&HEADINGS)
+        .map(|h| element_text(h, false, false))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    if SEIZURE.is_match(&headings) || (text_len < 20_000 && SEIZURE.is_match(source)) {
+        return (PageKind::Seizure, "generic: a seizure banner".into());
+    }
+    if let Some(market) = market {
+        for (index, (kind, condition)) in market.page_rules.iter().enumerate() {
+            if holds(condition, doc, source) {
+                return (*kind, format!("{}: page_kinds[{index}]", market.file));
+            }
+        }
+    }
+    let has_password = doc.select(&PASSWORD).next().is_some();
+    let has_captcha = doc.select(&CAPTCHA_INPUT).next().is_some();
+    if !has_password && (GATE_WORDS.is_match(&headings) || (has_captcha && text_len < 5000)) {
+        return (PageKind::Captcha, "generic: an anti-bot gate".into());
+    }
+    if has_password {
+        return (PageKind::Login, "generic: a password field".into());
+    }
+    if BANNED.is_match(&headings) || (text_len < 5000 && BANNED.is_match(source)) {
+        return (PageKind::Banned, "generic: a ban notice".into());
+    }
+    if NOT_FOUND.is_match(&headings) {
+        return (PageKind::NotFound, "generic: a not-found title".into());
+    }
+    if source.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") && text_len < 10_000 {
+        return (PageKind::PgpKey, "generic: a public key block".into());
+    }
+    if ERROR_WORDS.is_match(&headings) {
+        return (PageKind::Error, "generic: an error title".into());
+    }
+    (PageKind::Unknown, "no rule matched".into())
+}
+
+/// Whether every part of a condition holds on the page.
+pub(crate) fn holds(condition: &Condition, doc: &Html, source: &str) -> bool {
+    if let Some(sel) = &condition.selector {
+        let mut found = doc.select(sel);
+        match &condition.text {
+            Some(text) => {
+                if !found.any(|el| text.is_match(&element_text(el, false, false))) {
+                    return false;
+                }
+            }
+            None => {
+                if found.next().is_none() {
+                    return false;
+                }
+            }
+        }
+    }
+    if let Some(sel) = &condition.not_selector {
+        if doc.select(sel).next().is_some() {
+            return false;
+        }
+    }
+    if let Some(title) = &condition.title {
+        let text = doc
+            .select(&TITLE)
+            .next()
+            .map(|t| element_text(t, false, false))
+            .unwrap_or_default();
+        if !title.is_match(&text) {
+            return false;
+        }
+    }
+    if let Some(html) = &condition.html {
+        if !html.is_match(source) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether the page is from `market`: its recognition rule, or one of its hosts in the source.
+pub(crate) fn recognises(market: &Market, doc: &Html, source: &str) -> bool {
+    market
+        .recognise
+        .as_ref()
+        .is_some_and(|c| holds(c, doc, source))
+        || market
+            .hosts
+            .iter()
+            .any(|host| !host.is_empty() && source.contains(host.as_str()))
+}

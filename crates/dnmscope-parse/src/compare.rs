@@ -1,0 +1,175 @@
+//! SCHEMA.md's comparison rules, and scoring one parsed page against its expected values.
+//!
+//! Strings compare after trimming and collapsing white space; numbers within 0.5 % relative
+//! tolerance; country fields after mapping both sides to ISO 3166-1 codes (region words kept as
+//! upper-case words); lists as sets, except the ordered ones (`category`, `feedback`,
+//! `listings`, `posts`); objects on the keys the expected side has.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::normalize::{collapse_whitespace, parse_country};
+use crate::ParsedPage;
+
+/// Lists whose order matters.
+const ORDERED: &[&str] = &["category", "feedback", "listings", "posts"];
+/// Fields whose strings are countries.
+const COUNTRIES: &[&str] = &["ships_from", "ships_to"];
+
+/// One expected value and whether the parser matched it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldScore {
+    pub field: String,
+    pub matched: bool,
+    pub expected: Value,
+    /// What the parser found (`None`: the field is missing).
+    pub actual: Option<Value>,
+}
+
+/// A page scored against its expected file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PageScore {
+    pub expected_kind: String,
+    pub actual_kind: String,
+    pub kind_matched: bool,
+    pub fields: Vec<FieldScore>,
+}
+
+/// Scores `parsed` against an expected file of SCHEMA.md (`{"page_kind", "fields": {...}}`).
+pub fn score_page(expected: &Value, parsed: &ParsedPage) -> PageScore {
+    let expected_kind = expected
+        .get("page_kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let actual_kind = parsed.page_kind.as_str().to_string();
+    let empty = Map::new();
+    let expected_fields = expected
+        .get("fields")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let fields = expected_fields
+        .iter()
+        .map(|(name, value)| {
+            let actual = parsed.fields.get(name);
+            FieldScore {
+                field: name.clone(),
+                matched: actual.is_some_and(|a| values_match(name, value, a)),
+                expected: value.clone(),
+                actual: actual.cloned(),
+            }
+        })
+        .collect();
+    PageScore {
+        kind_matched: expected_kind == actual_kind,
+        expected_kind,
+        actual_kind,
+        fields,
+    }
+}
+
+/// Whether `actual` matches `expected` for the field `field` under SCHEMA.md's rules.
+pub fn values_match(field: &str, expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(e), Value::Bool(a)) => e == a,
+        (Value::Number(e), Value::Number(a)) => match (e.as_f64(), a.as_f64()) {
+            (Some(e), Some(a)) => numbers_match(e, a),
+            _ => false,
+        },
+        (Value::Number(e), Value::String(a)) => match (e.as_f64(), a.trim().parse::<f64>()) {
+            (Some(e), Ok(a)) => numbers_match(e, a),
+            _ => false,
+        },
+        (Value::String(e), Value::String(a)) => strings_match(field, e, a),
+        (Value::Array(e), Value::Array(a)) => {
+            if ORDERED.contains(&field) {
+                e.len() == a.len() && e.iter().zip(a).all(|(e, a)| values_match(field, e, a))
+            } else {
+                e.iter()
+                    .all(|e| a.iter().any(|a| values_match(field, e, a)))
+                    && a.iter()
+                        .all(|a| e.iter().any(|e| values_match(field, e, a)))
+            }
+        }
+        (Value::Object(e), Value::Object(a)) => e.iter().all(|(key, e)| {
+            // Inside a record, the record's own keys decide (a row's `price`).
+            let inner = if matches!(
+                field,
+                "price_tiers" | "shipping_options" | "feedback" | "listings"
+            ) {
+                key.as_str()
+            } else {
+                field
+            };
+            a.get(key).is_some_and(|a| values_match(inner, e, a))
+        }),
+        _ => false,
+    }
+}
+
+fn numbers_match(expected: f64, actual: f64) -> bool {
+    if expected == 0.0 {
+        return actual.abs() < 1e-12;
+    }
+    ((actual - expected) / expected).abs() <= 0.005
+}
+
+fn strings_match(field: &str, expected: &str, actual: &str) -> bool {
+    let (e, a) = (collapse_whitespace(expected), collapse_whitespace(actual));
+    if e == a {
+        return true;
+    }
+    if COUNTRIES.contains(&field) {
+        if let (Ok(e), Ok(a)) = (parse_country(&e), parse_country(&a)) {
+            return e.code() == a.code();
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(field: &str, expected: Value, actual: Value) -> bool {
+        values_match(field, &expected, &actual)
+    }
+
+    #[test]
+    fn schema_rules() {
+        assert!(check("title", json!(" a  b "), json!("a b")));
+        assert!(!check("title", json!("a b"), json!("a c")));
+        assert!(check(
+            "price",
+            json!({"amount": 0.0025127, "currency": "BTC"}),
+            json!({"amount": 0.00251, "currency": "BTC"})
+        ));
+        assert!(!check(
+            "price",
+            json!({"amount": 0.0026, "currency": "BTC"}),
+            json!({"amount": 0.00251, "currency": "BTC"})
+        ));
+        assert!(check("ships_from", json!("CHINA"), json!("China")));
+        assert!(check(
+            "ships_to",
+            json!(["Worldwide"]),
+            json!(["World Wide"])
+        ));
+        assert!(check("ships_to", json!(["A", "B"]), json!(["B", "A"])));
+        assert!(!check("category", json!(["A", "B"]), json!(["B", "A"])));
+        assert!(!check(
+            "ships_to",
+            json!(["Germany"]),
+            json!(["Germany", "France"])
+        ));
+        assert!(check("quantity_in_stock", json!(null), json!(null)));
+        assert!(!check("quantity_in_stock", json!(8), json!(null)));
+        assert!(check(
+            "feedback",
+            json!([{"rating": 5}]),
+            json!([{"rating": 5, "text": "ok"}])
+        ));
+    }
+}

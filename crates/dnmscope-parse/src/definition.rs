@@ -1,0 +1,569 @@
+//! Market definitions: what a researcher writes (one TOML file per market) and the compiled
+//! form the extractor runs.
+//!
+//! # The format
+//!
+//! ```toml
+//! name = "dream"                       # the market's name (lower case, as in the store)
+//! version = 1                          # bump when the definition changes: parser_version "dream@1"
+//! hosts = ["lchudifyeqm4ldjj.onion"]   # hosts and mirrors
+//!
+//! [recognise]                          # how `--market auto` knows a page is from this market
+//! title = "Dream Market"               # regex on <title>  (any of title / html / selector)
+//! html = "class=\"youHaveBeenPhished\"" # regex on the page source
+//!
+//! [[page_kinds]]                       # tried in order, first match wins; every condition given
+//! kind = "listing"                     # must hold: selector (matches something), not_selector
+//! selector = "div.viewProduct"         # (matches nothing), title (regex), html (regex), text
+//!                                      # (regex on the selected element's text)
+//!
+//! [fields.listing.title]               # fields.<page kind>.<SCHEMA.md field name>
+//! selector = "div.viewProduct > div.title"
+//!
+//! [fields.listing.price]
+//! selector = "div.tabularDetails label"  # a label/value layout: the element whose text is
+//! label = "Price"                        # "Price" (case and a trailing ':' ignored); the value is
+//! regex = "^([^(]+)"                     # its next element sibling (<dt>/<dd>, <th>/<td>,
+//! type = "money"                         # <label>/<span>), or `inner` inside it
+//!
+//! [fields.listing.shipping_options]      # a list of records: `selector` picks the items, each
+//! selector = "table.shipping tr"         # sub-field is read inside one item
+//! fields.name = { selector = "td.text" }
+//! fields.price = { selector = "td.price", type = "money" }
+//!
+//! [[links]]                              # links to report, with their kind; `follow = false`
+//! kind = "listing"                       # marks state-changing links and honeypots: the
+//! selector = "a[href*='viewProduct']"    # crawler never follows them
+//! ```
+//!
+//! A field spec is a small pipeline, applied in this order:
+//!
+//! 1. `selector` (CSS, compiled once): the elements; inside `fields` it is relative to the item.
+//!    Without `selector` the item itself (or, at the top, the document root) is used.
+//! 2. `label` + optional `inner`: keep the element whose own text is the label and move to its
+//!    next element sibling, then optionally to the first `inner` match inside that.
+//! 3. `inner`: without `label`, a sub-selector applied to each selected element.
+//! 4. the text: `attr` reads an attribute instead; `raw = true` keeps line breaks (descriptions),
+//!    otherwise white space is collapsed. `own_text = true` reads only the element's own text
+//!    nodes, not its children's.
+//! 5. `regex`: the first match's capture groups joined by a space (or the whole match without
+//!    groups); no match is a diagnostic.
+//! 6. `split`: a separator; the field becomes a list (parts trimmed, empty parts dropped).
+//! 7. `type`: `text` (default), `number`, `integer`, `money` (`{"amount", "currency"}`), `bool`
+//!    (true when `true_if` matches), `currency` (upper-case code), `url_path` (the path and query
+//!    of a URL), `count` (how many elements matched), `tree_path` (see below).
+//!    `null_if` (regex) turns a matching text into JSON null ("Unlimited").
+//!
+//! `all = true` reads every match into a list (in page order); otherwise the first match is used.
+//! `fields` makes a list of records; `map_key` and `map_value` make an object from items (the
+//! market's exchange-rate table). `filter` (regex) keeps only items whose text matches.
+//! `optional = true` means absence is normal: no diagnostic; list fields that find no item are
+//! written as an empty list.
+//!
+//! `tree_path` reads a category sidebar drawn as a flat list of items with a depth: `depth` is a
+//! regex whose first group, on the item's `class`, is the depth; `selected` is the class that
+//! marks the current item. The result is the current item and its ancestors, top first.
+//!
+//! Money in several currencies: `"฿0.00387 ($41.6)"` takes `regex = "^([^(]+)"` for the first,
+//! `regex = "\\(([^)]+)\\)"` for the second; a price column per currency is one field each.
+
+use std::collections::BTreeMap;
+
+use dnmscope_model::PageKind;
+use regex::Regex;
+use scraper::Selector;
+use serde::Deserialize;
+
+/// A definition that cannot be used, with where the problem is.
+#[derive(Debug, thiserror::Error)]
+pub enum DefinitionError {
+    #[error("reading market definition {file}: {source}")]
+    Toml {
+        file: String,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error(
+        "market definition {file}: field {field}: invalid CSS selector {selector:?}: {reason}"
+    )]
+    Selector {
+        file: String,
+        field: String,
+        selector: String,
+        reason: String,
+    },
+    #[error("market definition {file}: field {field}: invalid regex {pattern:?}: {source}")]
+    Regex {
+        file: String,
+        field: String,
+        pattern: String,
+        #[source]
+        source: Box<regex::Error>,
+    },
+    #[error("market definition {file}: field {field}: {reason}")]
+    Invalid {
+        file: String,
+        field: String,
+        reason: String,
+    },
+}
+
+/// The definitions shipped with dnmscope, as (file name, TOML text).
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "dream.toml",
+        include_str!("../../../config/markets/dream.toml"),
+    ),
+    (
+        "empire.toml",
+        include_str!("../../../config/markets/empire.toml"),
+    ),
+];
+
+/// Every built-in definition, compiled.
+pub fn builtin_markets() -> Result<Vec<Market>, DefinitionError> {
+    BUILTIN
+        .iter()
+        .map(|(file, text)| Market::from_toml(file, text))
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMarket {
+    name: String,
+    #[serde(default = "one")]
+    version: u32,
+    #[serde(default)]
+    hosts: Vec<String>,
+    #[serde(default)]
+    recognise: Option<RawCondition>,
+    #[serde(default)]
+    page_kinds: Vec<RawCondition>,
+    #[serde(default)]
+    fields: BTreeMap<String, BTreeMap<String, RawField>>,
+    #[serde(default)]
+    links: Vec<RawLink>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCondition {
+    /// Only in `page_kinds`.
+    kind: Option<String>,
+    selector: Option<String>,
+    not_selector: Option<String>,
+    title: Option<String>,
+    html: Option<String>,
+    text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    kind: String,
+    selector: String,
+    href: Option<String>,
+    #[serde(default = "yes")]
+    follow: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawField {
+    selector: Option<String>,
+    label: Option<String>,
+    inner: Option<String>,
+    attr: Option<String>,
+    #[serde(default)]
+    raw: bool,
+    #[serde(default)]
+    own_text: bool,
+    regex: Option<String>,
+    split: Option<String>,
+    #[serde(rename = "type")]
+    value_type: Option<String>,
+    true_if: Option<String>,
+    null_if: Option<String>,
+    #[serde(default)]
+    all: bool,
+    #[serde(default)]
+    optional: bool,
+    filter: Option<String>,
+    fields: Option<BTreeMap<String, RawField>>,
+    map_key: Option<Box<RawField>>,
+    map_value: Option<Box<RawField>>,
+    depth: Option<String>,
+    selected: Option<String>,
+}
+
+/// One compiled market definition.
+#[derive(Debug)]
+pub struct Market {
+    pub name: String,
+    pub version: u32,
+    pub hosts: Vec<String>,
+    /// The file it came from, for messages.
+    pub file: String,
+    pub(crate) recognise: Option<Condition>,
+    pub(crate) page_rules: Vec<(PageKind, Condition)>,
+    pub(crate) fields: BTreeMap<PageKind, Vec<(String, FieldSpec)>>,
+    pub(crate) links: Vec<LinkRule>,
+}
+
+impl Market {
+    /// `name@version`, stored with every extraction.
+    pub fn parser_version(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+
+    /// The fields this definition reads on pages of `kind`.
+    pub fn field_names(&self, kind: PageKind) -> impl Iterator<Item = &str> {
+        self.fields
+            .get(&kind)
+            .into_iter()
+            .flatten()
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Compiles a definition; `file` names it in errors.
+    pub fn from_toml(file: &str, text: &str) -> Result<Market, DefinitionError> {
+        let raw: RawMarket = toml::from_str(text).map_err(|source| DefinitionError::Toml {
+            file: file.to_string(),
+            source,
+        })?;
+        let compiler = Compiler { file };
+        if raw.name.trim().is_empty() || raw.name.chars().any(char::is_whitespace) {
+            return Err(compiler.invalid("name", "the market name must be one word"));
+        }
+        let recognise = raw
+            .recognise
+            .as_ref()
+            .map(|c| compiler.condition("recognise", c))
+            .transpose()?;
+        let mut page_rules = Vec::new();
+        for (index, rule) in raw.page_kinds.iter().enumerate() {
+            let place = format!("page_kinds[{index}]");
+            let Some(kind_name) = &rule.kind else {
+                return Err(compiler.invalid(&place, "a page-kind rule needs `kind`"));
+            };
+            let kind = compiler.page_kind(&place, kind_name)?;
+            page_rules.push((kind, compiler.condition(&place, rule)?));
+        }
+        let mut fields = BTreeMap::new();
+        for (kind_name, specs) in &raw.fields {
+            let kind = compiler.page_kind(&format!("fields.{kind_name}"), kind_name)?;
+            let mut compiled = Vec::new();
+            for (name, spec) in specs {
+                let place = format!("fields.{kind_name}.{name}");
+                compiled.push((name.clone(), compiler.field(&place, spec)?));
+            }
+            fields.insert(kind, compiled);
+        }
+        let mut links = Vec::new();
+        for (index, link) in raw.links.iter().enumerate() {
+            let place = format!("links[{index}]");
+            links.push(LinkRule {
+                kind: link.kind.clone(),
+                selector: compiler.selector(&place, &link.selector)?,
+                href: compiler.regex_opt(&place, link.href.as_deref())?,
+                follow: link.follow,
+            });
+        }
+        Ok(Market {
+            name: raw.name,
+            version: raw.version,
+            hosts: raw.hosts,
+            file: file.to_string(),
+            recognise,
+            page_rules,
+            fields,
+            links,
+        })
+    }
+}
+
+/// Conditions of a page-kind rule or of market recognition: all given parts must hold.
+#[derive(Debug, Default)]
+pub(crate) struct Condition {
+    pub selector: Option<Selector>,
+    pub not_selector: Option<Selector>,
+    pub title: Option<Regex>,
+    pub html: Option<Regex>,
+    pub text: Option<Regex>,
+}
+
+#[derive(Debug)]
+pub(crate) struct LinkRule {
+    pub kind: String,
+    pub selector: Selector,
+    pub href: Option<Regex>,
+    pub follow: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ValueType {
+    Text,
+    Number,
+    Integer,
+    Money,
+    Bool,
+    Currency,
+    UrlPath,
+    Count,
+    TreePath,
+}
+
+#[derive(Debug)]
+pub(crate) enum Shape {
+    /// One value (or a list with `all`/`split`).
+    Value,
+    Records(Vec<(String, FieldSpec)>),
+    Map {
+        key: Box<FieldSpec>,
+        value: Box<FieldSpec>,
+    },
+    Tree {
+        depth: Regex,
+        selected: String,
+    },
+}
+
+/// One compiled field: see the module documentation for the pipeline.
+#[derive(Debug)]
+pub(crate) struct FieldSpec {
+    pub selector: Option<Selector>,
+    pub selector_text: String,
+    pub label: Option<String>,
+    pub inner: Option<Selector>,
+    pub attr: Option<String>,
+    pub raw: bool,
+    pub own_text: bool,
+    pub regex: Option<Regex>,
+    pub split: Option<String>,
+    pub value_type: ValueType,
+    pub true_if: Option<Regex>,
+    pub null_if: Option<Regex>,
+    pub all: bool,
+    pub optional: bool,
+    pub filter: Option<Regex>,
+    pub shape: Shape,
+}
+
+struct Compiler<'a> {
+    file: &'a str,
+}
+
+impl Compiler<'_> {
+    fn invalid(&self, field: &str, reason: &str) -> DefinitionError {
+        DefinitionError::Invalid {
+            file: self.file.to_string(),
+            field: field.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn page_kind(&self, field: &str, text: &str) -> Result<PageKind, DefinitionError> {
+        PageKind::parse(text)
+            .ok_or_else(|| self.invalid(field, &format!("unknown page kind {text:?}")))
+    }
+
+    fn selector(&self, field: &str, text: &str) -> Result<Selector, DefinitionError> {
+        Selector::parse(text).map_err(|err| DefinitionError::Selector {
+            file: self.file.to_string(),
+            field: field.to_string(),
+            selector: text.to_string(),
+            reason: format!("{err:?}"),
+        })
+    }
+
+    fn selector_opt(
+        &self,
+        field: &str,
+        text: Option<&str>,
+    ) -> Result<Option<Selector>, DefinitionError> {
+        text.map(|t| self.selector(field, t)).transpose()
+    }
+
+    fn regex_opt(&self, field: &str, text: Option<&str>) -> Result<Option<Regex>, DefinitionError> {
+        text.map(|pattern| {
+            Regex::new(pattern).map_err(|source| DefinitionError::Regex {
+                file: self.file.to_string(),
+                field: field.to_string(),
+                pattern: pattern.to_string(),
+                source: Box::new(source),
+            })
+        })
+        .transpose()
+    }
+
+    fn condition(&self, field: &str, raw: &RawCondition) -> Result<Condition, DefinitionError> {
+        let condition = Condition {
+            selector: self.selector_opt(field, raw.selector.as_deref())?,
+            not_selector: self.selector_opt(field, raw.not_selector.as_deref())?,
+            title: self.regex_opt(field, raw.title.as_deref())?,
+            html: self.regex_opt(field, raw.html.as_deref())?,
+            text: self.regex_opt(field, raw.text.as_deref())?,
+        };
+        if condition.selector.is_none() && condition.title.is_none() && condition.html.is_none() {
+            return Err(self.invalid(field, "a rule needs a selector, a title or an html pattern"));
+        }
+        if condition.text.is_some() && condition.selector.is_none() {
+            return Err(self.invalid(field, "`text` is matched on the selector's element"));
+        }
+        Ok(condition)
+    }
+
+    fn field(&self, place: &str, raw: &RawField) -> Result<FieldSpec, DefinitionError> {
+        let value_type = match raw.value_type.as_deref().unwrap_or("text") {
+            "text" => ValueType::Text,
+            "number" => ValueType::Number,
+            "integer" => ValueType::Integer,
+            "money" => ValueType::Money,
+            "bool" => ValueType::Bool,
+            "currency" => ValueType::Currency,
+            "url_path" => ValueType::UrlPath,
+            "count" => ValueType::Count,
+            "tree_path" => ValueType::TreePath,
+            other => return Err(self.invalid(place, &format!("unknown type {other:?}"))),
+        };
+        if value_type == ValueType::Bool && raw.true_if.is_none() {
+            return Err(self.invalid(place, "type \"bool\" needs `true_if`"));
+        }
+        if raw.inner.is_some() && raw.selector.is_none() && raw.label.is_none() {
+            return Err(self.invalid(place, "`inner` needs a `selector`"));
+        }
+        if raw.label.is_some() && raw.selector.is_none() {
+            return Err(self.invalid(place, "`label` needs a `selector` for the labels"));
+        }
+        let shape = if let Some(fields) = &raw.fields {
+            let mut compiled = Vec::new();
+            for (name, spec) in fields {
+                compiled.push((
+                    name.clone(),
+                    self.field(&format!("{place}.fields.{name}"), spec)?,
+                ));
+            }
+            Shape::Records(compiled)
+        } else if raw.map_key.is_some() || raw.map_value.is_some() {
+            let (Some(key), Some(value)) = (&raw.map_key, &raw.map_value) else {
+                return Err(self.invalid(place, "a map needs both `map_key` and `map_value`"));
+            };
+            Shape::Map {
+                key: Box::new(self.field(&format!("{place}.map_key"), key)?),
+                value: Box::new(self.field(&format!("{place}.map_value"), value)?),
+            }
+        } else if value_type == ValueType::TreePath {
+            let (Some(depth), Some(selected)) = (&raw.depth, &raw.selected) else {
+                return Err(self.invalid(place, "type \"tree_path\" needs `depth` and `selected`"));
+            };
+            let depth = self
+                .regex_opt(place, Some(depth))?
+                .ok_or_else(|| self.invalid(place, "missing depth"))?;
+            Shape::Tree {
+                depth,
+                selected: selected.clone(),
+            }
+        } else {
+            Shape::Value
+        };
+        if matches!(
+            shape,
+            Shape::Records(_) | Shape::Map { .. } | Shape::Tree { .. }
+        ) && raw.selector.is_none()
+        {
+            return Err(self.invalid(place, "lists of records, maps and trees need a `selector`"));
+        }
+        Ok(FieldSpec {
+            selector: self.selector_opt(place, raw.selector.as_deref())?,
+            selector_text: raw.selector.clone().unwrap_or_default(),
+            label: raw.label.as_deref().map(normalise_label),
+            inner: self.selector_opt(place, raw.inner.as_deref())?,
+            attr: raw.attr.clone(),
+            raw: raw.raw,
+            own_text: raw.own_text,
+            regex: self.regex_opt(place, raw.regex.as_deref())?,
+            split: raw.split.clone(),
+            value_type,
+            true_if: self.regex_opt(place, raw.true_if.as_deref())?,
+            null_if: self.regex_opt(place, raw.null_if.as_deref())?,
+            all: raw.all,
+            optional: raw.optional,
+            filter: self.regex_opt(place, raw.filter.as_deref())?,
+            shape,
+        })
+    }
+}
+
+/// A label as compared: white space collapsed, lower case, without a trailing colon.
+pub(crate) fn normalise_label(text: &str) -> String {
+    crate::normalize::collapse_whitespace(text)
+        .trim_end_matches(':')
+        .trim()
+        .to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_error(text: &str, expect: expect_test::Expect) {
+        let err = Market::from_toml("bad.toml", text).unwrap_err();
+        expect.assert_eq(&err.to_string());
+    }
+
+    #[test]
+    fn builtin_definitions_compile() {
+        let markets = builtin_markets().unwrap();
+        let names: Vec<_> = markets.iter().map(|m| m.parser_version()).collect();
+        assert_eq!(names, ["dream@1", "empire@1"]);
+    }
+
+    #[test]
+    fn bad_definitions_name_the_file_field_and_selector() {
+        check_error(
+            "name = \"x\"\n[fields.listing.title]\nselector = \"div[\"\n",
+            expect_test::expect![[
+                r#"market definition bad.toml: field fields.listing.title: invalid CSS selector "div[": EndOfLine"#
+            ]],
+        );
+        check_error(
+            "name = \"x\"\n[fields.listing.price]\nselector = \"p\"\nregex = \"(\"\n",
+            expect_test::expect![[r#"
+                market definition bad.toml: field fields.listing.price: invalid regex "(": regex parse error:
+                    (
+                    ^
+                error: unclosed group"#]],
+        );
+        check_error(
+            "name = \"x\"\n[fields.listingz.title]\nselector = \"p\"\n",
+            expect_test::expect![[
+                r#"market definition bad.toml: field fields.listingz: unknown page kind "listingz""#
+            ]],
+        );
+        check_error(
+            "name = \"x\"\n[fields.listing.escrow]\nselector = \"p\"\ntype = \"bool\"\n",
+            expect_test::expect![[
+                r#"market definition bad.toml: field fields.listing.escrow: type "bool" needs `true_if`"#
+            ]],
+        );
+        check_error(
+            "name = \"x\"\n[fields.listing.title]\nselektor = \"p\"\n",
+            expect_test::expect![[r#"
+                reading market definition bad.toml: TOML parse error at line 3, column 1
+                  |
+                3 | selektor = "p"
+                  | ^^^^^^^^
+                unknown field `selektor`, expected one of `selector`, `label`, `inner`, `attr`, `raw`, `own_text`, `regex`, `split`, `type`, `true_if`, `null_if`, `all`, `optional`, `filter`, `fields`, `map_key`, `map_value`, `depth`, `selected`
+            "#]],
+        );
+    }
+}
