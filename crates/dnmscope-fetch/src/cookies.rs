@@ -231,6 +231,10 @@ impl CookieJar {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(path).map_err(io)?;
+        // `mode` applies only when the file is created: narrow an older, wider file too.
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(io)?;
         std::io::Write::write_all(&mut file, self.to_netscape().as_bytes()).map_err(io)
     }
 }
