@@ -46,6 +46,26 @@ pub enum Command {
     /// Run the simulated marketplace: the test bed, the demo and the training environment
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Fetch one page of a configured market and print its status and a summary
+    Fetch {
+        /// The page's URL (http://HOST.onion/...); HOST must be one of the market's hosts
+        url: String,
+        /// The market's name in the configuration
+        #[arg(long)]
+        market: String,
+        /// Store the capture in the store as well (in a crawl of its own)
+        #[arg(long)]
+        store: bool,
+    },
+    /// Check the transport: bootstrap Tor (or reach the SOCKS proxy) and report timings, or
+    /// explain what is wrong
+    Doctor,
+    /// Manage market sessions
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Export stored data
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Parse saved pages with a market definition and print one JSON object per file
     Parse(ParseArgs),
     /// Score the market definitions against a labelled corpus (SCHEMA.md layout)
@@ -53,6 +73,28 @@ pub enum Command {
     /// Measure performance
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Import a browser's Netscape cookies.txt as a market's session (kept readable by you only)
+    Import {
+        #[arg(long)]
+        market: String,
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Write stored captures as a WARC 1.1 file
+    Warc {
+        #[arg(long)]
+        out: PathBuf,
+        /// Only this crawl's captures
+        #[arg(long)]
+        crawl: Option<i64>,
+    },
 }
 
 /// The size and seed of a simulated world.

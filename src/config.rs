@@ -3,6 +3,7 @@
 //! `config/dnmscope.example.toml` lists every option commented out with its default; a test
 //! below keeps the two in step.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,6 +15,136 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub store: StoreConfig,
+    pub fetch: FetchConfig,
+    pub politeness: PolitenessConfig,
+    /// Markets by name: their onion hosts and any politeness overrides.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub markets: BTreeMap<String, MarketConfig>,
+}
+
+/// Which transport fetches pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportKind {
+    /// Embedded Tor (arti).
+    Arti,
+    /// An external tor's SOCKS port (`fetch.socks_url`).
+    Socks,
+    /// Every market host to `fetch.loopback_addr`: the simulator, tests and demos only.
+    Loopback,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FetchConfig {
+    pub transport: TransportKind,
+    pub socks_url: String,
+    pub loopback_addr: String,
+    pub data_dir: String,
+    pub account: String,
+    pub bootstrap_timeout_secs: u64,
+    pub connect_timeout_secs: u64,
+    pub first_byte_timeout_secs: u64,
+    pub total_timeout_secs: u64,
+    pub max_body_bytes: u64,
+    pub max_redirects: u32,
+    pub max_attempts: u32,
+    pub backoff_ms: u64,
+}
+
+impl Default for FetchConfig {
+    fn default() -> FetchConfig {
+        let limits = dnmscope_fetch::Limits::default();
+        FetchConfig {
+            transport: TransportKind::Arti,
+            socks_url: "socks5h://127.0.0.1:9050".to_string(),
+            loopback_addr: "127.0.0.1:8088".to_string(),
+            data_dir: "dnmscope-data".to_string(),
+            account: "default".to_string(),
+            bootstrap_timeout_secs: 120,
+            connect_timeout_secs: limits.connect_timeout.as_secs(),
+            first_byte_timeout_secs: limits.first_byte_timeout.as_secs(),
+            total_timeout_secs: limits.total_timeout.as_secs(),
+            max_body_bytes: limits.max_body_bytes as u64,
+            max_redirects: limits.max_redirects,
+            max_attempts: limits.max_attempts,
+            backoff_ms: limits.backoff.as_millis() as u64,
+        }
+    }
+}
+
+impl FetchConfig {
+    pub fn limits(&self) -> dnmscope_fetch::Limits {
+        dnmscope_fetch::Limits {
+            connect_timeout: Duration::from_secs(self.connect_timeout_secs),
+            first_byte_timeout: Duration::from_secs(self.first_byte_timeout_secs),
+            total_timeout: Duration::from_secs(self.total_timeout_secs),
+            max_body_bytes: self.max_body_bytes as usize,
+            max_redirects: self.max_redirects,
+            max_attempts: self.max_attempts,
+            backoff: Duration::from_millis(self.backoff_ms),
+        }
+    }
+}
+
+/// Politeness for every market unless the market says otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolitenessConfig {
+    pub requests_per_minute: u32,
+    pub jitter_ms: u64,
+    pub max_concurrent: u32,
+    pub ban_pause_secs: u64,
+    pub max_slowdown_secs: u64,
+}
+
+impl Default for PolitenessConfig {
+    fn default() -> PolitenessConfig {
+        let p = dnmscope_fetch::Politeness::default();
+        PolitenessConfig {
+            requests_per_minute: p.requests_per_minute,
+            jitter_ms: p.jitter.as_millis() as u64,
+            max_concurrent: p.max_concurrent,
+            ban_pause_secs: p.ban_pause.as_secs(),
+            max_slowdown_secs: p.max_slowdown.as_secs(),
+        }
+    }
+}
+
+/// One market.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketConfig {
+    /// Onion host names, the main one first.
+    pub hosts: Vec<String>,
+    pub requests_per_minute: Option<u32>,
+    pub max_concurrent: Option<u32>,
+}
+
+impl Config {
+    /// The markets as the fetcher wants them.
+    pub fn market_specs(&self) -> anyhow::Result<Vec<dnmscope_fetch::MarketSpec>> {
+        let p = &self.politeness;
+        self.markets
+            .iter()
+            .map(|(name, market)| {
+                Ok(dnmscope_fetch::MarketSpec {
+                    name: dnmscope_model::MarketName::new(name)
+                        .with_context(|| format!("market name {name:?}"))?,
+                    hosts: market.hosts.clone(),
+                    politeness: dnmscope_fetch::Politeness {
+                        requests_per_minute: market
+                            .requests_per_minute
+                            .unwrap_or(p.requests_per_minute),
+                        jitter: Duration::from_millis(p.jitter_ms),
+                        max_concurrent: market.max_concurrent.unwrap_or(p.max_concurrent),
+                        ban_pause: Duration::from_secs(p.ban_pause_secs),
+                        max_slowdown: Duration::from_secs(p.max_slowdown_secs),
+                    },
+                })
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,6 +210,27 @@ impl Config {
             bail!("store.max_connections must be at least 1");
         }
         Location::parse(&store.location).context("store.location")?;
+        if self.fetch.transport == TransportKind::Socks
+            || self.fetch.socks_url != FetchConfig::default().socks_url
+        {
+            dnmscope_fetch::SocksTransport::new(
+                &self.fetch.socks_url,
+                std::sync::Arc::new(dnmscope_fetch::LiteralResolver),
+            )
+            .context("fetch.socks_url")?;
+        }
+        if self.politeness.requests_per_minute == 0 {
+            bail!("politeness.requests_per_minute must be at least 1");
+        }
+        for (name, market) in &self.markets {
+            if market.hosts.is_empty() {
+                bail!("markets.{name}.hosts is empty");
+            }
+            if market.requests_per_minute == Some(0) {
+                bail!("markets.{name}.requests_per_minute must be at least 1");
+            }
+        }
+        self.market_specs()?;
         Ok(())
     }
 }
@@ -139,6 +291,8 @@ mod tests {
         assert!(format!("{err:#}").contains("compression_level"), "{err:#}");
         let err = Config::parse("[store]\nsynchronous = \"sometimes\"\n").unwrap_err();
         assert!(format!("{err:#}").contains("sometimes"), "{err:#}");
+        let err = Config::parse("[fetch]\nsocks_url = \"socks5://127.0.0.1:9050\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("socks5h"), "{err:#}");
         let err = Config::parse("[store]\nlocation = \"mysql://x\"\n").unwrap_err();
         assert!(format!("{err:#}").contains("store.location"), "{err:#}");
     }

@@ -4,5 +4,6 @@
 
 mod cli;
 mod db;
+mod fetch;
 mod parse;
 mod sim;

@@ -1,6 +1,7 @@
 //! The commands: each turns validated arguments into calls on the library crates.
 
 mod db;
+mod fetch;
 mod parse;
 mod sim;
 
@@ -21,6 +22,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Db(command) => db::run(command, &store).await,
         Command::Sim(command) => sim::run(command).await,
+        Command::Fetch {
+            url,
+            market,
+            store: keep,
+        } => fetch::fetch(&config, &url, &market, keep.then_some(&store)).await,
+        Command::Doctor => fetch::doctor(&config).await,
+        Command::Session(crate::cli::SessionCommand::Import { market, file }) => {
+            fetch::session_import(&config, &market, &file)
+        }
+        Command::Export(crate::cli::ExportCommand::Warc { out, crawl }) => {
+            fetch::export_warc(&store, &out, crawl).await
+        }
         Command::Parse(args) => parse::parse(&args),
         Command::Eval(args) => parse::eval(&args),
         Command::Bench(BenchCommand::Parse {

@@ -544,6 +544,14 @@ impl Store {
         )
     }
 
+    /// Ids of stored captures in storage order, all or one crawl's (for exports).
+    pub async fn capture_ids(&self, crawl: Option<CrawlId>) -> Result<Vec<i64>, StoreError> {
+        on_connection!(self, "listing captures", |conn, ops| ops::capture_ids(
+            conn, crawl
+        )
+        .await)
+    }
+
     /// Row counts, crawls and the observation time span.
     pub async fn stats(&self) -> Result<Stats, StoreError> {
         let mut stats = on_connection!(self, "reading statistics", |conn, ops| {

@@ -240,6 +240,28 @@ type CaptureRow = (
     Vec<u8>,
 );
 
+/// Ids of stored captures in storage order, optionally of one crawl.
+pub(crate) async fn capture_ids(
+    conn: &mut Conn,
+    crawl: Option<CrawlId>,
+) -> Result<Vec<i64>, StoreError> {
+    let ids: Vec<i64> = match crawl {
+        Some(crawl) => {
+            sqlx::query_scalar("SELECT id FROM captures WHERE crawl_id = $1 ORDER BY id")
+                .bind(crawl.0)
+                .fetch_all(&mut *conn)
+                .await
+        }
+        None => {
+            sqlx::query_scalar("SELECT id FROM captures ORDER BY id")
+                .fetch_all(&mut *conn)
+                .await
+        }
+    }
+    .context(|| "listing captures".to_string())?;
+    Ok(ids)
+}
+
 pub(crate) async fn load_capture(conn: &mut Conn, capture_id: i64) -> Result<Capture, StoreError> {
     let row: Option<CaptureRow> = sqlx::query_as(
         "SELECT m.name, c.crawl_id, c.url, c.final_url, c.fetched_at, c.status, c.headers,

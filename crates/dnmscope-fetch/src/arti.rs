@@ -1,0 +1,297 @@
+//! Embedded Tor (arti-client) with the onion-service client: one isolated client per
+//! (market, account), state and cache in the data directory, bootstrap with progress and a
+//! clear error when Tor cannot bootstrap within its timeout.
+//!
+//! A custom Tor network (directory authorities and fallback caches) can replace the public one:
+//! that is how a private test network on loopback is used, and how the no-network test makes
+//! sure nothing reaches the real Tor network.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use arti_client::config::dir::{AuthorityBuilder, FallbackDirBuilder};
+use arti_client::config::TorClientConfigBuilder;
+use arti_client::{HasKind, TorClient};
+use futures_util::StreamExt;
+use tor_llcrypto::pk::ed25519::Ed25519Identity;
+use tor_llcrypto::pk::rsa::RsaIdentity;
+use tor_rtcompat::PreferredRuntime;
+
+use crate::error::{ErrorKind, FetchError};
+use crate::transport::{BoxStream, Connecting, IsolationKey, Transport};
+
+/// A directory authority of a custom Tor network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorityId {
+    pub name: String,
+    /// The v3 identity, 40 hex digits.
+    pub v3ident: String,
+}
+
+/// A fallback directory cache of a custom Tor network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fallback {
+    /// RSA identity, 40 hex digits (a relay's `fingerprint` file).
+    pub rsa_identity: String,
+    /// Ed25519 identity, base64 (a relay's `fingerprint-ed25519` file).
+    pub ed_identity: String,
+    pub orports: Vec<SocketAddr>,
+}
+
+/// How to start embedded Tor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtiConfig {
+    /// arti's state and cache live in `data_dir/arti/{state,cache}`.
+    pub data_dir: PathBuf,
+    pub bootstrap_timeout: Duration,
+    /// A custom network; empty for the public Tor network.
+    pub authorities: Vec<AuthorityId>,
+    pub fallbacks: Vec<Fallback>,
+    /// Accept group- or world-writable directories (temporary directories in tests).
+    pub relax_permissions: bool,
+    /// All relays of a private network share one address: treat /33 as a family prefix.
+    pub private_network: bool,
+}
+
+/// Bootstrap timings for `doctor`.
+#[derive(Debug, Clone)]
+pub struct BootstrapReport {
+    pub elapsed: Duration,
+    /// Progress messages as they came, with the time since start.
+    pub progress: Vec<(Duration, String)>,
+}
+
+/// The arti transport.
+pub struct ArtiTransport {
+    base: TorClient<PreferredRuntime>,
+    isolated: Mutex<HashMap<IsolationKey, TorClient<PreferredRuntime>>>,
+    report: BootstrapReport,
+}
+
+impl std::fmt::Debug for ArtiTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArtiTransport").finish_non_exhaustive()
+    }
+}
+
+fn bootstrap_error(reason: impl std::fmt::Display) -> FetchError {
+    FetchError::Bootstrap {
+        reason: reason.to_string(),
+    }
+}
+
+fn client_config(config: &ArtiConfig) -> Result<arti_client::TorClientConfig, FetchError> {
+    let arti_dir = config.data_dir.join("arti");
+    let mut builder =
+        TorClientConfigBuilder::from_directories(arti_dir.join("state"), arti_dir.join("cache"));
+    if config.relax_permissions {
+        builder.storage().permissions().dangerously_trust_everyone();
+    }
+    if !config.authorities.is_empty() || !config.fallbacks.is_empty() {
+        if config.authorities.is_empty() || config.fallbacks.is_empty() {
+            return Err(FetchError::Config {
+                reason: "a custom Tor network needs both directory authorities and fallback caches"
+                    .to_string(),
+            });
+        }
+        let mut authorities = Vec::new();
+        for authority in &config.authorities {
+            let id =
+                RsaIdentity::from_hex(&authority.v3ident).ok_or_else(|| FetchError::Config {
+                    reason: format!("authority {}: v3ident is not 40 hex digits", authority.name),
+                })?;
+            let mut b = AuthorityBuilder::new();
+            b.name(authority.name.clone()).v3ident(id);
+            authorities.push(b);
+        }
+        *builder.tor_network().authorities() = authorities;
+        let mut fallbacks = Vec::new();
+        for fallback in &config.fallbacks {
+            let rsa = RsaIdentity::from_hex(&fallback.rsa_identity).ok_or_else(|| {
+                FetchError::Config {
+                    reason: format!("fallback {}: not 40 hex digits", fallback.rsa_identity),
+                }
+            })?;
+            let ed = decode_ed25519(&fallback.ed_identity).ok_or_else(|| FetchError::Config {
+                reason: format!(
+                    "fallback {}: ed25519 identity is not base64 of 32 bytes",
+                    fallback.rsa_identity
+                ),
+            })?;
+            let mut b = FallbackDirBuilder::new();
+            b.rsa_identity(rsa).ed_identity(ed);
+            for port in &fallback.orports {
+                b.orports().push(*port);
+            }
+            fallbacks.push(b);
+        }
+        *builder.tor_network().fallback_caches() = fallbacks;
+    }
+    if config.private_network {
+        builder.path_rules().ipv4_subnet_family_prefix(33);
+        builder.address_filter().allow_local_addrs(true);
+    }
+    builder.build().map_err(bootstrap_error)
+}
+
+/// Base64 (standard, padding optional) of an ed25519 identity.
+fn decode_ed25519(text: &str) -> Option<Ed25519Identity> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.trim().trim_end_matches('=').bytes() {
+        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
+        bits = (bits << 6) | v;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    let bytes: [u8; 32] = out.try_into().ok()?;
+    Some(Ed25519Identity::new(bytes))
+}
+
+impl ArtiTransport {
+    /// Start embedded Tor and bootstrap it, or fail with a clear error within the timeout.
+    pub async fn bootstrap(config: &ArtiConfig) -> Result<ArtiTransport, FetchError> {
+        let started = Instant::now();
+        let tor_config = client_config(config)?;
+        let client = TorClient::builder()
+            .config(tor_config)
+            .create_unbootstrapped()
+            .map_err(bootstrap_error)?;
+        let mut events = client.bootstrap_events();
+        let progress = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let watcher = tokio::spawn({
+            let progress = progress.clone();
+            async move {
+                while let Some(status) = events.next().await {
+                    let line = status.to_string();
+                    tracing::info!("tor: {line}");
+                    progress
+                        .lock()
+                        .expect("progress lock")
+                        .push((started.elapsed(), line));
+                }
+            }
+        });
+        let outcome = tokio::time::timeout(config.bootstrap_timeout, client.bootstrap()).await;
+        watcher.abort();
+        let progress = progress.lock().expect("progress lock").clone();
+        let last = progress
+            .last()
+            .map(|(_, l)| l.clone())
+            .unwrap_or_else(|| "no progress".to_string());
+        match outcome {
+            Err(_) => Err(bootstrap_error(format!(
+                "no usable directory within {:?} (last status: {last}); check the network, or use an external tor with --socks",
+                config.bootstrap_timeout
+            ))),
+            Ok(Err(err)) => Err(bootstrap_error(format!("{err} (last status: {last})"))),
+            Ok(Ok(())) => Ok(ArtiTransport {
+                base: client,
+                isolated: Mutex::new(HashMap::new()),
+                report: BootstrapReport {
+                    elapsed: started.elapsed(),
+                    progress,
+                },
+            }),
+        }
+    }
+
+    pub fn report(&self) -> &BootstrapReport {
+        &self.report
+    }
+
+    fn client_for(&self, key: &IsolationKey) -> TorClient<PreferredRuntime> {
+        self.isolated
+            .lock()
+            .expect("client lock")
+            .entry(key.clone())
+            .or_insert_with(|| self.base.isolated_client())
+            .clone()
+    }
+
+    /// How many isolated clients exist (one per key used).
+    pub fn isolated_clients(&self) -> usize {
+        self.isolated.lock().expect("client lock").len()
+    }
+}
+
+/// What an arti error means for the crawler.
+fn classify(kind: arti_client::ErrorKind) -> ErrorKind {
+    use arti_client::ErrorKind as K;
+    match kind {
+        K::OnionServiceNotFound
+        | K::OnionServiceNotRunning
+        | K::RemoteConnectionRefused
+        | K::RemoteHostNotFound => ErrorKind::SiteDown,
+        K::OnionServiceConnectionFailed | K::TorNetworkTimeout | K::RemoteNetworkFailed => {
+            ErrorKind::Transient
+        }
+        K::TorAccessFailed | K::BootstrapRequired => ErrorKind::TorUnhealthy,
+        K::InvalidStreamTarget | K::ForbiddenStreamTarget => ErrorKind::Fatal,
+        _ => ErrorKind::Transient,
+    }
+}
+
+impl Transport for ArtiTransport {
+    fn name(&self) -> &'static str {
+        "arti"
+    }
+
+    fn connect<'a>(&'a self, host: &'a str, port: u16, key: &'a IsolationKey) -> Connecting<'a> {
+        Box::pin(async move {
+            let client = self.client_for(key);
+            let stream = client
+                .connect((host, port))
+                .await
+                .map_err(|err| FetchError::Tor {
+                    market: key.market.clone(),
+                    host: host.to_string(),
+                    port,
+                    kind: classify(err.kind()),
+                    detail: err.to_string(),
+                })?;
+            Ok(Box::new(stream) as BoxStream)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ed25519_identities_decode_from_base64() {
+        let id = decode_ed25519("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        assert_eq!(id, Ed25519Identity::new([0; 32]));
+        assert!(decode_ed25519("too short").is_none());
+    }
+
+    #[test]
+    fn a_custom_network_needs_authorities_and_fallbacks() {
+        let config = ArtiConfig {
+            data_dir: PathBuf::from("/nonexistent"),
+            bootstrap_timeout: Duration::from_secs(1),
+            authorities: vec![AuthorityId {
+                name: "a".to_string(),
+                v3ident: "00".repeat(20),
+            }],
+            fallbacks: vec![],
+            relax_permissions: true,
+            private_network: true,
+        };
+        let err = client_config(&config).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("both directory authorities and fallback caches"),
+            "{err}"
+        );
+    }
+}
