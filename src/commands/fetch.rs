@@ -153,6 +153,7 @@ pub async fn fetch(
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(not(feature = "arti"))]
 const NO_ARTI: &str = "this dnmscope was built without embedded Tor (cargo build --features arti); set [fetch] transport = \"socks\" to use an external tor";
 
 pub async fn doctor(config: &Config) -> anyhow::Result<ExitCode> {

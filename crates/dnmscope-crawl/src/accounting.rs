@@ -52,15 +52,8 @@ pub fn table(markets: &BTreeMap<String, MarketAccounting>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<14} {:>9} {:>8} {:>7} {:>9} {:>13} {:>9}  {}",
-        "market",
-        "attempted",
-        "fetched",
-        "failed",
-        "available",
-        "listings",
-        "coverage",
-        "pages by kind"
+        "{:<14} {:>9} {:>8} {:>7} {:>9} {:>13} {:>9}  pages by kind",
+        "market", "attempted", "fetched", "failed", "available", "listings", "coverage"
     );
     for (name, a) in markets {
         let failed: u64 = a.failed.values().sum();

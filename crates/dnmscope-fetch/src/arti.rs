@@ -9,10 +9,10 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use arti_client::config::dir::{AuthorityBuilder, FallbackDirBuilder};
+use arti_client::config::dir::FallbackDirBuilder;
 use arti_client::config::TorClientConfigBuilder;
 use arti_client::{HasKind, TorClient};
 use futures_util::StreamExt;
@@ -29,6 +29,9 @@ pub struct AuthorityId {
     pub name: String,
     /// The v3 identity, 40 hex digits.
     pub v3ident: String,
+    /// Its directory port: where documents are downloaded (and, for relays, uploaded). Always
+    /// given, so a custom network never falls back to the public authorities' addresses.
+    pub dir_addr: SocketAddr,
 }
 
 /// A fallback directory cache of a custom Tor network.
@@ -66,8 +69,8 @@ pub struct BootstrapReport {
 
 /// The arti transport.
 pub struct ArtiTransport {
-    base: TorClient<PreferredRuntime>,
-    isolated: Mutex<HashMap<IsolationKey, TorClient<PreferredRuntime>>>,
+    base: Arc<TorClient<PreferredRuntime>>,
+    isolated: Mutex<HashMap<IsolationKey, Arc<TorClient<PreferredRuntime>>>>,
     report: BootstrapReport,
 }
 
@@ -97,17 +100,21 @@ fn client_config(config: &ArtiConfig) -> Result<arti_client::TorClientConfig, Fe
                     .to_string(),
             });
         }
-        let mut authorities = Vec::new();
+        let mut v3idents = Vec::new();
+        let mut addrs = Vec::new();
         for authority in &config.authorities {
             let id =
                 RsaIdentity::from_hex(&authority.v3ident).ok_or_else(|| FetchError::Config {
                     reason: format!("authority {}: v3ident is not 40 hex digits", authority.name),
                 })?;
-            let mut b = AuthorityBuilder::new();
-            b.name(authority.name.clone()).v3ident(id);
-            authorities.push(b);
+            v3idents.push(id);
+            addrs.push(vec![authority.dir_addr]);
         }
-        *builder.tor_network().authorities() = authorities;
+        let contacts = builder.tor_network().authorities();
+        contacts.set_v3idents(v3idents);
+        contacts.set_downloads(addrs.clone());
+        contacts.set_uploads(addrs.clone());
+        contacts.set_votes(addrs);
         let mut fallbacks = Vec::new();
         for fallback in &config.fallbacks {
             let rsa = RsaIdentity::from_hex(&fallback.rsa_identity).ok_or_else(|| {
@@ -128,7 +135,7 @@ fn client_config(config: &ArtiConfig) -> Result<arti_client::TorClientConfig, Fe
             }
             fallbacks.push(b);
         }
-        *builder.tor_network().fallback_caches() = fallbacks;
+        builder.tor_network().set_fallback_caches(fallbacks);
     }
     if config.private_network {
         builder.path_rules().ipv4_subnet_family_prefix(33);
@@ -160,13 +167,16 @@ impl ArtiTransport {
     /// Start embedded Tor and bootstrap it, or fail with a clear error within the timeout.
     pub async fn bootstrap(config: &ArtiConfig) -> Result<ArtiTransport, FetchError> {
         let started = Instant::now();
+        // arti's rustls leaves the choice of crypto provider to the program: ring, once per
+        // process (an error only means one is installed already).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let tor_config = client_config(config)?;
         let client = TorClient::builder()
             .config(tor_config)
             .create_unbootstrapped()
             .map_err(bootstrap_error)?;
         let mut events = client.bootstrap_events();
-        let progress = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let progress = Arc::new(Mutex::new(Vec::new()));
         let watcher = tokio::spawn({
             let progress = progress.clone();
             async move {
@@ -189,7 +199,7 @@ impl ArtiTransport {
             .unwrap_or_else(|| "no progress".to_string());
         match outcome {
             Err(_) => Err(bootstrap_error(format!(
-                "no usable directory within {:?} (last status: {last}); check the network, or use an external tor with --socks",
+                "no usable directory within {:?} (last status: {last}); check the network, or use an external tor: [fetch] transport = \"socks\"",
                 config.bootstrap_timeout
             ))),
             Ok(Err(err)) => Err(bootstrap_error(format!("{err} (last status: {last})"))),
@@ -208,7 +218,7 @@ impl ArtiTransport {
         &self.report
     }
 
-    fn client_for(&self, key: &IsolationKey) -> TorClient<PreferredRuntime> {
+    fn client_for(&self, key: &IsolationKey) -> Arc<TorClient<PreferredRuntime>> {
         self.isolated
             .lock()
             .expect("client lock")
@@ -282,6 +292,7 @@ mod tests {
             authorities: vec![AuthorityId {
                 name: "a".to_string(),
                 v3ident: "00".repeat(20),
+                dir_addr: "127.0.0.1:1".parse().unwrap(),
             }],
             fallbacks: vec![],
             relax_permissions: true,
@@ -293,5 +304,65 @@ mod tests {
                 .contains("both directory authorities and fallback caches"),
             "{err}"
         );
+    }
+
+    /// Without any network arti fails cleanly: its only directory authority and fallback caches
+    /// are loopback ports where nothing answers (one refuses connections, one accepts and stays
+    /// silent), so nothing ever reaches the real Tor network, and bootstrap must end with a
+    /// "cannot bootstrap" error at its own timeout instead of retrying forever.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_a_network_bootstrap_fails_cleanly_within_its_timeout() {
+        let closed = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap()
+        };
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let silent_addr = silent.local_addr().unwrap();
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = silent.accept().await {
+                held.push(stream);
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let config = ArtiConfig {
+            data_dir: dir.path().to_path_buf(),
+            bootstrap_timeout: Duration::from_secs(3),
+            authorities: vec![AuthorityId {
+                name: "nowhere".to_string(),
+                v3ident: "AB".repeat(20),
+                dir_addr: closed,
+            }],
+            fallbacks: vec![
+                Fallback {
+                    rsa_identity: "CD".repeat(20),
+                    ed_identity: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_string(),
+                    orports: vec![closed],
+                },
+                Fallback {
+                    rsa_identity: "EF".repeat(20),
+                    ed_identity: "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE".to_string(),
+                    orports: vec![silent_addr],
+                },
+            ],
+            relax_permissions: true,
+            private_network: true,
+        };
+        // A guard against a hang only, far beyond the bootstrap timeout: not a timing check.
+        let outcome =
+            tokio::time::timeout(Duration::from_secs(300), ArtiTransport::bootstrap(&config))
+                .await
+                .expect("bootstrap hung past its own timeout");
+        let err = outcome.expect_err("bootstrapped with no network");
+        assert!(matches!(err, FetchError::Bootstrap { .. }), "{err:?}");
+        assert_eq!(err.kind(), ErrorKind::TorUnhealthy);
+        let message = err.to_string();
+        assert!(message.contains("cannot bootstrap"), "{message}");
+        assert!(message.contains("3s"), "the timeout is named: {message}");
+        assert!(
+            dir.path().join("arti/state").exists(),
+            "state lives in the data directory"
+        );
+        hold.abort();
     }
 }

@@ -86,7 +86,7 @@ pub(crate) async fn due(
          WHERE f.crawl_id = $1 AND f.state = 'pending' AND f.next_attempt_at <= $2
          ORDER BY f.priority DESC, f.id LIMIT $3"
     );
-    let rows: Vec<FrontierRow> = sqlx::query_as(&sql)
+    let rows: Vec<FrontierRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
         .bind(crawl.0)
         .bind(now)
         .bind(i64::from(limit))
@@ -107,7 +107,7 @@ pub(crate) async fn next_due(conn: &mut Conn, crawl: CrawlId) -> Result<Option<D
 
 pub(crate) async fn frontier_entry_by_id(conn: &mut Conn, id: i64) -> Result<dnmscope_model::FrontierEntry, StoreError> {
     let sql = format!("SELECT {FRONTIER_COLUMNS} FROM frontier f JOIN markets m ON m.id = f.market_id WHERE f.id = $1");
-    let row: Option<FrontierRow> = sqlx::query_as(&sql)
+    let row: Option<FrontierRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
         .bind(id)
         .fetch_optional(&mut *conn)
         .await

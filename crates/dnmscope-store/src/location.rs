@@ -131,10 +131,12 @@ pub(crate) async fn connect(options: &StoreOptions) -> Result<Backend, StoreErro
                         .await
                         .map_err(open_error)?;
                 if exists.is_none() {
-                    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-                        .execute(&mut setup)
-                        .await
-                        .map_err(open_error)?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+                    )))
+                    .execute(&mut setup)
+                    .await
+                    .map_err(open_error)?;
                 }
                 setup.close().await.map_err(open_error)?;
                 connect = connect.options([("search_path", schema.as_str())]);

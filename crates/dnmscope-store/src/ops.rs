@@ -598,7 +598,7 @@ async fn entity_id_labelled(
          VALUES ($1, $2, $3, $4{label_value})
          ON CONFLICT ({parent_column}, {key_column}) DO NOTHING RETURNING id"
     );
-    let mut insert = sqlx::query_scalar(&sql)
+    let mut insert = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
         .bind(parent)
         .bind(key)
         .bind(capture.crawl_id)
@@ -613,9 +613,9 @@ async fn entity_id_labelled(
     if let Some(id) = inserted {
         return Ok((id, true));
     }
-    let id = sqlx::query_scalar(&format!(
+    let id = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT id FROM {table} WHERE {parent_column} = $1 AND {key_column} = $2"
-    ))
+    )))
     .bind(parent)
     .bind(key)
     .fetch_one(&mut *conn)
@@ -899,7 +899,7 @@ type CrawlSummaryRow = (
 pub(crate) async fn stats(conn: &mut Conn) -> Result<Stats, StoreError> {
     let mut tables = Vec::new();
     for table in TABLES {
-        let rows: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
             .fetch_one(&mut *conn)
             .await
             .context(|| format!("counting the rows of {table}"))?;
@@ -938,9 +938,7 @@ pub(crate) async fn stats(conn: &mut Conn) -> Result<Stats, StoreError> {
         ("post_observations", "observed_at"),
         ("feedback_sightings", "seen_at"),
     ] {
-        let (first, last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(
-            &format!("SELECT MIN({column}), MAX({column}) FROM {table}"),
-        )
+        let (first, last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT MIN({column}), MAX({column}) FROM {table}")))
         .fetch_one(&mut *conn)
         .await
         .context(|| format!("finding the time span of {table}"))?;
@@ -953,11 +951,11 @@ pub(crate) async fn stats(conn: &mut Conn) -> Result<Stats, StoreError> {
             (a, b) => a.or(b),
         };
     }
-    let (body_bytes, stored_body_bytes): (i64, i64) = sqlx::query_as(&format!(
+    let (body_bytes, stored_body_bytes): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT),
                 CAST(COALESCE(SUM({BLOB_LENGTH}), 0) AS BIGINT)
          FROM blobs"
-    ))
+    )))
     .fetch_one(&mut *conn)
     .await
     .context(|| "measuring raw bodies".to_string())?;

@@ -203,14 +203,18 @@ impl Fixture {
             Kind::Sqlite => {
                 let url = format!("sqlite://{}", self.place);
                 let mut conn = sqlx::SqliteConnection::connect(&url).await?;
-                let result = sqlx::raw_sql(sql).execute(&mut conn).await;
+                let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut conn)
+                    .await;
                 conn.close().await?;
                 result.map(drop)
             }
             Kind::Postgres(url) => {
                 let mut conn = sqlx::PgConnection::connect(url).await?;
                 let sql = format!("SET search_path TO {}; {sql}", self.place);
-                let result = sqlx::raw_sql(&sql).execute(&mut conn).await;
+                let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+                    .execute(&mut conn)
+                    .await;
                 conn.close().await?;
                 result.map(drop)
             }
@@ -221,9 +225,12 @@ impl Fixture {
         self.store.clone().close().await;
         if let Kind::Postgres(url) = &self.kind {
             if let Ok(mut conn) = sqlx::PgConnection::connect(url).await {
-                let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.place))
-                    .execute(&mut conn)
-                    .await;
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {} CASCADE",
+                    self.place
+                )))
+                .execute(&mut conn)
+                .await;
                 let _ = conn.close().await;
             }
         }
