@@ -46,6 +46,8 @@ pub enum Command {
     /// Run the simulated marketplace: the test bed, the demo and the training environment
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Crawl simulated markets on loopback into a SQLite store, one snapshot per simulated day
+    Demo(DemoArgs),
     /// Fetch one page of a configured market and print its status and a summary
     Fetch {
         /// The page's URL (http://HOST.onion/...); HOST must be one of the market's hosts
@@ -95,6 +97,28 @@ pub enum ExportCommand {
         #[arg(long)]
         crawl: Option<i64>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The simulated world's seed
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// People selling in the world (a small world keeps the demo to about a minute)
+    #[arg(long, default_value_t = 24)]
+    pub vendors: u32,
+    /// Snapshots to take (one crawl run per simulated day)
+    #[arg(long, default_value_t = 3)]
+    pub days: u32,
+    /// Simulated days between snapshots
+    #[arg(long, default_value_t = 20)]
+    pub every: u32,
+    /// Requests per minute per market (politeness)
+    #[arg(long, default_value_t = 1200)]
+    pub rate: u32,
+    /// Pages per market per run at most
+    #[arg(long, default_value_t = 5000)]
+    pub max_pages: u64,
 }
 
 /// The size and seed of a simulated world.

@@ -243,3 +243,59 @@ fn every_simulator_skin_parses_with_all_of_the_truths_fields() {
         }
     }
 }
+
+#[test]
+fn the_demo_crawls_the_simulated_markets_into_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dnmscope(
+        dir.path(),
+        &[
+            "demo",
+            "--db",
+            "demo.sqlite",
+            "--days",
+            "2",
+            "--every",
+            "40",
+            "--vendors",
+            "12",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains("the simulator saw 0 state-changing or hidden-link requests"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[seized]"),
+        "day 40: the first market shows its seizure banner: {out}"
+    );
+    let stats = dnmscope(
+        dir.path(),
+        &["db", "stats", "--db", "demo.sqlite", "--json"],
+    );
+    let stats: serde_json::Value = serde_json::from_str(&stdout(&stats)).unwrap();
+    let rows = |table: &str| {
+        stats["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == table)
+            .map(|t| t["rows"].as_i64().unwrap())
+            .unwrap()
+    };
+    for table in [
+        "listings",
+        "listing_observations",
+        "vendors",
+        "feedback",
+        "forum_posts",
+        "market_events",
+    ] {
+        assert!(rows(table) > 0, "{table} is empty: {stats}");
+    }
+    assert_eq!(stats["crawls"].as_array().unwrap().len(), 2);
+    let bad = dnmscope(dir.path(), &["demo", "--db", "x.sqlite", "--days", "0"]);
+    assert_clean_failure(&bad);
+}

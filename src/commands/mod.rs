@@ -1,6 +1,7 @@
 //! The commands: each turns validated arguments into calls on the library crates.
 
 mod db;
+mod demo;
 mod fetch;
 mod parse;
 mod sim;
@@ -22,6 +23,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Db(command) => db::run(command, &store).await,
         Command::Sim(command) => sim::run(command).await,
+        Command::Demo(args) => demo::run(args, &store).await,
         Command::Fetch {
             url,
             market,

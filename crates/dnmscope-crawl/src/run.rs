@@ -430,8 +430,12 @@ impl<S: Source> Runner<'_, S> {
                 self.retry(&entry, until, false, "ban page").await
             }
             PageKind::Seizure => {
-                tracing::warn!(market, url = %entry.url, "the market shows a seizure banner");
-                self.with_market(market, |m| m.accounting.seized = true);
+                let first = self.with_market(market, |m| {
+                    !std::mem::replace(&mut m.accounting.seized, true)
+                });
+                if first {
+                    tracing::warn!(market, url = %entry.url, "the market shows a seizure banner");
+                }
                 let extraction = to_extraction(
                     &parsed,
                     &self.context(plan, &url, Self::page_time(&capture)),

@@ -407,9 +407,9 @@ pub(crate) async fn ingest_extraction(
     for vendor in &extraction.vendors {
         let (vendor_id, new) = vendor_id(conn, &capture, &vendor.handle).await?;
         report.vendors_new += u64::from(new);
-        insert_vendor_observation(conn, &capture, extraction_id, extraction, page_kind, vendor_id, vendor)
-            .await?;
-        report.vendor_observations += 1;
+        report.vendor_observations +=
+            insert_vendor_observation(conn, &capture, extraction_id, extraction, page_kind, vendor_id, vendor)
+                .await?;
     }
 
     for listing in &extraction.listings {
@@ -424,7 +424,7 @@ pub(crate) async fn ingest_extraction(
             }
             None => None,
         };
-        insert_listing_observation(
+        report.listing_observations += insert_listing_observation(
             conn,
             &capture,
             extraction_id,
@@ -435,7 +435,6 @@ pub(crate) async fn ingest_extraction(
             listing,
         )
         .await?;
-        report.listing_observations += 1;
     }
 
     for entry in &extraction.feedback {
@@ -452,10 +451,11 @@ pub(crate) async fn ingest_extraction(
         let (thread_id, new) = entity_id(conn, Entity::Thread, capture.market_id, &thread.key, &capture)
         .await?;
         report.threads_new += u64::from(new);
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO thread_observations (thread_id, extraction_id, crawl_id, capture_id,
                                               observed_at, parser_version, board, title)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (thread_id, extraction_id) DO NOTHING",
         )
         .bind(thread_id)
         .bind(extraction_id)
@@ -468,7 +468,8 @@ pub(crate) async fn ingest_extraction(
         .execute(&mut *conn)
         .await
         .context(|| format!("storing an observation of thread {}", thread.key))?;
-        report.thread_observations += 1;
+        // A page that shows the same thread twice observes it once.
+        report.thread_observations += inserted.rows_affected();
     }
 
     for post in &extraction.posts {
@@ -485,11 +486,12 @@ pub(crate) async fn ingest_extraction(
             }
             None => (None, None),
         };
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO post_observations (post_id, extraction_id, crawl_id, capture_id,
                                             observed_at, parser_version, author_kind, author,
                                             date_text, text)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (post_id, extraction_id) DO NOTHING",
         )
         .bind(post_id)
         .bind(extraction_id)
@@ -504,7 +506,8 @@ pub(crate) async fn ingest_extraction(
         .execute(&mut *conn)
         .await
         .context(|| format!("storing a post of thread {}", post.thread_key))?;
-        report.post_observations += 1;
+        // The same post twice on a page (a double post) is one post, observed once.
+        report.post_observations += inserted.rows_affected();
     }
 
     for event in &extraction.events {
@@ -650,7 +653,7 @@ async fn insert_vendor_observation(
     page_kind: &str,
     vendor_id: i64,
     vendor: &Vendor,
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
     let fingerprint = vendor.pgp_fingerprint.as_ref().map(|f| f.as_str());
     if let Some(fingerprint) = fingerprint {
         // The key block is kept once per fingerprint, not in every observation.
@@ -675,7 +678,8 @@ async fn insert_vendor_observation(
              observed_at, parser_version, page_kind, rating, positive_percent, sales,
              feedback_positive, feedback_neutral, feedback_negative, level, pgp_fingerprint,
              registered, last_seen, data)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+         ON CONFLICT (vendor_id, extraction_id) DO NOTHING",
     )
     .bind(vendor_id)
     .bind(extraction_id)
@@ -697,8 +701,9 @@ async fn insert_vendor_observation(
     .bind(Json(&data))
     .execute(&mut *conn)
     .await
-    .context(|| format!("storing an observation of vendor {:?}", vendor.handle))?;
-    Ok(())
+    .context(|| format!("storing an observation of vendor {:?}", vendor.handle))
+    // A page that shows the same vendor twice observes it once.
+    .map(|done| done.rows_affected())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -711,7 +716,7 @@ async fn insert_listing_observation(
     listing_id: i64,
     vendor_id: Option<i64>,
     listing: &Listing,
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
     // The description has its own column; the rest of the listing is kept whole as JSON.
     let mut data = listing.clone();
     data.description = None;
@@ -728,7 +733,8 @@ async fn insert_listing_observation(
              ships_from, ships_to, stock, stock_unlimited, sales, escrow, finalize_early,
              description, data)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                 $18, $19, $20, $21, $22, $23, $24)",
+                 $18, $19, $20, $21, $22, $23, $24)
+         ON CONFLICT (listing_id, extraction_id) DO NOTHING",
     )
     .bind(listing_id)
     .bind(extraction_id)
@@ -756,8 +762,9 @@ async fn insert_listing_observation(
     .bind(Json(&data))
     .execute(&mut *conn)
     .await
-    .context(|| format!("storing an observation of listing {}", listing.key))?;
-    Ok(())
+    .context(|| format!("storing an observation of listing {}", listing.key))
+    // A page that lists the same listing twice (featured and in the list) observes it once.
+    .map(|done| done.rows_affected())
 }
 
 /// Stores a feedback entry once per content key and records that this crawl saw it; `true` when

@@ -52,6 +52,7 @@ cases![
     the_frontier_keeps_each_url_once_and_orders_due_work,
     a_fetched_page_is_stored_with_its_frontier_entry_and_completed_atomically,
     unfinished_runs_and_accounting_are_found_again,
+    a_page_showing_a_listing_twice_observes_it_once,
 ];
 
 fn main() {
@@ -1114,4 +1115,23 @@ async fn unfinished_runs_and_accounting_are_found_again(fx: Fixture) {
         fx.store.accounting(first).await.unwrap(),
         vec![("testmarket".to_string(), updated)]
     );
+}
+
+// Regression: a simulated forum page showing a double post stopped a crawl with a UNIQUE
+// violation; a page that shows an entity twice observes it once.
+async fn a_page_showing_a_listing_twice_observes_it_once(fx: Fixture) {
+    let crawl = fx.crawl(0).await;
+    let mut page = listing_page("10");
+    let again = page.listings[0].clone();
+    page.listings.push(again);
+    let report = fx
+        .store
+        .ingest(
+            &capture(crawl, "http://testmarket.onion/listing/1234", 0, b"twice"),
+            &page,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.listing_observations, 1);
+    assert_eq!(fx.count("listing_observations").await, 1);
 }
