@@ -78,14 +78,53 @@ pub struct RunOutcome {
     pub accounting: BTreeMap<String, MarketAccounting>,
 }
 
-#[derive(Default)]
 struct MarketRuntime {
     accounting: MarketAccounting,
     paused_until: Option<DateTime<Utc>>,
     consecutive_down: u32,
+    /// Gate pages (ban, login, captcha) in a row: a market that only ever answers with gates is
+    /// given up for the run instead of being asked forever.
+    consecutive_gates: u32,
+    /// Until a market has answered with a real page (and again after a queue page), only one
+    /// request at a time goes to it: requests racing through a queue would come back with a
+    /// ticket that is not ready yet and get the visitor banned.
+    cautious: bool,
+    in_flight: u32,
     queued: u64,
     budget_hit: bool,
     announced: HashSet<String>,
+}
+
+impl Default for MarketRuntime {
+    fn default() -> Self {
+        MarketRuntime {
+            accounting: MarketAccounting::default(),
+            paused_until: None,
+            consecutive_down: 0,
+            consecutive_gates: 0,
+            cautious: true,
+            in_flight: 0,
+            queued: 0,
+            budget_hit: false,
+            announced: HashSet::new(),
+        }
+    }
+}
+
+/// A request slot of a market; freed when dropped.
+struct Slot<'a> {
+    state: &'a Mutex<HashMap<String, MarketRuntime>>,
+    market: &'a str,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.state.lock() {
+            if let Some(m) = state.get_mut(self.market) {
+                m.in_flight = m.in_flight.saturating_sub(1);
+            }
+        }
+    }
 }
 
 struct Runner<'a, S> {
@@ -353,6 +392,7 @@ impl<S: Source> Runner<'_, S> {
             return Ok(());
         }
 
+        let mut _slot: Option<Slot<'_>> = None;
         // The page: from the store when this run already fetched it, else from the source.
         let (capture_id, capture) = match entry.capture_id {
             Some(id) => {
@@ -364,7 +404,26 @@ impl<S: Source> Runner<'_, S> {
                 (id, capture)
             }
             None => {
-                self.with_market(market, |m| m.accounting.attempted += 1);
+                let admitted = self.with_market(market, |m| {
+                    if m.cautious && m.in_flight > 0 {
+                        return false;
+                    }
+                    m.in_flight += 1;
+                    m.accounting.attempted += 1;
+                    true
+                });
+                if !admitted {
+                    let at = now + chrono::Duration::milliseconds(200);
+                    return self
+                        .retry(&entry, at, false, "waiting for the market's gate")
+                        .await;
+                }
+                // The slot is held until the page is classified and acted on (its drop at the
+                // end of this call), so a queue page pauses the market before the next request.
+                _slot = Some(Slot {
+                    state: &self.state,
+                    market,
+                });
                 match self.source.fetch(self.crawl, &plan.name, &entry.url).await {
                     Ok(capture) => {
                         let stored = self
@@ -402,23 +461,40 @@ impl<S: Source> Runner<'_, S> {
                     // A queue: wait it out, never come back early.
                     self.gate(market, "queue");
                     self.source.report(&plan.name, Signal::Queue);
-                    // The whole market waits: a request sent before the queue's time would
-                    // come back early and get the visitor banned.
+                    // The whole market waits, one request at a time afterwards: a request
+                    // sent before the queue's time would come back early and get the visitor
+                    // banned.
+                    self.with_market(market, |m| m.cautious = true);
                     let until = self.pause(market, Duration::from_secs(delay + 1));
                     self.retry(&entry, until, false, "queue page").await
                 } else {
+                    if self.blocked(market) {
+                        return self
+                            .give_up(&entry, "the market keeps asking for a captcha")
+                            .await;
+                    }
                     self.needs_human(plan, "captcha").await;
                     let until = self.pause(market, self.config.login_pause);
                     self.retry(&entry, until, false, "captcha page").await
                 }
             }
             PageKind::Login => {
+                if self.blocked(market) {
+                    return self
+                        .give_up(&entry, "the market keeps asking for a login")
+                        .await;
+                }
                 self.needs_human(plan, "login").await;
                 let until = self.pause(market, self.config.login_pause);
                 self.retry(&entry, until, false, "the session ended (login page)")
                     .await
             }
             PageKind::Banned => {
+                if self.blocked(market) {
+                    return self
+                        .give_up(&entry, "the market keeps answering with ban pages")
+                        .await;
+                }
                 self.gate(market, "banned");
                 self.source.report(&plan.name, Signal::Banned);
                 let until = self.pause(market, self.config.ban_pause);
@@ -472,6 +548,10 @@ impl<S: Source> Runner<'_, S> {
             }
             _ => {
                 self.source.report(&plan.name, Signal::Normal);
+                self.with_market(market, |m| {
+                    m.cautious = false;
+                    m.consecutive_gates = 0;
+                });
                 let extraction = to_extraction(
                     &parsed,
                     &self.context(plan, &url, Self::page_time(&capture)),
@@ -544,6 +624,29 @@ impl<S: Source> Runner<'_, S> {
             captured_at: at,
             pseudonyms: &self.config.pseudonyms,
         }
+    }
+
+    /// Counts a gate page; true when the market has answered with nothing but gates for too
+    /// long, and is now given up for the run (marked unreachable).
+    fn blocked(&self, market: &str) -> bool {
+        let limit = self.config.unreachable_after.max(1) * 4;
+        let (blocked, first) = self.with_market(market, |m| {
+            m.consecutive_gates += 1;
+            let blocked = m.consecutive_gates > limit;
+            let first = blocked && !m.accounting.unreachable;
+            if blocked {
+                m.accounting.unreachable = true;
+                m.accounting.given_up += 1;
+            }
+            (blocked, first)
+        });
+        if first {
+            tracing::warn!(
+                market,
+                "the market answers only with ban, login or captcha pages: given up for this run"
+            );
+        }
+        blocked
     }
 
     fn gate(&self, market: &str, what: &str) {
