@@ -540,7 +540,10 @@ impl<S: Source> Runner<'_, S> {
                     url: entry.url.clone(),
                     message: "an error page".into(),
                 };
-                self.with_market(market, |m| m.accounting.fetched -= 1);
+                // An error page is a failed attempt, not a fetched page.
+                self.with_market(market, |m| {
+                    m.accounting.fetched = m.accounting.fetched.saturating_sub(1)
+                });
                 self.failed(plan, &entry, &error).await
             }
             PageKind::NotFound | PageKind::Unknown => {
