@@ -46,6 +46,9 @@ pub enum Command {
     /// Run the simulated marketplace: the test bed, the demo and the training environment
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Crawl the configured markets: one snapshot (a crawl run), or one every --every until
+    /// stopped. An unfinished run (killed, stopped) is resumed first.
+    Crawl(CrawlArgs),
     /// Crawl simulated markets on loopback into a SQLite store, one snapshot per simulated day
     Demo(DemoArgs),
     /// Fetch one page of a configured market and print its status and a summary
@@ -97,6 +100,57 @@ pub enum ExportCommand {
         #[arg(long)]
         crawl: Option<i64>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct CrawlArgs {
+    /// Crawl only this market (repeatable) [default: every market in the configuration]
+    #[arg(long = "market", value_name = "NAME")]
+    pub markets: Vec<String>,
+    /// Take a snapshot every this long until stopped (e.g. 24h, 90m, 7d), counted from each
+    /// run's start
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
+    pub every: Option<std::time::Duration>,
+    /// How to show progress: a live display on a terminal, plain status lines otherwise
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// A live display when stderr is a terminal, else status lines
+    Auto,
+    /// Status lines every crawl.status_every_secs
+    Lines,
+    /// Only the end-of-run summary
+    None,
+}
+
+/// `30s`, `90m`, `24h`, `7d` (a number and a unit).
+pub fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} has no unit: write e.g. 24h, 90m, 7d or 30s"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?}: use s, m, h or d"
+            ))
+        }
+    };
+    if number == 0 {
+        return Err("the interval must be longer than zero".to_owned());
+    }
+    Ok(std::time::Duration::from_secs(number * seconds))
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub fetch: FetchConfig,
     pub politeness: PolitenessConfig,
+    pub crawl: CrawlSettings,
     /// Markets by name: their onion hosts and any politeness overrides.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub markets: BTreeMap<String, MarketConfig>,
@@ -111,6 +112,41 @@ impl Default for PolitenessConfig {
     }
 }
 
+/// How `dnmscope crawl` behaves (every market unless the market says otherwise).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CrawlSettings {
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub retry_delay_secs: u64,
+    pub ban_pause_secs: u64,
+    pub login_pause_secs: u64,
+    pub unreachable_after: u32,
+    pub max_pages: u64,
+    pub max_depth: u32,
+    pub status_every_secs: u64,
+    pub pseudonym_key_file: String,
+    pub definitions_dir: String,
+}
+
+impl Default for CrawlSettings {
+    fn default() -> CrawlSettings {
+        CrawlSettings {
+            concurrency: 8,
+            max_attempts: 4,
+            retry_delay_secs: 30,
+            ban_pause_secs: 1800,
+            login_pause_secs: 600,
+            unreachable_after: 5,
+            max_pages: 50_000,
+            max_depth: 20,
+            status_every_secs: 30,
+            pseudonym_key_file: String::new(),
+            definitions_dir: String::new(),
+        }
+    }
+}
+
 /// One market.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -119,6 +155,20 @@ pub struct MarketConfig {
     pub hosts: Vec<String>,
     pub requests_per_minute: Option<u32>,
     pub max_concurrent: Option<u32>,
+    /// The market definition that parses its pages (built in or in crawl.definitions_dir)
+    /// [default: the market's name].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<String>,
+    /// Where each run starts [default: the main host's front page].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_pages: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_depth: Option<u32>,
+    /// Query parameters that carry a session and are removed from URLs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_params: Vec<String>,
 }
 
 impl Config {
@@ -222,9 +272,36 @@ impl Config {
         if self.politeness.requests_per_minute == 0 {
             bail!("politeness.requests_per_minute must be at least 1");
         }
+        let c = &self.crawl;
+        if c.concurrency == 0 {
+            bail!("crawl.concurrency must be at least 1");
+        }
+        if c.max_attempts == 0 {
+            bail!("crawl.max_attempts must be at least 1");
+        }
+        if c.unreachable_after == 0 {
+            bail!("crawl.unreachable_after must be at least 1");
+        }
+        if c.status_every_secs == 0 {
+            bail!("crawl.status_every_secs must be at least 1");
+        }
         for (name, market) in &self.markets {
             if market.hosts.is_empty() {
                 bail!("markets.{name}.hosts is empty");
+            }
+            for seed in &market.seeds {
+                let url = url::Url::parse(seed)
+                    .with_context(|| format!("markets.{name}.seeds: {seed:?} is not a URL"))?;
+                let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+                if !market.hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+                    bail!(
+                        "markets.{name}.seeds: {seed} is not on one of the market's hosts ({})",
+                        market.hosts.join(", ")
+                    );
+                }
+            }
+            if market.max_pages == Some(0) {
+                bail!("markets.{name}.max_pages must be at least 1");
             }
             if market.requests_per_minute == Some(0) {
                 bail!("markets.{name}.requests_per_minute must be at least 1");

@@ -3,6 +3,7 @@
 //! One test binary, a module per area; each test works in a fresh temporary directory.
 
 mod cli;
+mod crawl;
 mod db;
 mod fetch;
 mod parse;

@@ -8,64 +8,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use dnmscope_crawl::{
-    crawl, table, CrawlConfig, FailureKind, MarketPlan, Signal, Source, SourceError, Stop,
-};
-use dnmscope_fetch::{
-    ErrorKind, Fetcher, Limits, LoopbackTransport, MarketSpec, PageSignal, Politeness, TokioClock,
-};
-use dnmscope_model::{Capture, CrawlId, MarketName, PseudonymKey};
+use dnmscope_crawl::{crawl, table, CrawlConfig, MarketPlan, Stop};
+use dnmscope_fetch::{Fetcher, Limits, LoopbackTransport, MarketSpec, Politeness, TokioClock};
+use dnmscope_model::{CrawlId, MarketName, PseudonymKey};
 use dnmscope_sim::view::Ctx;
 use dnmscope_sim::{generate, Page, ServerConfig, SimServer, WorldConfig};
 use dnmscope_store::{Store, StoreOptions};
 
 use crate::cli::DemoArgs;
-
-/// The real fetcher as the crawler's page source.
-pub struct FetchSource {
-    pub fetcher: Fetcher,
-}
-
-impl Source for FetchSource {
-    async fn fetch(
-        &self,
-        crawl: CrawlId,
-        market: &MarketName,
-        url: &str,
-    ) -> Result<Capture, SourceError> {
-        match self.fetcher.fetch(market.as_str(), url).await {
-            Ok(fetched) => {
-                let mut capture = fetched.capture;
-                capture.crawl = crawl;
-                Ok(capture)
-            }
-            Err(error) => Err(SourceError {
-                kind: match error.kind() {
-                    ErrorKind::Transient => FailureKind::Transient,
-                    ErrorKind::RateLimited => FailureKind::RateLimited,
-                    ErrorKind::SiteDown => FailureKind::SiteDown,
-                    ErrorKind::TorUnhealthy => FailureKind::TorUnhealthy,
-                    ErrorKind::Fatal => FailureKind::Fatal,
-                },
-                url: url.to_owned(),
-                message: error.to_string(),
-            }),
-        }
-    }
-
-    fn report(&self, market: &MarketName, signal: Signal) {
-        let signal = match signal {
-            Signal::Queue => PageSignal::Queue {
-                wait: Duration::from_secs(5),
-            },
-            Signal::Banned => PageSignal::Ban,
-            Signal::Normal => return,
-        };
-        if let Err(error) = self.fetcher.report(market.as_str(), signal) {
-            tracing::debug!(%error, "reporting a page signal");
-        }
-    }
-}
+use crate::commands::source::FetchSource;
 
 pub async fn run(args: DemoArgs, store_options: &StoreOptions) -> anyhow::Result<ExitCode> {
     if args.days == 0 || args.days > 60 {
@@ -188,7 +139,7 @@ pub async fn run(args: DemoArgs, store_options: &StoreOptions) -> anyhow::Result
             pseudonyms: pseudonyms.clone(),
         };
         let day_started = Instant::now();
-        let outcome = crawl(&store, &FetchSource { fetcher }, &config, &stop)
+        let outcome = crawl(&store, &FetchSource::new(fetcher, None), &config, &stop)
             .await
             .context("crawling the simulated markets")?;
         println!(

@@ -30,7 +30,7 @@ fn arti_config(config: &Config) -> ArtiConfig {
 }
 
 /// The configured transport, started.
-async fn transport(config: &Config) -> anyhow::Result<SharedTransport> {
+pub async fn transport(config: &Config) -> anyhow::Result<SharedTransport> {
     Ok(match config.fetch.transport {
         #[cfg(feature = "arti")]
         TransportKind::Arti => {
@@ -61,7 +61,7 @@ async fn transport(config: &Config) -> anyhow::Result<SharedTransport> {
     })
 }
 
-fn session_path(config: &Config, market: &str) -> PathBuf {
+pub fn session_path(config: &Config, market: &str) -> PathBuf {
     Path::new(&config.fetch.data_dir)
         .join("sessions")
         .join(format!("{market}.{}.cookies.txt", config.fetch.account))

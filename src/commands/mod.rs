@@ -1,10 +1,12 @@
 //! The commands: each turns validated arguments into calls on the library crates.
 
+mod crawl;
 mod db;
 mod demo;
 mod fetch;
 mod parse;
 mod sim;
+mod source;
 
 use std::process::ExitCode;
 
@@ -23,6 +25,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Db(command) => db::run(command, &store).await,
         Command::Sim(command) => sim::run(command).await,
+        Command::Crawl(args) => crawl::run(args, &config, &store).await,
         Command::Demo(args) => demo::run(args, &store).await,
         Command::Fetch {
             url,

@@ -29,6 +29,10 @@ pub struct MarketAccounting {
     pub unreachable: bool,
     /// Whether the market showed a seizure banner.
     pub seized: bool,
+    /// What a human must do for the crawl to go on (a login or captcha page): when it was seen
+    /// and the instructions. Empty when nothing is needed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs_human: Vec<String>,
 }
 
 impl MarketAccounting {
@@ -65,6 +69,9 @@ pub fn table(markets: &BTreeMap<String, MarketAccounting>) -> String {
         if a.unreachable {
             state.push_str(" [unreachable]");
         }
+        if !a.needs_human.is_empty() {
+            state.push_str(" [needs a human]");
+        }
         let _ = writeln!(
             out,
             "{:<14} {:>9} {:>8} {:>7} {:>8.1}% {:>6}/{:<6} {:>8}  {}{}",
@@ -80,6 +87,11 @@ pub fn table(markets: &BTreeMap<String, MarketAccounting>) -> String {
             kinds.join(", "),
             state
         );
+    }
+    for (name, a) in markets {
+        if let Some(last) = a.needs_human.last() {
+            let _ = writeln!(out, "{name} needs a human: {last}");
+        }
     }
     out
 }

@@ -16,5 +16,5 @@ mod source;
 
 pub use accounting::{table, MarketAccounting};
 pub use plan::{canonical_link, is_denied, priority, CrawlConfig, MarketPlan};
-pub use run::{crawl, CrawlError, RunOutcome, Stop};
+pub use run::{crawl, crawl_with_progress, CrawlError, MarketStatus, Progress, RunOutcome, Stop};
 pub use source::{FailureKind, Signal, Source, SourceError};

@@ -134,6 +134,7 @@ struct Runner<'a, S> {
     crawl: CrawlId,
     plans: HashMap<String, &'a MarketPlan>,
     state: Mutex<HashMap<String, MarketRuntime>>,
+    progress: &'a Progress,
 }
 
 static META_REFRESH: LazyLock<Regex> = LazyLock::new(|| {
@@ -148,6 +149,62 @@ fn meta_refresh(html: &str) -> Option<(u64, Option<String>)> {
     Some((delay, caps.get(2).map(|m| m.as_str().replace("&amp;", "&"))))
 }
 
+/// What a run is doing now, per market: for a live display. Cheap to clone; the crawl updates it
+/// as it goes.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<Mutex<ProgressState>>);
+
+#[derive(Debug, Clone, Default)]
+struct ProgressState {
+    crawl: Option<CrawlId>,
+    markets: BTreeMap<String, MarketStatus>,
+}
+
+/// One market's state in a running crawl.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MarketStatus {
+    pub accounting: MarketAccounting,
+    /// Links taken into the run so far (pages done, failed and waiting).
+    pub queued: u64,
+    /// Requests in flight now.
+    pub in_flight: u32,
+    /// Until when the market is left alone (queue, ban, login).
+    pub paused_until: Option<DateTime<Utc>>,
+}
+
+impl Progress {
+    pub fn new() -> Progress {
+        Progress::default()
+    }
+
+    /// The run being crawled, once known.
+    pub fn crawl(&self) -> Option<CrawlId> {
+        self.0.lock().map(|p| p.crawl).unwrap_or(None)
+    }
+
+    /// Every market's state now.
+    pub fn snapshot(&self) -> BTreeMap<String, MarketStatus> {
+        self.0.lock().map(|p| p.markets.clone()).unwrap_or_default()
+    }
+
+    fn set_crawl(&self, crawl: CrawlId) {
+        if let Ok(mut p) = self.0.lock() {
+            p.crawl = Some(crawl);
+            p.markets.clear();
+        }
+    }
+
+    fn publish(&self, market: &str, runtime: &MarketRuntime) {
+        if let Ok(mut p) = self.0.lock() {
+            let status = p.markets.entry(market.to_owned()).or_default();
+            status.accounting.clone_from(&runtime.accounting);
+            status.queued = runtime.queued;
+            status.in_flight = runtime.in_flight;
+            status.paused_until = runtime.paused_until;
+        }
+    }
+}
+
 /// Runs (or resumes) a crawl run over `config`'s markets until its frontier is empty or `stop`
 /// is requested.
 pub async fn crawl<S: Source>(
@@ -155,6 +212,17 @@ pub async fn crawl<S: Source>(
     source: &S,
     config: &CrawlConfig,
     stop: &Stop,
+) -> Result<RunOutcome, CrawlError> {
+    crawl_with_progress(store, source, config, stop, &Progress::new()).await
+}
+
+/// [`crawl`], publishing what it does to `progress` as it goes.
+pub async fn crawl_with_progress<S: Source>(
+    store: &Store,
+    source: &S,
+    config: &CrawlConfig,
+    stop: &Stop,
+    progress: &Progress,
 ) -> Result<RunOutcome, CrawlError> {
     if config.markets.is_empty() {
         return Err(CrawlError::NoMarkets);
@@ -181,6 +249,7 @@ pub async fn crawl<S: Source>(
             .await
             .during(|| "starting a crawl run".into())?,
     };
+    progress.set_crawl(crawl);
     let mut state: HashMap<String, MarketRuntime> = HashMap::new();
     for (market, data) in store
         .accounting(crawl)
@@ -208,7 +277,11 @@ pub async fn crawl<S: Source>(
             .map(|m| (m.name.as_str().to_owned(), m))
             .collect(),
         state: Mutex::new(state),
+        progress,
     };
+    for (market, runtime) in runner.state.lock().expect("state lock").iter() {
+        progress.publish(market, runtime);
+    }
     for plan in &config.markets {
         let seeds: Vec<NewLink> = plan
             .seeds
@@ -296,7 +369,10 @@ pub async fn crawl<S: Source>(
 impl<S: Source> Runner<'_, S> {
     fn with_market<T>(&self, market: &str, f: impl FnOnce(&mut MarketRuntime) -> T) -> T {
         let mut state = self.state.lock().expect("state lock");
-        f(state.entry(market.to_owned()).or_default())
+        let runtime = state.entry(market.to_owned()).or_default();
+        let result = f(runtime);
+        self.progress.publish(market, runtime);
+        result
     }
 
     async fn save_accounting(&self) -> Result<(), CrawlError> {
@@ -667,19 +743,26 @@ impl<S: Source> Runner<'_, S> {
     }
 
     async fn needs_human(&self, plan: &MarketPlan, what: &str) {
+        let instructions = format!(
+            "a {what} page at {}: log in with Tor Browser, export the cookies and run `dnmscope session import --market {} cookies.txt`; the crawl retries the market after its pause and goes on with the other markets meanwhile",
+            Utc::now().format("%Y-%m-%d %H:%M:%S UTC"),
+            plan.name
+        );
         let first = self.with_market(plan.name.as_str(), |m| {
             let count = m.accounting.gates.entry(what.to_owned()).or_default();
             *count += 1;
+            // Kept with the run's accounting (the "needs a human" record); the first and the
+            // latest few are enough to act on.
+            if m.accounting.needs_human.len() >= 8 {
+                m.accounting.needs_human.remove(1);
+            }
+            m.accounting.needs_human.push(instructions.clone());
             *count == 1
         });
         if first {
-            tracing::warn!(
-                market = %plan.name,
-                "{} needs a human: log in with Tor Browser, export the cookies and run `dnmscope session import --market {} cookies.txt`; the crawl goes on with the other markets",
-                plan.name,
-                plan.name
-            );
+            tracing::warn!(market = %plan.name, "{} needs a human: {instructions}", plan.name);
         }
+        self.source.report(&plan.name, Signal::NeedsSession);
     }
 
     async fn complete(

@@ -51,6 +51,9 @@ pub enum Signal {
     Queue,
     /// A ban page: too fast; slow down a lot.
     Banned,
+    /// A login or captcha page: the session is gone; a human must log in and import the
+    /// session (the source should pick up a newly imported one).
+    NeedsSession,
     /// An ordinary page.
     Normal,
 }

@@ -226,16 +226,24 @@ impl CookieJar {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
+        // Written beside the file and renamed over it, so a crawl that reloads the session
+        // while it is being imported reads the old file or the new one, never half of one.
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = std::path::PathBuf::from(partial);
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(io)?;
+        let mut file = options.open(&partial).map_err(io)?;
         // `mode` applies only when the file is created: narrow an older, wider file too.
         #[cfg(unix)]
         file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .map_err(io)?;
-        std::io::Write::write_all(&mut file, self.to_netscape().as_bytes()).map_err(io)
+        std::io::Write::write_all(&mut file, self.to_netscape().as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        drop(file);
+        std::fs::rename(&partial, path).map_err(io)
     }
 }
 

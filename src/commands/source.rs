@@ -1,0 +1,119 @@
+//! The real fetcher as the crawler's page source, picking up sessions a human imports while a
+//! crawl runs.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use dnmscope_crawl::{FailureKind, Signal, Source, SourceError};
+use dnmscope_fetch::{CookieJar, ErrorKind, Fetcher, PageSignal};
+use dnmscope_model::{Capture, CrawlId, MarketName};
+
+/// Where imported sessions live: `dir/{market}.{account}.cookies.txt`.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    pub dir: PathBuf,
+    pub account: String,
+}
+
+impl Sessions {
+    pub fn path(&self, market: &str) -> PathBuf {
+        self.dir
+            .join(format!("{market}.{}.cookies.txt", self.account))
+    }
+}
+
+/// [`Fetcher`] as a crawl [`Source`].
+#[derive(Debug)]
+pub struct FetchSource {
+    fetcher: Fetcher,
+    sessions: Option<Sessions>,
+    /// The modification time of each market's session file when it was last loaded.
+    loaded: Mutex<HashMap<String, SystemTime>>,
+}
+
+impl FetchSource {
+    pub fn new(fetcher: Fetcher, sessions: Option<Sessions>) -> FetchSource {
+        FetchSource {
+            fetcher,
+            sessions,
+            loaded: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Loads the market's imported session when the file is new or changed since it was last
+    /// loaded (a human ran `dnmscope session import` while the crawl waited). A stat per
+    /// request; the cookies themselves are never logged.
+    fn refresh_session(&self, market: &str) -> Result<(), SourceError> {
+        let Some(sessions) = &self.sessions else {
+            return Ok(());
+        };
+        let path = sessions.path(market);
+        let Ok(modified) = std::fs::metadata(&path).and_then(|m| m.modified()) else {
+            return Ok(());
+        };
+        let mut loaded = self.loaded.lock().expect("session lock");
+        if loaded.get(market) == Some(&modified) {
+            return Ok(());
+        }
+        let jar = CookieJar::load(&path).map_err(|error| SourceError {
+            kind: FailureKind::Fatal,
+            url: path.display().to_string(),
+            message: format!("loading the imported session: {error}"),
+        })?;
+        let cookies = jar.len();
+        self.fetcher
+            .set_cookies(market, jar)
+            .map_err(|error| SourceError {
+                kind: FailureKind::Fatal,
+                url: path.display().to_string(),
+                message: format!("using the imported session: {error}"),
+            })?;
+        loaded.insert(market.to_owned(), modified);
+        tracing::info!(market, cookies, "using the imported session");
+        Ok(())
+    }
+}
+
+impl Source for FetchSource {
+    async fn fetch(
+        &self,
+        crawl: CrawlId,
+        market: &MarketName,
+        url: &str,
+    ) -> Result<Capture, SourceError> {
+        self.refresh_session(market.as_str())?;
+        match self.fetcher.fetch(market.as_str(), url).await {
+            Ok(fetched) => {
+                let mut capture = fetched.capture;
+                capture.crawl = crawl;
+                Ok(capture)
+            }
+            Err(error) => Err(SourceError {
+                kind: match error.kind() {
+                    ErrorKind::Transient => FailureKind::Transient,
+                    ErrorKind::RateLimited => FailureKind::RateLimited,
+                    ErrorKind::SiteDown => FailureKind::SiteDown,
+                    ErrorKind::TorUnhealthy => FailureKind::TorUnhealthy,
+                    ErrorKind::Fatal => FailureKind::Fatal,
+                },
+                url: url.to_owned(),
+                message: error.to_string(),
+            }),
+        }
+    }
+
+    fn report(&self, market: &MarketName, signal: Signal) {
+        let signal = match signal {
+            Signal::Queue => PageSignal::Queue {
+                wait: Duration::from_secs(5),
+            },
+            Signal::Banned => PageSignal::Ban,
+            Signal::NeedsSession | Signal::Normal => return,
+        };
+        if let Err(error) = self.fetcher.report(market.as_str(), signal) {
+            tracing::debug!(%error, "reporting a page signal");
+        }
+    }
+}
