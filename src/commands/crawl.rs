@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use dnmscope_crawl::{
-    crawl_with_progress, table, CrawlConfig, MarketPlan, MarketStatus, Progress, Stop,
+    crawl_with_progress, table, CrawlConfig, FetchSource, MarketPlan, MarketStatus, Progress,
+    Sessions, Stop,
 };
 use dnmscope_fetch::{Fetcher, TokioClock};
 use dnmscope_model::{FrontierState, MarketName, PseudonymKey};
@@ -21,7 +22,6 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::cli::{CrawlArgs, ProgressMode};
 use crate::commands::fetch::transport;
-use crate::commands::source::{FetchSource, Sessions};
 use crate::config::Config;
 
 /// The exit code of a run stopped before its end (it can be resumed).

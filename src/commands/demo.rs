@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use dnmscope_crawl::{crawl, table, CrawlConfig, MarketPlan, Stop};
+use dnmscope_crawl::{crawl, table, CrawlConfig, FetchSource, MarketPlan, Stop};
 use dnmscope_fetch::{Fetcher, Limits, LoopbackTransport, MarketSpec, Politeness, TokioClock};
 use dnmscope_model::{CrawlId, MarketName, PseudonymKey};
 use dnmscope_sim::view::Ctx;
@@ -16,7 +16,6 @@ use dnmscope_sim::{generate, Page, ServerConfig, SimServer, WorldConfig};
 use dnmscope_store::{Store, StoreOptions};
 
 use crate::cli::DemoArgs;
-use crate::commands::source::FetchSource;
 
 pub async fn run(args: DemoArgs, store_options: &StoreOptions) -> anyhow::Result<ExitCode> {
     if args.days == 0 || args.days > 60 {

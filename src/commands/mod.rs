@@ -6,7 +6,6 @@ mod demo;
 mod fetch;
 mod parse;
 mod sim;
-mod source;
 
 use std::process::ExitCode;
 

@@ -10,11 +10,13 @@
 //! snapshot is.
 
 mod accounting;
+mod fetch_source;
 mod plan;
 mod run;
 mod source;
 
 pub use accounting::{table, MarketAccounting};
+pub use fetch_source::{FetchSource, Sessions};
 pub use plan::{canonical_link, is_denied, priority, CrawlConfig, MarketPlan};
 pub use run::{crawl, crawl_with_progress, CrawlError, MarketStatus, Progress, RunOutcome, Stop};
 pub use source::{FailureKind, Signal, Source, SourceError};

@@ -26,5 +26,6 @@ pub use fetcher::{Fetched, Fetcher, Limits, MarketSpec, RedirectRefusal, Refused
 pub use politeness::{PageSignal, Politeness};
 pub use socks::SocksTransport;
 pub use transport::{
-    IsolationKey, LiteralResolver, LoopbackTransport, Resolver, SharedTransport, Transport,
+    BoxStream, Connecting, IsolationKey, LiteralResolver, LoopbackTransport, Resolver,
+    SharedTransport, Stream, Transport,
 };

@@ -1,14 +1,15 @@
-//! The real fetcher as the crawler's page source, picking up sessions a human imports while a
-//! crawl runs.
+//! The real fetcher (`dnmscope-fetch`) as the crawler's page source, picking up sessions a human
+//! imports while a crawl runs.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use dnmscope_crawl::{FailureKind, Signal, Source, SourceError};
 use dnmscope_fetch::{CookieJar, ErrorKind, Fetcher, PageSignal};
 use dnmscope_model::{Capture, CrawlId, MarketName};
+
+use crate::source::{FailureKind, Signal, Source, SourceError};
 
 /// Where imported sessions live: `dir/{market}.{account}.cookies.txt`.
 #[derive(Debug, Clone)]

@@ -1,0 +1,256 @@
+//! The crawl's efficiency under simulated Tor latency: achieved pages per second against the
+//! politeness ceiling, CPU per page and peak memory of the crawling process.
+//!
+//! `cargo bench -p dnmscope-crawl --bench crawl` (release). The simulated markets run in a child
+//! process (this same executable, role `sim`) so the figures are the crawler's alone. Every
+//! connection is delayed by a latency drawn from a log-normal distribution around a median (an
+//! onion-service round trip), then served over loopback through the real fetcher (politeness,
+//! HTTP, cookies) into a SQLite store, parsed and stored as in a real crawl.
+//!
+//! Environment: DNMSCOPE_BENCH_PAGES (pages per market, default 120), DNMSCOPE_BENCH_RATE
+//! (requests per minute per market, default 240), DNMSCOPE_BENCH_LATENCIES (medians in ms,
+//! default "500,2000").
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dnmscope_crawl::{crawl, CrawlConfig, FetchSource, MarketPlan, Stop};
+use dnmscope_fetch::{
+    Connecting, Fetcher, IsolationKey, Limits, LoopbackTransport, MarketSpec, Politeness,
+    TokioClock, Transport,
+};
+use dnmscope_model::{CrawlId, MarketName, PseudonymKey};
+use dnmscope_sim::view::Ctx;
+use dnmscope_sim::{generate, Page, ServerConfig, SimServer, World, WorldConfig};
+use dnmscope_store::{Location, Store, StoreOptions};
+use rand::{Rng, SeedableRng};
+
+const SEED: u64 = 7;
+const DAY: u32 = 5;
+
+fn world() -> World {
+    generate(&WorldConfig {
+        vendors: 60,
+        ..WorldConfig::small(SEED)
+    })
+    .expect("generating the world")
+}
+
+/// Loopback connections delayed like an onion-service circuit.
+#[derive(Debug)]
+struct Latency {
+    inner: LoopbackTransport,
+    median: Duration,
+    rng: Mutex<rand_chacha::ChaCha8Rng>,
+}
+
+impl Transport for Latency {
+    fn name(&self) -> &'static str {
+        "simulated-tor"
+    }
+
+    fn connect<'a>(&'a self, host: &'a str, port: u16, key: &'a IsolationKey) -> Connecting<'a> {
+        // Log-normal, sigma 0.5: most round trips within a factor of 2.7 of the median.
+        let (u1, u2): (f64, f64) = {
+            let mut rng = self.rng.lock().expect("rng lock");
+            (rng.gen_range(f64::EPSILON..1.0), rng.gen())
+        };
+        let normal = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        let delay = self.median.mul_f64((0.5 * normal).exp());
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            self.inner.connect(host, port, key).await
+        })
+    }
+}
+
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat; 12 and 13 after the command name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn main() {
+    if std::env::var("DNMSCOPE_BENCH_ROLE").as_deref() == Ok("sim") {
+        return serve();
+    }
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let pages: u64 = env("DNMSCOPE_BENCH_PAGES", "120").parse().expect("pages");
+    let rate: u32 = env("DNMSCOPE_BENCH_RATE", "240").parse().expect("rate");
+    let latencies: Vec<u64> = env("DNMSCOPE_BENCH_LATENCIES", "500,2000")
+        .split(',')
+        .map(|l| l.trim().parse().expect("latency in ms"))
+        .collect();
+
+    // The simulated markets, in a child process.
+    let mut child = Command::new(std::env::current_exe().expect("this executable"))
+        .env("DNMSCOPE_BENCH_ROLE", "sim")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starting the simulator");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the simulator's address");
+    let addr: SocketAddr = line.trim().parse().expect("an address");
+    let world = world();
+
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    println!(
+        "crawl under simulated Tor latency: {} markets, {pages} pages each, politeness {rate} requests/min and 4 in flight per market",
+        world.markets.len()
+    );
+    for median in latencies {
+        let ceiling = f64::from(rate) / 60.0 * world.markets.len() as f64;
+        let cpu_before = cpu_seconds();
+        let (fetched, took) = runtime.block_on(run(&world, addr, pages, rate, median));
+        let cpu = cpu_seconds() - cpu_before;
+        let achieved = fetched as f64 / took.as_secs_f64();
+        println!(
+            "  latency median {median:>5} ms: {fetched} pages in {:.1} s = {achieved:.2} pages/s against a ceiling of {ceiling:.1} ({:.0} %); CPU {:.2} ms per page; peak RSS {:.0} MiB",
+            took.as_secs_f64(),
+            achieved / ceiling * 100.0,
+            cpu / fetched.max(1) as f64 * 1e3,
+            peak_rss_mib()
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+async fn run(
+    world: &World,
+    addr: SocketAddr,
+    pages: u64,
+    rate: u32,
+    median_ms: u64,
+) -> (u64, Duration) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut options = StoreOptions::new(Location::SqliteFile(dir.path().join("bench.sqlite")));
+    options.create = true;
+    let store = Store::open(&options).await.expect("the store");
+    let mut plans = Vec::new();
+    let mut specs = Vec::new();
+    for market in &world.markets {
+        let ctx = Ctx {
+            world,
+            market,
+            day: DAY,
+            layout: 1,
+        };
+        let base = format!("http://{}:{}", market.hosts[0], addr.port());
+        let name = MarketName::new(&market.slug).expect("a name");
+        plans.push(MarketPlan {
+            name: name.clone(),
+            definition: Arc::new(
+                dnmscope_parse::builtin_markets()
+                    .expect("definitions")
+                    .into_iter()
+                    .find(|d| d.name == market.slug)
+                    .expect("a definition"),
+            ),
+            hosts: market.hosts.clone(),
+            seeds: [Page::Home, Page::CategoryIndex, Page::Forum { page: 1 }]
+                .iter()
+                .map(|p| format!("{base}{}", ctx.url(p)))
+                .collect(),
+            max_pages: Some(pages),
+            max_depth: 50,
+            session_params: Vec::new(),
+        });
+        specs.push(MarketSpec {
+            name,
+            hosts: market.hosts.clone(),
+            politeness: Politeness {
+                requests_per_minute: rate,
+                jitter: Duration::from_millis(100),
+                max_concurrent: 4,
+                ban_pause: Duration::from_secs(30),
+                max_slowdown: Duration::from_secs(30),
+            },
+        });
+    }
+    let transport = Latency {
+        inner: LoopbackTransport::new(
+            world
+                .markets
+                .iter()
+                .flat_map(|m| m.hosts.iter().map(move |h| (h.clone(), addr))),
+        )
+        .expect("loopback"),
+        median: Duration::from_millis(median_ms),
+        rng: Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(median_ms)),
+    };
+    let fetcher = Fetcher::new(
+        Arc::new(transport),
+        Arc::new(TokioClock::new()),
+        Limits::default(),
+        specs,
+        CrawlId(0),
+    );
+    let config = CrawlConfig {
+        markets: plans,
+        concurrency: 16,
+        max_attempts: 3,
+        retry_delay: Duration::from_secs(1),
+        ban_pause: Duration::from_secs(30),
+        login_pause: Duration::from_secs(30),
+        unreachable_after: 5,
+        pseudonyms: PseudonymKey::from_bytes([3; 32]),
+    };
+    let started = Instant::now();
+    let outcome = crawl(
+        &store,
+        &FetchSource::new(fetcher, None),
+        &config,
+        &Stop::new(),
+    )
+    .await
+    .expect("the crawl");
+    let took = started.elapsed();
+    let fetched = outcome.accounting.values().map(|a| a.fetched).sum();
+    store.close().await;
+    (fetched, took)
+}
+
+/// The child: serves the world on loopback and prints its address.
+fn serve() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let server = SimServer::start(
+            Arc::new(world()),
+            ServerConfig::open(DAY),
+            "127.0.0.1:0".parse().expect("an address"),
+        )
+        .await
+        .expect("serving");
+        println!("{}", server.addr());
+        server.wait().await.expect("serving");
+    });
+}
