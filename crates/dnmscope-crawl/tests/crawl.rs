@@ -1,6 +1,7 @@
 //! Crawls of the simulated markets over loopback HTTP: a run recovers what the truth says was
 //! reachable, follows no state-changing or hidden link, resumes after an interruption without
-//! fetching a stored page again, and handles queues, seizures and outages.
+//! fetching a stored page again, handles queues, seizures and outages, and behind a login with
+//! forced logouts and bans pauses for a human and loses nothing.
 //!
 //! The source here is a plain loopback HTTP client (the crawler's tests need a page source, not
 //! Tor); `dnmscope-fetch` is the real one.
@@ -12,7 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use dnmscope_crawl::{crawl, CrawlConfig, FailureKind, MarketPlan, Source, SourceError, Stop};
+use dnmscope_crawl::{
+    crawl, CrawlConfig, FailureKind, MarketPlan, Signal, Source, SourceError, Stop,
+};
 use dnmscope_model::{Capture, CrawlId, FinishReason, Header, MarketName, PseudonymKey};
 use dnmscope_sim::view::{self, Ctx};
 use dnmscope_sim::{generate, MarketState, Page, ServerConfig, SimServer, World, WorldConfig};
@@ -25,6 +28,17 @@ struct HttpSource {
     fetches: AtomicUsize,
     limit: Option<usize>,
     jar: Option<std::sync::Mutex<Vec<(String, String)>>>,
+    /// A human at the keyboard: when the crawler says a market needs a session, the next fetch
+    /// of that market first logs in as a person would (waiting out the queue, solving the
+    /// captcha) and keeps the session cookie, as `dnmscope session import` would.
+    human: Option<Human>,
+}
+
+struct Human {
+    world: Arc<World>,
+    addr: SocketAddr,
+    wanted: std::sync::Mutex<HashSet<String>>,
+    logins: AtomicUsize,
 }
 
 impl HttpSource {
@@ -42,7 +56,100 @@ impl HttpSource {
             fetches: AtomicUsize::new(0),
             limit,
             jar: None,
+            human: None,
         }
+    }
+
+    fn with_human(mut self, world: Arc<World>, addr: SocketAddr) -> HttpSource {
+        self.jar = Some(std::sync::Mutex::new(Vec::new()));
+        self.human = Some(Human {
+            world,
+            addr,
+            wanted: std::sync::Mutex::new(HashSet::new()),
+            logins: AtomicUsize::new(0),
+        });
+        self
+    }
+
+    fn cookies_for(&self, host: &str) -> Option<String> {
+        let jar = self.jar.as_ref()?.lock().unwrap();
+        let cookies: Vec<&str> = jar
+            .iter()
+            .filter(|(h, _)| h == host)
+            .map(|(_, c)| c.as_str())
+            .collect();
+        (!cookies.is_empty()).then(|| cookies.join("; "))
+    }
+
+    fn keep_cookies(&self, host: &str, response: &reqwest::Response) {
+        let Some(jar) = &self.jar else {
+            return;
+        };
+        for value in response.headers().get_all("set-cookie") {
+            if let Some(pair) = value.to_str().ok().and_then(|v| v.split(';').next()) {
+                let mut jar = jar.lock().unwrap();
+                let name = pair.split('=').next().unwrap_or("").to_owned();
+                jar.retain(|(h, c)| !(*h == host && c.starts_with(&format!("{name}="))));
+                jar.push((host.to_owned(), pair.to_owned()));
+            }
+        }
+    }
+
+    /// Logs into `market` as a person would.
+    async fn log_in(&self, human: &Human, market: &MarketName) {
+        let world = &human.world;
+        let m = world
+            .markets
+            .iter()
+            .find(|m| m.slug == market.as_str())
+            .unwrap();
+        let host = m.hosts[0].clone();
+        let base = format!("http://{host}:{}", human.addr.port());
+        let login = Ctx {
+            world,
+            market: m,
+            day: 0,
+            layout: 1,
+        }
+        .url(&Page::Login);
+        for _ in 0..30 {
+            let mut request = self.client.get(format!("{base}{login}"));
+            if let Some(cookies) = self.cookies_for(&host) {
+                request = request.header("cookie", cookies);
+            }
+            let response = request.send().await.unwrap();
+            self.keep_cookies(&host, &response);
+            let form = response.text().await.unwrap();
+            let Some(challenge) = form
+                .split("name=\"challenge\" value=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+            else {
+                // A queue or a ban: a person waits and tries again.
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                continue;
+            };
+            let account = world.accounts.iter().find(|a| a.market == m.id).unwrap();
+            let answer = world.captcha_answer(m.id, challenge);
+            let mut request = self
+                .client
+                .post(format!("{base}{login}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "username={}&password={}&challenge={challenge}&captcha={answer}",
+                    account.username, account.password
+                ));
+            if let Some(cookies) = self.cookies_for(&host) {
+                request = request.header("cookie", cookies);
+            }
+            let response = request.send().await.unwrap();
+            self.keep_cookies(&host, &response);
+            if self.cookies_for(&host).is_some_and(|c| c.contains("sid=")) {
+                human.logins.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+        }
+        panic!("the human could not log into {market}");
     }
 
     fn with_cookies(mut self) -> HttpSource {
@@ -76,18 +183,15 @@ impl Source for HttpSource {
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_default();
-        let mut request = self.client.get(url);
-        if let Some(jar) = &self.jar {
-            let cookies: Vec<String> = jar
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(h, _)| *h == host)
-                .map(|(_, c)| c.clone())
-                .collect();
-            if !cookies.is_empty() {
-                request = request.header("cookie", cookies.join("; "));
+        if let Some(human) = &self.human {
+            let wanted = human.wanted.lock().unwrap().remove(market.as_str());
+            if wanted {
+                self.log_in(human, market).await;
             }
+        }
+        let mut request = self.client.get(url);
+        if let Some(cookies) = self.cookies_for(&host) {
+            request = request.header("cookie", cookies);
         }
         let response = request
             .send()
@@ -101,16 +205,7 @@ impl Source for HttpSource {
                 message: format!("HTTP {status}"),
             });
         }
-        if let Some(jar) = &self.jar {
-            for value in response.headers().get_all("set-cookie") {
-                if let Some(pair) = value.to_str().ok().and_then(|v| v.split(';').next()) {
-                    let mut jar = jar.lock().unwrap();
-                    let name = pair.split('=').next().unwrap_or("").to_owned();
-                    jar.retain(|(h, c)| !(*h == host && c.starts_with(&format!("{name}="))));
-                    jar.push((host.clone(), pair.to_owned()));
-                }
-            }
-        }
+        self.keep_cookies(&host, &response);
         let headers = response
             .headers()
             .iter()
@@ -133,6 +228,16 @@ impl Source for HttpSource {
             truncated: None,
             elapsed_ms: Some(started.elapsed().as_millis() as u64),
         })
+    }
+
+    fn report(&self, market: &MarketName, signal: Signal) {
+        if let (Some(human), Signal::NeedsSession) = (&self.human, signal) {
+            human
+                .wanted
+                .lock()
+                .unwrap()
+                .insert(market.as_str().to_owned());
+        }
     }
 }
 
@@ -501,4 +606,111 @@ async fn queues_are_waited_out_seizures_recorded_and_dead_markets_dropped() {
         }
         server.stop().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_captchas_forced_logouts_and_bans_pause_the_market_and_lose_nothing() {
+    let world = Arc::new(generate(&WorldConfig::small(34)).unwrap());
+    let day = 6;
+    // A market front as crawlers meet it: a queue, a login with a captcha, sessions logged out
+    // at random, and a rate limit that bans the session for a while.
+    let server_config = ServerConfig {
+        day: dnmscope_sim::DaySchedule::Fixed(day),
+        forced_logout_rate: 0.03,
+        queue: Some(dnmscope_sim::QueueConfig {
+            wait: Duration::from_secs(1),
+            requeue_rate: 0.0,
+        }),
+        rate_limit: Some(dnmscope_sim::RateLimit {
+            requests: 25,
+            window: Duration::from_secs(2),
+            ban: Duration::from_secs(2),
+        }),
+        ..ServerConfig::default()
+    };
+    let server = SimServer::start(world.clone(), server_config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = server.addr();
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let source = HttpSource::new(&world, addr, None).with_human(world.clone(), addr);
+    let mut cfg = config(plans(&world, addr, day));
+    cfg.unreachable_after = 50;
+    let outcome = crawl(&store, &source, &cfg, &Stop::new()).await.unwrap();
+    assert_eq!(outcome.finish, Some(FinishReason::Completed));
+
+    // Every gate was met.
+    let requests = server.requests();
+    let met =
+        |outcome: dnmscope_sim::Outcome| requests.iter().filter(|r| r.outcome == outcome).count();
+    let logins = source.human.as_ref().unwrap().logins.load(Ordering::SeqCst);
+    println!(
+        "queue {}, login forms {}, forced logouts {}, bans {}, human logins {logins}",
+        met(dnmscope_sim::Outcome::Queue),
+        met(dnmscope_sim::Outcome::LoginForm),
+        met(dnmscope_sim::Outcome::SessionEnded),
+        met(dnmscope_sim::Outcome::Banned),
+    );
+    assert!(met(dnmscope_sim::Outcome::LoginForm) > 0);
+    assert!(
+        met(dnmscope_sim::Outcome::SessionEnded) > 0,
+        "forced logouts happened"
+    );
+    assert!(met(dnmscope_sim::Outcome::Banned) > 0, "bans happened");
+    assert!(logins >= world.markets.len(), "a human logged in");
+    for (market, accounting) in &outcome.accounting {
+        assert!(
+            !accounting.needs_human.is_empty(),
+            "{market}: the need was recorded"
+        );
+        assert!(
+            accounting.gates.contains_key("login") || accounting.gates.contains_key("captcha"),
+            "{market}: {accounting:?}"
+        );
+    }
+
+    // Nothing was lost, and no gate page became an observation: the store holds exactly what a
+    // crawl of the same day without any gate holds.
+    let stats = store.stats().await.unwrap();
+    let truth = reachable(&world, day);
+    assert_eq!(rows(&stats, "listings") as usize, truth.listings);
+    assert_eq!(rows(&stats, "vendors") as usize, truth.vendors);
+    assert_eq!(rows(&stats, "forum_posts") as usize, truth.posts);
+    let open = SimServer::start(
+        world.clone(),
+        ServerConfig::open(day),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let reference_dir = tempfile::tempdir().unwrap();
+    let reference = store(&reference_dir).await;
+    crawl(
+        &reference,
+        &HttpSource::new(&world, open.addr(), None),
+        &config(plans(&world, open.addr(), day)),
+        &Stop::new(),
+    )
+    .await
+    .unwrap();
+    let expected = reference.stats().await.unwrap();
+    for table in [
+        "listings",
+        "listing_observations",
+        "vendors",
+        "vendor_observations",
+        "feedback",
+        "feedback_sightings",
+        "forum_threads",
+        "thread_observations",
+        "forum_posts",
+        "post_observations",
+        "market_events",
+    ] {
+        assert_eq!(rows(&stats, table), rows(&expected, table), "{table}");
+    }
+    open.stop().await;
+    assert!(server.violations().is_empty());
+    server.stop().await;
 }
