@@ -633,11 +633,11 @@ async fn logins_captchas_forced_logouts_and_bans_pause_the_market_and_lose_nothi
         .unwrap();
     let addr = server.addr();
     let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir).await;
+    let crawled = store(&dir).await;
     let source = HttpSource::new(&world, addr, None).with_human(world.clone(), addr);
     let mut cfg = config(plans(&world, addr, day));
     cfg.unreachable_after = 50;
-    let outcome = crawl(&store, &source, &cfg, &Stop::new()).await.unwrap();
+    let outcome = crawl(&crawled, &source, &cfg, &Stop::new()).await.unwrap();
     assert_eq!(outcome.finish, Some(FinishReason::Completed));
 
     // Every gate was met.
@@ -672,7 +672,7 @@ async fn logins_captchas_forced_logouts_and_bans_pause_the_market_and_lose_nothi
 
     // Nothing was lost, and no gate page became an observation: the store holds exactly what a
     // crawl of the same day without any gate holds.
-    let stats = store.stats().await.unwrap();
+    let stats = crawled.stats().await.unwrap();
     let truth = reachable(&world, day);
     assert_eq!(rows(&stats, "listings") as usize, truth.listings);
     assert_eq!(rows(&stats, "vendors") as usize, truth.vendors);
