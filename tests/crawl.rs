@@ -243,6 +243,7 @@ fn a_crawl_killed_at_random_points_ends_equal_to_an_uninterrupted_one() {
         stdout(&reference)
     );
     let requests_once = markets.server().requests().len();
+    assert_polite(&markets.server().requests(), 6000);
     let expected = contents(&dir.path().join("reference.sqlite"));
     assert!(
         expected.rows["listing_observations"] > 0,
@@ -383,6 +384,31 @@ fn ctrl_c_once_drains_twice_stops_at_once_and_both_resume() {
     let got = contents(&dir.path().join("c.sqlite"));
     let expected = contents(&dir.path().join("r.sqlite"));
     assert_same(&got, &expected);
+}
+
+/// No market received more than its rate in any 1-second or 60-second window (the simulator's
+/// request log, by its clock).
+fn assert_polite(requests: &[dnmscope_sim::RequestRecord], per_minute: u64) {
+    let mut by_market: BTreeMap<Option<u32>, Vec<u64>> = BTreeMap::new();
+    for r in requests {
+        by_market.entry(r.market).or_default().push(r.at_ms);
+    }
+    for (market, mut times) in by_market {
+        times.sort_unstable();
+        for (window_ms, allowed) in [(1000, per_minute.div_ceil(60)), (60_000, per_minute)] {
+            let mut start = 0;
+            for end in 0..times.len() {
+                while times[end] - times[start] >= window_ms {
+                    start += 1;
+                }
+                let n = (end - start + 1) as u64;
+                assert!(
+                    n <= allowed,
+                    "market {market:?}: {n} requests within {window_ms} ms, allowed {allowed}"
+                );
+            }
+        }
+    }
 }
 
 /// Logs into market `index` as a human would in Tor Browser (solving the captcha) and returns
