@@ -561,3 +561,73 @@ fn a_market_behind_a_login_waits_for_an_imported_session_then_goes_on() {
     assert_eq!(got.rows["listings"] as usize, listings, "{:?}", got.rows);
     assert!(markets.server().violations().is_empty());
 }
+
+#[test]
+fn every_takes_a_snapshot_per_interval_until_stopped() {
+    let markets = Markets::start(47, 8, ServerConfig::open(DAY));
+    let dir = tempfile::tempdir().unwrap();
+    let config = markets.config(dir.path(), &[1], "");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dnmscope"))
+        .args([
+            "--config",
+            &config,
+            "--db",
+            "e.sqlite",
+            "crawl",
+            "--every",
+            "2s",
+            "--progress",
+            "none",
+        ])
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
+    let mut completed = 0;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(": completed in") {
+            completed += 1;
+            if completed == 2 {
+                break;
+            }
+        }
+    }
+    assert_eq!(completed, 2, "{seen}");
+    assert!(seen.contains("crawl 1: completed"), "{seen}");
+    assert!(seen.contains("crawl 2: completed"), "{seen}");
+    assert!(seen.contains("next snapshot at"), "{seen}");
+    // Stopped between snapshots: nothing is unfinished, so the exit is a success.
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).count());
+    signal(&child, "INT");
+    let status = wait_with_deadline(&mut child, Duration::from_secs(60));
+    rest.join().unwrap();
+    assert!(
+        status.code() == Some(0) || status.code() == Some(130),
+        "{status:?}"
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let crawls = runtime.block_on(async {
+        let store = Store::open(&StoreOptions::new(Location::SqliteFile(
+            dir.path().join("e.sqlite"),
+        )))
+        .await
+        .unwrap();
+        let stats = store.stats().await.unwrap();
+        store.close().await;
+        stats.crawls
+    });
+    let finished = crawls.iter().filter(|c| c.finished_at.is_some()).count();
+    assert!(finished >= 2, "{crawls:?}");
+    // Each snapshot fetched the market's pages again (listing pages once per run).
+    assert!(
+        crawls[1].captures > 0 && crawls[0].captures == crawls[1].captures,
+        "{crawls:?}"
+    );
+}
