@@ -407,7 +407,7 @@ impl<S: Source> Runner<'_, S> {
         mut links: Vec<NewLink>,
         now: DateTime<Utc>,
     ) -> Result<(), CrawlError> {
-        self.trim_to_budget(plan, &mut links);
+        let reserved = self.trim_to_budget(plan, &mut links);
         if links.is_empty() {
             return Ok(());
         }
@@ -416,23 +416,34 @@ impl<S: Source> Runner<'_, S> {
             .enqueue(self.crawl, &plan.name, &links, now)
             .await
             .during(|| format!("enqueueing links for {}", plan.name))?;
-        self.with_market(plan.name.as_str(), |m| m.queued += added);
+        self.settle_budget(plan, reserved, added);
         Ok(())
     }
 
-    fn trim_to_budget(&self, plan: &MarketPlan, links: &mut Vec<NewLink>) {
+    /// Counts the links the frontier took, giving back what was reserved for links it already
+    /// had: only new pages count against the budget.
+    fn settle_budget(&self, plan: &MarketPlan, reserved: u64, added: u64) {
+        self.with_market(plan.name.as_str(), |m| {
+            m.queued = m.queued.saturating_sub(reserved) + added;
+        });
+    }
+
+    /// Drops links beyond the depth and page budgets, and reserves room for the rest (returned;
+    /// settled by [`Runner::settle_budget`] once the store says how many were new), so that
+    /// concurrent pages never take the market past its budget.
+    fn trim_to_budget(&self, plan: &MarketPlan, links: &mut Vec<NewLink>) -> u64 {
         links.retain(|l| l.depth <= plan.max_depth);
-        if let Some(max) = plan.max_pages {
-            self.with_market(plan.name.as_str(), |m| {
+        self.with_market(plan.name.as_str(), |m| {
+            if let Some(max) = plan.max_pages {
                 let room = max.saturating_sub(m.queued) as usize;
                 if links.len() > room {
                     links.truncate(room);
                     m.budget_hit = true;
                 }
-                // Duplicates are dropped by the store; counting them keeps the budget safe.
-                m.queued += links.len() as u64;
-            });
-        }
+            }
+            m.queued += links.len() as u64;
+            links.len() as u64
+        })
     }
 
     async fn process(&self, entry: FrontierEntry, stop: &Stop) -> Result<(), CrawlError> {
@@ -772,8 +783,9 @@ impl<S: Source> Runner<'_, S> {
         plan: &MarketPlan,
         mut links: Vec<NewLink>,
     ) -> Result<(), CrawlError> {
-        self.trim_to_budget(plan, &mut links);
-        self.store
+        let reserved = self.trim_to_budget(plan, &mut links);
+        let completed = self
+            .store
             .complete(
                 entry.id,
                 extraction,
@@ -783,8 +795,17 @@ impl<S: Source> Runner<'_, S> {
                 Utc::now(),
             )
             .await
-            .during(|| format!("completing {}", entry.url))?;
-        Ok(())
+            .during(|| format!("completing {}", entry.url));
+        match completed {
+            Ok(completed) => {
+                self.settle_budget(plan, reserved, completed.links_added);
+                Ok(())
+            }
+            Err(error) => {
+                self.settle_budget(plan, reserved, 0);
+                Err(error)
+            }
+        }
     }
 
     async fn retry(

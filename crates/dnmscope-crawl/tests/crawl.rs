@@ -714,3 +714,37 @@ async fn logins_captchas_forced_logouts_and_bans_pause_the_market_and_lose_nothi
     assert!(server.violations().is_empty());
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_budget_is_spent_on_distinct_pages() {
+    let world = Arc::new(generate(&WorldConfig::small(35)).unwrap());
+    let day = 3;
+    let server = SimServer::start(
+        world.clone(),
+        ServerConfig::open(day),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let mut plans = plans(&world, server.addr(), day);
+    for plan in &mut plans {
+        plan.max_pages = Some(40);
+    }
+    let outcome = crawl(
+        &store,
+        &HttpSource::new(&world, server.addr(), None),
+        &config(plans),
+        &Stop::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.finish, Some(FinishReason::BudgetExhausted));
+    for (market, accounting) in &outcome.accounting {
+        // Links already in the frontier (the same vendor linked from every listing) cost
+        // nothing: the budget buys 40 distinct pages.
+        assert_eq!(accounting.fetched, 40, "{market}: {accounting:?}");
+    }
+    server.stop().await;
+}

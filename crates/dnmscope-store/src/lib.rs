@@ -152,6 +152,15 @@ enum Backend {
 }
 
 /// An open store. Cheap to clone; clones share the connection pool.
+/// What [`Store::complete`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completed {
+    /// The observations stored, when the page had an extraction.
+    pub report: Option<IngestReport>,
+    /// Links that were new to the run's frontier (the others were already in it).
+    pub links_added: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     backend: Backend,
@@ -410,7 +419,7 @@ impl Store {
         market: &MarketName,
         links: &[NewLink],
         now: DateTime<Utc>,
-    ) -> Result<Option<IngestReport>, StoreError> {
+    ) -> Result<Completed, StoreError> {
         in_transaction!(
             self,
             format!("completing frontier entry {entry}"),
@@ -421,9 +430,12 @@ impl Store {
                     }
                     None => None,
                 };
-                ops::enqueue(conn, crawl, market, links, now).await?;
+                let links_added = ops::enqueue(conn, crawl, market, links, now).await?;
                 ops::settle(conn, entry, FrontierState::Done, true, None, None).await?;
-                report
+                Completed {
+                    report,
+                    links_added,
+                }
             }
         )
     }

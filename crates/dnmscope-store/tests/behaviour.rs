@@ -1041,7 +1041,7 @@ async fn a_fetched_page_is_stored_with_its_frontier_entry_and_completed_atomical
         "vendor",
         2,
     )];
-    let report = fx
+    let completed = fx
         .store
         .complete(
             entry.id,
@@ -1052,9 +1052,9 @@ async fn a_fetched_page_is_stored_with_its_frontier_entry_and_completed_atomical
             at(0),
         )
         .await
-        .unwrap()
         .unwrap();
-    assert_eq!(report.listing_observations, 1);
+    assert_eq!(completed.links_added, 1);
+    assert_eq!(completed.report.unwrap().listing_observations, 1);
     let done = fx.store.frontier_entry(entry.id).await.unwrap();
     assert_eq!((done.state, done.attempts), (FrontierState::Done, 1));
     let next = fx.store.due(crawl, at(0), 10).await.unwrap();
