@@ -607,7 +607,8 @@ pub struct ParserVersionCount {
     pub last_ingested: DateTime<Utc>,
 }
 
-/// Distinct listings per market and origin (`ships_from`; `None` when not shown).
+/// Distinct listings per market and origin (`ships_from`; `None` for listings that never showed
+/// one). A listing whose stated origin changed counts under each.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OriginCount {
     pub market: String,

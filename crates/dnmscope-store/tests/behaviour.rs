@@ -1428,8 +1428,26 @@ async fn counts_per_crawl_and_market_and_the_span_of_each_market(fx: Fixture) {
     assert_eq!(versions[0].parser_version, "test@1");
     assert_eq!(versions[0].extractions, 4);
 
+    // A search page shows the listing without its origin, and another listing that never
+    // shows one: the first still counts once, under NL; the second under null.
+    let mut search = Extraction::empty(PageKind::Search, "test@1");
+    let mut known = listing("49.00");
+    known.ships_from = None;
+    let mut unknown = listing("10.00");
+    unknown.key = "999".to_string();
+    unknown.ships_from = None;
+    search.listings.extend([known, unknown]);
+    fx.store
+        .ingest(
+            &capture(second, "http://testmarket.onion/search", 1, b"search"),
+            &search,
+        )
+        .await
+        .unwrap();
     let origins = fx.store.listings_by_origin().await.unwrap();
-    assert_eq!(origins.len(), 1);
-    assert_eq!(origins[0].ships_from.as_deref(), Some("NL"));
-    assert_eq!(origins[0].listings, 1);
+    let origins: Vec<(Option<&str>, i64)> = origins
+        .iter()
+        .map(|o| (o.ships_from.as_deref(), o.listings))
+        .collect();
+    assert_eq!(origins, vec![(Some("NL"), 1), (None, 1)]);
 }

@@ -248,12 +248,25 @@ pub(crate) async fn parser_versions(
 
 pub(crate) async fn listings_by_origin(conn: &mut Conn) -> Result<Vec<OriginCount>, StoreError> {
     let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(
-        "SELECT m.name, o.ships_from, CAST(COUNT(DISTINCT o.listing_id) AS BIGINT)
-         FROM listing_observations o
-         JOIN listings l ON l.id = o.listing_id
-         JOIN markets m ON m.id = l.market_id
-         GROUP BY m.name, o.ships_from
-         ORDER BY m.name, o.ships_from",
+        // Pages that do not show the origin (search results) leave it null: a listing counts
+        // under null only when no observation of it ever showed one.
+        "SELECT market, ships_from, listings FROM (
+             SELECT m.name AS market, o.ships_from AS ships_from,
+                    CAST(COUNT(DISTINCT o.listing_id) AS BIGINT) AS listings
+             FROM listing_observations o
+             JOIN listings l ON l.id = o.listing_id
+             JOIN markets m ON m.id = l.market_id
+             WHERE o.ships_from IS NOT NULL
+             GROUP BY m.name, o.ships_from
+             UNION ALL
+             SELECT m.name, NULL, CAST(COUNT(*) AS BIGINT)
+             FROM listings l
+             JOIN markets m ON m.id = l.market_id
+             WHERE NOT EXISTS (SELECT 1 FROM listing_observations o
+                               WHERE o.listing_id = l.id AND o.ships_from IS NOT NULL)
+             GROUP BY m.name
+         ) counts
+         ORDER BY market, ships_from IS NULL, ships_from",
     )
     .fetch_all(&mut *conn)
     .await
