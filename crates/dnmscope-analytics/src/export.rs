@@ -559,3 +559,92 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod export_tests {
+    use super::*;
+    use dnmscope_store::{Location, StoreOptions};
+
+    fn indicator(name: &str) -> Table {
+        let mut table = Table::new(
+            name,
+            "Weekly listings per market.",
+            vec![
+                Column::new("week", ColumnType::Date, "Monday of the week."),
+                Column::new("market", ColumnType::Text, "Market name."),
+                Column::new("listings", ColumnType::Integer, "Listings seen."),
+                Column::new("median_usd", ColumnType::Float, "Median price."),
+            ],
+        );
+        table.push(vec![
+            Cell::Date(chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap()),
+            Cell::Text("nightshade".to_string()),
+            Cell::Integer(12),
+            Cell::Float(49.5),
+        ]);
+        table.push(vec![Cell::Null, Cell::Null, Cell::Null, Cell::Null]);
+        table
+    }
+
+    #[tokio::test]
+    async fn indicator_tables_are_exported_documented_and_checksummed() {
+        let store = Store::open(&StoreOptions::new(Location::SqliteMemory))
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let options = ExportOptions {
+            format: Format::Csv,
+            out_dir: dir.path().join("out"),
+            tool_version: "0.1.0-test".to_string(),
+            generated_at: chrono::DateTime::from_timestamp(1_767_268_800, 0).unwrap(),
+        };
+        let summary = export(&store, &[indicator("weekly_listings")], &options)
+            .await
+            .unwrap();
+        let names: Vec<&str> = summary.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names.len(), RELATIONS.len() + 2);
+        assert_eq!(
+            &names[RELATIONS.len()..],
+            &["crawl_completeness", "weekly_listings"]
+        );
+        let csv =
+            fs::read_to_string(options.out_dir.join("indicators/weekly_listings.csv")).unwrap();
+        assert_eq!(
+            csv,
+            "week,market,listings,median_usd\r\n2026-01-05,nightshade,12,49.5\r\n,,,\r\n"
+        );
+        let dictionary: serde_json::Value = serde_json::from_str(
+            &fs::read_to_string(options.out_dir.join("data_dictionary.json")).unwrap(),
+        )
+        .unwrap();
+        let entry = dictionary["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "weekly_listings")
+            .unwrap();
+        assert_eq!(entry["kind"], "indicator");
+        assert_eq!(entry["rows"], 2);
+        assert_eq!(entry["columns"][0]["type"], "date");
+        assert_eq!(entry["columns"][3]["description"], "Median price.");
+        // Every file but the manifest is in the manifest.
+        assert_eq!(summary.checksums.len(), RELATIONS.len() + 2 + 3);
+        let datasheet = fs::read_to_string(options.out_dir.join("datasheet.md")).unwrap();
+        assert!(datasheet.contains("`indicators/weekly_listings.csv` | indicator | 2"));
+        assert!(datasheet.contains("no crawl run saved its accounting"));
+
+        // Bad indicator names and duplicates are refused before anything is written.
+        for (tables, expected) in [
+            (vec![indicator("Weekly Listings")], "cannot name a file"),
+            (vec![indicator("a"), indicator("a")], "two indicator tables"),
+        ] {
+            let options = ExportOptions {
+                out_dir: dir.path().join("refused"),
+                ..options.clone()
+            };
+            let err = export(&store, &tables, &options).await.unwrap_err();
+            assert!(err.to_string().contains(expected), "{err}");
+            assert!(!options.out_dir.exists());
+        }
+    }
+}
