@@ -379,12 +379,13 @@ fn the_report_renders_its_charts_in_headless_chromium_without_errors() {
     let index = out.join("index.html");
     let page = std::fs::read_to_string(&index).unwrap();
     let charts = page.matches("<svg").count();
-    assert_eq!(charts, 6, "six charts inline");
+    assert_eq!(charts, 7, "seven charts inline");
     assert!(!page.contains("<script"));
     for name in [
         "listings_per_crawl",
         "vendors_per_crawl",
         "availability_per_crawl",
+        "usd_per_gram",
         "origin_shares",
     ] {
         for ext in ["svg", "png", "csv"] {

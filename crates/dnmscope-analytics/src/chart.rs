@@ -364,10 +364,17 @@ fn line_svg(chart: &LineChart) -> String {
             .collect();
         let _ = write!(
             frame.out,
-            r##"<g class="dnm-series" data-label="{l}"><polyline fill="none" stroke="{c}" stroke-width="2.5" stroke-linejoin="round" points="{p}"/>"##,
-            l = escape(&series.label),
-            p = path.join(" "),
+            r##"<g class="dnm-series" data-label="{l}">"##,
+            l = escape(&series.label)
         );
+        // A single point is a dot only (a one-point polyline is invalid SVG).
+        if points.len() > 1 {
+            let _ = write!(
+                frame.out,
+                r##"<polyline fill="none" stroke="{c}" stroke-width="2.5" stroke-linejoin="round" points="{p}"/>"##,
+                p = path.join(" "),
+            );
+        }
         for (x, y) in &points {
             let _ = write!(
                 frame.out,
@@ -602,6 +609,24 @@ mod tests {
         assert!(!svg.contains(">1.5</text>"));
         assert!(!svg.contains("no data"));
         assert!(!svg.contains("NaN") && !svg.contains("inf"));
+    }
+
+    #[test]
+    fn a_single_point_is_a_dot_without_a_line() {
+        let chart = Chart::Line(LineChart {
+            title: "One crawl".to_string(),
+            x_label: "crawl".to_string(),
+            y_label: "listings".to_string(),
+            x_scale: XScale::Integer,
+            series: vec![Series {
+                label: "a".to_string(),
+                points: vec![(3.0, 7.0)],
+            }],
+        });
+        let svg = chart.to_svg();
+        assert_eq!(svg.matches("<circle").count(), 1);
+        assert!(!svg.contains("<polyline"));
+        assert!(svg.contains(">3</text>"), "the x tick of the only point");
     }
 
     #[test]

@@ -343,6 +343,9 @@ pub async fn basic_sections(store: &Store) -> Result<Vec<Section>, ReportError> 
     let events = basic::market_events(store)
         .await
         .map_err(context("reading market events"))?;
+    let prices = basic::usd_per_gram(store)
+        .await
+        .map_err(context("computing prices per gram"))?;
 
     let observed_section = Section {
         id: "observed".to_string(),
@@ -381,6 +384,30 @@ pub async fn basic_sections(store: &Store) -> Result<Vec<Section>, ReportError> 
                 .to_string(),
         ],
     };
+    let prices_section = Section {
+        id: "prices".to_string(),
+        title: "Prices per gram".to_string(),
+        text: "Median USD price per gram per crawl run and market, over listings priced in USD with a \
+               quantity by weight (g, mg, ug, kg, oz, lb)."
+            .to_string(),
+        charts: vec![ChartSpec::line(
+            "usd_per_gram",
+            "Median USD per gram per crawl run",
+            prices.clone(),
+            "crawl_id",
+            "median_usd_per_gram",
+            Some("market"),
+        )],
+        tables: vec![prices],
+        assumptions: vec![
+            "Only listings priced in USD count here; listings priced in BTC or other currencies need the \
+             exchange rates of their day and are left out, so markets that price in BTC may show no line."
+                .to_string(),
+            "All substances are pooled: a market's median moves with its mix of products as much as with \
+             prices."
+                .to_string(),
+        ],
+    };
     let origins_section = Section {
         id: "origins".to_string(),
         title: "Origins".to_string(),
@@ -407,6 +434,7 @@ pub async fn basic_sections(store: &Store) -> Result<Vec<Section>, ReportError> 
     Ok(vec![
         observed_section,
         completeness_section,
+        prices_section,
         origins_section,
         events_section,
     ])

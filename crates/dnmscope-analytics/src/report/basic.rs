@@ -197,3 +197,134 @@ pub async fn market_events(store: &Store) -> Result<Table, StoreError> {
     }
     Ok(table)
 }
+
+/// Grams in one unit of weight, for the units the parser normalises to; `None` for the rest.
+fn grams_per(unit: &str) -> Option<rust_decimal::Decimal> {
+    use rust_decimal::Decimal;
+    Some(match unit {
+        "g" => Decimal::ONE,
+        "mg" => Decimal::new(1, 3),
+        "ug" => Decimal::new(1, 6),
+        "kg" => Decimal::new(1000, 0),
+        "oz" => Decimal::new(28_349_523_125, 9),
+        "lb" => Decimal::new(45_359_237, 5),
+        _ => return None,
+    })
+}
+
+/// The `q`-quantile of sorted values (linear interpolation).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let position = q * (sorted.len() - 1) as f64;
+    let low = position.floor() as usize;
+    let high = position.ceil() as usize;
+    sorted[low] + (sorted[high] - sorted[low]) * (position - low as f64)
+}
+
+/// Per crawl run and market: median and quartiles of the USD price per gram of listings priced
+/// in USD with a quantity by weight. Listings priced in another currency are left out (the
+/// analytics' indicators convert them at the market's displayed rates).
+pub async fn usd_per_gram(store: &Store) -> Result<Table, StoreError> {
+    use std::str::FromStr;
+
+    use rust_decimal::prelude::ToPrimitive;
+    use rust_decimal::Decimal;
+
+    let relation =
+        Relation::find("listing_observations_view").ok_or_else(|| StoreError::Corrupt {
+            what: "the store has no listing_observations_view".to_string(),
+        })?;
+    let index = |name: &str| {
+        relation
+            .columns
+            .iter()
+            .position(|c| c.name == name)
+            .unwrap_or_else(|| panic!("listing_observations_view has no column {name}"))
+    };
+    let (crawl, market, amount, currency) = (
+        index("crawl_id"),
+        index("market"),
+        index("price_amount"),
+        index("price_currency"),
+    );
+    let (count, quantity, unit) = (
+        index("quantity_count"),
+        index("quantity_amount"),
+        index("quantity_unit"),
+    );
+    let mut prices: std::collections::BTreeMap<(i64, String), Vec<f64>> = Default::default();
+    let mut rows = store.rows(relation);
+    while let Some(row) = rows.try_next().await? {
+        let text = |i: usize| match &row[i] {
+            Value::Text(t) => Some(t.as_str()),
+            _ => None,
+        };
+        if text(currency) != Some("USD") {
+            continue;
+        }
+        let (Value::Integer(crawl_id), Some(market_name)) = (&row[crawl], text(market)) else {
+            continue;
+        };
+        let Some(grams) = text(unit).and_then(grams_per) else {
+            continue;
+        };
+        let units = match &row[count] {
+            Value::Integer(n) if *n > 0 => Decimal::from(*n),
+            _ => Decimal::ONE,
+        };
+        let (Some(price), Some(per_unit)) = (
+            text(amount).and_then(|t| Decimal::from_str(t).ok()),
+            text(quantity).and_then(|t| Decimal::from_str(t).ok()),
+        ) else {
+            continue;
+        };
+        let total_grams = units * per_unit * grams;
+        if total_grams <= Decimal::ZERO {
+            continue;
+        }
+        if let Some(value) = (price / total_grams).to_f64() {
+            prices
+                .entry((*crawl_id, market_name.to_string()))
+                .or_default()
+                .push(value);
+        }
+    }
+    let mut table = Table::new(
+        "usd_per_gram",
+        "One row per crawl run and market: the price per gram of listings priced in USD with a quantity by weight.",
+        vec![
+            Column::new("crawl_id", ColumnType::Integer, "The crawl run."),
+            Column::new("market", ColumnType::Text, "Market name."),
+            Column::new("observations", ColumnType::Integer, "Listing observations priced in USD by weight."),
+            Column::new("median_usd_per_gram", ColumnType::Float, "Median of price / (count x amount in grams)."),
+            Column::new("p25_usd_per_gram", ColumnType::Float, "First quartile."),
+            Column::new("p75_usd_per_gram", ColumnType::Float, "Third quartile."),
+        ],
+    );
+    for ((crawl_id, market_name), mut values) in prices {
+        values.sort_by(f64::total_cmp);
+        table.push(vec![
+            Cell::Integer(crawl_id),
+            Cell::Text(market_name),
+            Cell::Integer(values.len() as i64),
+            Cell::Float(quantile(&values, 0.5)),
+            Cell::Float(quantile(&values, 0.25)),
+            Cell::Float(quantile(&values, 0.75)),
+        ]);
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_and_units_convert_to_grams() {
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.5), 2.5);
+        assert_eq!(quantile(&[7.0], 0.25), 7.0);
+        assert_eq!(quantile(&[0.0, 10.0], 0.25), 2.5);
+        assert_eq!(grams_per("mg").unwrap().to_string(), "0.001");
+        assert_eq!(grams_per("oz").unwrap().to_string(), "28.349523125");
+        assert!(grams_per("ml").is_none() && grams_per("piece").is_none());
+    }
+}
