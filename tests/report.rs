@@ -450,3 +450,56 @@ fn the_report_renders_its_charts_in_headless_chromium_without_errors() {
         );
     }
 }
+
+#[test]
+fn an_empty_store_gives_a_report_of_empty_charts_and_an_export_of_empty_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = dnmscope(dir.path(), &["--db", "empty.sqlite", "db", "migrate"]);
+    assert!(migrate.status.success(), "{}", stderr(&migrate));
+    let report = dnmscope(
+        dir.path(),
+        &["report", "--db", "empty.sqlite", "--out", "report"],
+    );
+    assert!(report.status.success(), "{}", stderr(&report));
+    assert!(!stderr(&report).contains("WARN"), "{}", stderr(&report));
+    let page = std::fs::read_to_string(dir.path().join("report/index.html")).unwrap();
+    assert_eq!(page.matches("<svg").count(), 7);
+    assert_eq!(
+        page.matches(">no data</text>").count(),
+        7,
+        "every chart says no data"
+    );
+    assert!(page.contains("no rows"));
+    for format in ["csv", "jsonl", "parquet"] {
+        let output = dnmscope(
+            dir.path(),
+            &[
+                "export",
+                "--db",
+                "empty.sqlite",
+                "--format",
+                format,
+                "--out",
+                format,
+            ],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(stdout(&output).contains("(0 rows)"), "{}", stdout(&output));
+        let Some(python) = python() else { continue };
+        let check = Command::new(python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/report/check_export.py"
+            ))
+            .arg(dir.path().join(format))
+            .arg(format)
+            .output()
+            .expect("running the Python check");
+        assert!(
+            check.status.success(),
+            "{format}: {}{}",
+            stdout(&check),
+            stderr(&check)
+        );
+    }
+}
