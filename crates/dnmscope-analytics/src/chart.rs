@@ -85,6 +85,58 @@ impl Chart {
         }
     }
 
+    /// The labels of its series, in drawing (and colour) order.
+    pub fn series_labels(&self) -> Vec<String> {
+        match self {
+            Chart::Line(chart) => chart.series.iter().map(|s| s.label.clone()).collect(),
+            Chart::Bar(chart) => chart.series.iter().map(|s| s.label.clone()).collect(),
+        }
+    }
+
+    /// Puts the series in the order of `labels`, adding empty ones for labels the chart lacks,
+    /// so that a label has the same colour in every chart aligned to the same list (series whose
+    /// label is not listed keep their place after the listed ones).
+    pub fn align_series(&mut self, labels: &[String]) {
+        fn align<T>(
+            series: &mut Vec<T>,
+            labels: &[String],
+            label: impl Fn(&T) -> &str,
+            empty: impl Fn(&str) -> T,
+        ) {
+            let mut rest: Vec<T> = std::mem::take(series);
+            for wanted in labels {
+                match rest.iter().position(|s| label(s) == wanted) {
+                    Some(at) => series.push(rest.remove(at)),
+                    None => series.push(empty(wanted)),
+                }
+            }
+            series.extend(rest);
+        }
+        match self {
+            Chart::Line(chart) => align(
+                &mut chart.series,
+                labels,
+                |s| &s.label,
+                |l| Series {
+                    label: l.to_string(),
+                    points: Vec::new(),
+                },
+            ),
+            Chart::Bar(chart) => {
+                let categories = chart.categories.len();
+                align(
+                    &mut chart.series,
+                    labels,
+                    |s| &s.label,
+                    |l| BarSeries {
+                        label: l.to_string(),
+                        values: vec![None; categories],
+                    },
+                )
+            }
+        }
+    }
+
     /// The chart as a standalone SVG document (also valid inline in HTML).
     pub fn to_svg(&self) -> String {
         match self {
@@ -609,6 +661,22 @@ mod tests {
         assert!(!svg.contains(">1.5</text>"));
         assert!(!svg.contains("no data"));
         assert!(!svg.contains("NaN") && !svg.contains("inf"));
+    }
+
+    #[test]
+    fn aligned_series_keep_one_colour_per_label() {
+        let mut chart = two_lines();
+        let labels = ["alpha", "cobalt <b>", "nightshade"].map(String::from);
+        chart.align_series(&labels);
+        assert_eq!(chart.series_labels(), labels);
+        let svg = chart.to_svg();
+        // alpha has no points: a legend entry, no line; cobalt takes the second colour.
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        let cobalt = svg.find("data-label=\"cobalt &lt;b&gt;\"").unwrap();
+        assert!(svg[cobalt..].starts_with(&format!(
+            "data-label=\"cobalt &lt;b&gt;\"><polyline fill=\"none\" stroke=\"{}\"",
+            PALETTE[1]
+        )));
     }
 
     #[test]

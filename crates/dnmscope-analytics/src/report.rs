@@ -173,6 +173,19 @@ impl ChartSpec {
             })
     }
 
+    fn has_series_column(&self) -> bool {
+        matches!(
+            &self.kind,
+            ChartKind::Line {
+                series: Some(_),
+                ..
+            } | ChartKind::Bar {
+                series: Some(_),
+                ..
+            }
+        )
+    }
+
     /// The chart drawn from the table.
     pub fn to_chart(&self) -> Result<Chart, ReportError> {
         match &self.kind {
@@ -452,14 +465,32 @@ pub fn write(report: &Report, out_dir: &Path, fonts: &Fonts) -> Result<ReportFil
         charts: Vec::new(),
     };
     let mut drawn: BTreeMap<String, String> = BTreeMap::new();
-    for spec in report.sections.iter().flat_map(|s| &s.charts) {
+    let specs: Vec<&ChartSpec> = report.sections.iter().flat_map(|s| &s.charts).collect();
+    let mut charts = Vec::new();
+    for spec in &specs {
         check_name(&spec.name)?;
         if !names.insert(spec.name.clone()) {
             return Err(ReportError::Duplicate {
                 name: spec.name.clone(),
             });
         }
-        let svg = spec.to_chart()?.to_svg();
+        charts.push(spec.to_chart()?);
+    }
+    // One colour per series label (market) across every chart of the report.
+    let labels: std::collections::BTreeSet<String> = specs
+        .iter()
+        .zip(&charts)
+        .filter(|(spec, _)| spec.has_series_column())
+        .flat_map(|(_, chart)| chart.series_labels())
+        .collect();
+    let labels: Vec<String> = labels.into_iter().collect();
+    for (spec, chart) in specs.iter().zip(charts.iter_mut()) {
+        if spec.has_series_column() {
+            chart.align_series(&labels);
+        }
+    }
+    for (spec, chart) in specs.into_iter().zip(charts) {
+        let svg = chart.to_svg();
         let svg_path = charts_dir.join(format!("{}.svg", spec.name));
         let png_path = charts_dir.join(format!("{}.png", spec.name));
         let csv_path = charts_dir.join(format!("{}.csv", spec.name));
