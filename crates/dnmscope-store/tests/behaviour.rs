@@ -888,6 +888,10 @@ const SQLITE_ONLY: &[(&str, FileCase)] = &[
         "a_corrupt_file_is_a_clear_error_and_stays_untouched",
         || Box::pin(a_corrupt_file_is_a_clear_error_and_stays_untouched()),
     ),
+    (
+        "full_text_search_covers_rows_stored_before_the_views_migration",
+        || Box::pin(full_text_search_covers_rows_stored_before_the_views_migration()),
+    ),
 ];
 
 async fn a_missing_file_is_an_error_not_a_new_store() {
@@ -1450,4 +1454,41 @@ async fn counts_per_crawl_and_market_and_the_span_of_each_market(fx: Fixture) {
         .map(|o| (o.ships_from.as_deref(), o.listings))
         .collect();
     assert_eq!(origins, vec![(Some("NL"), 1), (None, 1)]);
+}
+
+/// A store written before migration 0004 (simulated by removing what 0004 made and its record)
+/// gets its existing rows indexed when the migration runs on the next open.
+async fn full_text_search_covers_rows_stored_before_the_views_migration() {
+    let fx = Fixture::new(Kind::Sqlite).await;
+    populate(&fx).await;
+    fx.store.clone().close().await;
+    fx.raw(
+        "DROP TRIGGER listing_observations_fts_insert;
+         DROP TRIGGER listing_observations_fts_delete;
+         DROP TRIGGER listing_observations_fts_update;
+         DROP TRIGGER post_observations_fts_insert;
+         DROP TRIGGER post_observations_fts_delete;
+         DROP TRIGGER post_observations_fts_update;
+         DROP TABLE listing_observations_fts;
+         DROP TABLE post_observations_fts;
+         DROP VIEW listing_observations_view;
+         DROP VIEW vendor_observations_view;
+         DROP VIEW feedback_view;
+         DROP VIEW forum_posts_view;
+         DROP VIEW crawl_accounting_view;
+         DROP VIEW market_events_view;
+         DELETE FROM _sqlx_migrations WHERE version = 4;",
+    )
+    .await;
+    let store = Store::open(&StoreOptions::new(Location::SqliteFile(
+        fx.place.clone().into(),
+    )))
+    .await
+    .expect("reopening the store applies 0004");
+    assert_eq!(store.search_listings("reagent", 10).await.unwrap().len(), 2);
+    assert_eq!(store.search_posts("fentanyl", 10).await.unwrap().len(), 1);
+    let relation = dnmscope_store::Relation::find("listing_observations_view").unwrap();
+    let rows: Vec<Vec<Value>> = store.rows(relation).try_collect().await.unwrap();
+    assert_eq!(rows.len(), 2);
+    store.close().await;
 }
