@@ -400,7 +400,7 @@ fn the_report_renders_its_charts_in_headless_chromium_without_errors() {
     let profile = dir.path().join("profile");
     let dom = run_with_limit(
         headless(&chromium, &profile).args(["--dump-dom", &url]),
-        Duration::from_secs(90),
+        Duration::from_secs(180),
     );
     assert!(
         dom.status.success(),
@@ -431,7 +431,7 @@ fn the_report_renders_its_charts_in_headless_chromium_without_errors() {
             "--window-size=1280,2400",
             &url,
         ]),
-        Duration::from_secs(90),
+        Duration::from_secs(180),
     );
     assert!(
         screenshot.is_file(),
