@@ -68,9 +68,16 @@ pub enum Command {
     /// Manage market sessions
     #[command(subcommand)]
     Session(SessionCommand),
-    /// Export stored data
-    #[command(subcommand)]
-    Export(ExportCommand),
+    /// Export every table and view of the store (CSV, JSON Lines or Parquet) with a data
+    /// dictionary, a datasheet and SHA-256 checksums; `export warc` writes raw captures
+    Export(ExportArgs),
+    /// Write a self-contained HTML report: charts (also as SVG, PNG and CSV), tables, the
+    /// completeness of every crawl and the assumptions
+    Report {
+        /// The directory to write (created if missing; an earlier report there is replaced)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Parse saved pages with a market definition and print one JSON object per file
     Parse(ParseArgs),
     /// Score the market definitions against a labelled corpus (SCHEMA.md layout)
@@ -88,6 +95,19 @@ pub enum SessionCommand {
         market: String,
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ExportArgs {
+    #[command(subcommand)]
+    pub command: Option<ExportCommand>,
+    /// csv, jsonl or parquet
+    #[arg(long, required = true)]
+    pub format: Option<String>,
+    /// The directory to write: new or empty
+    #[arg(long, required = true, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -296,6 +296,17 @@ fn the_demo_crawls_the_simulated_markets_into_a_store() {
         assert!(rows(table) > 0, "{table} is empty: {stats}");
     }
     assert_eq!(stats["crawls"].as_array().unwrap().len(), 2);
+    // The demo ends with its report, beside the store.
+    assert!(
+        out.contains("report: demo-report/index.html"),
+        "the demo says where its report is: {out}"
+    );
+    let report = std::fs::read_to_string(dir.path().join("demo-report/index.html")).unwrap();
+    assert!(report.contains("<svg") && report.contains("Crawl completeness"));
+    assert!(dir
+        .path()
+        .join("demo-report/charts/listings_per_crawl.png")
+        .is_file());
     let bad = dnmscope(dir.path(), &["demo", "--db", "x.sqlite", "--days", "0"]);
     assert_clean_failure(&bad);
 }

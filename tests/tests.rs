@@ -7,4 +7,5 @@ mod crawl;
 mod db;
 mod fetch;
 mod parse;
+mod report;
 mod sim;

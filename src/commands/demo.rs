@@ -164,7 +164,14 @@ pub async fn run(args: DemoArgs, store_options: &StoreOptions) -> anyhow::Result
         "done in {:.1} s; the simulator saw {violations} state-changing or hidden-link requests.",
         started.elapsed().as_secs_f64()
     );
-    println!("look at it with: dnmscope db stats --db {0}   or   sqlite3 {0} 'SELECT * FROM listing_observations LIMIT 5'", store.location());
+    println!("look at it with: dnmscope db stats --db {0}   or   sqlite3 {0} 'SELECT * FROM listing_observations_view LIMIT 5'", store.location());
+    let report_dir = super::report::demo_report_dir(store_options);
+    let report = super::report::write_report(&store, &report_dir).await?;
+    println!(
+        "report: {} (open it in a browser; charts as SVG, PNG and CSV in {})",
+        report.index.display(),
+        report_dir.join("charts").display()
+    );
     store.close().await;
     Ok(if violations == 0 {
         ExitCode::SUCCESS

@@ -5,6 +5,7 @@ mod db;
 mod demo;
 mod fetch;
 mod parse;
+mod report;
 mod sim;
 
 use std::process::ExitCode;
@@ -35,9 +36,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Session(crate::cli::SessionCommand::Import { market, file }) => {
             fetch::session_import(&config, &market, &file)
         }
-        Command::Export(crate::cli::ExportCommand::Warc { out, crawl }) => {
-            fetch::export_warc(&store, &out, crawl).await
-        }
+        Command::Export(crate::cli::ExportArgs {
+            command: Some(crate::cli::ExportCommand::Warc { out, crawl }),
+            ..
+        }) => fetch::export_warc(&store, &out, crawl).await,
+        Command::Export(crate::cli::ExportArgs {
+            command: None,
+            format,
+            out,
+        }) => report::export(&store, format.as_deref(), out.as_deref()).await,
+        Command::Report { out } => report::report(&store, &out).await,
         Command::Parse(args) => parse::parse(&args),
         Command::Eval(args) => parse::eval(&args),
         Command::Bench(BenchCommand::Parse {

@@ -8,3 +8,8 @@
 pub mod table;
 
 pub use table::{Cell, Column, ColumnType, Table};
+
+pub mod chart;
+pub mod datasheet;
+pub mod export;
+pub mod report;

@@ -20,6 +20,7 @@
 //! [`CaptureKey`]: dnmscope_model::CaptureKey
 
 mod error;
+mod export;
 mod location;
 mod stats;
 
@@ -33,6 +34,10 @@ use dnmscope_model::{
 use sqlx::{PgPool, SqlitePool};
 
 pub use error::StoreError;
+pub use export::{
+    CrawlMarketCounts, ExportColumn, ListingHit, MarketSpan, OriginCount, ParserVersionCount,
+    PostHit, Relation, RelationKind, Value, ValueType, OMITTED_COLUMNS, RELATIONS,
+};
 pub use location::Location;
 pub use stats::{CrawlSummary, Stats, TableCount};
 
@@ -606,10 +611,12 @@ mod tests {
     const SQLITE: &[&str] = &[
         include_str!("../../../migrations/sqlite/0001_init.sql"),
         include_str!("../../../migrations/sqlite/0002_frontier.sql"),
+        include_str!("../../../migrations/sqlite/0004_views.sql"),
     ];
     const POSTGRES: &[&str] = &[
         include_str!("../../../migrations/postgres/0001_init.sql"),
         include_str!("../../../migrations/postgres/0002_frontier.sql"),
+        include_str!("../../../migrations/postgres/0004_views.sql"),
     ];
 
     /// Table → column names, read from a migration's `CREATE TABLE` statements.
@@ -647,5 +654,65 @@ mod tests {
         listed.sort_unstable();
         assert_eq!(names, listed, "TABLES lists every table of the schema");
         assert!(sqlite["listing_observations"].contains(&"parser_version".to_string()));
+    }
+
+    /// `CREATE VIEW` name → the names after each `AS` that ends a select-list line.
+    fn views(sql: &str) -> BTreeMap<String, Vec<String>> {
+        let mut views = BTreeMap::new();
+        let mut current: Option<(String, Vec<String>)> = None;
+        for line in sql.lines().map(str::trim) {
+            if let Some(rest) = line.strip_prefix("CREATE VIEW ") {
+                let name = rest.split_whitespace().next().unwrap_or_default();
+                current = Some((name.to_string(), Vec::new()));
+            } else if line.starts_with("FROM ") {
+                if let Some((name, columns)) = current.take() {
+                    views.insert(name, columns);
+                }
+            } else if let Some((_, columns)) = current.as_mut() {
+                let words: Vec<&str> = line.trim_end_matches(',').split_whitespace().collect();
+                if words.len() >= 2 && words[words.len() - 2] == "AS" {
+                    columns.push(words[words.len() - 1].to_string());
+                }
+            }
+        }
+        views
+    }
+
+    #[test]
+    fn exports_list_every_column_of_every_relation_in_order() {
+        use super::{RelationKind, OMITTED_COLUMNS, RELATIONS};
+        let mut expected = tables(&SQLITE.concat());
+        for (table, column, _) in OMITTED_COLUMNS {
+            expected
+                .get_mut(*table)
+                .expect("an omitted column's table exists")
+                .retain(|c| c != column);
+        }
+        let sqlite_views = views(&SQLITE.concat());
+        assert_eq!(
+            sqlite_views,
+            views(&POSTGRES.concat()),
+            "both dialects have the same views"
+        );
+        assert_eq!(sqlite_views.len(), 6);
+        expected.extend(sqlite_views);
+        let exported: BTreeMap<String, Vec<String>> = RELATIONS
+            .iter()
+            .map(|r| {
+                let columns = r.columns.iter().map(|c| c.name.to_string()).collect();
+                (r.name.to_string(), columns)
+            })
+            .collect();
+        assert_eq!(exported, expected);
+        let tables: Vec<&str> = RELATIONS
+            .iter()
+            .filter(|r| r.kind == RelationKind::Table)
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(
+            tables,
+            super::TABLES,
+            "base tables come first, in TABLES order"
+        );
     }
 }

@@ -20,7 +20,8 @@ use dnmscope_model::{
     ForumPost, ForumThread, FrontierState, Header, Listing, MarketEvent, MarketEventKind,
     MarketName, Money, NewLink, PageKind, PgpFingerprint, Pseudonym, PseudonymKey, Vendor,
 };
-use dnmscope_store::{Location, Store, StoreError, StoreOptions};
+use dnmscope_store::{Location, Store, StoreError, StoreOptions, Value, RELATIONS};
+use futures_util::TryStreamExt;
 use libtest_mimic::{Arguments, Trial};
 use sqlx::Connection;
 
@@ -53,6 +54,9 @@ cases![
     a_fetched_page_is_stored_with_its_frontier_entry_and_completed_atomically,
     unfinished_runs_and_accounting_are_found_again,
     a_page_showing_a_listing_twice_observes_it_once,
+    every_table_and_view_reads_back_in_its_documented_column_order,
+    full_text_search_finds_listings_and_posts_and_stays_in_step,
+    counts_per_crawl_and_market_and_the_span_of_each_market,
 ];
 
 fn main() {
@@ -884,6 +888,10 @@ const SQLITE_ONLY: &[(&str, FileCase)] = &[
         "a_corrupt_file_is_a_clear_error_and_stays_untouched",
         || Box::pin(a_corrupt_file_is_a_clear_error_and_stays_untouched()),
     ),
+    (
+        "full_text_search_covers_rows_stored_before_the_views_migration",
+        || Box::pin(full_text_search_covers_rows_stored_before_the_views_migration()),
+    ),
 ];
 
 async fn a_missing_file_is_an_error_not_a_new_store() {
@@ -1134,4 +1142,353 @@ async fn a_page_showing_a_listing_twice_observes_it_once(fx: Fixture) {
         .unwrap();
     assert_eq!(report.listing_observations, 1);
     assert_eq!(fx.count("listing_observations").await, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the store out: relations, views, full-text search, aggregates.
+
+fn forum_page(texts: &[&str]) -> Extraction {
+    let key = PseudonymKey::from_bytes([7; 32]);
+    let mut page = Extraction::empty(PageKind::ForumThread, "test@1");
+    page.threads.push(ForumThread {
+        key: "t1".to_string(),
+        url: None,
+        board: Some("Harm reduction".to_string()),
+        title: Some("Reagent testing".to_string()),
+    });
+    for text in texts {
+        page.posts.push(ForumPost {
+            thread_key: "t1".to_string(),
+            key: None,
+            author: Some(Author::Pseudonym(Pseudonym::of(&key, &market(), "a_buyer"))),
+            date_text: Some("2026-01-01".to_string()),
+            text: text.to_string(),
+        });
+    }
+    page
+}
+
+/// A store with two crawls of a listing, a vendor, feedback, a forum thread, an event and
+/// accounting: something in every table and view.
+async fn populate(fx: &Fixture) -> (CrawlId, CrawlId) {
+    let first = fx.crawl(0).await;
+    let second = fx.crawl(1).await;
+    for (crawl, day) in [(first, 0), (second, 1)] {
+        let url = "http://testmarket.onion/listing/1234";
+        fx.store
+            .ingest(
+                &capture(crawl, url, day, b"listing"),
+                &listing_page("49.00"),
+            )
+            .await
+            .unwrap();
+    }
+    fx.store
+        .ingest(
+            &capture(first, "http://testmarket.onion/vendor/d", 0, b"vendor"),
+            &vendor_page("2 days ago"),
+        )
+        .await
+        .unwrap();
+    fx.store
+        .ingest(
+            &capture(second, "http://testmarket.onion/forum/t1", 1, b"thread"),
+            &forum_page(&[
+                "Always test with a reagent kit; fentanyl strips are cheap.",
+                "Start low, go slow.",
+            ]),
+        )
+        .await
+        .unwrap();
+    let event = MarketEvent {
+        kind: MarketEventKind::Outage,
+        observed_at: at(1),
+        detail: "no answer".to_string(),
+    };
+    fx.store
+        .record_event(&market(), &event, Some(second))
+        .await
+        .unwrap();
+    let accounting = serde_json::json!({
+        "attempted": 12, "fetched": 10, "failed": {"timeout": 1, "site_down": 1},
+        "parsed": {"listing": 6, "vendor": 4}, "listings_announced": 8, "listings_fetched": 6,
+        "given_up": 1, "gates": {"queue": 2}, "unreachable": false, "seized": true
+    });
+    fx.store
+        .save_accounting(first, &market(), &accounting)
+        .await
+        .unwrap();
+    fx.store
+        .enqueue(
+            first,
+            &market(),
+            &[link("http://testmarket.onion/listing/1234", "listing", 1)],
+            at(0),
+        )
+        .await
+        .unwrap();
+    fx.store
+        .finish_crawl(first, FinishReason::Completed, at(0) + Duration::hours(1))
+        .await
+        .unwrap();
+    (first, second)
+}
+
+async fn read_all(fx: &Fixture, name: &str) -> Vec<Vec<Value>> {
+    let relation = dnmscope_store::Relation::find(name).unwrap();
+    fx.store
+        .rows(relation)
+        .try_collect()
+        .await
+        .unwrap_or_else(|err| panic!("reading {name}: {err:?}"))
+}
+
+fn cell<'a>(name: &str, rows: &'a [Vec<Value>], row: usize, column: &str) -> &'a Value {
+    let relation = dnmscope_store::Relation::find(name).unwrap();
+    let index = relation
+        .columns
+        .iter()
+        .position(|c| c.name == column)
+        .unwrap_or_else(|| panic!("{name} has no column {column}"));
+    &rows[row][index]
+}
+
+async fn every_table_and_view_reads_back_in_its_documented_column_order(fx: Fixture) {
+    let (first, _) = populate(&fx).await;
+    let counts = fx.counts().await;
+    for relation in RELATIONS {
+        let rows = read_all(&fx, relation.name).await;
+        assert!(!rows.is_empty(), "{} is empty", relation.name);
+        for row in &rows {
+            assert_eq!(row.len(), relation.columns.len(), "{}", relation.name);
+        }
+        if let Some(count) = counts.get(relation.name) {
+            assert_eq!(rows.len() as i64, *count, "{}", relation.name);
+        }
+    }
+    // Values come typed, the same on both backends.
+    let name = "listing_observations_view";
+    let rows = read_all(&fx, name).await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        cell(name, &rows, 0, "market"),
+        &Value::Text("testmarket".into())
+    );
+    assert_eq!(
+        cell(name, &rows, 0, "vendor"),
+        &Value::Text("DutchVendor".into())
+    );
+    assert_eq!(
+        cell(name, &rows, 0, "price_amount"),
+        &Value::Text("49.00".into())
+    );
+    assert_eq!(cell(name, &rows, 0, "escrow"), &Value::Boolean(true));
+    assert_eq!(
+        cell(name, &rows, 0, "observed_at"),
+        &Value::Timestamp(at(0))
+    );
+    assert_eq!(
+        cell(name, &rows, 1, "observed_at"),
+        &Value::Timestamp(at(1))
+    );
+    assert_eq!(
+        cell(name, &rows, 0, "category"),
+        &Value::Text(r#"["Drugs","Ecstasy","MDMA"]"#.into())
+    );
+    let name = "feedback_view";
+    let rows = read_all(&fx, name).await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        cell(name, &rows, 0, "left_on"),
+        &Value::Date(NaiveDate::from_ymd_opt(2025, 12, 30).unwrap())
+    );
+    // Seen on the listing page in both crawls and on the vendor page in the first: two crawls.
+    assert_eq!(cell(name, &rows, 0, "crawls_seen"), &Value::Integer(2));
+    let name = "crawl_accounting_view";
+    let rows = read_all(&fx, name).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(cell(name, &rows, 0, "crawl_id"), &Value::Integer(first.0));
+    assert_eq!(
+        cell(name, &rows, 0, "finish_reason"),
+        &Value::Text("completed".into())
+    );
+    for (column, value) in [
+        ("attempted", 12),
+        ("fetched", 10),
+        ("failed", 2),
+        ("given_up", 1),
+        ("gates", 2),
+        ("parsed", 10),
+        ("listings_announced", 8),
+        ("listings_fetched", 6),
+    ] {
+        assert_eq!(
+            cell(name, &rows, 0, column),
+            &Value::Integer(value),
+            "{column}"
+        );
+    }
+    assert_eq!(cell(name, &rows, 0, "seized"), &Value::Boolean(true));
+    assert_eq!(cell(name, &rows, 0, "unreachable"), &Value::Boolean(false));
+    let name = "forum_posts_view";
+    let rows = read_all(&fx, name).await;
+    assert_eq!(
+        cell(name, &rows, 0, "thread_title"),
+        &Value::Text("Reagent testing".into())
+    );
+    assert_eq!(
+        cell(name, &rows, 0, "author_kind"),
+        &Value::Text("pseudonym".into())
+    );
+    let name = "market_events_view";
+    let rows = read_all(&fx, name).await;
+    assert_eq!(cell(name, &rows, 0, "kind"), &Value::Text("outage".into()));
+}
+
+async fn full_text_search_finds_listings_and_posts_and_stays_in_step(fx: Fixture) {
+    populate(&fx).await;
+    // Two observations of the listing; "tested" finds "Lab tested" by its stem too.
+    let hits = fx
+        .store
+        .search_listings("reagent tested", 10)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert!(hits[0].observed_at > hits[1].observed_at, "newest first");
+    assert_eq!(hits[0].title.as_deref(), Some("3.5g Dutch MDMA crystal"));
+    assert_eq!(hits[0].market, "testmarket");
+    assert!(fx
+        .store
+        .search_listings("heroin", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(fx
+        .store
+        .search_listings("   ", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Words that are operators in FTS5 syntax are searched as words (and none is there).
+    assert!(fx
+        .store
+        .search_listings("MDMA NEAR( \"", 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let posts = fx.store.search_posts("fentanyl strip", 10).await.unwrap();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(posts[0].text.contains("reagent kit"));
+    // Rows stored later are found too (the index follows inserts).
+    let third = fx.crawl(2).await;
+    fx.store
+        .ingest(
+            &capture(third, "http://testmarket.onion/forum/t1", 2, b"thread2"),
+            &forum_page(&["Naloxone saves lives: carry it."]),
+        )
+        .await
+        .unwrap();
+    let posts = fx.store.search_posts("naloxone", 10).await.unwrap();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(
+        fx.store.search_posts("fentanyl", 10).await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        fx.store.search_listings("mdma", 1).await.unwrap().len(),
+        1,
+        "limit"
+    );
+}
+
+async fn counts_per_crawl_and_market_and_the_span_of_each_market(fx: Fixture) {
+    let (first, second) = populate(&fx).await;
+    let counts = fx.store.crawl_market_counts().await.unwrap();
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert_eq!(
+        (counts[0].crawl_id, counts[1].crawl_id),
+        (first.0, second.0)
+    );
+    assert_eq!(counts[0].market, "testmarket");
+    assert_eq!((counts[0].listings, counts[0].vendors), (1, 1));
+    assert_eq!(counts[0].new_feedback, 2);
+    assert_eq!((counts[0].posts, counts[1].posts), (0, 2));
+    assert_eq!(counts[1].new_feedback, 0);
+    assert_eq!(counts[0].started_at, at(0));
+
+    let spans = fx.store.market_spans().await.unwrap();
+    assert_eq!(spans.len(), 1);
+    let span = &spans[0];
+    assert_eq!(
+        (span.first_observed, span.last_observed),
+        (Some(at(0)), Some(at(1)))
+    );
+    assert_eq!((span.crawls, span.listings, span.vendors), (2, 1, 1));
+    assert_eq!((span.feedback, span.posts), (2, 2));
+
+    let versions = fx.store.parser_versions().await.unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].parser_version, "test@1");
+    assert_eq!(versions[0].extractions, 4);
+
+    // A search page shows the listing without its origin, and another listing that never
+    // shows one: the first still counts once, under NL; the second under null.
+    let mut search = Extraction::empty(PageKind::Search, "test@1");
+    let mut known = listing("49.00");
+    known.ships_from = None;
+    let mut unknown = listing("10.00");
+    unknown.key = "999".to_string();
+    unknown.ships_from = None;
+    search.listings.extend([known, unknown]);
+    fx.store
+        .ingest(
+            &capture(second, "http://testmarket.onion/search", 1, b"search"),
+            &search,
+        )
+        .await
+        .unwrap();
+    let origins = fx.store.listings_by_origin().await.unwrap();
+    let origins: Vec<(Option<&str>, i64)> = origins
+        .iter()
+        .map(|o| (o.ships_from.as_deref(), o.listings))
+        .collect();
+    assert_eq!(origins, vec![(Some("NL"), 1), (None, 1)]);
+}
+
+/// A store written before migration 0004 (simulated by removing what 0004 made and its record)
+/// gets its existing rows indexed when the migration runs on the next open.
+async fn full_text_search_covers_rows_stored_before_the_views_migration() {
+    let fx = Fixture::new(Kind::Sqlite).await;
+    populate(&fx).await;
+    fx.store.clone().close().await;
+    fx.raw(
+        "DROP TRIGGER listing_observations_fts_insert;
+         DROP TRIGGER listing_observations_fts_delete;
+         DROP TRIGGER listing_observations_fts_update;
+         DROP TRIGGER post_observations_fts_insert;
+         DROP TRIGGER post_observations_fts_delete;
+         DROP TRIGGER post_observations_fts_update;
+         DROP TABLE listing_observations_fts;
+         DROP TABLE post_observations_fts;
+         DROP VIEW listing_observations_view;
+         DROP VIEW vendor_observations_view;
+         DROP VIEW feedback_view;
+         DROP VIEW forum_posts_view;
+         DROP VIEW crawl_accounting_view;
+         DROP VIEW market_events_view;
+         DELETE FROM _sqlx_migrations WHERE version = 4;",
+    )
+    .await;
+    let store = Store::open(&StoreOptions::new(Location::SqliteFile(
+        fx.place.clone().into(),
+    )))
+    .await
+    .expect("reopening the store applies 0004");
+    assert_eq!(store.search_listings("reagent", 10).await.unwrap().len(), 2);
+    assert_eq!(store.search_posts("fentanyl", 10).await.unwrap().len(), 1);
+    let relation = dnmscope_store::Relation::find("listing_observations_view").unwrap();
+    let rows: Vec<Vec<Value>> = store.rows(relation).try_collect().await.unwrap();
+    assert_eq!(rows.len(), 2);
+    store.close().await;
 }
