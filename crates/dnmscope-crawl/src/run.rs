@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use dnmscope_model::{
@@ -109,6 +109,16 @@ impl Default for MarketRuntime {
             announced: HashSet::new(),
         }
     }
+}
+
+/// Which frontier entries are in flight, and how many per market.
+#[derive(Debug, Default)]
+struct Schedule {
+    running: HashSet<i64>,
+    per_market: HashMap<String, usize>,
+    /// Entries that finished while the frontier was being read: the read may show them still
+    /// pending, and they must not be taken again on its word.
+    finished_since_read: HashSet<i64>,
 }
 
 /// A request slot of a market; freed when dropped.
@@ -296,53 +306,147 @@ pub async fn crawl_with_progress<S: Source>(
         runner.enqueue(plan, seeds, Utc::now()).await?;
     }
 
-    let finish = loop {
-        if stop.requested() {
-            break None;
-        }
-        let now = Utc::now();
-        let due = store
-            .due(crawl, now, (config.concurrency.max(1) * 4) as u32)
-            .await
-            .during(|| format!("reading the frontier of {crawl}"))?;
-        if due.is_empty() {
-            match store
-                .next_due(crawl)
-                .await
-                .during(|| format!("reading the frontier of {crawl}"))?
-            {
-                None => {
-                    let budget = runner
-                        .state
+    // A continuous pipeline: pages are started as slots free up (never waiting for a whole
+    // batch's slowest page), each market gets a fair share of the slots, and a market that must
+    // be asked one request at a time gets no second request while its first is out. The
+    // frontier is read inside the stream, so pages in flight are polled (and release their store
+    // connections) while it is.
+    let concurrency = config.concurrency.max(1);
+    let pipeline = &runner;
+    let schedule = Mutex::new(Schedule::default());
+    let schedule = &schedule;
+    {
+        let feed = futures_util::stream::unfold(
+            (
+                std::collections::VecDeque::<FrontierEntry>::new(),
+                Instant::now(),
+            ),
+            move |(mut ready, mut saved)| async move {
+                loop {
+                    if stop.requested() {
+                        return None;
+                    }
+                    if let Some(entry) = ready.pop_front() {
+                        return Some((Ok(entry), (ready, saved)));
+                    }
+                    if saved.elapsed() >= Duration::from_secs(1) {
+                        if let Err(error) = pipeline.save_accounting().await {
+                            return Some((Err(error), (ready, saved)));
+                        }
+                        saved = Instant::now();
+                    }
+                    let now = Utc::now();
+                    schedule
                         .lock()
-                        .expect("state lock")
-                        .values()
-                        .any(|s| s.budget_hit);
-                    break Some(if budget {
-                        FinishReason::BudgetExhausted
+                        .expect("schedule lock")
+                        .finished_since_read
+                        .clear();
+                    let due = match store
+                        .due(crawl, now, concurrency as u32)
+                        .await
+                        .during(|| format!("reading the frontier of {crawl}"))
+                    {
+                        Ok(due) => due,
+                        Err(error) => return Some((Err(error), (ready, saved))),
+                    };
+                    {
+                        let mut schedule = schedule.lock().expect("schedule lock");
+                        let with_work: HashSet<String> = due
+                            .iter()
+                            .map(|e| e.market.as_str().to_owned())
+                            .chain(
+                                schedule
+                                    .per_market
+                                    .iter()
+                                    .filter(|(_, n)| **n > 0)
+                                    .map(|(m, _)| m.clone()),
+                            )
+                            .collect();
+                        let share = concurrency.div_ceil(with_work.len().max(1));
+                        for entry in due {
+                            if schedule.running.len() >= concurrency {
+                                break;
+                            }
+                            if schedule.running.contains(&entry.id)
+                                || schedule.finished_since_read.contains(&entry.id)
+                            {
+                                continue;
+                            }
+                            let market = entry.market.as_str();
+                            let taken = schedule.per_market.get(market).copied().unwrap_or(0);
+                            let one_at_a_time =
+                                pipeline.with_market(market, |m| m.cautious && m.in_flight > 0);
+                            if taken >= share || (one_at_a_time && taken > 0) {
+                                continue;
+                            }
+                            schedule.running.insert(entry.id);
+                            *schedule.per_market.entry(market.to_owned()).or_default() += 1;
+                            ready.push_back(entry);
+                        }
+                    }
+                    if !ready.is_empty() {
+                        continue;
+                    }
+                    let idle = schedule.lock().expect("schedule lock").running.is_empty();
+                    if idle {
+                        let next = match store
+                            .next_due(crawl)
+                            .await
+                            .during(|| format!("reading the frontier of {crawl}"))
+                        {
+                            Ok(next) => next,
+                            Err(error) => return Some((Err(error), (ready, saved))),
+                        };
+                        match next {
+                            // Nothing pending and nothing in flight: the run is done.
+                            None => return None,
+                            Some(next) => {
+                                let wait = (next - now)
+                                    .to_std()
+                                    .unwrap_or_default()
+                                    .clamp(Duration::from_millis(20), Duration::from_secs(1));
+                                tokio::time::sleep(wait).await;
+                            }
+                        }
                     } else {
-                        FinishReason::Completed
-                    });
+                        // Pages in flight bring new links when they finish; time brings retries.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
                 }
-                Some(next) => {
-                    let wait = (next - now)
-                        .to_std()
-                        .unwrap_or_default()
-                        .clamp(Duration::from_millis(20), Duration::from_secs(1));
-                    tokio::time::sleep(wait).await;
-                    continue;
+            },
+        );
+        let mut pages = std::pin::pin!(feed
+            .map(|entry| async move {
+                let entry = entry?;
+                let (id, market) = (entry.id, entry.market.as_str().to_owned());
+                let result = pipeline.process(entry, stop).await;
+                let mut schedule = schedule.lock().expect("schedule lock");
+                schedule.running.remove(&id);
+                schedule.finished_since_read.insert(id);
+                if let Some(n) = schedule.per_market.get_mut(&market) {
+                    *n = n.saturating_sub(1);
                 }
-            }
-        }
-        let results: Vec<Result<(), CrawlError>> = futures_util::stream::iter(due)
-            .map(|entry| runner.process(entry, stop))
-            .buffer_unordered(config.concurrency.max(1))
-            .collect()
-            .await;
-        for result in results {
+                result
+            })
+            .buffer_unordered(concurrency));
+        while let Some(result) = pages.next().await {
             result?;
         }
-        runner.save_accounting().await?;
+    }
+    let finish = if stop.requested() {
+        None
+    } else {
+        let budget = runner
+            .state
+            .lock()
+            .expect("state lock")
+            .values()
+            .any(|s| s.budget_hit);
+        Some(if budget {
+            FinishReason::BudgetExhausted
+        } else {
+            FinishReason::Completed
+        })
     };
     runner.save_accounting().await?;
     if let Some(reason) = finish {

@@ -81,10 +81,15 @@ pub(crate) async fn due(
     now: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<dnmscope_model::FrontierEntry>, StoreError> {
+    // At most `limit` per market, so a market with a deep frontier never hides the others.
     let sql = format!(
-        "SELECT {FRONTIER_COLUMNS} FROM frontier f JOIN markets m ON m.id = f.market_id
-         WHERE f.crawl_id = $1 AND f.state = 'pending' AND f.next_attempt_at <= $2
-         ORDER BY f.priority DESC, f.id LIMIT $3"
+        "SELECT {FRONTIER_COLUMNS} FROM (
+             SELECT *, ROW_NUMBER() OVER (PARTITION BY market_id ORDER BY priority DESC, id) AS rn
+             FROM frontier
+             WHERE crawl_id = $1 AND state = 'pending' AND next_attempt_at <= $2
+         ) f JOIN markets m ON m.id = f.market_id
+         WHERE f.rn <= $3
+         ORDER BY f.priority DESC, f.id"
     );
     let rows: Vec<FrontierRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
         .bind(crawl.0)

@@ -366,7 +366,8 @@ impl Store {
         )
     }
 
-    /// Up to `limit` pending frontier entries due at `now`, highest priority first.
+    /// Pending frontier entries due at `now`, highest priority first: up to `limit` of each
+    /// market, so a market with a deep frontier never hides the others.
     pub async fn due(
         &self,
         crawl: CrawlId,
