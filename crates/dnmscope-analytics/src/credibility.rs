@@ -171,7 +171,11 @@ pub fn flags_table(flags: &[Flag]) -> Table {
         vec![
             Column::new("market", T::Text, "market name"),
             Column::new("vendor", T::Text, "vendor handle"),
-            Column::new("flag", T::Text, "feedback_burst, short_generic_texts, near_duplicate_texts or suspected_campaign"),
+            Column::new(
+                "flag",
+                T::Text,
+                "feedback_burst, short_generic_texts, near_duplicate_texts or suspected_campaign",
+            ),
             Column::new("from", T::Date, "first day of the window"),
             Column::new("to", T::Date, "last day of the window"),
             Column::new("entries", T::Integer, "feedback entries in the window"),

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 use dnmscope_store::{
-    AnalyticsFilter, EventRow, FeedbackRow, LinkDecisionRow, ListingObservationRow,
-    ObservedDay, PostRow, RateRow, Store, VendorObservationRow,
+    AnalyticsFilter, EventRow, FeedbackRow, LinkDecisionRow, ListingObservationRow, ObservedDay,
+    PostRow, RateRow, Store, VendorObservationRow,
 };
 
 use crate::error::{AnalyticsError, Context};
@@ -164,27 +164,26 @@ impl Dataset {
         let mut out = Vec::with_capacity(self.feedback.len());
         for f in &self.feedback {
             let day = Dataset::feedback_day(f);
-            let listing = f.listing_id.filter(|id| by_listing.contains_key(id)).or_else(|| {
-                let vendor = f.vendor_id?;
-                let item = f.item.as_deref()?;
-                let ids = by_title.get(&(vendor, normalise(item)))?;
-                ids.iter()
-                    .copied()
-                    .min_by_key(|id| {
+            let listing = f
+                .listing_id
+                .filter(|id| by_listing.contains_key(id))
+                .or_else(|| {
+                    let vendor = f.vendor_id?;
+                    let item = f.item.as_deref()?;
+                    let ids = by_title.get(&(vendor, normalise(item)))?;
+                    ids.iter().copied().min_by_key(|id| {
                         by_listing[id]
                             .iter()
                             .map(|s| (s.day - day).num_days().abs())
                             .min()
                             .unwrap_or(i64::MAX)
                     })
-            });
+                });
             if narrowed && listing.is_none() {
                 continue;
             }
             let shown = match (&f.price_amount, &f.price_currency) {
-                (Some(amount), Some(currency)) => {
-                    dnmscope_model::Money::new(amount, currency).ok()
-                }
+                (Some(amount), Some(currency)) => dnmscope_model::Money::new(amount, currency).ok(),
                 _ => None,
             };
             let priced = shown

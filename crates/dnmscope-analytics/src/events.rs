@@ -19,6 +19,9 @@ pub struct Migration {
     pub from: usize,
     pub to: usize,
     pub score: f64,
+    /// The account on the other market was first seen after the event (a move, not an account
+    /// the vendor already had there).
+    pub new_account: bool,
 }
 
 /// The `market_events`, `event_impact` and `event_migrations` tables, and the migrations.
@@ -46,15 +49,47 @@ pub fn event_tables(
             Column::new("market", T::Text, "market name"),
             Column::new("kind", T::Text, "event kind"),
             Column::new("event_at", T::Timestamp, "when the event was observed"),
-            Column::new("before_day", T::Date, "last day the market was observed before the event"),
-            Column::new("vendors_before", T::Integer, "vendors with a listing on that day"),
+            Column::new(
+                "before_day",
+                T::Date,
+                "last day the market was observed before the event",
+            ),
+            Column::new(
+                "vendors_before",
+                T::Integer,
+                "vendors with a listing on that day",
+            ),
             Column::new("listings_before", T::Integer, "listings on that day"),
-            Column::new("vendors_lost", T::Integer, "of those vendors, not seen on the market after the event"),
-            Column::new("listings_lost", T::Integer, "of those listings, not seen after the event"),
-            Column::new("vendors_reappeared", T::Integer, "lost vendors linked to an account on another market active after the event"),
-            Column::new("reappeared_on", T::Text, "market: count, for the reappeared vendors"),
-            Column::new("other_markets_listings_before", T::Integer, "listings of the other markets on their last observed day before the event"),
-            Column::new("other_markets_listings_after", T::Integer, "listings of the other markets on their last observed day after the event"),
+            Column::new(
+                "vendors_lost",
+                T::Integer,
+                "of those vendors, not seen on the market after the event",
+            ),
+            Column::new(
+                "listings_lost",
+                T::Integer,
+                "of those listings, not seen after the event",
+            ),
+            Column::new(
+                "vendors_reappeared",
+                T::Integer,
+                "lost vendors linked to an account on another market active after the event",
+            ),
+            Column::new(
+                "reappeared_on",
+                T::Text,
+                "market: count, for the reappeared vendors",
+            ),
+            Column::new(
+                "other_markets_listings_before",
+                T::Integer,
+                "listings of the other markets on their last observed day before the event",
+            ),
+            Column::new(
+                "other_markets_listings_after",
+                T::Integer,
+                "listings of the other markets on their last observed day after the event",
+            ),
         ],
     );
     let mut moved = Table::new(
@@ -69,8 +104,16 @@ pub fn event_tables(
             Column::new("to_market", T::Text, "market it reappeared on"),
             Column::new("to_handle", T::Text, "handle there"),
             Column::new("score", T::Float, "the link's score"),
-            Column::new("new_account", T::Boolean, "the account there was first seen after the event"),
-            Column::new("first_seen_there", T::Timestamp, "first sighting of the account there"),
+            Column::new(
+                "new_account",
+                T::Boolean,
+                "the account there was first seen after the event",
+            ),
+            Column::new(
+                "first_seen_there",
+                T::Timestamp,
+                "first sighting of the account there",
+            ),
         ],
     );
     let mut migrations = Vec::new();
@@ -115,10 +158,7 @@ pub fn event_tables(
                 listings_after.extend(l.iter().copied());
             }
         }
-        let lost: Vec<i64> = vendors_before
-            .difference(&vendors_after)
-            .copied()
-            .collect();
+        let lost: Vec<i64> = vendors_before.difference(&vendors_after).copied().collect();
         let listings_lost = listings_before.difference(&listings_after).count();
         let mut reappeared = 0;
         let mut on: BTreeMap<String, usize> = BTreeMap::new();
@@ -127,7 +167,10 @@ pub fn event_tables(
                 continue;
             };
             let mut found = false;
-            for link in links.iter().filter(|l| l.accepted() && (l.a == from || l.b == from)) {
+            for link in links
+                .iter()
+                .filter(|l| l.accepted() && (l.a == from || l.b == from))
+            {
                 let to = if link.a == from { link.b } else { link.a };
                 let target = &profiles[to];
                 if target.market == e.market || target.last_seen < e.observed_at {
@@ -153,6 +196,7 @@ pub fn event_tables(
                     from,
                     to,
                     score: link.score,
+                    new_account: target.first_seen >= e.observed_at,
                 });
             }
             reappeared += usize::from(found);

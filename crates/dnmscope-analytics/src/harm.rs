@@ -18,31 +18,117 @@ use crate::table::{Cell, Column, ColumnType as T, Table};
 pub const TOPICS: &[(&str, &[&str])] = &[
     (
         "dosing",
-        &["dose", "doses", "dosing", "redose", "redosing", "start low", "go slow", "milligram scale", "microdose", "threshold dose"],
+        &[
+            "dose",
+            "doses",
+            "dosing",
+            "redose",
+            "redosing",
+            "start low",
+            "go slow",
+            "milligram scale",
+            "microdose",
+            "threshold dose",
+        ],
     ),
     (
         "reagent_testing",
-        &["reagent", "reagents", "marquis", "mecke", "mandelin", "simon s", "ehrlich", "drug checking", "lab tested", "test kit", "purity"],
+        &[
+            "reagent",
+            "reagents",
+            "marquis",
+            "mecke",
+            "mandelin",
+            "simon s",
+            "ehrlich",
+            "drug checking",
+            "lab tested",
+            "test kit",
+            "purity",
+        ],
     ),
     (
         "adulterants",
-        &["fentanyl", "adulterant", "adulterants", "adulterated", "levamisole", "xylazine", "nitazene", "test strip", "test strips", "cut with", "laced"],
+        &[
+            "fentanyl",
+            "adulterant",
+            "adulterants",
+            "adulterated",
+            "levamisole",
+            "xylazine",
+            "nitazene",
+            "test strip",
+            "test strips",
+            "cut with",
+            "laced",
+        ],
     ),
     (
         "overdose_naloxone",
-        &["overdose", "overdosed", "naloxone", "narcan", "recovery position", "unresponsive", "never use alone", "slow breathing"],
+        &[
+            "overdose",
+            "overdosed",
+            "naloxone",
+            "narcan",
+            "recovery position",
+            "unresponsive",
+            "never use alone",
+            "slow breathing",
+        ],
     ),
     (
         "scam_warning",
-        &["scam", "scammer", "scammed", "phishing", "exit scam", "not shipping", "finalize early", "fake mirror", "fake mirrors", "lost my coins", "impersonator", "impersonators"],
+        &[
+            "scam",
+            "scammer",
+            "scammed",
+            "phishing",
+            "exit scam",
+            "not shipping",
+            "finalize early",
+            "fake mirror",
+            "fake mirrors",
+            "lost my coins",
+            "impersonator",
+            "impersonators",
+        ],
     ),
 ];
 
 const SUBSTANCES: &[&str] = &[
-    "cannabis", "weed", "hash", "hashish", "cocaine", "crack", "heroin", "fentanyl", "oxycodone",
-    "mdma", "ecstasy", "molly", "lsd", "psilocybin", "mushrooms", "dmt", "ketamine", "amphetamine",
-    "speed", "methamphetamine", "meth", "xanax", "alprazolam", "diazepam", "valium", "benzos",
-    "tramadol", "codeine", "morphine", "methadone", "ghb", "2c b", "mescaline",
+    "cannabis",
+    "weed",
+    "hash",
+    "hashish",
+    "cocaine",
+    "crack",
+    "heroin",
+    "fentanyl",
+    "oxycodone",
+    "mdma",
+    "ecstasy",
+    "molly",
+    "lsd",
+    "psilocybin",
+    "mushrooms",
+    "dmt",
+    "ketamine",
+    "amphetamine",
+    "speed",
+    "methamphetamine",
+    "meth",
+    "xanax",
+    "alprazolam",
+    "diazepam",
+    "valium",
+    "benzos",
+    "tramadol",
+    "codeine",
+    "morphine",
+    "methadone",
+    "ghb",
+    "2c b",
+    "mescaline",
 ];
 
 /// The topics a text is about.
@@ -100,9 +186,21 @@ pub fn harm_reduction_table(data: &Dataset, period: Period) -> Table {
         ),
         vec![
             Column::new("market", T::Text, "market name"),
-            Column::new("period_start", T::Date, "first day of the period the posts were first seen in"),
-            Column::new("topic", T::Text, "dosing, reagent_testing, adulterants, overdose_naloxone or scam_warning"),
-            Column::new("substance", T::Text, "the first substance named in the post or its thread's title, or empty"),
+            Column::new(
+                "period_start",
+                T::Date,
+                "first day of the period the posts were first seen in",
+            ),
+            Column::new(
+                "topic",
+                T::Text,
+                "dosing, reagent_testing, adulterants, overdose_naloxone or scam_warning",
+            ),
+            Column::new(
+                "substance",
+                T::Text,
+                "the first substance named in the post or its thread's title, or empty",
+            ),
             Column::new("posts", T::Integer, "posts"),
         ],
     );
@@ -133,8 +231,14 @@ mod tests {
             vec!["overdose_naloxone"]
         );
         assert_eq!(topics_of("Marquis turned purple"), vec!["reagent_testing"]);
-        assert_eq!(topics_of("Start low, go slow with the first dose"), vec!["dosing"]);
-        assert_eq!(topics_of("SCAM: never finalize early"), vec!["scam_warning"]);
+        assert_eq!(
+            topics_of("Start low, go slow with the first dose"),
+            vec!["dosing"]
+        );
+        assert_eq!(
+            topics_of("SCAM: never finalize early"),
+            vec!["scam_warning"]
+        );
         assert!(topics_of("Anyone noticed prices rising this month?").is_empty());
     }
 }

@@ -28,13 +28,32 @@ pub(crate) fn float(value: Option<f64>) -> Cell {
 pub fn activity_table(rows: &[ActivityRow], period: Period) -> Table {
     let mut table = Table::new(
         "activity",
-        format!("Listings and vendors seen per market and {}.", period.as_str()),
+        format!(
+            "Listings and vendors seen per market and {}.",
+            period.as_str()
+        ),
         vec![
             Column::new("market", T::Text, "market name"),
-            Column::new("period_start", T::Date, "first day of the period (weeks start on Monday)"),
-            Column::new("listings", T::Integer, "distinct listings observed in the period"),
-            Column::new("active_vendors", T::Integer, "distinct vendors with an observed listing"),
-            Column::new("observations", T::Integer, "listing observations (sightings) in the period"),
+            Column::new(
+                "period_start",
+                T::Date,
+                "first day of the period (weeks start on Monday)",
+            ),
+            Column::new(
+                "listings",
+                T::Integer,
+                "distinct listings observed in the period",
+            ),
+            Column::new(
+                "active_vendors",
+                T::Integer,
+                "distinct vendors with an observed listing",
+            ),
+            Column::new(
+                "observations",
+                T::Integer,
+                "listing observations (sightings) in the period",
+            ),
         ],
     );
     for r in rows {
@@ -81,9 +100,21 @@ pub fn vendor_tables(
         vec![
             Column::new("market", T::Text, "market name"),
             Column::new("period_start", T::Date, "first day of the period"),
-            Column::new("active_vendors", T::Integer, "vendors seen with a listing in the period"),
-            Column::new("new_vendors", T::Integer, "vendors first seen in the period"),
-            Column::new("departed_vendors", T::Integer, "vendors last seen in the previous observed period"),
+            Column::new(
+                "active_vendors",
+                T::Integer,
+                "vendors seen with a listing in the period",
+            ),
+            Column::new(
+                "new_vendors",
+                T::Integer,
+                "vendors first seen in the period",
+            ),
+            Column::new(
+                "departed_vendors",
+                T::Integer,
+                "vendors last seen in the previous observed period",
+            ),
         ],
     );
     let mut survival = Table::new(
@@ -95,11 +126,23 @@ pub fn vendor_tables(
         ),
         vec![
             Column::new("market", T::Text, "market name"),
-            Column::new("cohort_start", T::Date, "period in which the cohort was first seen"),
+            Column::new(
+                "cohort_start",
+                T::Date,
+                "period in which the cohort was first seen",
+            ),
             Column::new("period_start", T::Date, "a later observed period"),
-            Column::new("periods_after", T::Integer, "observed periods since the cohort's"),
+            Column::new(
+                "periods_after",
+                T::Integer,
+                "observed periods since the cohort's",
+            ),
             Column::new("cohort_vendors", T::Integer, "vendors in the cohort"),
-            Column::new("surviving", T::Integer, "of them, seen at or after this period"),
+            Column::new(
+                "surviving",
+                T::Integer,
+                "of them, seen at or after this period",
+            ),
             Column::new("share", T::Float, "surviving / cohort_vendors"),
         ],
     );
@@ -194,7 +237,11 @@ pub fn price_table(data: &Dataset, period: Period) -> Table {
             Column::new("market", T::Text, "market name"),
             Column::new("period_start", T::Date, "first day of the period"),
             Column::new("substance", T::Text, "last element of the category path"),
-            Column::new("origin", T::Text, "ships_from code, or empty when not shown"),
+            Column::new(
+                "origin",
+                T::Text,
+                "ships_from code, or empty when not shown",
+            ),
             Column::new("unit", T::Text, "g, ml or piece"),
             Column::new("listings", T::Integer, "listings with a converted price"),
             Column::new("median_usd_per_unit", T::Float, "median USD per unit"),
@@ -202,7 +249,11 @@ pub fn price_table(data: &Dataset, period: Period) -> Table {
             Column::new("p75_usd_per_unit", T::Float, "75th percentile"),
             Column::new("min_usd_per_unit", T::Float, "lowest"),
             Column::new("max_usd_per_unit", T::Float, "highest"),
-            Column::new("unconverted", T::Integer, "listings whose price could not be converted to USD or whose quantity was not read"),
+            Column::new(
+                "unconverted",
+                T::Integer,
+                "listings whose price could not be converted to USD or whose quantity was not read",
+            ),
         ],
     );
     type Key = (String, NaiveDate, String, String, &'static str);
@@ -343,9 +394,17 @@ pub fn origin_tables(data: &Dataset, period: Period) -> Vec<Table> {
         vec![
             Column::new("market", T::Text, "market name"),
             Column::new("period_start", T::Date, "first day of the period"),
-            Column::new("origin", T::Text, "ships_from code, or empty when not shown"),
+            Column::new(
+                "origin",
+                T::Text,
+                "ships_from code, or empty when not shown",
+            ),
             Column::new("listings", T::Integer, "distinct listings from the origin"),
-            Column::new("share", T::Float, "listings / all listings of the market in the period"),
+            Column::new(
+                "share",
+                T::Float,
+                "listings / all listings of the market in the period",
+            ),
         ],
     );
     let mut flows = Table::new(
@@ -365,8 +424,7 @@ pub fn origin_tables(data: &Dataset, period: Period) -> Vec<Table> {
     );
     let mut by_origin: BTreeMap<(String, NaiveDate), BTreeMap<String, BTreeSet<i64>>> =
         BTreeMap::new();
-    let mut by_flow: BTreeMap<(String, NaiveDate, String, String), BTreeSet<i64>> =
-        BTreeMap::new();
+    let mut by_flow: BTreeMap<(String, NaiveDate, String, String), BTreeSet<i64>> = BTreeMap::new();
     for row in &data.listings {
         let p = period.start_of(row.observed_at.date_naive());
         let origin = row
@@ -431,8 +489,7 @@ pub fn concentration_table(data: &Dataset, sales: &[Sale], period: Period) -> Ta
             Column::new("hhi", T::Float, "sum of squared percentage shares"),
         ],
     );
-    let mut listings: BTreeMap<(String, NaiveDate), HashMap<i64, BTreeSet<i64>>> =
-        BTreeMap::new();
+    let mut listings: BTreeMap<(String, NaiveDate), HashMap<i64, BTreeSet<i64>>> = BTreeMap::new();
     for row in &data.listings {
         if let Some(vendor) = row.vendor_id {
             listings

@@ -19,21 +19,23 @@ mod indicators;
 mod linking;
 mod prices;
 pub mod queries;
+mod rates;
 pub mod table;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use dnmscope_store::{AnalyticsFilter, Store};
 
-pub use credibility::{review_flags, Flag};
+pub use credibility::{flags_table, review_flags, Flag};
 pub use data::{Dataset, Sale};
 pub use dnmscope_store::Period;
 pub use error::AnalyticsError;
-pub use events::Migration;
+pub use events::{event_tables, Migration};
 pub use harm::{topics_of, TOPICS};
 pub use indicators::SALES_ASSUMPTIONS;
 pub use linking::{candidate_links, handle_core, profiles, Link, Profile, LINK_THRESHOLD};
 pub use prices::{Conversion, RateBook};
+pub use rates::parse_rates_csv;
 pub use table::{Cell, Column, ColumnType, Table};
 
 use error::Context;

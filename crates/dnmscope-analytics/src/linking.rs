@@ -51,6 +51,9 @@ pub struct Link {
     pub handle_evidence: &'static str,
     pub imported_rating: bool,
     pub listing_overlap: f64,
+    /// A third account both are probably linked to, when the link is implied through it
+    /// rather than scored on its own evidence (the score is then the weaker of the two links).
+    pub via: Option<usize>,
     pub decision: Option<LinkDecision>,
 }
 
@@ -60,7 +63,7 @@ impl Link {
         match self.decision {
             Some(LinkDecision::Confirmed) => true,
             Some(LinkDecision::Rejected) => false,
-            None => self.score >= LINK_THRESHOLD,
+            None => self.via.is_some() || self.score >= LINK_THRESHOLD,
         }
     }
 
@@ -85,7 +88,16 @@ impl Link {
             parts.push("a profile shows a rating imported from the other market".to_string());
         }
         if self.listing_overlap > 0.0 {
-            parts.push(format!("listing titles overlap {:.2}", self.listing_overlap));
+            parts.push(format!(
+                "listing titles overlap {:.2}",
+                self.listing_overlap
+            ));
+        }
+        if let Some(via) = self.via {
+            parts.push(format!(
+                "both probably linked to {}:{}",
+                profiles[via].market, profiles[via].handle
+            ));
         }
         parts.join("; ")
     }
@@ -116,7 +128,10 @@ pub fn profiles(data: &Dataset) -> Vec<Profile> {
         let key = touch(&v.market, v.vendor_id, &v.handle, v.observed_at);
         extra.push((
             key,
-            v.vendor.pgp_fingerprint.as_ref().map(|f| f.as_str().to_string()),
+            v.vendor
+                .pgp_fingerprint
+                .as_ref()
+                .map(|f| f.as_str().to_string()),
             v.vendor
                 .external_ratings
                 .iter()
@@ -214,9 +229,12 @@ fn jaccard(a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
 /// Scores one pair of accounts on different markets.
 fn score_pair(profiles: &[Profile], a: usize, b: usize) -> Link {
     let (pa, pb) = (&profiles[a], &profiles[b]);
-    let same_pgp = pa.fingerprints.intersection(&pb.fingerprints).next().is_some();
-    let pgp_conflict =
-        !same_pgp && !pa.fingerprints.is_empty() && !pb.fingerprints.is_empty();
+    let same_pgp = pa
+        .fingerprints
+        .intersection(&pb.fingerprints)
+        .next()
+        .is_some();
+    let pgp_conflict = !same_pgp && !pa.fingerprints.is_empty() && !pb.fingerprints.is_empty();
     let (ha, hb) = (pa.handle.to_lowercase(), pb.handle.to_lowercase());
     let (handle_similarity, handle_evidence, handle_weight) = if ha == hb {
         (1.0, "equal", 0.7)
@@ -231,8 +249,8 @@ fn score_pair(profiles: &[Profile], a: usize, b: usize) -> Link {
         }
     };
     let names = |market: &str| normalise(market).replace(' ', "");
-    let imported_rating =
-        pa.imported_from.contains(&names(&pb.market)) || pb.imported_from.contains(&names(&pa.market));
+    let imported_rating = pa.imported_from.contains(&names(&pb.market))
+        || pb.imported_from.contains(&names(&pa.market));
     let listing_overlap = jaccard(&pa.titles, &pb.titles);
     let mut weights = vec![handle_weight, 0.25 * listing_overlap];
     if same_pgp {
@@ -255,6 +273,7 @@ fn score_pair(profiles: &[Profile], a: usize, b: usize) -> Link {
         handle_evidence,
         imported_rating,
         listing_overlap,
+        via: None,
         decision: None,
     }
 }
@@ -303,7 +322,57 @@ pub fn candidate_links(data: &Dataset, profiles: &[Profile]) -> Vec<Link> {
             link
         })
         .collect();
-    links.sort_by(|x, y| y.score.total_cmp(&x.score).then((x.a, x.b).cmp(&(y.a, y.b))));
+    // One step of transitivity: accounts both probably linked to a third account on another
+    // market are linked through it (a person with accounts on three markets may have changed
+    // key on one and handle on another), unless a researcher rejected the pair.
+    let accepted: HashMap<(usize, usize), f64> = links
+        .iter()
+        .filter(|l| l.accepted())
+        .map(|l| ((l.a, l.b), l.score))
+        .collect();
+    let mut neighbours: HashMap<usize, Vec<(usize, f64)>> = HashMap::new();
+    for (&(a, b), &score) in &accepted {
+        neighbours.entry(a).or_default().push((b, score));
+        neighbours.entry(b).or_default().push((a, score));
+    }
+    let mut implied: BTreeMap<(usize, usize), (usize, f64)> = BTreeMap::new();
+    for (&via, list) in &neighbours {
+        for (i, &(a, sa)) in list.iter().enumerate() {
+            for &(b, sb) in &list[i + 1..] {
+                let pair = (a.min(b), a.max(b));
+                if profiles[a].market == profiles[b].market
+                    || accepted.contains_key(&pair)
+                    || decided.contains_key(&pair)
+                {
+                    continue;
+                }
+                let score = sa.min(sb);
+                let slot = implied.entry(pair).or_insert((via, score));
+                if score > slot.1 {
+                    *slot = (via, score);
+                }
+            }
+        }
+    }
+    for ((a, b), (via, score)) in implied {
+        match links.iter_mut().find(|l| l.a == a && l.b == b) {
+            Some(link) => {
+                link.via = Some(via);
+                link.score = link.score.max(score);
+            }
+            None => {
+                let mut link = score_pair(profiles, a, b);
+                link.via = Some(via);
+                link.score = link.score.max(score);
+                links.push(link);
+            }
+        }
+    }
+    links.sort_by(|x, y| {
+        y.score
+            .total_cmp(&x.score)
+            .then((x.a, x.b).cmp(&(y.a, y.b)))
+    });
     links
 }
 
@@ -322,7 +391,7 @@ pub fn links_table(profiles: &[Profile], links: &[Link]) -> Table {
             Column::new("market_b", T::Text, "market of the second account"),
             Column::new("handle_b", T::Text, "handle of the second account"),
             Column::new("score", T::Float, "0-1, noisy OR of the evidence weights"),
-            Column::new("status", T::Text, "probable, unlikely, confirmed or rejected"),
+            Column::new("status", T::Text, "probable, probable_through_third (both linked to a third account), unlikely, confirmed or rejected"),
             Column::new("same_pgp", T::Boolean, "the accounts showed the same PGP fingerprint"),
             Column::new("pgp_conflict", T::Boolean, "both showed keys and none is shared"),
             Column::new("handle_similarity", T::Float, "0-1, edit similarity of the handles"),
@@ -336,6 +405,7 @@ pub fn links_table(profiles: &[Profile], links: &[Link]) -> Table {
         let status = match link.decision {
             Some(LinkDecision::Confirmed) => "confirmed",
             Some(LinkDecision::Rejected) => "rejected",
+            None if link.via.is_some() => "probable_through_third",
             None if link.score >= LINK_THRESHOLD => "probable",
             None => "unlikely",
         };

@@ -198,7 +198,11 @@ pub fn units(quantity: &Quantity) -> Option<(&'static str, f64)> {
         "l" => ("ml", 1000.0),
         _ => ("piece", 1.0),
     };
-    let total = if unit == "piece" { count } else { amount * factor };
+    let total = if unit == "piece" {
+        count
+    } else {
+        amount * factor
+    };
     (total > 0.0).then_some((unit, total))
 }
 
@@ -243,7 +247,9 @@ mod tests {
             source: "test".to_string(),
         }];
         let book = RateBook::new(&[], &imported);
-        let usd = book.listing_usd("m", day, &listing("49.50", "USD")).unwrap();
+        let usd = book
+            .listing_usd("m", day, &listing("49.50", "USD"))
+            .unwrap();
         assert_eq!(usd, (49.5, Conversion::Usd));
         let mut shown = listing("0.01", "BTC");
         shown.other_prices = vec![Money::new("81.00", "USD").unwrap()];
@@ -262,7 +268,10 @@ mod tests {
         let (usd, how) = book.listing_usd("m", day, &listing("0.01", "BTC")).unwrap();
         assert_eq!((cents(usd), how), (80.0, Conversion::Imported));
         let too_late = NaiveDate::from_ymd_opt(2020, 1, 30).unwrap();
-        assert_eq!(book.listing_usd("m", too_late, &listing("0.01", "BTC")), None);
+        assert_eq!(
+            book.listing_usd("m", too_late, &listing("0.01", "BTC")),
+            None
+        );
     }
 
     #[test]

@@ -52,7 +52,11 @@ pub async fn vendor_history(
             found = true;
             let entry = days.entry(row.observed_at.date_naive()).or_default();
             entry.rating = row.vendor.rating.or(entry.rating);
-            entry.sales = row.vendor.sales.and_then(|s| i64::try_from(s).ok()).or(entry.sales);
+            entry.sales = row
+                .vendor
+                .sales
+                .and_then(|s| i64::try_from(s).ok())
+                .or(entry.sales);
         }
     }
     for f in &data.feedback {
@@ -69,14 +73,24 @@ pub async fn vendor_history(
     }
     let mut table = Table::new(
         "vendor_history",
-        format!("The history of vendor {handle} on {market}, per day with an observation or feedback."),
+        format!(
+            "The history of vendor {handle} on {market}, per day with an observation or feedback."
+        ),
         vec![
             Column::new("day", T::Date, "calendar day (UTC)"),
             Column::new("listings", T::Integer, "listings observed that day"),
-            Column::new("median_price_usd", T::Float, "median listing price in USD that day"),
+            Column::new(
+                "median_price_usd",
+                T::Float,
+                "median listing price in USD that day",
+            ),
             Column::new("rating", T::Float, "profile rating as shown"),
             Column::new("profile_sales", T::Integer, "sales the profile showed"),
-            Column::new("feedback_entries", T::Integer, "feedback entries dated that day"),
+            Column::new(
+                "feedback_entries",
+                T::Integer,
+                "feedback entries dated that day",
+            ),
         ],
     );
     for (day, mut d) in days {
@@ -176,8 +190,16 @@ pub async fn market_timeline(
             Column::new("listings", T::Integer, "distinct listings observed"),
             Column::new("active_vendors", T::Integer, "vendors seen with a listing"),
             Column::new("new_vendors", T::Integer, "vendors first seen"),
-            Column::new("departed_vendors", T::Integer, "vendors last seen in the previous observed period"),
-            Column::new("feedback_entries", T::Integer, "feedback entries dated in the period"),
+            Column::new(
+                "departed_vendors",
+                T::Integer,
+                "vendors last seen in the previous observed period",
+            ),
+            Column::new(
+                "feedback_entries",
+                T::Integer,
+                "feedback entries dated in the period",
+            ),
             Column::new("events", T::Text, "events observed in the period"),
         ],
     );

@@ -62,7 +62,8 @@ mod postgres_ops {
     pub(crate) type Db = sqlx::Postgres;
     const BLOB_LENGTH: &str = "octet_length(data)";
     /// The day a feedback entry was left, else the day it was first seen (a `DATE`).
-    const FEEDBACK_DAY: &str = "COALESCE(f.left_on, CAST(f.first_seen_at AT TIME ZONE 'UTC' AS DATE))";
+    const FEEDBACK_DAY: &str =
+        "COALESCE(f.left_on, CAST(f.first_seen_at AT TIME ZONE 'UTC' AS DATE))";
     /// The first day (`YYYY-MM-DD`) of the period holding `column`, in UTC.
     fn period_sql(period: crate::Period, column: &str, timestamp: bool) -> String {
         let value = if timestamp {
@@ -82,8 +83,8 @@ mod postgres_ops {
 
 pub use analytics::{
     ActivityRow, AnalyticsFilter, EventRow, FeedbackActivityRow, FeedbackRow, LinkDecision,
-    LinkDecisionRow, ListingObservationRow, ObservedDay, Period, PostRow, RateRow, VendorObservationRow,
-    VendorRef, VendorSpan,
+    LinkDecisionRow, ListingObservationRow, ObservedDay, Period, PostRow, RateRow,
+    VendorObservationRow, VendorRef, VendorSpan,
 };
 
 /// The tables of the schema, in the order `db stats` lists them.
