@@ -11,6 +11,7 @@
 //! most (a vendor's history, a substance's price trend, a market's timeline, vendor links).
 
 mod credibility;
+pub mod format;
 mod data;
 mod error;
 mod events;
