@@ -110,23 +110,27 @@ pub fn to_csv(table: &Table) -> String {
 }
 
 /// A JSON array with one object per row, keys in column order.
-pub fn to_json(table: &Table) -> serde_json::Value {
-    serde_json::Value::Array(
-        table
-            .rows
-            .iter()
-            .map(|row| {
-                let mut object = serde_json::Map::new();
-                for (column, cell) in table.columns.iter().zip(row) {
-                    object.insert(
-                        column.name.to_string(),
-                        serde_json::to_value(cell).unwrap_or(serde_json::Value::Null),
-                    );
-                }
-                serde_json::Value::Object(object)
-            })
-            .collect(),
-    )
+pub fn to_json(table: &Table) -> String {
+    let rows: Vec<String> = table
+        .rows
+        .iter()
+        .map(|row| {
+            let fields: Vec<String> = table
+                .columns
+                .iter()
+                .zip(row)
+                .map(|(column, cell)| {
+                    format!(
+                        "{}:{}",
+                        serde_json::Value::from(column.name),
+                        serde_json::to_string(cell).unwrap_or_else(|_| "null".to_string())
+                    )
+                })
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        })
+        .collect();
+    format!("[{}]", rows.join(","))
 }
 
 #[cfg(test)]
@@ -152,7 +156,7 @@ mod tests {
         );
         assert_eq!(to_csv(&table), "name,n\n\"a, \"\"b\"\"\",12\n,3\n");
         assert_eq!(
-            to_json(&table).to_string(),
+            to_json(&table),
             r#"[{"name":"a, \"b\"","n":12},{"name":null,"n":3}]"#
         );
     }
