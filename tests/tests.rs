@@ -6,4 +6,5 @@ mod cli;
 mod db;
 mod fetch;
 mod parse;
+mod query;
 mod sim;

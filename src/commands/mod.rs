@@ -4,6 +4,7 @@ mod db;
 mod demo;
 mod fetch;
 mod parse;
+mod query;
 mod sim;
 
 use std::process::ExitCode;
@@ -43,6 +44,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rounds,
             markets,
         }) => parse::bench(&corpus, rounds, &markets),
+        Command::Query(command) => query::query(command, &store).await,
+        Command::Rates(command) => query::rates(command, &store).await,
+        Command::Links(command) => query::links(command, &store).await,
     }
 }
 

@@ -66,7 +66,9 @@ pub fn to_text(table: &Table) -> String {
             .to_string()
     };
     let mut out = String::new();
-    out.push_str(&line(table.columns.iter().map(|c| c.name.to_string()).collect()));
+    out.push_str(&line(
+        table.columns.iter().map(|c| c.name.to_string()).collect(),
+    ));
     out.push('\n');
     out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect()));
     out.push('\n');

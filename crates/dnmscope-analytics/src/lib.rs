@@ -11,10 +11,10 @@
 //! most (a vendor's history, a substance's price trend, a market's timeline, vendor links).
 
 mod credibility;
-pub mod format;
 mod data;
 mod error;
 mod events;
+pub mod format;
 mod harm;
 mod indicators;
 mod linking;
