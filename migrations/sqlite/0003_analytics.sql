@@ -1,5 +1,5 @@
 -- Analytics (SQLite dialect; ../postgres has the same tables): exchange rates imported by a
--- researcher, researchers' decisions on cross-market vendor links, and an index for roll-ups.
+-- researcher, researchers' decisions on cross-market vendor links, and weekly roll-ups.
 --
 -- A rate is USD per one unit of `currency` on `day` (a UTC calendar date). Rates come from a
 -- CSV (`dnmscope rates import`); the rates a market prints on its pages stay in the observations.
@@ -28,5 +28,20 @@ CREATE TABLE vendor_link_decisions (
 );
 CREATE INDEX vendor_link_decisions_by_pair ON vendor_link_decisions (market_a, handle_a, market_b, handle_b, id);
 
--- Weekly and daily roll-ups scan observations by time; this index covers them.
-CREATE INDEX listing_observations_by_time ON listing_observations (observed_at, listing_id, vendor_id);
+-- Weekly roll-ups read a derived table instead of every observation: one row per market, week
+-- (its Monday, YYYY-MM-DD) and listing, with the listing's vendor and its observations that
+-- week. It is derived data, brought up to date incrementally (observations with an id above
+-- the watermark in `rollup_state`) before a weekly roll-up; it can be dropped and rebuilt.
+CREATE TABLE listing_weeks (
+    market_id     INTEGER NOT NULL REFERENCES markets (id),
+    week_start    TEXT NOT NULL,
+    listing_id    INTEGER NOT NULL REFERENCES listings (id),
+    vendor_id     INTEGER REFERENCES vendors (id),
+    observations  INTEGER NOT NULL,
+    PRIMARY KEY (market_id, week_start, listing_id)
+);
+
+CREATE TABLE rollup_state (
+    name                 TEXT PRIMARY KEY,
+    last_observation_id  INTEGER NOT NULL
+);

@@ -3,7 +3,8 @@
 //! Builds a SQLite store of `DNMSCOPE_BENCH_OBSERVATIONS` listing observations (default 10
 //! million: 3 markets crawled daily, about 33,000 listings per market and day with a steady
 //! turnover, 2,000 vendors per market) through the store's bulk-load path (multi-row inserts,
-//! one transaction per market and day), then times the SQL roll-ups behind the weekly
+//! one transaction per market and day; the weekly roll-up table refreshed after each day, as
+//! after each crawl), then times the SQL roll-ups behind the weekly
 //! indicators (`dnmscope_analytics::weekly_rollups`: activity, vendor flow and survival,
 //! feedback activity) and reports wall time and peak resident memory.
 //!
@@ -112,6 +113,8 @@ async fn build(store: &Store, observations: u64) {
                 .await
                 .unwrap();
         }
+        // The weekly roll-up is kept up to date as data arrives, as after each crawl.
+        store.refresh_rollups().await.unwrap();
         if day % 10 == 9 {
             eprintln!(
                 "  day {}: {stored} observations, {:.0} per second",

@@ -137,16 +137,19 @@ pub async fn weekly_rollups(store: &Store, filter: &Filter) -> Result<Vec<Table>
         .await
         .context(|| "computing listing activity".to_string())?;
     let spans = store
-        .vendor_spans(&store_filter)
+        .vendor_spans(&store_filter, period)
         .await
         .context(|| "computing vendor spans".to_string())?;
     let days = store
-        .observed_days(&AnalyticsFilter {
-            markets: filter.markets.clone(),
-            ..AnalyticsFilter::default()
-        })
+        .observed_periods(
+            &AnalyticsFilter {
+                markets: filter.markets.clone(),
+                ..AnalyticsFilter::default()
+            },
+            period,
+        )
         .await
-        .context(|| "listing observed days".to_string())?;
+        .context(|| "listing observed periods".to_string())?;
     let feedback = store
         .feedback_activity(&store_filter, period)
         .await

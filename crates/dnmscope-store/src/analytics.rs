@@ -292,24 +292,61 @@ pub struct LinkDecisionRow {
 }
 
 impl Store {
-    /// Listings, vendors and observations per market and period (SQL `GROUP BY`).
+    /// Brings the weekly roll-up table (`listing_weeks`) up to date with the listing
+    /// observations stored since its last refresh; returns how many it took in. Weekly
+    /// roll-ups ([`Store::activity`], [`Store::vendor_spans`], [`Store::observed_periods`])
+    /// call it first, so calling it is only needed to spread the work (after each crawl, say).
+    pub async fn refresh_rollups(&self) -> Result<u64, StoreError> {
+        in_transaction!(
+            self,
+            "bringing the weekly roll-up up to date".to_string(),
+            |conn, ops| { ops::refresh_weekly(conn).await? }
+        )
+    }
+
+    /// Listings, vendors and observations per market and period (SQL `GROUP BY`). Weeks
+    /// without a listing-attribute filter are read from the weekly roll-up table.
     pub async fn activity(
         &self,
         filter: &AnalyticsFilter,
         period: Period,
     ) -> Result<Vec<ActivityRow>, StoreError> {
+        if period == Period::Week {
+            self.refresh_rollups().await?;
+        }
         on_connection!(self, "rolling up listing activity", |conn, ops| {
             ops::activity(conn, filter, period).await
         })
     }
 
-    /// Per vendor with a matching listing: first and last observation (SQL `GROUP BY`).
+    /// Per vendor with a matching listing: first and last observation (SQL `GROUP BY`). With
+    /// `Period::Week` and no listing-attribute filter they come from the weekly roll-up and are
+    /// the Mondays of the first and last week.
     pub async fn vendor_spans(
         &self,
         filter: &AnalyticsFilter,
+        period: Period,
     ) -> Result<Vec<VendorSpan>, StoreError> {
+        if period == Period::Week {
+            self.refresh_rollups().await?;
+        }
         on_connection!(self, "rolling up vendor spans", |conn, ops| {
-            ops::vendor_spans(conn, filter).await
+            ops::vendor_spans(conn, filter, period).await
+        })
+    }
+
+    /// The periods (days, or weeks by their Monday) in which each of the filter's markets
+    /// yielded listing observations (only the filter's markets count).
+    pub async fn observed_periods(
+        &self,
+        filter: &AnalyticsFilter,
+        period: Period,
+    ) -> Result<Vec<ObservedDay>, StoreError> {
+        if period == Period::Week {
+            self.refresh_rollups().await?;
+        }
+        on_connection!(self, "listing observed periods", |conn, ops| {
+            ops::observed_periods(conn, filter, period).await
         })
     }
 

@@ -19,20 +19,87 @@ fn parse_period(text: &str, what: &str) -> Result<NaiveDate, StoreError> {
     })
 }
 
+/// Whether a roll-up can read `listing_weeks` instead of every observation.
+fn from_weeks(filter: &AnalyticsFilter, period: Period) -> bool {
+    period == Period::Week && !filter.narrows_listings()
+}
+
+/// Brings `listing_weeks` up to date with the observations stored since the last refresh.
+/// Returns how many observations it took in.
+pub(crate) async fn refresh_weekly(conn: &mut Conn) -> Result<u64, StoreError> {
+    sqlx::query(
+        "INSERT INTO rollup_state (name, last_observation_id) VALUES ('listing_weeks', 0)
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .execute(&mut *conn)
+    .await
+    .context(|| "starting the weekly roll-up".to_string())?;
+    let low: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT last_observation_id FROM rollup_state WHERE name = 'listing_weeks'{FOR_UPDATE}"
+    )))
+    .fetch_one(&mut *conn)
+    .await
+    .context(|| "reading the weekly roll-up's watermark".to_string())?;
+    let high: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM listing_observations")
+        .fetch_one(&mut *conn)
+        .await
+        .context(|| "finding the newest listing observation".to_string())?;
+    if high <= low {
+        return Ok(0);
+    }
+    let week = period_sql(Period::Week, "o.observed_at", true);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO listing_weeks (market_id, week_start, listing_id, vendor_id, observations)
+         SELECT l.market_id, {week} AS w, o.listing_id, MIN(o.vendor_id), COUNT(*)
+         FROM listing_observations o JOIN listings l ON l.id = o.listing_id
+         WHERE o.id > $1 AND o.id <= $2
+         GROUP BY l.market_id, w, o.listing_id
+         ON CONFLICT (market_id, week_start, listing_id)
+         DO UPDATE SET observations = listing_weeks.observations + excluded.observations"
+    )))
+    .bind(low)
+    .bind(high)
+    .execute(&mut *conn)
+    .await
+    .context(|| format!("rolling up listing observations {} to {high} by week", low + 1))?;
+    sqlx::query("UPDATE rollup_state SET last_observation_id = $1 WHERE name = 'listing_weeks'")
+        .bind(high)
+        .execute(&mut *conn)
+        .await
+        .context(|| "moving the weekly roll-up's watermark".to_string())?;
+    Ok(u64::try_from(high - low).unwrap_or(0))
+}
+
 pub(crate) async fn activity(
     conn: &mut Conn,
     filter: &AnalyticsFilter,
     period: Period,
 ) -> Result<Vec<ActivityRow>, StoreError> {
-    let (conditions, params) = filter.listing_conditions(1);
-    let bucket = period_sql(period, "o.observed_at", true);
-    let sql = format!(
-        "SELECT m.name, {bucket} AS p, COUNT(DISTINCT o.listing_id), COUNT(DISTINCT o.vendor_id),
-                COUNT(*)
-         {LISTING_FROM}
-         WHERE {conditions}
-         GROUP BY m.name, p ORDER BY m.name, p"
-    );
+    let sql = if from_weeks(filter, period) {
+        let (conditions, _) = filter.market_conditions(1);
+        format!(
+            "SELECT m.name, w.week_start, COUNT(*), COUNT(DISTINCT w.vendor_id),
+                    CAST(SUM(w.observations) AS BIGINT)
+             FROM listing_weeks w JOIN markets m ON m.id = w.market_id
+             WHERE {conditions}
+             GROUP BY m.name, w.week_start ORDER BY m.name, w.week_start"
+        )
+    } else {
+        let (conditions, _) = filter.listing_conditions(1);
+        let bucket = period_sql(period, "o.observed_at", true);
+        format!(
+            "SELECT m.name, {bucket} AS p, COUNT(DISTINCT o.listing_id),
+                    COUNT(DISTINCT o.vendor_id), COUNT(*)
+             {LISTING_FROM}
+             WHERE {conditions}
+             GROUP BY m.name, p ORDER BY m.name, p"
+        )
+    };
+    let params = if from_weeks(filter, period) {
+        filter.market_conditions(1).1
+    } else {
+        filter.listing_conditions(1).1
+    };
     let mut query = sqlx::query_as::<_, (String, String, i64, i64, i64)>(sqlx::AssertSqlSafe(sql));
     for param in params {
         query = query.bind(param);
@@ -57,7 +124,11 @@ pub(crate) async fn activity(
 pub(crate) async fn vendor_spans(
     conn: &mut Conn,
     filter: &AnalyticsFilter,
+    period: Period,
 ) -> Result<Vec<VendorSpan>, StoreError> {
+    if from_weeks(filter, period) {
+        return vendor_weeks(conn, filter).await;
+    }
     let (conditions, params) = filter.listing_conditions(1);
     let sql = format!(
         "SELECT m.name, o.vendor_id, v.handle, MIN(o.observed_at), MAX(o.observed_at),
@@ -90,6 +161,90 @@ pub(crate) async fn vendor_spans(
             },
         )
         .collect())
+}
+
+/// Vendor spans by week from `listing_weeks`: first and last seen are the weeks' Mondays.
+async fn vendor_weeks(
+    conn: &mut Conn,
+    filter: &AnalyticsFilter,
+) -> Result<Vec<VendorSpan>, StoreError> {
+    let (conditions, params) = filter.market_conditions(1);
+    let sql = format!(
+        "SELECT m.name, w.vendor_id, v.handle, MIN(w.week_start), MAX(w.week_start),
+                COUNT(DISTINCT w.listing_id)
+         FROM listing_weeks w
+         JOIN markets m ON m.id = w.market_id
+         JOIN vendors v ON v.id = w.vendor_id
+         WHERE {conditions}
+         GROUP BY m.name, w.vendor_id, v.handle ORDER BY m.name, w.vendor_id"
+    );
+    let mut query =
+        sqlx::query_as::<_, (String, i64, String, String, String, i64)>(sqlx::AssertSqlSafe(sql));
+    for param in params {
+        query = query.bind(param);
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .context(|| "rolling up the weeks each vendor was seen".to_string())?;
+    let midnight = |text: &str| -> Result<DateTime<Utc>, StoreError> {
+        Ok(parse_period(text, "vendor weeks")?
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc())
+    };
+    rows.into_iter()
+        .map(|(market, vendor_id, handle, first, last, listings)| {
+            Ok(VendorSpan {
+                first_seen: midnight(&first)?,
+                last_seen: midnight(&last)?,
+                market,
+                vendor_id,
+                handle,
+                listings,
+            })
+        })
+        .collect()
+}
+
+/// The periods in which each market yielded listings.
+pub(crate) async fn observed_periods(
+    conn: &mut Conn,
+    filter: &AnalyticsFilter,
+    period: Period,
+) -> Result<Vec<ObservedDay>, StoreError> {
+    let (conditions, params) = filter.market_conditions(1);
+    let sql = if period == Period::Week {
+        format!(
+            "SELECT DISTINCT m.name, w.week_start
+             FROM listing_weeks w JOIN markets m ON m.id = w.market_id
+             WHERE {conditions} ORDER BY 1, 2"
+        )
+    } else {
+        let bucket = period_sql(period, "o.observed_at", true);
+        format!(
+            "SELECT DISTINCT m.name, {bucket} AS p
+             {LISTING_FROM}
+             WHERE {conditions}
+             ORDER BY 1, 2"
+        )
+    };
+    let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql));
+    for param in params {
+        query = query.bind(param);
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .context(|| format!("listing the {}s each market was observed", period.as_str()))?;
+    rows.into_iter()
+        .map(|(market, p)| {
+            Ok(ObservedDay {
+                day: parse_period(&p, "observed periods")?,
+                market,
+            })
+        })
+        .collect()
 }
 
 pub(crate) async fn feedback_activity(
@@ -602,23 +757,10 @@ pub(crate) async fn bulk_observe_listings(
             .await
             .context(|| "bulk-creating listings".to_string())?;
     }
-    let vendor_ids: std::collections::HashMap<String, i64> =
-        sqlx::query_as::<_, (String, i64)>("SELECT handle_key, id FROM vendors WHERE market_id = $1")
-            .bind(market_id)
-            .fetch_all(&mut *conn)
-            .await
-            .context(|| "reading vendor ids".to_string())?
-            .into_iter()
-            .collect();
-    let listing_ids: std::collections::HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(
-        "SELECT listing_key, id FROM listings WHERE market_id = $1",
-    )
-    .bind(market_id)
-    .fetch_all(&mut *conn)
-    .await
-    .context(|| "reading listing ids".to_string())?
-    .into_iter()
-    .collect();
+    let handle_keys: Vec<String> = handles.into_iter().map(|(key, _)| key).collect();
+    let vendor_ids = ids_of(conn, "vendors", "handle_key", market_id, &handle_keys).await?;
+    let keys: Vec<String> = keys.into_iter().map(str::to_string).collect();
+    let listing_ids = ids_of(conn, "listings", "listing_key", market_id, &keys).await?;
 
     // One observation per listing key (a page observes a listing once).
     let mut seen = std::collections::HashSet::new();
@@ -668,4 +810,34 @@ pub(crate) async fn bulk_observe_listings(
         stored += done.rows_affected();
     }
     Ok(stored)
+}
+
+/// The ids of `keys` in `table` (`vendors` or `listings`) on a market, in chunks.
+async fn ids_of(
+    conn: &mut Conn,
+    table: &str,
+    key_column: &str,
+    market_id: i64,
+    keys: &[String],
+) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    let mut ids = std::collections::HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(BULK_ROWS) {
+        let mut select = sqlx::QueryBuilder::<Db>::new(format!(
+            "SELECT {key_column}, id FROM {table} WHERE market_id = "
+        ));
+        select.push_bind(market_id);
+        select.push(format!(" AND {key_column} IN ("));
+        let mut list = select.separated(", ");
+        for key in chunk {
+            list.push_bind(key.clone());
+        }
+        select.push(")");
+        let rows: Vec<(String, i64)> = select
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .context(|| format!("reading {table} ids"))?;
+        ids.extend(rows);
+    }
+    Ok(ids)
 }

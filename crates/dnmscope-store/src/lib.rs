@@ -44,6 +44,8 @@ mod sqlite_ops {
     const BLOB_LENGTH: &str = "length(data)";
     /// The day a feedback entry was left, else the day it was first seen (`YYYY-MM-DD` text).
     const FEEDBACK_DAY: &str = "COALESCE(f.left_on, substr(f.first_seen_at, 1, 10))";
+    /// SQLite has no row locks: `BEGIN IMMEDIATE` already serialises writers.
+    const FOR_UPDATE: &str = "";
     /// The first day (`YYYY-MM-DD`) of the period holding `column` (times and dates are text
     /// that starts with the UTC date).
     fn period_sql(period: crate::Period, column: &str, _timestamp: bool) -> String {
@@ -64,6 +66,8 @@ mod postgres_ops {
     /// The day a feedback entry was left, else the day it was first seen (a `DATE`).
     const FEEDBACK_DAY: &str =
         "COALESCE(f.left_on, CAST(f.first_seen_at AT TIME ZONE 'UTC' AS DATE))";
+    /// Two refreshes of a roll-up queue on its state row.
+    const FOR_UPDATE: &str = " FOR UPDATE";
     /// The first day (`YYYY-MM-DD`) of the period holding `column`, in UTC.
     fn period_sql(period: crate::Period, column: &str, timestamp: bool) -> String {
         let value = if timestamp {
@@ -110,6 +114,8 @@ pub const TABLES: &[&str] = &[
     "crawl_accounting",
     "exchange_rates",
     "vendor_link_decisions",
+    "listing_weeks",
+    "rollup_state",
 ];
 
 /// How SQLite makes commits durable.

@@ -1265,7 +1265,62 @@ async fn analytics_roll_up_by_day_and_week_and_filter_listings(fx: Fixture) {
         assert_eq!(seen, keys, "{name}");
         assert!(rows.iter().all(|r| r.market == "testmarket"), "{name}");
     }
-    let spans = fx.store.vendor_spans(&all).await.unwrap();
+    let weekly = fx.store.vendor_spans(&all, Period::Week).await.unwrap();
+    assert_eq!(
+        weekly
+            .iter()
+            .map(|s| (
+                s.handle.as_str(),
+                s.first_seen.date_naive().to_string(),
+                s.last_seen.date_naive().to_string()
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (
+                "DutchVendor",
+                "2025-12-29".to_string(),
+                "2026-01-05".to_string()
+            ),
+            (
+                "YankeeVendor",
+                "2026-01-05".to_string(),
+                "2026-01-05".to_string()
+            ),
+        ]
+    );
+    let weeks: Vec<String> = fx
+        .store
+        .observed_periods(&all, Period::Week)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.day.to_string())
+        .collect();
+    assert_eq!(weeks, vec!["2025-12-29", "2026-01-05"]);
+    // The weekly roll-up takes in later observations incrementally.
+    assert_eq!(
+        fx.store.refresh_rollups().await.unwrap(),
+        0,
+        "already up to date"
+    );
+    let crawl = fx.crawl(6).await;
+    fx.store
+        .ingest(
+            &capture(crawl, "http://testmarket.onion/page/6", 6, b"day 6"),
+            &listing_page("48.00"),
+        )
+        .await
+        .unwrap();
+    let weeks = fx.store.activity(&all, Period::Week).await.unwrap();
+    assert_eq!(
+        summary(weeks),
+        vec![
+            ("2025-12-29".to_string(), 1, 1, 2),
+            ("2026-01-05".to_string(), 2, 2, 3),
+        ]
+    );
+    assert_eq!(fx.store.refresh_rollups().await.unwrap(), 0);
+    let spans = fx.store.vendor_spans(&all, Period::Day).await.unwrap();
     let spans: Vec<(String, DateTime<Utc>, DateTime<Utc>, i64)> = spans
         .into_iter()
         .map(|s| (s.handle, s.first_seen, s.last_seen, s.listings))
@@ -1273,16 +1328,16 @@ async fn analytics_roll_up_by_day_and_week_and_filter_listings(fx: Fixture) {
     assert_eq!(
         spans,
         vec![
-            ("DutchVendor".to_string(), at(0), at(5), 1),
+            ("DutchVendor".to_string(), at(0), at(6), 1),
             ("YankeeVendor".to_string(), at(5), at(5), 1),
         ]
     );
     let observed = fx.store.observed_days(&all).await.unwrap();
-    assert_eq!(observed.len(), 3);
-    // Feedback: two entries, left on 2025-12-30, each seen by two crawls.
+    assert_eq!(observed.len(), 4);
+    // Feedback: two entries, left on 2025-12-30, each seen by three crawls.
     let feedback = fx.store.feedback_rows(&all).await.unwrap();
     assert_eq!(feedback.len(), 2);
-    assert!(feedback.iter().all(|f| f.sightings == 2
+    assert!(feedback.iter().all(|f| f.sightings == 3
         && f.vendor.as_deref() == Some("DutchVendor")
         && f.listing_id.is_some()));
     let by_week = fx
@@ -1442,6 +1497,19 @@ async fn bulk_loading_observes_many_listings_in_one_transaction(fx: Fixture) {
         .unwrap();
     assert_eq!(activity.len(), 1);
     assert_eq!((activity[0].listings, activity[0].vendors), (2500, 50));
+    let weekly = fx
+        .store
+        .activity(&AnalyticsFilter::default(), Period::Week)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            weekly[0].listings,
+            weekly[0].vendors,
+            weekly[0].observations
+        ),
+        (2500, 50, 2500)
+    );
     let rows = fx
         .store
         .listing_observations(&filter(|f| f.origin = Some("NL".into())))
