@@ -24,6 +24,9 @@ pub struct Migration {
     pub new_account: bool,
 }
 
+/// Vendors and listings seen on a market and day.
+type Seen = (BTreeSet<i64>, BTreeSet<i64>);
+
 /// The `market_events`, `event_impact` and `event_migrations` tables, and the migrations.
 pub fn event_tables(
     data: &Dataset,
@@ -118,7 +121,7 @@ pub fn event_tables(
     );
     let mut migrations = Vec::new();
     // Per market and day: vendors and listings seen.
-    let mut seen: BTreeMap<(&str, NaiveDate), (BTreeSet<i64>, BTreeSet<i64>)> = BTreeMap::new();
+    let mut seen: BTreeMap<(&str, NaiveDate), Seen> = BTreeMap::new();
     for row in &data.listings {
         let entry = seen
             .entry((row.market.as_str(), row.observed_at.date_naive()))

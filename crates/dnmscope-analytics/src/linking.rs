@@ -123,7 +123,9 @@ pub fn profiles(data: &Dataset) -> Vec<Profile> {
         p.last_seen = p.last_seen.max(at);
         (market.to_string(), id)
     };
-    let mut extra: Vec<((String, i64), Option<String>, Vec<String>, Option<String>)> = Vec::new();
+    // (account, fingerprint, markets named by imported ratings, listing title)
+    type Extra = ((String, i64), Option<String>, Vec<String>, Option<String>);
+    let mut extra: Vec<Extra> = Vec::new();
     for v in &data.vendors {
         let key = touch(&v.market, v.vendor_id, &v.handle, v.observed_at);
         extra.push((

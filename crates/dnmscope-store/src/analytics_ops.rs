@@ -632,8 +632,10 @@ pub(crate) async fn decide_link(
     Ok(())
 }
 
+type LinkDecisionDbRow = (String, String, String, String, String, String, DateTime<Utc>);
+
 pub(crate) async fn link_decisions(conn: &mut Conn) -> Result<Vec<LinkDecisionRow>, StoreError> {
-    let rows: Vec<(String, String, String, String, String, String, DateTime<Utc>)> =
+    let rows: Vec<LinkDecisionDbRow> =
         sqlx::query_as(
             "SELECT d.market_a, d.handle_a, d.market_b, d.handle_b, d.decision, d.note,
                     d.decided_at
