@@ -5,8 +5,10 @@
 //!   usual rate (its entries outside the window spread over its other days);
 //! - `short_generic_texts`: in such a burst, most entries are three words or fewer;
 //! - `near_duplicate_texts`: in such a burst, most entries repeat a text of the same burst;
-//! - `suspected_campaign`: a burst whose entries are mostly short or repeated, the pattern of
-//!   bought reviews.
+//! - `short_text_burst`: a burst of entries of three words or fewer against the vendor's usual
+//!   rate of such entries (a busy vendor's overall rate can hide a campaign);
+//! - `suspected_campaign`: a burst whose entries are mostly short or repeated, or a burst of
+//!   short entries: the pattern of bought reviews.
 //!
 //! Reviews from new buyer accounts are a known signal too, but dnmscope stores nothing about
 //! buyers (not even their order counts), so it is not computed.
@@ -64,38 +66,9 @@ pub fn review_flags(data: &Dataset) -> Vec<Flag> {
             continue;
         };
         let (first, last) = (first.day, last.day);
-        let span_days = (last - first).num_days() + 1;
-        let mut per_day: BTreeMap<NaiveDate, usize> = BTreeMap::new();
-        for e in &entries {
-            *per_day.entry(e.day).or_default() += 1;
-        }
-        // The densest window, then any other dense window not overlapping a flagged one.
-        let mut windows: Vec<(usize, NaiveDate)> = per_day
-            .keys()
-            .map(|&start| {
-                let end = start + chrono::Days::new(WINDOW_DAYS as u64 - 1);
-                (per_day.range(start..=end).map(|(_, n)| n).sum(), start)
-            })
-            .collect();
-        windows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let mut taken: Vec<NaiveDate> = Vec::new();
-        for (count, start) in windows {
-            if count < MIN_BURST {
-                break;
-            }
-            if taken
-                .iter()
-                .any(|t| (*t - start).num_days().abs() < WINDOW_DAYS)
-            {
-                continue;
-            }
-            let end = start + chrono::Days::new(WINDOW_DAYS as u64 - 1);
-            let other_days = (span_days - WINDOW_DAYS).max(1) as f64;
-            let usual = (entries.len() - count) as f64 / other_days * WINDOW_DAYS as f64;
-            if (count as f64) < BURST_FACTOR * usual.max(1.0) {
-                continue;
-            }
-            taken.push(start);
+        let all_days: Vec<NaiveDate> = entries.iter().map(|e| e.day).collect();
+        let mut campaign_windows: Vec<NaiveDate> = Vec::new();
+        for (start, end, count, usual) in bursts(&all_days, first, last) {
             let inside: Vec<&Entry> = entries
                 .iter()
                 .filter(|e| e.day >= start && e.day <= end)
@@ -147,6 +120,7 @@ pub fn review_flags(data: &Dataset) -> Vec<Flag> {
                 );
             }
             if short_share >= 0.5 || repeated_share >= 0.5 {
+                campaign_windows.push(start);
                 push(
                     "suspected_campaign",
                     format!(
@@ -157,8 +131,95 @@ pub fn review_flags(data: &Dataset) -> Vec<Flag> {
                 );
             }
         }
+        // Short texts have a usual rate of their own: a burst of them is suspicious even when
+        // a busy vendor's overall rate hides it.
+        let is_short = |e: &Entry| e.text.split(' ').filter(|w| !w.is_empty()).count() <= 3;
+        let short_days: Vec<NaiveDate> = entries
+            .iter()
+            .filter(|e| is_short(e))
+            .map(|e| e.day)
+            .collect();
+        for (start, end, count, usual) in bursts(&short_days, first, last) {
+            if campaign_windows
+                .iter()
+                .any(|w| (*w - start).num_days().abs() < WINDOW_DAYS)
+            {
+                continue;
+            }
+            let n = entries
+                .iter()
+                .filter(|e| e.day >= start && e.day <= end)
+                .count();
+            for (flag, evidence) in [
+                (
+                    "short_text_burst",
+                    format!(
+                        "{count} entries of three words or fewer from {start} to {end} (of {n} \
+                         entries), against a usual {usual:.1} per {WINDOW_DAYS} days"
+                    ),
+                ),
+                (
+                    "suspected_campaign",
+                    format!("a burst of {count} short entries from {start} to {end}"),
+                ),
+            ] {
+                flags.push(Flag {
+                    market: market.clone(),
+                    vendor_id,
+                    vendor: vendor.clone(),
+                    flag,
+                    from: start,
+                    to: end,
+                    entries: n,
+                    evidence,
+                });
+            }
+        }
     }
     flags
+}
+
+/// Dense windows of `WINDOW_DAYS` days among sorted `days` (one per entry) between `first` and
+/// `last`: at least `MIN_BURST` entries and `BURST_FACTOR` times the usual rate outside the
+/// window, densest first, not overlapping. Each is (start, end, entries, usual per window).
+fn bursts(
+    days: &[NaiveDate],
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Vec<(NaiveDate, NaiveDate, usize, f64)> {
+    let span_days = (last - first).num_days() + 1;
+    let mut per_day: BTreeMap<NaiveDate, usize> = BTreeMap::new();
+    for day in days {
+        *per_day.entry(*day).or_default() += 1;
+    }
+    let mut windows: Vec<(usize, NaiveDate)> = per_day
+        .keys()
+        .map(|&start| {
+            let end = start + chrono::Days::new(WINDOW_DAYS as u64 - 1);
+            (per_day.range(start..=end).map(|(_, n)| n).sum(), start)
+        })
+        .collect();
+    windows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut found: Vec<(NaiveDate, NaiveDate, usize, f64)> = Vec::new();
+    for (count, start) in windows {
+        if count < MIN_BURST {
+            break;
+        }
+        if found
+            .iter()
+            .any(|(t, _, _, _)| (*t - start).num_days().abs() < WINDOW_DAYS)
+        {
+            continue;
+        }
+        let end = start + chrono::Days::new(WINDOW_DAYS as u64 - 1);
+        let other_days = (span_days - WINDOW_DAYS).max(1) as f64;
+        let usual = (days.len() - count) as f64 / other_days * WINDOW_DAYS as f64;
+        if (count as f64) < BURST_FACTOR * usual.max(1.0) {
+            continue;
+        }
+        found.push((start, end, count, usual));
+    }
+    found
 }
 
 /// `review_flags`.
@@ -174,7 +235,7 @@ pub fn flags_table(flags: &[Flag]) -> Table {
             Column::new(
                 "flag",
                 T::Text,
-                "feedback_burst, short_generic_texts, near_duplicate_texts or suspected_campaign",
+                "feedback_burst, short_generic_texts, near_duplicate_texts, short_text_burst or suspected_campaign",
             ),
             Column::new("from", T::Date, "first day of the window"),
             Column::new("to", T::Date, "last day of the window"),

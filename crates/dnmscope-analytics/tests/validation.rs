@@ -6,7 +6,8 @@
 //! indicators are compared with what really happened: vendor-linking precision and recall
 //! against the persons behind the accounts, the sales estimate against true sales, detection of
 //! the fake-review campaigns, and recovery of the migrations after the seizure. The figures are
-//! printed (`cargo test -p dnmscope-analytics --test validation -- --nocapture`).
+//! printed (`cargo test -p dnmscope-analytics --test validation -- --nocapture`); another world
+//! is one `DNMSCOPE_VALIDATION_SEED=N` away.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -28,6 +29,14 @@ use dnmscope_store::{AnalyticsFilter, Location, Store, StoreOptions};
 /// (day 24).
 const CRAWL_DAYS: &[u32] = &[2, 7, 12, 17, 20, 23, 27];
 
+/// The world's seed: `DNMSCOPE_VALIDATION_SEED`, else 71.
+fn seed() -> u64 {
+    std::env::var("DNMSCOPE_VALIDATION_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(71)
+}
+
 fn world_config() -> WorldConfig {
     WorldConfig {
         days: 30,
@@ -35,7 +44,7 @@ fn world_config() -> WorldConfig {
         listings_per_vendor: 3.0,
         threads_per_market: 6,
         fake_review_share: 0.1,
-        ..WorldConfig::small(71)
+        ..WorldConfig::small(seed())
     }
 }
 
@@ -216,7 +225,9 @@ async fn indicators_recover_the_simulated_truth() {
         "imported once"
     );
     println!(
-        "crawled {} simulated days of a world with {} vendor accounts and {} listings in {:.1} s",
+        "seed {}: crawled {} simulated days of a world with {} vendor accounts and {} listings \
+         in {:.1} s",
+        seed(),
         CRAWL_DAYS.len(),
         world.vendors.len(),
         world.listings.len(),
@@ -397,6 +408,29 @@ async fn indicators_recover_the_simulated_truth() {
     );
     for f in flags.iter().filter(|f| f.flag == "suspected_campaign") {
         println!("  {}:{} {}", f.market, f.vendor, f.evidence);
+    }
+    for &missed in campaigns.difference(&flagged) {
+        let v = &world.vendors[missed as usize];
+        let (start, end) = v.fake_campaign.unwrap();
+        let market = &world.markets[v.market as usize].slug;
+        let stored: Vec<String> = data
+            .feedback
+            .iter()
+            .filter(|f| &f.market == market && f.vendor.as_deref() == Some(v.handle.as_str()))
+            .map(|f| Dataset::feedback_day(f).to_string())
+            .collect();
+        let fakes = world
+            .feedback
+            .iter()
+            .filter(|f| f.fake && f.vendor == missed)
+            .count();
+        println!(
+            "  missed campaign {market}:{} days {start}..{end} ({} to {}), {fakes} fake reviews; \
+             stored entry days: {stored:?}",
+            v.handle,
+            world.date(start),
+            world.date(end)
+        );
     }
     assert!(!campaigns.is_empty(), "the world has fake-review campaigns");
     assert_eq!(caught, campaigns.len(), "every campaign is detected");
