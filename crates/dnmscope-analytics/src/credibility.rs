@@ -68,7 +68,7 @@ pub fn review_flags(data: &Dataset) -> Vec<Flag> {
         let (first, last) = (first.day, last.day);
         let all_days: Vec<NaiveDate> = entries.iter().map(|e| e.day).collect();
         let mut campaign_windows: Vec<NaiveDate> = Vec::new();
-        for (start, end, count, usual) in bursts(&all_days, first, last) {
+        for (start, end, _count, usual) in bursts(&all_days, first, last) {
             let inside: Vec<&Entry> = entries
                 .iter()
                 .filter(|e| e.day >= start && e.day <= end)
