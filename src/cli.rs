@@ -85,6 +85,126 @@ pub enum Command {
     /// Measure performance
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Ask the store the questions analysts ask most (vendor history, price trends, market
+    /// timelines, vendor links)
+    #[command(subcommand)]
+    Query(QueryCommand),
+    /// Exchange rates for converting prices to USD
+    #[command(subcommand)]
+    Rates(RatesCommand),
+    /// Confirm or reject a candidate link between vendor accounts on two markets
+    #[command(subcommand)]
+    Links(LinksCommand),
+}
+
+/// How `query` prints its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// An aligned table for a terminal
+    Table,
+    Csv,
+    Json,
+}
+
+/// Days or weeks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PeriodArg {
+    Day,
+    Week,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueryCommand {
+    /// A vendor's history on a market: listings, prices, profile figures, feedback per day
+    Vendor {
+        #[arg(long)]
+        market: String,
+        /// The vendor's handle (case does not matter)
+        #[arg(long)]
+        handle: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Prices per unit in USD over time (median and spread per substance, origin and unit)
+    Prices {
+        /// The substance: the last element of the category path, as the market shows it
+        #[arg(long)]
+        substance: Option<String>,
+        /// A category anywhere in the category path
+        #[arg(long)]
+        category: Option<String>,
+        /// Origin country code (ships_from), e.g. NL
+        #[arg(long)]
+        origin: Option<String>,
+        /// Destination country code (in ships_to), e.g. US or WW
+        #[arg(long)]
+        destination: Option<String>,
+        /// Only these markets (repeatable)
+        #[arg(long)]
+        market: Vec<String>,
+        #[arg(long, value_enum, default_value_t = PeriodArg::Week)]
+        period: PeriodArg,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// A market's timeline: listings, vendors (active, new, departed), feedback and events
+    Market {
+        #[arg(long)]
+        market: String,
+        #[arg(long, value_enum, default_value_t = PeriodArg::Week)]
+        period: PeriodArg,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Candidate links between vendor accounts across markets, with scores and evidence
+    Links {
+        /// Only links touching these markets (repeatable)
+        #[arg(long)]
+        market: Vec<String>,
+        /// Only links of this handle
+        #[arg(long)]
+        handle: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RatesCommand {
+    /// Import exchange rates from a CSV file with the columns date,currency,usd (USD per unit)
+    Import {
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+        /// A name for where the rates come from [default: the file's name]
+        #[arg(long)]
+        source: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinksCommand {
+    /// Record that two accounts are the same vendor
+    Confirm(LinkArgs),
+    /// Record that two accounts are not the same vendor
+    Reject(LinkArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    /// The first account, MARKET:HANDLE
+    pub a: String,
+    /// The second account, MARKET:HANDLE
+    pub b: String,
+    /// Why (kept with the decision)
+    #[arg(long, default_value = "")]
+    pub note: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,5 +7,6 @@ mod crawl;
 mod db;
 mod fetch;
 mod parse;
+mod query;
 mod report;
 mod sim;

@@ -5,6 +5,7 @@ mod db;
 mod demo;
 mod fetch;
 mod parse;
+mod query;
 mod report;
 mod sim;
 
@@ -53,6 +54,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rounds,
             markets,
         }) => parse::bench(&corpus, rounds, &markets),
+        Command::Query(command) => query::query(command, &store).await,
+        Command::Rates(command) => query::rates(command, &store).await,
+        Command::Links(command) => query::links(command, &store).await,
     }
 }
 

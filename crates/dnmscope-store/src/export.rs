@@ -419,6 +419,59 @@ pub const RELATIONS: &[Relation] = &[
             ("updated_at", Timestamp, "When the figures were last saved."),
         ],
     },
+    // Analytics (0003_analytics.sql).
+    Relation {
+        name: "exchange_rates",
+        kind: RelationKind::Table,
+        description: "Exchange rates imported with `dnmscope rates import`: USD per unit of a currency on a day, by source.",
+        order_by: "currency, day, source",
+        columns: columns![
+            ("day", Date, "The day the rate holds for."),
+            ("currency", Text, "Currency code (BTC, XMR, EUR, ...)."),
+            ("usd", Text, "US dollars per unit, exact decimal text."),
+            ("source", Text, "Where the rates came from (the --source given at import)."),
+            ("imported_at", Timestamp, "When the row was imported."),
+        ],
+    },
+    Relation {
+        name: "vendor_link_decisions",
+        kind: RelationKind::Table,
+        description: "Researchers' decisions on candidate cross-market vendor links (append-only; the latest per pair counts).",
+        order_by: "id",
+        columns: columns![
+            ("id", Integer, "Row id, in decision order."),
+            ("market_a", Text, "Market of the first account (the pair is stored in canonical order)."),
+            ("handle_a", Text, "Handle of the first account."),
+            ("market_b", Text, "Market of the second account."),
+            ("handle_b", Text, "Handle of the second account."),
+            ("decision", Text, "confirmed or rejected."),
+            ("note", Text, "The researcher's note."),
+            ("decided_at", Timestamp, "When the decision was recorded."),
+        ],
+    },
+    Relation {
+        name: "listing_weeks",
+        kind: RelationKind::Table,
+        description: "Weekly roll-up: how often each listing was observed in each week (refreshed incrementally before weekly indicators are read).",
+        order_by: "market_id, week_start, listing_id",
+        columns: columns![
+            ("market_id", Integer, "The market."),
+            ("week_start", Text, "Monday of the week, YYYY-MM-DD."),
+            ("listing_id", Integer, "listings.id."),
+            ("vendor_id", Integer, "vendors.id of the listing's vendor in that week, when shown."),
+            ("observations", Integer, "Observations of the listing in that week."),
+        ],
+    },
+    Relation {
+        name: "rollup_state",
+        kind: RelationKind::Table,
+        description: "Watermarks of the incremental roll-ups: the last observation each has taken in.",
+        order_by: "name",
+        columns: columns![
+            ("name", Text, "The roll-up."),
+            ("last_observation_id", Integer, "The last listing_observations.id it has taken in."),
+        ],
+    },
     // Views (0004_views.sql).
     Relation {
         name: "listing_observations_view",

@@ -47,17 +47,54 @@ mod sqlite_ops {
     //! The shared queries, compiled for SQLite.
     pub(crate) type Db = sqlx::Sqlite;
     const BLOB_LENGTH: &str = "length(data)";
+    /// The day a feedback entry was left, else the day it was first seen (`YYYY-MM-DD` text).
+    const FEEDBACK_DAY: &str = "COALESCE(f.left_on, substr(f.first_seen_at, 1, 10))";
+    /// SQLite has no row locks: `BEGIN IMMEDIATE` already serialises writers.
+    const FOR_UPDATE: &str = "";
+    /// The first day (`YYYY-MM-DD`) of the period holding `column` (times and dates are text
+    /// that starts with the UTC date).
+    fn period_sql(period: crate::Period, column: &str, _timestamp: bool) -> String {
+        match period {
+            crate::Period::Day => format!("substr({column}, 1, 10)"),
+            crate::Period::Week => format!("date(substr({column}, 1, 10), 'weekday 0', '-6 days')"),
+        }
+    }
     include!("ops.rs");
     include!("frontier.rs");
+    include!("analytics_ops.rs");
 }
 
 mod postgres_ops {
     //! The shared queries, compiled for PostgreSQL.
     pub(crate) type Db = sqlx::Postgres;
     const BLOB_LENGTH: &str = "octet_length(data)";
+    /// The day a feedback entry was left, else the day it was first seen (a `DATE`).
+    const FEEDBACK_DAY: &str =
+        "COALESCE(f.left_on, CAST(f.first_seen_at AT TIME ZONE 'UTC' AS DATE))";
+    /// Two refreshes of a roll-up queue on its state row.
+    const FOR_UPDATE: &str = " FOR UPDATE";
+    /// The first day (`YYYY-MM-DD`) of the period holding `column`, in UTC.
+    fn period_sql(period: crate::Period, column: &str, timestamp: bool) -> String {
+        let value = if timestamp {
+            format!("({column} AT TIME ZONE 'UTC')")
+        } else {
+            column.to_string()
+        };
+        match period {
+            crate::Period::Day => format!("to_char({value}, 'YYYY-MM-DD')"),
+            crate::Period::Week => format!("to_char(date_trunc('week', {value}), 'YYYY-MM-DD')"),
+        }
+    }
     include!("ops.rs");
     include!("frontier.rs");
+    include!("analytics_ops.rs");
 }
+
+pub use analytics::{
+    ActivityRow, AnalyticsFilter, EventRow, FeedbackActivityRow, FeedbackRow, LinkDecision,
+    LinkDecisionRow, ListingObservationRow, ObservedDay, Period, PostRow, RateRow,
+    VendorObservationRow, VendorRef, VendorSpan,
+};
 
 /// The tables of the schema, in the order `db stats` lists them.
 pub const TABLES: &[&str] = &[
@@ -80,6 +117,10 @@ pub const TABLES: &[&str] = &[
     "market_events",
     "frontier",
     "crawl_accounting",
+    "exchange_rates",
+    "vendor_link_decisions",
+    "listing_weeks",
+    "rollup_state",
 ];
 
 /// How SQLite makes commits durable.
@@ -238,6 +279,9 @@ macro_rules! on_connection {
         }
     }};
 }
+
+// After the macros above, which it uses.
+mod analytics;
 
 impl Store {
     /// Opens (or with `create`, creates) the store and brings its schema up to date.
@@ -612,11 +656,13 @@ mod tests {
     const SQLITE: &[&str] = &[
         include_str!("../../../migrations/sqlite/0001_init.sql"),
         include_str!("../../../migrations/sqlite/0002_frontier.sql"),
+        include_str!("../../../migrations/sqlite/0003_analytics.sql"),
         include_str!("../../../migrations/sqlite/0004_views.sql"),
     ];
     const POSTGRES: &[&str] = &[
         include_str!("../../../migrations/postgres/0001_init.sql"),
         include_str!("../../../migrations/postgres/0002_frontier.sql"),
+        include_str!("../../../migrations/postgres/0003_analytics.sql"),
         include_str!("../../../migrations/postgres/0004_views.sql"),
     ];
 

@@ -20,7 +20,10 @@ use dnmscope_model::{
     ForumPost, ForumThread, FrontierState, Header, Listing, MarketEvent, MarketEventKind,
     MarketName, Money, NewLink, PageKind, PgpFingerprint, Pseudonym, PseudonymKey, Vendor,
 };
-use dnmscope_store::{Location, Store, StoreError, StoreOptions, Value, RELATIONS};
+use dnmscope_store::{
+    AnalyticsFilter, LinkDecision, Location, Period, RateRow, Store, StoreError, StoreOptions,
+    Value, VendorRef, RELATIONS,
+};
 use futures_util::TryStreamExt;
 use libtest_mimic::{Arguments, Trial};
 use sqlx::Connection;
@@ -57,6 +60,10 @@ cases![
     every_table_and_view_reads_back_in_its_documented_column_order,
     full_text_search_finds_listings_and_posts_and_stays_in_step,
     counts_per_crawl_and_market_and_the_span_of_each_market,
+    analytics_roll_up_by_day_and_week_and_filter_listings,
+    exchange_rates_are_imported_once_and_bad_ones_refused,
+    link_decisions_keep_their_history_and_the_latest_counts,
+    bulk_loading_observes_many_listings_in_one_transaction,
 ];
 
 fn main() {
@@ -1231,6 +1238,27 @@ async fn populate(fx: &Fixture) -> (CrawlId, CrawlId) {
         .finish_crawl(first, FinishReason::Completed, at(0) + Duration::hours(1))
         .await
         .unwrap();
+    // The analytics tables: a rate, a researcher's decision, the weekly roll-up.
+    fx.store
+        .import_rates(&[RateRow {
+            day: at(0).date_naive(),
+            currency: "BTC".to_string(),
+            usd: "90000".to_string(),
+            source: "test".to_string(),
+        }])
+        .await
+        .unwrap();
+    fx.store
+        .decide_link(
+            &VendorRef::new("testmarket", "DutchVendor"),
+            &VendorRef::new("othermarket", "DutchVendor"),
+            LinkDecision::Confirmed,
+            "same key",
+            at(1),
+        )
+        .await
+        .unwrap();
+    fx.store.refresh_rollups().await.unwrap();
     (first, second)
 }
 
@@ -1491,4 +1519,385 @@ async fn full_text_search_covers_rows_stored_before_the_views_migration() {
     let rows: Vec<Vec<Value>> = store.rows(relation).try_collect().await.unwrap();
     assert_eq!(rows.len(), 2);
     store.close().await;
+}
+
+// Analytics reads, rates, link decisions and bulk loading.
+
+fn filter(edit: impl FnOnce(&mut AnalyticsFilter)) -> AnalyticsFilter {
+    let mut filter = AnalyticsFilter::default();
+    edit(&mut filter);
+    filter
+}
+
+async fn analytics_roll_up_by_day_and_week_and_filter_listings(fx: Fixture) {
+    // 2026-01-01 (day 0) is a Thursday: days 0 and 1 fall in the week of Monday 2025-12-29,
+    // day 5 in the week of 2026-01-05.
+    for day in [0, 1, 5] {
+        let crawl = fx.crawl(day).await;
+        let page = if day == 5 {
+            let mut other = listing("20.00");
+            other.key = "999".to_string();
+            other.vendor = Some("YankeeVendor".to_string());
+            other.category = vec![
+                "Drugs".to_string(),
+                "Cannabis".to_string(),
+                "Weed".to_string(),
+            ];
+            other.ships_from = Some(Country::from_code("US").unwrap());
+            other.ships_to = vec![Country::from_code("US").unwrap()];
+            let mut page = Extraction::empty(PageKind::Search, "test@1");
+            page.listings = vec![listing("49.00"), other];
+            page
+        } else {
+            listing_page("49.00")
+        };
+        let url = format!("http://testmarket.onion/page/{day}");
+        fx.store
+            .ingest(&capture(crawl, &url, day, url.as_bytes()), &page)
+            .await
+            .unwrap();
+    }
+    let all = AnalyticsFilter::default();
+    let summary = |rows: Vec<dnmscope_store::ActivityRow>| -> Vec<(String, i64, i64, i64)> {
+        rows.into_iter()
+            .map(|r| {
+                (
+                    r.period_start.to_string(),
+                    r.listings,
+                    r.vendors,
+                    r.observations,
+                )
+            })
+            .collect()
+    };
+    let days = fx.store.activity(&all, Period::Day).await.unwrap();
+    assert_eq!(
+        summary(days),
+        vec![
+            ("2026-01-01".to_string(), 1, 1, 1),
+            ("2026-01-02".to_string(), 1, 1, 1),
+            ("2026-01-06".to_string(), 2, 2, 2),
+        ]
+    );
+    let weeks = fx.store.activity(&all, Period::Week).await.unwrap();
+    assert_eq!(
+        summary(weeks),
+        vec![
+            ("2025-12-29".to_string(), 1, 1, 2),
+            ("2026-01-05".to_string(), 2, 2, 2),
+        ]
+    );
+    // Filters narrow the listings.
+    for (name, narrowed, keys) in [
+        (
+            "origin NL",
+            filter(|f| f.origin = Some("nl".into())),
+            vec!["1234"],
+        ),
+        (
+            "to US",
+            filter(|f| f.destination = Some("US".into())),
+            vec!["999"],
+        ),
+        (
+            "to WW",
+            filter(|f| f.destination = Some("WW".into())),
+            vec!["1234"],
+        ),
+        (
+            "substance",
+            filter(|f| f.substance = Some("Weed".into())),
+            vec!["999"],
+        ),
+        (
+            "substance is last",
+            filter(|f| f.substance = Some("Ecstasy".into())),
+            vec![],
+        ),
+        (
+            "category",
+            filter(|f| f.category = Some("Ecstasy".into())),
+            vec!["1234"],
+        ),
+        (
+            "top category",
+            filter(|f| f.category = Some("Drugs".into())),
+            vec!["1234", "999"],
+        ),
+        (
+            "market",
+            filter(|f| f.markets = vec!["testmarket".into()]),
+            vec!["1234", "999"],
+        ),
+        (
+            "other market",
+            filter(|f| f.markets = vec!["elsewhere".into()]),
+            vec![],
+        ),
+    ] {
+        let rows = fx.store.listing_observations(&narrowed).await.unwrap();
+        let mut seen: Vec<String> = rows.iter().map(|r| r.listing.key.clone()).collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen, keys, "{name}");
+        assert!(rows.iter().all(|r| r.market == "testmarket"), "{name}");
+    }
+    let weekly = fx.store.vendor_spans(&all, Period::Week).await.unwrap();
+    assert_eq!(
+        weekly
+            .iter()
+            .map(|s| (
+                s.handle.as_str(),
+                s.first_seen.date_naive().to_string(),
+                s.last_seen.date_naive().to_string()
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (
+                "DutchVendor",
+                "2025-12-29".to_string(),
+                "2026-01-05".to_string()
+            ),
+            (
+                "YankeeVendor",
+                "2026-01-05".to_string(),
+                "2026-01-05".to_string()
+            ),
+        ]
+    );
+    let weeks: Vec<String> = fx
+        .store
+        .observed_periods(&all, Period::Week)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.day.to_string())
+        .collect();
+    assert_eq!(weeks, vec!["2025-12-29", "2026-01-05"]);
+    // The weekly roll-up takes in later observations incrementally.
+    assert_eq!(
+        fx.store.refresh_rollups().await.unwrap(),
+        0,
+        "already up to date"
+    );
+    let crawl = fx.crawl(6).await;
+    fx.store
+        .ingest(
+            &capture(crawl, "http://testmarket.onion/page/6", 6, b"day 6"),
+            &listing_page("48.00"),
+        )
+        .await
+        .unwrap();
+    let weeks = fx.store.activity(&all, Period::Week).await.unwrap();
+    assert_eq!(
+        summary(weeks),
+        vec![
+            ("2025-12-29".to_string(), 1, 1, 2),
+            ("2026-01-05".to_string(), 2, 2, 3),
+        ]
+    );
+    assert_eq!(fx.store.refresh_rollups().await.unwrap(), 0);
+    let spans = fx.store.vendor_spans(&all, Period::Day).await.unwrap();
+    let spans: Vec<(String, DateTime<Utc>, DateTime<Utc>, i64)> = spans
+        .into_iter()
+        .map(|s| (s.handle, s.first_seen, s.last_seen, s.listings))
+        .collect();
+    assert_eq!(
+        spans,
+        vec![
+            ("DutchVendor".to_string(), at(0), at(6), 1),
+            ("YankeeVendor".to_string(), at(5), at(5), 1),
+        ]
+    );
+    let observed = fx.store.observed_days(&all).await.unwrap();
+    assert_eq!(observed.len(), 4);
+    // Feedback: two entries, left on 2025-12-30, each seen by three crawls.
+    let feedback = fx.store.feedback_rows(&all).await.unwrap();
+    assert_eq!(feedback.len(), 2);
+    assert!(feedback.iter().all(|f| f.sightings == 3
+        && f.vendor.as_deref() == Some("DutchVendor")
+        && f.listing_id.is_some()));
+    let by_week = fx
+        .store
+        .feedback_activity(&all, Period::Week)
+        .await
+        .unwrap();
+    assert_eq!(by_week.len(), 1);
+    assert_eq!(
+        (
+            by_week[0].period_start.to_string(),
+            by_week[0].entries,
+            by_week[0].vendors
+        ),
+        ("2025-12-29".to_string(), 2, 1)
+    );
+    assert!(fx.store.vendor_observations(&all).await.unwrap().is_empty());
+    assert!(fx.store.event_rows(&all).await.unwrap().is_empty());
+    assert!(fx.store.post_rows(&all).await.unwrap().is_empty());
+}
+
+async fn exchange_rates_are_imported_once_and_bad_ones_refused(fx: Fixture) {
+    let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let rate = |currency: &str, usd: &str| RateRow {
+        day,
+        currency: currency.to_string(),
+        usd: usd.to_string(),
+        source: "rates.csv".to_string(),
+    };
+    let rates = vec![rate("XMR", "150.25"), rate("BTC", "43000.5")];
+    assert_eq!(fx.store.import_rates(&rates).await.unwrap(), 2);
+    assert_eq!(
+        fx.store.import_rates(&rates).await.unwrap(),
+        0,
+        "stored once"
+    );
+    let stored = fx.store.rates().await.unwrap();
+    assert_eq!(
+        stored
+            .iter()
+            .map(|r| (r.currency.as_str(), r.usd.as_str(), r.day))
+            .collect::<Vec<_>>(),
+        vec![("BTC", "43000.5", day), ("XMR", "150.25", day)]
+    );
+    for (bad, reason) in [
+        (rate("BTC", "-1"), "not a positive amount"),
+        (rate("BTC", "lots"), "not a decimal number"),
+        (rate("B$", "1"), "currency"),
+    ] {
+        let err = fx
+            .store
+            .import_rates(&[rate("LTC", "70"), bad])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Refused { .. }), "{err:?}");
+        assert!(
+            error_chain(&err).to_lowercase().contains(reason),
+            "{}",
+            error_chain(&err)
+        );
+    }
+    assert_eq!(
+        fx.store.rates().await.unwrap().len(),
+        2,
+        "nothing of a refused batch"
+    );
+}
+
+async fn link_decisions_keep_their_history_and_the_latest_counts(fx: Fixture) {
+    let dream = VendorRef::new("dream", "DutchVendor");
+    let empire = VendorRef::new("empire", "dutch_vendor");
+    fx.store
+        .decide_link(&empire, &dream, LinkDecision::Confirmed, "same key", at(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        fx.store.link_decisions().await.unwrap()[0].decision,
+        LinkDecision::Confirmed
+    );
+    fx.store
+        .decide_link(&dream, &empire, LinkDecision::Rejected, "two people", at(2))
+        .await
+        .unwrap();
+    let decisions = fx.store.link_decisions().await.unwrap();
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    let latest = &decisions[0];
+    assert_eq!(latest.a, VendorRef::new("dream", "dutchvendor"));
+    assert_eq!(latest.b, VendorRef::new("empire", "dutch_vendor"));
+    assert_eq!(latest.decision, LinkDecision::Rejected);
+    assert_eq!(latest.note, "two people");
+    assert_eq!(latest.decided_at, at(2));
+    assert_eq!(
+        fx.count("vendor_link_decisions").await,
+        2,
+        "the history is kept"
+    );
+    let same = fx
+        .store
+        .decide_link(
+            &dream,
+            &VendorRef::new("dream", "Other"),
+            LinkDecision::Confirmed,
+            "",
+            at(3),
+        )
+        .await
+        .unwrap_err();
+    assert!(same.to_string().contains("same market"), "{same}");
+    let bad = fx
+        .store
+        .decide_link(
+            &VendorRef::new("Dream!", "x"),
+            &empire,
+            LinkDecision::Confirmed,
+            "",
+            at(3),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(bad, StoreError::Refused { .. }), "{bad:?}");
+}
+
+async fn bulk_loading_observes_many_listings_in_one_transaction(fx: Fixture) {
+    let crawl = fx.crawl(0).await;
+    let stored = fx
+        .store
+        .store_capture(&capture(crawl, "http://testmarket.onion/bulk", 0, b"bulk"))
+        .await
+        .unwrap();
+    let listings: Vec<Listing> = (0..2500)
+        .map(|n| {
+            let mut l = listing("10.00");
+            l.key = format!("bulk-{n}");
+            l.vendor = Some(format!("Vendor{}", n % 50));
+            l
+        })
+        .collect();
+    let added = fx
+        .store
+        .bulk_observe_listings(stored.id, "bulk@1", &listings)
+        .await
+        .unwrap();
+    assert_eq!(added, 2500);
+    let again = fx
+        .store
+        .bulk_observe_listings(stored.id, "bulk@1", &listings)
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "the same extraction is loaded once");
+    assert_eq!(fx.count("listings").await, 2500);
+    assert_eq!(fx.count("vendors").await, 50);
+    assert_eq!(fx.count("listing_observations").await, 2500);
+    let activity = fx
+        .store
+        .activity(&AnalyticsFilter::default(), Period::Day)
+        .await
+        .unwrap();
+    assert_eq!(activity.len(), 1);
+    assert_eq!((activity[0].listings, activity[0].vendors), (2500, 50));
+    let weekly = fx
+        .store
+        .activity(&AnalyticsFilter::default(), Period::Week)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            weekly[0].listings,
+            weekly[0].vendors,
+            weekly[0].observations
+        ),
+        (2500, 50, 2500)
+    );
+    let rows = fx
+        .store
+        .listing_observations(&filter(|f| f.origin = Some("NL".into())))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2500);
+    assert_eq!(rows[0].listing.price, listings[0].price);
+    let missing = fx
+        .store
+        .bulk_observe_listings(999_999, "bulk@1", &listings)
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, StoreError::Missing { .. }), "{missing:?}");
 }

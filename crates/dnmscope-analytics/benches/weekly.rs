@@ -1,0 +1,197 @@
+//! Benchmark: weekly indicators over a large store.
+//!
+//! Builds a SQLite store of `DNMSCOPE_BENCH_OBSERVATIONS` listing observations (default 10
+//! million: 3 markets crawled daily, about 33,000 listings per market and day with a steady
+//! turnover, 2,000 vendors per market) through the store's bulk-load path (multi-row inserts,
+//! one transaction per market and day; the weekly roll-up table refreshed after each day, as
+//! after each crawl), then times the SQL roll-ups behind the weekly
+//! indicators (`dnmscope_analytics::weekly_rollups`: activity, vendor flow and survival,
+//! feedback activity) and reports wall time and peak resident memory.
+//!
+//! `DNMSCOPE_BENCH_STORE=PATH` keeps the store at PATH and reuses it when it exists.
+//!
+//! ```sh
+//! cargo bench -p dnmscope-analytics --bench weekly
+//! ```
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{Duration, TimeZone, Utc};
+use dnmscope_analytics::{weekly_rollups, Filter, Period};
+use dnmscope_model::{Capture, Country, Listing, MarketName, Money, Quantity};
+use dnmscope_store::{Location, Store, StoreOptions};
+
+const MARKETS: [&str; 3] = ["bench-north", "bench-south", "bench-east"];
+const VENDORS_PER_MARKET: u64 = 2_000;
+const NEW_LISTINGS_PER_DAY: u64 = 500;
+const CATEGORIES: [(&str, &str); 6] = [
+    ("Cannabis", "Weed"),
+    ("Stimulants", "Cocaine"),
+    ("Ecstasy", "MDMA"),
+    ("Opioids", "Heroin"),
+    ("Psychedelics", "LSD"),
+    ("Benzodiazepines", "Alprazolam"),
+];
+const ORIGINS: [&str; 6] = ["US", "NL", "DE", "GB", "AU", "CA"];
+
+/// Peak resident set size of this process, in MiB (Linux `VmHWM`).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Resets the peak RSS counter so the next reading covers only what follows (Linux).
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn listing(market: usize, key: u64, day: u64) -> Listing {
+    let (category, substance) = CATEGORIES[(key % CATEGORIES.len() as u64) as usize];
+    let origin = ORIGINS[((key / 7) % ORIGINS.len() as u64) as usize];
+    let cents = 2_000 + (key * 7_919 + day * 13) % 30_000;
+    Listing {
+        key: key.to_string(),
+        title: Some(format!("{substance} {} g, lot {key}", 1 + key % 10)),
+        vendor: Some(format!("vendor{}-{}", market, key % VENDORS_PER_MARKET)),
+        category: vec![category.to_string(), substance.to_string()],
+        price: Some(Money::new(&format!("{}.{:02}", cents / 100, cents % 100), "USD").unwrap()),
+        quantity: Some(Quantity {
+            count: 1,
+            amount: rust_decimal::Decimal::from(1 + key % 10),
+            unit: "g".to_string(),
+        }),
+        ships_from: Some(Country::from_code(origin).unwrap()),
+        ships_to: vec![Country::from_code("WW").unwrap()],
+        ..Listing::default()
+    }
+}
+
+async fn build(store: &Store, observations: u64) {
+    let per_market_day: u64 = 33_334.min(observations.div_ceil(3 * 30).max(1));
+    let days = observations.div_ceil(per_market_day * MARKETS.len() as u64);
+    let started = Instant::now();
+    let start = Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap();
+    let mut stored = 0u64;
+    'days: for day in 0..days {
+        let at = start + Duration::days(day as i64);
+        let names: Vec<MarketName> = MARKETS
+            .iter()
+            .map(|m| MarketName::new(m).unwrap())
+            .collect();
+        let crawl = store
+            .begin_crawl(&names, &serde_json::json!({"bench": true}), at)
+            .await
+            .unwrap();
+        for (m, name) in names.iter().enumerate() {
+            let remaining = observations - stored;
+            if remaining == 0 {
+                break 'days;
+            }
+            let count = per_market_day.min(remaining);
+            let capture = Capture {
+                market: name.clone(),
+                crawl,
+                url: format!("http://{name}.onion/bulk/{day}"),
+                final_url: None,
+                fetched_at: at,
+                status: 200,
+                headers: vec![],
+                body: format!("bulk {name} {day}").into_bytes(),
+                truncated: None,
+                elapsed_ms: None,
+            };
+            let id = store.store_capture(&capture).await.unwrap().id;
+            let first = day * NEW_LISTINGS_PER_DAY;
+            let listings: Vec<Listing> = (first..first + count)
+                .map(|key| listing(m, key, day))
+                .collect();
+            stored += store
+                .bulk_observe_listings(id, "bench@1", &listings)
+                .await
+                .unwrap();
+        }
+        // The weekly roll-up is kept up to date as data arrives, as after each crawl.
+        store.refresh_rollups().await.unwrap();
+        if day % 10 == 9 {
+            eprintln!(
+                "  day {}: {stored} observations, {:.0} per second",
+                day + 1,
+                stored as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "built {stored} listing observations ({days} days x {} markets x up to {per_market_day}) \
+         in {seconds:.1} s: {:.0} rows per second",
+        MARKETS.len(),
+        stored as f64 / seconds
+    );
+}
+
+fn main() {
+    let observations: u64 = std::env::var("DNMSCOPE_BENCH_OBSERVATIONS")
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(10_000_000);
+    let keep = std::env::var("DNMSCOPE_BENCH_STORE")
+        .ok()
+        .map(PathBuf::from);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = keep
+        .clone()
+        .unwrap_or_else(|| dir.path().join("bench.sqlite"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        let exists = path.exists();
+        let mut options = StoreOptions::new(Location::SqliteFile(path.clone()));
+        options.create = true;
+        let store = Store::open(&options).await.expect("opening the bench store");
+        if exists {
+            println!("reusing the store at {}", path.display());
+        } else {
+            build(&store, observations).await;
+        }
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "store: {} ({:.1} GiB)",
+            path.display(),
+            size as f64 / (1u64 << 30) as f64
+        );
+        let rss_before = peak_rss_mib();
+        let reset = reset_peak_rss();
+        let filter = Filter {
+            period: Period::Week,
+            ..Filter::default()
+        };
+        for round in 1..=2 {
+            let started = Instant::now();
+            let tables = weekly_rollups(&store, &filter).await.expect("weekly indicators");
+            let seconds = started.elapsed().as_secs_f64();
+            let rows: usize = tables.iter().map(|t| t.rows.len()).sum();
+            println!(
+                "weekly indicators, round {round}: {seconds:.2} s wall ({} tables, {rows} rows: {})",
+                tables.len(),
+                tables
+                    .iter()
+                    .map(|t| format!("{} {}", t.name, t.rows.len()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        println!(
+            "peak RSS: {:.0} MiB while computing the indicators{} ({:.0} MiB including the build)",
+            peak_rss_mib().unwrap_or(0.0),
+            if reset { "" } else { " (could not reset the counter: includes the build)" },
+            rss_before.unwrap_or(0.0)
+        );
+        store.close().await;
+    });
+}

@@ -1,0 +1,537 @@
+//! What analyses read: observation rows with their market and time, roll-ups done in SQL
+//! (`GROUP BY` day or week), imported exchange rates, researchers' decisions on vendor links, and
+//! a bulk-load path for large synthetic stores (benchmarks).
+//!
+//! The queries live in `analytics_ops.rs`, compiled for both backends like `ops.rs`. Filters are
+//! applied in SQL: markets by name, category and substance on the stored category path (the
+//! substance is the path's last element), origin on `ships_from`, destination on `ships_to`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use dnmscope_model::{Listing, MarketName, Vendor};
+use serde::Serialize;
+
+use crate::error::Context;
+use crate::{Backend, Store, StoreError};
+
+/// Which observations an analysis looks at. Empty fields filter nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AnalyticsFilter {
+    /// Market names; empty: every market.
+    pub markets: Vec<String>,
+    /// A category anywhere in a listing's category path (exact, case-sensitive as shown).
+    pub category: Option<String>,
+    /// The last element of the category path (the substance, on markets that go that deep).
+    pub substance: Option<String>,
+    /// Origin: the `ships_from` code (`NL`, `US`, `WW`, ...).
+    pub origin: Option<String>,
+    /// Destination: a code in `ships_to`.
+    pub destination: Option<String>,
+}
+
+impl AnalyticsFilter {
+    /// The `WHERE` conditions over `listing_observations o JOIN listings l JOIN markets m`, with
+    /// `$N` placeholders numbered from `first`, and the text values to bind in order.
+    pub(crate) fn listing_conditions(&self, first: usize) -> (String, Vec<String>) {
+        let mut conditions = vec!["1 = 1".to_string()];
+        let mut params = Vec::new();
+        let next = |value: String, params: &mut Vec<String>| {
+            params.push(value);
+            format!("${}", first + params.len() - 1)
+        };
+        if !self.markets.is_empty() {
+            let slots: Vec<String> = self
+                .markets
+                .iter()
+                .map(|m| next(m.clone(), &mut params))
+                .collect();
+            conditions.push(format!("m.name IN ({})", slots.join(", ")));
+        }
+        if let Some(category) = &self.category {
+            let slot = next(format!("%{}%", json_string(category)), &mut params);
+            conditions.push(format!("CAST(o.category AS TEXT) LIKE {slot}"));
+        }
+        if let Some(substance) = &self.substance {
+            let slot = next(format!("%{}]", json_string(substance)), &mut params);
+            conditions.push(format!("CAST(o.category AS TEXT) LIKE {slot}"));
+        }
+        if let Some(origin) = &self.origin {
+            let slot = next(origin.to_uppercase(), &mut params);
+            conditions.push(format!("o.ships_from = {slot}"));
+        }
+        if let Some(destination) = &self.destination {
+            let slot = next(
+                format!("%{}%", json_string(&destination.to_uppercase())),
+                &mut params,
+            );
+            conditions.push(format!("CAST(o.ships_to AS TEXT) LIKE {slot}"));
+        }
+        (conditions.join(" AND "), params)
+    }
+
+    /// Only the market condition (for tables that have no listing attributes).
+    pub(crate) fn market_conditions(&self, first: usize) -> (String, Vec<String>) {
+        if self.markets.is_empty() {
+            return ("1 = 1".to_string(), Vec::new());
+        }
+        let slots: Vec<String> = (0..self.markets.len())
+            .map(|n| format!("${}", first + n))
+            .collect();
+        (
+            format!("m.name IN ({})", slots.join(", ")),
+            self.markets.clone(),
+        )
+    }
+
+    /// Whether the filter looks at listing attributes (not only markets).
+    pub fn narrows_listings(&self) -> bool {
+        self.category.is_some()
+            || self.substance.is_some()
+            || self.origin.is_some()
+            || self.destination.is_some()
+    }
+}
+
+/// A value as it appears inside a JSON array, LIKE wildcards escaped away (`%` and `_` in a
+/// category name match themselves only approximately; category names do not contain them).
+fn json_string(value: &str) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// The length of a roll-up's period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    Day,
+    /// ISO weeks, named by their Monday.
+    Week,
+}
+
+impl Period {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Day => "day",
+            Period::Week => "week",
+        }
+    }
+
+    /// The first day of the period that holds `day`.
+    pub fn start_of(self, day: NaiveDate) -> NaiveDate {
+        use chrono::Datelike;
+        match self {
+            Period::Day => day,
+            Period::Week => {
+                day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()))
+            }
+        }
+    }
+}
+
+/// Listings and vendors seen on a market in one period (a SQL roll-up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActivityRow {
+    pub market: String,
+    pub period_start: NaiveDate,
+    pub listings: i64,
+    pub vendors: i64,
+    pub observations: i64,
+}
+
+/// When a vendor was seen with a listing (matching the filter): first and last observation, and
+/// on how many distinct days (a SQL roll-up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VendorSpan {
+    pub market: String,
+    pub vendor_id: i64,
+    pub handle: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub listings: i64,
+}
+
+/// Feedback entries per market and period, by the date they were left (else first seen).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeedbackActivityRow {
+    pub market: String,
+    pub period_start: NaiveDate,
+    pub entries: i64,
+    pub vendors: i64,
+}
+
+/// One listing observation with its market and vendor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ListingObservationRow {
+    pub market: String,
+    pub listing_id: i64,
+    pub vendor_id: Option<i64>,
+    pub vendor: Option<String>,
+    pub crawl_id: i64,
+    pub observed_at: DateTime<Utc>,
+    /// The listing as observed (its `data`; the description is not loaded).
+    pub listing: Listing,
+}
+
+/// One vendor observation with its market.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VendorObservationRow {
+    pub market: String,
+    pub vendor_id: i64,
+    pub handle: String,
+    pub crawl_id: i64,
+    pub observed_at: DateTime<Utc>,
+    /// The vendor as observed (its `data`; the armored key is kept once in `pgp_keys`).
+    pub vendor: Vendor,
+}
+
+/// One feedback entry (stored once however often it was seen).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeedbackRow {
+    pub market: String,
+    pub feedback_id: i64,
+    pub vendor_id: Option<i64>,
+    pub vendor: Option<String>,
+    pub listing_id: Option<i64>,
+    pub rating: String,
+    pub text: String,
+    pub left_on: Option<NaiveDate>,
+    pub item: Option<String>,
+    pub price_amount: Option<String>,
+    pub price_currency: Option<String>,
+    pub first_seen_at: DateTime<Utc>,
+    /// Crawls that saw it.
+    pub sightings: i64,
+}
+
+/// One forum post, as first observed, with its thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PostRow {
+    pub market: String,
+    pub thread_id: i64,
+    pub thread_title: Option<String>,
+    pub board: Option<String>,
+    pub post_id: i64,
+    pub author_kind: Option<String>,
+    pub author: Option<String>,
+    pub text: String,
+    pub first_seen_at: DateTime<Utc>,
+}
+
+/// A market event as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventRow {
+    pub market: String,
+    pub kind: String,
+    pub observed_at: DateTime<Utc>,
+    pub detail: String,
+}
+
+/// When a market was crawled with a result: the distinct days with listing observations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedDay {
+    pub market: String,
+    pub day: NaiveDate,
+}
+
+/// An exchange rate: USD per one unit of `currency` on `day`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RateRow {
+    pub day: NaiveDate,
+    pub currency: String,
+    /// Exact decimal text.
+    pub usd: String,
+    pub source: String,
+}
+
+/// A researcher's decision on a link between two vendor accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkDecision {
+    Confirmed,
+    Rejected,
+}
+
+impl LinkDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkDecision::Confirmed => "confirmed",
+            LinkDecision::Rejected => "rejected",
+        }
+    }
+    pub fn parse(text: &str) -> Option<LinkDecision> {
+        match text {
+            "confirmed" => Some(LinkDecision::Confirmed),
+            "rejected" => Some(LinkDecision::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// One vendor account: a market and a handle (compared case-blind).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct VendorRef {
+    pub market: String,
+    pub handle: String,
+}
+
+impl VendorRef {
+    pub fn new(market: &str, handle: &str) -> VendorRef {
+        VendorRef {
+            market: market.to_string(),
+            handle: handle.trim().to_lowercase(),
+        }
+    }
+}
+
+/// The latest decision on a pair of accounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkDecisionRow {
+    pub a: VendorRef,
+    pub b: VendorRef,
+    pub decision: LinkDecision,
+    pub note: String,
+    pub decided_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Brings the weekly roll-up table (`listing_weeks`) up to date with the listing
+    /// observations stored since its last refresh; returns how many it took in. Weekly
+    /// roll-ups ([`Store::activity`], [`Store::vendor_spans`], [`Store::observed_periods`])
+    /// call it first, so calling it is only needed to spread the work (after each crawl, say).
+    pub async fn refresh_rollups(&self) -> Result<u64, StoreError> {
+        in_transaction!(
+            self,
+            "bringing the weekly roll-up up to date".to_string(),
+            |conn, ops| { ops::refresh_weekly(conn).await? }
+        )
+    }
+
+    /// Listings, vendors and observations per market and period (SQL `GROUP BY`). Weeks
+    /// without a listing-attribute filter are read from the weekly roll-up table.
+    pub async fn activity(
+        &self,
+        filter: &AnalyticsFilter,
+        period: Period,
+    ) -> Result<Vec<ActivityRow>, StoreError> {
+        if period == Period::Week {
+            self.refresh_rollups().await?;
+        }
+        on_connection!(self, "rolling up listing activity", |conn, ops| {
+            ops::activity(conn, filter, period).await
+        })
+    }
+
+    /// Per vendor with a matching listing: first and last observation (SQL `GROUP BY`). With
+    /// `Period::Week` and no listing-attribute filter they come from the weekly roll-up and are
+    /// the Mondays of the first and last week.
+    pub async fn vendor_spans(
+        &self,
+        filter: &AnalyticsFilter,
+        period: Period,
+    ) -> Result<Vec<VendorSpan>, StoreError> {
+        if period == Period::Week {
+            self.refresh_rollups().await?;
+        }
+        on_connection!(self, "rolling up vendor spans", |conn, ops| {
+            ops::vendor_spans(conn, filter, period).await
+        })
+    }
+
+    /// The periods (days, or weeks by their Monday) in which each of the filter's markets
+    /// yielded listing observations (only the filter's markets count).
+    pub async fn observed_periods(
+        &self,
+        filter: &AnalyticsFilter,
+        period: Period,
+    ) -> Result<Vec<ObservedDay>, StoreError> {
+        if period == Period::Week {
+            self.refresh_rollups().await?;
+        }
+        on_connection!(self, "listing observed periods", |conn, ops| {
+            ops::observed_periods(conn, filter, period).await
+        })
+    }
+
+    /// Feedback entries per market and period (SQL `GROUP BY`; markets filter only).
+    pub async fn feedback_activity(
+        &self,
+        filter: &AnalyticsFilter,
+        period: Period,
+    ) -> Result<Vec<FeedbackActivityRow>, StoreError> {
+        on_connection!(self, "rolling up feedback", |conn, ops| {
+            ops::feedback_activity(conn, filter, period).await
+        })
+    }
+
+    /// Days on which each market yielded listing observations.
+    pub async fn observed_days(
+        &self,
+        filter: &AnalyticsFilter,
+    ) -> Result<Vec<ObservedDay>, StoreError> {
+        on_connection!(self, "listing observed days", |conn, ops| {
+            ops::observed_days(conn, filter).await
+        })
+    }
+
+    /// Listing observations matching the filter, oldest first.
+    pub async fn listing_observations(
+        &self,
+        filter: &AnalyticsFilter,
+    ) -> Result<Vec<ListingObservationRow>, StoreError> {
+        on_connection!(self, "reading listing observations", |conn, ops| {
+            ops::listing_observations(conn, filter).await
+        })
+    }
+
+    /// Vendor observations of the filter's markets, oldest first.
+    pub async fn vendor_observations(
+        &self,
+        filter: &AnalyticsFilter,
+    ) -> Result<Vec<VendorObservationRow>, StoreError> {
+        on_connection!(self, "reading vendor observations", |conn, ops| {
+            ops::vendor_observations(conn, filter).await
+        })
+    }
+
+    /// Feedback entries of the filter's markets.
+    pub async fn feedback_rows(
+        &self,
+        filter: &AnalyticsFilter,
+    ) -> Result<Vec<FeedbackRow>, StoreError> {
+        on_connection!(self, "reading feedback", |conn, ops| {
+            ops::feedback_rows(conn, filter).await
+        })
+    }
+
+    /// Forum posts of the filter's markets, each as first observed.
+    pub async fn post_rows(&self, filter: &AnalyticsFilter) -> Result<Vec<PostRow>, StoreError> {
+        on_connection!(self, "reading forum posts", |conn, ops| {
+            ops::post_rows(conn, filter).await
+        })
+    }
+
+    /// Market events of the filter's markets, oldest first.
+    pub async fn event_rows(&self, filter: &AnalyticsFilter) -> Result<Vec<EventRow>, StoreError> {
+        on_connection!(self, "reading market events", |conn, ops| {
+            ops::event_rows(conn, filter).await
+        })
+    }
+
+    /// Stores exchange rates (USD per unit) from `source`; a rate already stored for the same
+    /// day, currency and source is replaced. Returns how many rows were written.
+    pub async fn import_rates(&self, rates: &[RateRow]) -> Result<u64, StoreError> {
+        for rate in rates {
+            check_rate(rate)?;
+        }
+        in_transaction!(
+            self,
+            format!("importing {} exchange rates", rates.len()),
+            |conn, ops| { ops::import_rates(conn, rates, Utc::now()).await? }
+        )
+    }
+
+    /// Every imported rate, by currency and day.
+    pub async fn rates(&self) -> Result<Vec<RateRow>, StoreError> {
+        on_connection!(self, "reading exchange rates", |conn, ops| {
+            ops::rates(conn).await
+        })
+    }
+
+    /// Records a researcher's decision on a link between two vendor accounts (on two markets).
+    /// Decisions are kept as a history; the latest one counts.
+    pub async fn decide_link(
+        &self,
+        a: &VendorRef,
+        b: &VendorRef,
+        decision: LinkDecision,
+        note: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let refused = |reason: String| StoreError::Refused {
+            what: format!(
+                "a link between {}:{} and {}:{}",
+                a.market, a.handle, b.market, b.handle
+            ),
+            reason,
+        };
+        for side in [a, b] {
+            MarketName::new(&side.market).map_err(|e| refused(e.to_string()))?;
+            if side.handle.trim().is_empty() {
+                return Err(refused("a handle is empty".to_string()));
+            }
+        }
+        if a.market == b.market {
+            return Err(refused(
+                "both accounts are on the same market; links are across markets".to_string(),
+            ));
+        }
+        let (a, b) = canonical_pair(a, b);
+        in_transaction!(
+            self,
+            format!(
+                "recording a link decision on {}:{} and {}:{}",
+                a.market, a.handle, b.market, b.handle
+            ),
+            |conn, ops| { ops::decide_link(conn, &a, &b, decision, note, at).await? }
+        )
+    }
+
+    /// The latest decision on every pair that has one.
+    pub async fn link_decisions(&self) -> Result<Vec<LinkDecisionRow>, StoreError> {
+        on_connection!(self, "reading link decisions", |conn, ops| {
+            ops::link_decisions(conn).await
+        })
+    }
+
+    /// Stores many listing observations of one capture fast: multi-row inserts, one
+    /// transaction. Meant for building large synthetic stores (benchmarks) and bulk re-imports:
+    /// the capture gets one extraction (`page_kind` search) holding every observation; vendors
+    /// and listings are created as needed. Returns the number of observations stored.
+    pub async fn bulk_observe_listings(
+        &self,
+        capture_id: i64,
+        parser_version: &str,
+        listings: &[Listing],
+    ) -> Result<u64, StoreError> {
+        in_transaction!(
+            self,
+            format!(
+                "bulk-loading {} listing observations into capture {capture_id}",
+                listings.len()
+            ),
+            |conn, ops| {
+                ops::bulk_observe_listings(conn, capture_id, parser_version, listings, Utc::now())
+                    .await?
+            }
+        )
+    }
+}
+
+/// The pair in canonical order, handles case-folded.
+pub(crate) fn canonical_pair(a: &VendorRef, b: &VendorRef) -> (VendorRef, VendorRef) {
+    let a = VendorRef::new(&a.market, &a.handle);
+    let b = VendorRef::new(&b.market, &b.handle);
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+fn check_rate(rate: &RateRow) -> Result<(), StoreError> {
+    let refused = |reason: String| StoreError::Refused {
+        what: format!("the {} rate of {}", rate.currency, rate.day),
+        reason,
+    };
+    dnmscope_model::Currency::new(&rate.currency).map_err(|e| refused(e.to_string()))?;
+    let usd: f64 = rate
+        .usd
+        .trim()
+        .parse()
+        .map_err(|_| refused(format!("{:?} is not a decimal number", rate.usd)))?;
+    if !(usd.is_finite() && usd > 0.0) {
+        return Err(refused(format!("{:?} is not a positive amount", rate.usd)));
+    }
+    if rate.source.trim().is_empty() {
+        return Err(refused("the source is empty".to_string()));
+    }
+    Ok(())
+}

@@ -1,0 +1,845 @@
+// The analytics queries, included after `ops.rs` in both backend modules (so they share that
+// file's imports, `Conn` and helpers). What differs between the backends is how a time becomes
+// a day or a week: `period_sql` and `FEEDBACK_DAY`, defined by the including module.
+
+use crate::analytics::{
+    ActivityRow, AnalyticsFilter, EventRow, FeedbackActivityRow, FeedbackRow, LinkDecision,
+    LinkDecisionRow, ListingObservationRow, ObservedDay, Period, PostRow, RateRow, VendorObservationRow,
+    VendorRef, VendorSpan,
+};
+
+/// The joins every listing roll-up starts from.
+const LISTING_FROM: &str = "FROM listing_observations o
+     JOIN listings l ON l.id = o.listing_id
+     JOIN markets m ON m.id = l.market_id";
+
+fn parse_period(text: &str, what: &str) -> Result<NaiveDate, StoreError> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| StoreError::Corrupt {
+        what: format!("{what}: period {text:?} is not a date"),
+    })
+}
+
+/// Whether a roll-up can read `listing_weeks` instead of every observation.
+fn from_weeks(filter: &AnalyticsFilter, period: Period) -> bool {
+    period == Period::Week && !filter.narrows_listings()
+}
+
+/// Brings `listing_weeks` up to date with the observations stored since the last refresh.
+/// Returns how many observations it took in.
+pub(crate) async fn refresh_weekly(conn: &mut Conn) -> Result<u64, StoreError> {
+    sqlx::query(
+        "INSERT INTO rollup_state (name, last_observation_id) VALUES ('listing_weeks', 0)
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .execute(&mut *conn)
+    .await
+    .context(|| "starting the weekly roll-up".to_string())?;
+    let low: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT last_observation_id FROM rollup_state WHERE name = 'listing_weeks'{FOR_UPDATE}"
+    )))
+    .fetch_one(&mut *conn)
+    .await
+    .context(|| "reading the weekly roll-up's watermark".to_string())?;
+    let high: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM listing_observations")
+        .fetch_one(&mut *conn)
+        .await
+        .context(|| "finding the newest listing observation".to_string())?;
+    if high <= low {
+        return Ok(0);
+    }
+    let week = period_sql(Period::Week, "o.observed_at", true);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO listing_weeks (market_id, week_start, listing_id, vendor_id, observations)
+         SELECT l.market_id, {week} AS w, o.listing_id, MIN(o.vendor_id), COUNT(*)
+         FROM listing_observations o JOIN listings l ON l.id = o.listing_id
+         WHERE o.id > $1 AND o.id <= $2
+         GROUP BY l.market_id, w, o.listing_id
+         ON CONFLICT (market_id, week_start, listing_id)
+         DO UPDATE SET observations = listing_weeks.observations + excluded.observations"
+    )))
+    .bind(low)
+    .bind(high)
+    .execute(&mut *conn)
+    .await
+    .context(|| format!("rolling up listing observations {} to {high} by week", low + 1))?;
+    sqlx::query("UPDATE rollup_state SET last_observation_id = $1 WHERE name = 'listing_weeks'")
+        .bind(high)
+        .execute(&mut *conn)
+        .await
+        .context(|| "moving the weekly roll-up's watermark".to_string())?;
+    Ok(u64::try_from(high - low).unwrap_or(0))
+}
+
+pub(crate) async fn activity(
+    conn: &mut Conn,
+    filter: &AnalyticsFilter,
+    period: Period,
+) -> Result<Vec<ActivityRow>, StoreError> {
+    let sql = if from_weeks(filter, period) {
+        let (conditions, _) = filter.market_conditions(1);
+        format!(
+            "SELECT m.name, w.week_start, COUNT(*), COUNT(DISTINCT w.vendor_id),
+                    CAST(SUM(w.observations) AS BIGINT)
+             FROM listing_weeks w JOIN markets m ON m.id = w.market_id
+             WHERE {conditions}
+             GROUP BY m.name, w.week_start ORDER BY m.name, w.week_start"
+        )
+    } else {
+        let (conditions, _) = filter.listing_conditions(1);
+        let bucket = period_sql(period, "o.observed_at", true);
+        format!(
+            "SELECT m.name, {bucket} AS p, COUNT(DISTINCT o.listing_id),
+                    COUNT(DISTINCT o.vendor_id), COUNT(*)
+             {LISTING_FROM}
+             WHERE {conditions}
+             GROUP BY m.name, p ORDER BY m.name, p"
+        )
+    };
+    let params = if from_weeks(filter, period) {
+        filter.market_conditions(1).1
+    } else {
+        filter.listing_conditions(1).1
+    };
+    let mut query = sqlx::query_as::<_, (String, String, i64, i64, i64)>(sqlx::AssertSqlSafe(sql));
+    for param in params {
+        query = query.bind(param);
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .context(|| format!("rolling up listing observations by {}", period.as_str()))?;
+    rows.into_iter()
+        .map(|(market, p, listings, vendors, observations)| {
+            Ok(ActivityRow {
+                period_start: parse_period(&p, "activity")?,
+                market,
+                listings,
+                vendors,
+                observations,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn vendor_spans(
+    conn: &mut Conn,
+    filter: &AnalyticsFilter,
+    period: Period,
+) -> Result<Vec<VendorSpan>, StoreError> {
+    if from_weeks(filter, period) {
+        return vendor_weeks(conn, filter).await;
+    }
+    let (conditions, params) = filter.listing_conditions(1);
+    let sql = format!(
+        "SELECT m.name, o.vendor_id, v.handle, MIN(o.observed_at), MAX(o.observed_at),
+                COUNT(DISTINCT o.listing_id)
+         {LISTING_FROM}
+         JOIN vendors v ON v.id = o.vendor_id
+         WHERE {conditions}
+         GROUP BY m.name, o.vendor_id, v.handle ORDER BY m.name, o.vendor_id"
+    );
+    let mut query = sqlx::query_as::<_, (String, i64, String, DateTime<Utc>, DateTime<Utc>, i64)>(
+        sqlx::AssertSqlSafe(sql),
+    );
+    for param in params {
+        query = query.bind(param);
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .context(|| "rolling up when each vendor was seen".to_string())?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(market, vendor_id, handle, first_seen, last_seen, listings)| VendorSpan {
+                market,
+                vendor_id,
+                handle,
+                first_seen,
+                last_seen,
+                listings,
+            },
+        )
+        .collect())
+}
+
+/// Vendor spans by week from `listing_weeks`: first and last seen are the weeks' Mondays.
+async fn vendor_weeks(
+    conn: &mut Conn,
+    filter: &AnalyticsFilter,
+) -> Result<Vec<VendorSpan>, StoreError> {
+    let (conditions, params) = filter.market_conditions(1);
+    let sql = format!(
+        "SELECT m.name, w.vendor_id, v.handle, MIN(w.week_start), MAX(w.week_start),
+                COUNT(DISTINCT w.listing_id)
+         FROM listing_weeks w
+         JOIN markets m ON m.id = w.market_id
+         JOIN vendors v ON v.id = w.vendor_id
+         WHERE {conditions}
+         GROUP BY m.name, w.vendor_id, v.handle ORDER BY m.name, w.vendor_id"
+    );
+    let mut query =
+        sqlx::query_as::<_, (String, i64, String, String, String, i64)>(sqlx::AssertSqlSafe(sql));
+    for param in params {
+        query = query.bind(param);
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .context(|| "rolling up the weeks each vendor was seen".to_string())?;
+    let midnight = |text: &str| -> Result<DateTime<Utc>, StoreError> {
+        Ok(parse_period(text, "vendor weeks")?
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc())
+    };
+    rows.into_iter()
+        .map(|(market, vendor_id, handle, first, last, listings)| {
+            Ok(VendorSpan {
+                first_seen: midnight(&first)?,
+                last_seen: midnight(&last)?,
+                market,
+                vendor_id,
+                handle,
+                listings,
+            })
+        })
+        .collect()
+}
+
+/// The periods in which each market yielded listings.
+pub(crate) async fn observed_periods(
+    conn: &mut Conn,
+    filter: &AnalyticsFilter,
+    period: Period,
+) -> Result<Vec<ObservedDay>, StoreError> {
+    let (conditions, params) = filter.market_conditions(1);
+    let sql = if period == Period::Week {
+        format!(
+            "SELECT DISTINCT m.name, w.week_start
+             FROM listing_weeks w JOIN markets m ON m.id = w.market_id
+             WHERE {conditions} ORDER BY 1, 2"
+        )
+    } else {
+        let bucket = period_sql(period, "o.observed_at", true);
+        format!(
+            "SELECT DISTINCT m.name, {bucket} AS p
+             {LISTING_FROM}
+             WHERE {conditions}
+             ORDER BY 1, 2"
+        )
+    };
+    let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql));
+    for param in params {
+        query = query.bind(param);
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .context(|| format!("listing the {}s each market was observed", period.as_str()))?;
+    rows.into_iter()
+        .map(|(market, p)| {
+            Ok(ObservedDay {
+                day: parse_period(&p, "observed periods")?,
+                market,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn feedback_activity(
+    conn: &mut Conn,
+    filter: &AnalyticsFilter,
+    period: Period,
+) -> Result<Vec<FeedbackActivityRow>, StoreError> {
+    let (conditions, params) = filter.market_conditions(1);
+    let bucket = period_sql(period, FEEDBACK_DAY, false);
+    let sql = format!(
+        "SELECT m.name, {bucket} AS p, COUNT(*), COUNT(DISTINCT f.vendor_id)
+         FROM feedback f JOIN markets m ON m.id = f.market_id
+         WHERE {conditions}
+         GROUP BY m.name, p ORDER BY m.name, p"
+    );
+    let mut query = sqlx::query_as::<_, (String, String, i64, i64)>(sqlx::AssertSqlSafe(sql));
+    for param in params {
+        query = query.bind(param);
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .context(|| format!("rolling up feedback by {}", period.as_str()))?;
+    rows.into_iter()
+        .map(|(market, p, entries, vendors)| {
+            Ok(FeedbackActivityRow {
+                period_start: parse_period(&p, "feedback activity")?,
+                market,
+                entries,
+                vendors,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn observed_days(
+    conn: &mut Conn,
+    filter: &AnalyticsFilter,
+) -> Result<Vec<ObservedDay>, StoreError> {
+    let (conditions, params) = filter.market_conditions(1);
+    let bucket = period_sql(Period::Day, "o.observed_at", true);
+    let sql = format!(
+        "SELECT DISTINCT m.name, {bucket} AS p
+         {LISTING_FROM}
+         WHERE {conditions}
+         ORDER BY m.name, p"
+    );
+    let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql));
+    for param in params {
+        query = query.bind(param);
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .context(|| "listing the days each market was observed".to_string())?;
+    rows.into_iter()
+        .map(|(market, p)| {
+            Ok(ObservedDay {
+                day: parse_period(&p, "observed days")?,
+                market,
+            })
+        })
+        .collect()
+}
+
+type ListingObservationDbRow = (
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    i64,
+    DateTime<Utc>,
+    Json<Listing>,
+);
+
+pub(crate) async fn listing_observations(
+    conn: &mut Conn,
+    filter: &AnalyticsFilter,
+) -> Result<Vec<ListingObservationRow>, StoreError> {
+    let (conditions, params) = filter.listing_conditions(1);
+    let sql = format!(
+        "SELECT m.name, o.listing_id, o.vendor_id, v.handle, o.crawl_id, o.observed_at, o.data
+         {LISTING_FROM}
+         LEFT JOIN vendors v ON v.id = o.vendor_id
+         WHERE {conditions}
+         ORDER BY o.observed_at, o.id"
+    );
+    let mut query = sqlx::query_as::<_, ListingObservationDbRow>(sqlx::AssertSqlSafe(sql));
+    for param in params {
+        query = query.bind(param);
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .context(|| "reading listing observations".to_string())?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(market, listing_id, vendor_id, vendor, crawl_id, observed_at, data)| {
+                ListingObservationRow {
+                    market,
+                    listing_id,
+                    vendor_id,
+                    vendor,
+                    crawl_id,
+                    observed_at,
+                    listing: data.0,
+                }
+            },
+        )
+        .collect())
+}
+
+pub(crate) async fn vendor_observations(
+    conn: &mut Conn,
+    filter: &AnalyticsFilter,
+) -> Result<Vec<VendorObservationRow>, StoreError> {
+    let (conditions, params) = filter.market_conditions(1);
+    let sql = format!(
+        "SELECT m.name, o.vendor_id, v.handle, o.crawl_id, o.observed_at, o.data
+         FROM vendor_observations o
+         JOIN vendors v ON v.id = o.vendor_id
+         JOIN markets m ON m.id = v.market_id
+         WHERE {conditions}
+         ORDER BY o.observed_at, o.id"
+    );
+    let mut query = sqlx::query_as::<_, (String, i64, String, i64, DateTime<Utc>, Json<Vendor>)>(
+        sqlx::AssertSqlSafe(sql),
+    );
+    for param in params {
+        query = query.bind(param);
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .context(|| "reading vendor observations".to_string())?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(market, vendor_id, handle, crawl_id, observed_at, data)| VendorObservationRow {
+                market,
+                vendor_id,
+                handle,
+                crawl_id,
+                observed_at,
+                vendor: data.0,
+            },
+        )
+        .collect())
+}
+
+type FeedbackDbRow = (
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    String,
+    String,
+    Option<NaiveDate>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    DateTime<Utc>,
+    i64,
+);
+
+pub(crate) async fn feedback_rows(
+    conn: &mut Conn,
+    filter: &AnalyticsFilter,
+) -> Result<Vec<FeedbackRow>, StoreError> {
+    let (conditions, params) = filter.market_conditions(1);
+    let sql = format!(
+        "SELECT m.name, f.id, f.vendor_id, v.handle, f.listing_id, f.rating, f.text, f.left_on,
+                f.item, f.price_amount, f.price_currency, f.first_seen_at,
+                (SELECT COUNT(*) FROM feedback_sightings s WHERE s.feedback_id = f.id)
+         FROM feedback f
+         JOIN markets m ON m.id = f.market_id
+         LEFT JOIN vendors v ON v.id = f.vendor_id
+         WHERE {conditions}
+         ORDER BY f.id"
+    );
+    let mut query = sqlx::query_as::<_, FeedbackDbRow>(sqlx::AssertSqlSafe(sql));
+    for param in params {
+        query = query.bind(param);
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .context(|| "reading feedback entries".to_string())?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                market,
+                feedback_id,
+                vendor_id,
+                vendor,
+                listing_id,
+                rating,
+                text,
+                left_on,
+                item,
+                price_amount,
+                price_currency,
+                first_seen_at,
+                sightings,
+            )| FeedbackRow {
+                market,
+                feedback_id,
+                vendor_id,
+                vendor,
+                listing_id,
+                rating,
+                text,
+                left_on,
+                item,
+                price_amount,
+                price_currency,
+                first_seen_at,
+                sightings,
+            },
+        )
+        .collect())
+}
+
+type PostDbRow = (
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<String>,
+    Option<String>,
+    String,
+    DateTime<Utc>,
+);
+
+pub(crate) async fn post_rows(
+    conn: &mut Conn,
+    filter: &AnalyticsFilter,
+) -> Result<Vec<PostRow>, StoreError> {
+    let (conditions, params) = filter.market_conditions(1);
+    let sql = format!(
+        "SELECT m.name, p.thread_id,
+                (SELECT t.title FROM thread_observations t WHERE t.thread_id = p.thread_id
+                 ORDER BY t.id LIMIT 1),
+                (SELECT t.board FROM thread_observations t WHERE t.thread_id = p.thread_id
+                 ORDER BY t.id LIMIT 1),
+                p.id, o.author_kind, o.author, o.text, p.first_seen_at
+         FROM forum_posts p
+         JOIN forum_threads th ON th.id = p.thread_id
+         JOIN markets m ON m.id = th.market_id
+         JOIN post_observations o
+           ON o.id = (SELECT MIN(q.id) FROM post_observations q WHERE q.post_id = p.id)
+         WHERE {conditions}
+         ORDER BY p.id"
+    );
+    let mut query = sqlx::query_as::<_, PostDbRow>(sqlx::AssertSqlSafe(sql));
+    for param in params {
+        query = query.bind(param);
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .context(|| "reading forum posts".to_string())?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(market, thread_id, thread_title, board, post_id, author_kind, author, text, first_seen_at)| {
+                PostRow {
+                    market,
+                    thread_id,
+                    thread_title,
+                    board,
+                    post_id,
+                    author_kind,
+                    author,
+                    text,
+                    first_seen_at,
+                }
+            },
+        )
+        .collect())
+}
+
+pub(crate) async fn event_rows(
+    conn: &mut Conn,
+    filter: &AnalyticsFilter,
+) -> Result<Vec<EventRow>, StoreError> {
+    let (conditions, params) = filter.market_conditions(1);
+    let sql = format!(
+        "SELECT m.name, e.kind, e.observed_at, e.detail
+         FROM market_events e JOIN markets m ON m.id = e.market_id
+         WHERE {conditions}
+         ORDER BY e.observed_at, e.id"
+    );
+    let mut query =
+        sqlx::query_as::<_, (String, String, DateTime<Utc>, String)>(sqlx::AssertSqlSafe(sql));
+    for param in params {
+        query = query.bind(param);
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .context(|| "reading market events".to_string())?;
+    Ok(rows
+        .into_iter()
+        .map(|(market, kind, observed_at, detail)| EventRow {
+            market,
+            kind,
+            observed_at,
+            detail,
+        })
+        .collect())
+}
+
+/// Stores rates not stored yet (same day, currency and source); returns how many were new.
+pub(crate) async fn import_rates(
+    conn: &mut Conn,
+    rates: &[RateRow],
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let mut added = 0;
+    for rate in rates {
+        let done = sqlx::query(
+            "INSERT INTO exchange_rates (day, currency, usd, source, imported_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (currency, day, source) DO NOTHING",
+        )
+        .bind(rate.day)
+        .bind(rate.currency.to_uppercase())
+        .bind(rate.usd.trim())
+        .bind(rate.source.trim())
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .context(|| format!("storing the {} rate of {}", rate.currency, rate.day))?;
+        added += done.rows_affected();
+    }
+    Ok(added)
+}
+
+pub(crate) async fn rates(conn: &mut Conn) -> Result<Vec<RateRow>, StoreError> {
+    let rows: Vec<(NaiveDate, String, String, String)> = sqlx::query_as(
+        "SELECT day, currency, usd, source FROM exchange_rates ORDER BY currency, day, source",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .context(|| "reading exchange rates".to_string())?;
+    Ok(rows
+        .into_iter()
+        .map(|(day, currency, usd, source)| RateRow {
+            day,
+            currency,
+            usd,
+            source,
+        })
+        .collect())
+}
+
+pub(crate) async fn decide_link(
+    conn: &mut Conn,
+    a: &VendorRef,
+    b: &VendorRef,
+    decision: LinkDecision,
+    note: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO vendor_link_decisions
+             (market_a, handle_a, market_b, handle_b, decision, note, decided_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&a.market)
+    .bind(&a.handle)
+    .bind(&b.market)
+    .bind(&b.handle)
+    .bind(decision.as_str())
+    .bind(note)
+    .bind(at)
+    .execute(&mut *conn)
+    .await
+    .context(|| format!("recording a {} link", decision.as_str()))?;
+    Ok(())
+}
+
+type LinkDecisionDbRow = (String, String, String, String, String, String, DateTime<Utc>);
+
+pub(crate) async fn link_decisions(conn: &mut Conn) -> Result<Vec<LinkDecisionRow>, StoreError> {
+    let rows: Vec<LinkDecisionDbRow> =
+        sqlx::query_as(
+            "SELECT d.market_a, d.handle_a, d.market_b, d.handle_b, d.decision, d.note,
+                    d.decided_at
+             FROM vendor_link_decisions d
+             WHERE d.id = (SELECT MAX(e.id) FROM vendor_link_decisions e
+                           WHERE e.market_a = d.market_a AND e.handle_a = d.handle_a
+                             AND e.market_b = d.market_b AND e.handle_b = d.handle_b)
+             ORDER BY d.market_a, d.handle_a, d.market_b, d.handle_b",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .context(|| "reading link decisions".to_string())?;
+    rows.into_iter()
+        .map(
+            |(market_a, handle_a, market_b, handle_b, decision, note, decided_at)| {
+                Ok(LinkDecisionRow {
+                    decision: LinkDecision::parse(&decision).ok_or_else(|| {
+                        StoreError::Corrupt {
+                            what: format!("link decision {decision:?}"),
+                        }
+                    })?,
+                    a: VendorRef {
+                        market: market_a,
+                        handle: handle_a,
+                    },
+                    b: VendorRef {
+                        market: market_b,
+                        handle: handle_b,
+                    },
+                    note,
+                    decided_at,
+                })
+            },
+        )
+        .collect()
+}
+
+/// Rows per multi-row insert: under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const BULK_ROWS: usize = 1000;
+
+pub(crate) async fn bulk_observe_listings(
+    conn: &mut Conn,
+    capture_id: i64,
+    parser_version: &str,
+    listings: &[Listing],
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let row: Option<(i64, i64, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT market_id, crawl_id, fetched_at FROM captures WHERE id = $1",
+    )
+    .bind(capture_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .context(|| format!("looking up capture {capture_id}"))?;
+    let Some((market_id, crawl_id, fetched_at)) = row else {
+        return Err(StoreError::Missing {
+            what: "capture",
+            id: capture_id,
+        });
+    };
+    let extraction_id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO extractions (capture_id, parser_version, page_kind, diagnostics, ingested_at)
+         VALUES ($1, $2, 'search', $3, $4)
+         ON CONFLICT (capture_id, parser_version) DO NOTHING RETURNING id",
+    )
+    .bind(capture_id)
+    .bind(parser_version)
+    .bind(Json(Vec::<String>::new()))
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await
+    .context(|| format!("recording the bulk extraction of capture {capture_id}"))?;
+    let Some(extraction_id) = extraction_id else {
+        return Ok(0);
+    };
+
+    // Vendors and listings, created where missing, then their ids.
+    let mut handles: Vec<(String, String)> = listings
+        .iter()
+        .filter_map(|l| l.vendor.as_deref())
+        .map(|h| (h.trim().to_lowercase(), h.trim().to_string()))
+        .filter(|(key, _)| !key.is_empty())
+        .collect();
+    handles.sort();
+    handles.dedup_by(|a, b| a.0 == b.0);
+    for chunk in handles.chunks(BULK_ROWS) {
+        let mut insert = sqlx::QueryBuilder::<Db>::new(
+            "INSERT INTO vendors (market_id, handle_key, handle, first_crawl_id, first_seen_at) ",
+        );
+        insert.push_values(chunk, |mut row, (key, handle)| {
+            row.push_bind(market_id)
+                .push_bind(key.clone())
+                .push_bind(handle.clone())
+                .push_bind(crawl_id)
+                .push_bind(fetched_at);
+        });
+        insert.push(" ON CONFLICT (market_id, handle_key) DO NOTHING");
+        insert
+            .build()
+            .execute(&mut *conn)
+            .await
+            .context(|| "bulk-creating vendors".to_string())?;
+    }
+    let mut keys: Vec<&str> = listings.iter().map(|l| l.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for chunk in keys.chunks(BULK_ROWS) {
+        let mut insert = sqlx::QueryBuilder::<Db>::new(
+            "INSERT INTO listings (market_id, listing_key, first_crawl_id, first_seen_at) ",
+        );
+        insert.push_values(chunk, |mut row, key| {
+            row.push_bind(market_id)
+                .push_bind(key.to_string())
+                .push_bind(crawl_id)
+                .push_bind(fetched_at);
+        });
+        insert.push(" ON CONFLICT (market_id, listing_key) DO NOTHING");
+        insert
+            .build()
+            .execute(&mut *conn)
+            .await
+            .context(|| "bulk-creating listings".to_string())?;
+    }
+    let handle_keys: Vec<String> = handles.into_iter().map(|(key, _)| key).collect();
+    let vendor_ids = ids_of(conn, "vendors", "handle_key", market_id, &handle_keys).await?;
+    let keys: Vec<String> = keys.into_iter().map(str::to_string).collect();
+    let listing_ids = ids_of(conn, "listings", "listing_key", market_id, &keys).await?;
+
+    // One observation per listing key (a page observes a listing once).
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<&Listing> = listings.iter().filter(|l| seen.insert(l.key.as_str())).collect();
+    let mut stored = 0;
+    for chunk in unique.chunks(BULK_ROWS) {
+        let mut insert = sqlx::QueryBuilder::<Db>::new(
+            "INSERT INTO listing_observations (listing_id, extraction_id, crawl_id, capture_id,
+                 observed_at, parser_version, page_kind, title, vendor_id, price_amount,
+                 price_currency, category, quantity_count, quantity_amount, quantity_unit,
+                 ships_from, ships_to, data) ",
+        );
+        insert.push_values(chunk, |mut row, listing| {
+            let ships_to: Vec<&str> = listing.ships_to.iter().map(|c| c.code()).collect();
+            let mut data = (*listing).clone();
+            data.description = None;
+            row.push_bind(listing_ids.get(&listing.key).copied())
+                .push_bind(extraction_id)
+                .push_bind(crawl_id)
+                .push_bind(capture_id)
+                .push_bind(fetched_at)
+                .push_bind(parser_version.to_string())
+                .push_bind("search")
+                .push_bind(listing.title.clone())
+                .push_bind(
+                    listing
+                        .vendor
+                        .as_deref()
+                        .and_then(|h| vendor_ids.get(&h.trim().to_lowercase()).copied()),
+                )
+                .push_bind(listing.price.as_ref().map(|p| p.amount_text()))
+                .push_bind(listing.price.as_ref().map(|p| p.currency.as_str().to_string()))
+                .push_bind(Json(listing.category.clone()))
+                .push_bind(listing.quantity.as_ref().map(|q| i64::from(q.count)))
+                .push_bind(listing.quantity.as_ref().map(|q| q.amount.to_string()))
+                .push_bind(listing.quantity.as_ref().map(|q| q.unit.clone()))
+                .push_bind(listing.ships_from.map(|c| c.code().to_string()))
+                .push_bind(Json(ships_to.iter().map(|s| s.to_string()).collect::<Vec<_>>()))
+                .push_bind(Json(data));
+        });
+        insert.push(" ON CONFLICT (listing_id, extraction_id) DO NOTHING");
+        let done = insert
+            .build()
+            .execute(&mut *conn)
+            .await
+            .context(|| "bulk-storing listing observations".to_string())?;
+        stored += done.rows_affected();
+    }
+    Ok(stored)
+}
+
+/// The ids of `keys` in `table` (`vendors` or `listings`) on a market, in chunks.
+async fn ids_of(
+    conn: &mut Conn,
+    table: &str,
+    key_column: &str,
+    market_id: i64,
+    keys: &[String],
+) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    let mut ids = std::collections::HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(BULK_ROWS) {
+        let mut select = sqlx::QueryBuilder::<Db>::new(format!(
+            "SELECT {key_column}, id FROM {table} WHERE market_id = "
+        ));
+        select.push_bind(market_id);
+        select.push(format!(" AND {key_column} IN ("));
+        let mut list = select.separated(", ");
+        for key in chunk {
+            list.push_bind(key.clone());
+        }
+        select.push(")");
+        let rows: Vec<(String, i64)> = select
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .context(|| format!("reading {table} ids"))?;
+        ids.extend(rows);
+    }
+    Ok(ids)
+}
