@@ -181,7 +181,7 @@ fn exports_open_in_pandas_and_pyarrow_with_the_documented_columns_and_types() {
             stderr(&check)
         );
         assert!(
-            stdout(&check).starts_with("ok: 30 tables"),
+            stdout(&check).starts_with("ok: 48 tables"),
             "{}",
             stdout(&check)
         );
@@ -270,27 +270,42 @@ fn export_refuses_bad_input_clearly() {
     assert_clean_failure(&report_unwritable);
 }
 
-/// Runs a command, killing it after `limit`.
+/// Runs a command, killing it after `limit`. Its output is read as it comes (a full pipe would
+/// stall it).
 fn run_with_limit(command: &mut Command, limit: Duration) -> Output {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("starting chromium");
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
     let started = Instant::now();
-    loop {
-        if child.try_wait().expect("waiting for chromium").is_some() {
-            return child.wait_with_output().expect("reading chromium's output");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for chromium") {
+            break status;
         }
         if started.elapsed() > limit {
             let _ = child.kill();
-            let output = child.wait_with_output().expect("reading chromium's output");
+            let _ = child.wait();
             panic!(
                 "chromium did not finish in {limit:?}: {}",
-                String::from_utf8_lossy(&output.stderr)
+                String::from_utf8_lossy(&stderr.join().unwrap_or_default())
             );
         }
         std::thread::sleep(Duration::from_millis(100));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
     }
 }
 
@@ -379,7 +394,10 @@ fn the_report_renders_its_charts_in_headless_chromium_without_errors() {
     let index = out.join("index.html");
     let page = std::fs::read_to_string(&index).unwrap();
     let charts = page.matches("<svg").count();
-    assert_eq!(charts, 7, "seven charts inline");
+    assert_eq!(
+        charts, 14,
+        "fourteen charts inline (the store's seven and the indicators' seven)"
+    );
     assert!(!page.contains("<script"));
     for name in [
         "listings_per_crawl",
@@ -387,6 +405,10 @@ fn the_report_renders_its_charts_in_headless_chromium_without_errors() {
         "availability_per_crawl",
         "usd_per_gram",
         "origin_shares",
+        "activity_listings",
+        "sales_per_week",
+        "concentration_top5",
+        "harm_reduction_topics",
     ] {
         for ext in ["svg", "png", "csv"] {
             let path = out.join(format!("charts/{name}.{ext}"));
@@ -394,6 +416,15 @@ fn the_report_renders_its_charts_in_headless_chromium_without_errors() {
         }
     }
     assert!(page.contains("Crawl completeness") && page.contains("seizure_banner"));
+    for section in [
+        "Listings and vendors over time",
+        "Estimated sales and revenue",
+        "Vendor links across markets",
+        "Review credibility",
+        "Harm-reduction discussion",
+    ] {
+        assert!(page.contains(section), "the report lacks {section}");
+    }
     let Some(chromium) = chromium() else { return };
 
     let url = format!("file://{}", index.display());
@@ -463,10 +494,10 @@ fn an_empty_store_gives_a_report_of_empty_charts_and_an_export_of_empty_tables()
     assert!(report.status.success(), "{}", stderr(&report));
     assert!(!stderr(&report).contains("WARN"), "{}", stderr(&report));
     let page = std::fs::read_to_string(dir.path().join("report/index.html")).unwrap();
-    assert_eq!(page.matches("<svg").count(), 7);
+    assert_eq!(page.matches("<svg").count(), 14);
     assert_eq!(
         page.matches(">no data</text>").count(),
-        7,
+        14,
         "every chart says no data"
     );
     assert!(page.contains("no rows"));
@@ -484,7 +515,8 @@ fn an_empty_store_gives_a_report_of_empty_charts_and_an_export_of_empty_tables()
             ],
         );
         assert!(output.status.success(), "{}", stderr(&output));
-        assert!(stdout(&output).contains("(0 rows)"), "{}", stdout(&output));
+        // One row: the weekly roll-up's watermark, set when the indicators were computed.
+        assert!(stdout(&output).contains("(1 rows)"), "{}", stdout(&output));
         let Some(python) = python() else { continue };
         let check = Command::new(python)
             .arg(concat!(

@@ -138,9 +138,14 @@ pub async fn run(args: DemoArgs, store_options: &StoreOptions) -> anyhow::Result
             pseudonyms: pseudonyms.clone(),
         };
         let day_started = Instant::now();
-        let outcome = crawl(&store, &FetchSource::new(fetcher, None), &config, &stop)
-            .await
-            .context("crawling the simulated markets")?;
+        let outcome = crawl(
+            &store,
+            &FetchSource::new(fetcher, None).with_server_dates(),
+            &config,
+            &stop,
+        )
+        .await
+        .context("crawling the simulated markets")?;
         println!(
             "\nday {day} ({}): {} in {:.1} s{}",
             world.date(day),

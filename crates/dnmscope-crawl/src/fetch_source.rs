@@ -32,6 +32,9 @@ pub struct FetchSource {
     sessions: Option<Sessions>,
     /// The modification time of each market's session file when it was last loaded.
     loaded: Mutex<HashMap<String, SystemTime>>,
+    /// Date captures by the server's `Date` header (the simulator's simulated day), not by
+    /// this machine's clock.
+    server_dates: bool,
 }
 
 impl FetchSource {
@@ -40,7 +43,16 @@ impl FetchSource {
             fetcher,
             sessions,
             loaded: Mutex::new(HashMap::new()),
+            server_dates: false,
         }
+    }
+
+    /// Dates each capture by the server's `Date` header instead of this machine's clock. Only
+    /// for the simulator, whose `Date` is the simulated day, so that snapshots of simulated days
+    /// land on their days; a real market's clock is never trusted.
+    pub fn with_server_dates(mut self) -> FetchSource {
+        self.server_dates = true;
+        self
     }
 
     /// Loads the market's imported session when the file is new or changed since it was last
@@ -89,6 +101,14 @@ impl Source for FetchSource {
             Ok(fetched) => {
                 let mut capture = fetched.capture;
                 capture.crawl = crawl;
+                if self.server_dates {
+                    if let Some(date) = capture
+                        .header("date")
+                        .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+                    {
+                        capture.fetched_at = date.with_timezone(&chrono::Utc);
+                    }
+                }
                 Ok(capture)
             }
             Err(error) => Err(SourceError {
