@@ -9,11 +9,11 @@ use std::process::{Child, Command, Stdio};
 use crate::cli::{assert_clean_failure, dnmscope, stderr, stdout};
 
 /// A running `dnmscope sim serve --open`, killed when dropped.
-struct Sim {
+pub(crate) struct Sim {
     child: Child,
-    addr: String,
-    /// Each market's name and its first host, as the simulator printed them.
-    markets: Vec<(String, String)>,
+    pub(crate) addr: String,
+    /// Each market's name (lower-case) and its first host, as the simulator printed them.
+    pub(crate) markets: Vec<(String, String)>,
 }
 
 impl Drop for Sim {
@@ -23,27 +23,23 @@ impl Drop for Sim {
     }
 }
 
-fn serve_sim(dir: &Path) -> Sim {
+/// `dnmscope sim serve --open` on `addr` with `extra` arguments.
+pub(crate) fn serve_sim_at(dir: &Path, addr: &str, extra: &[&str]) -> Sim {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dnmscope"))
         .args([
-            "-q",
-            "sim",
-            "serve",
-            "--vendors",
-            "20",
-            "--open",
-            "--day",
-            "3",
-            "--addr",
-            "127.0.0.1:0",
+            "-q", "sim", "serve", "--vendors", "20", "--open", "--day", "3", "--addr", addr,
         ])
+        .args(extra)
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("starting the simulator");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
+    let first = lines
+        .next()
+        .expect("the simulator printed nothing (see its arguments)")
+        .unwrap();
     let addr = first
         .split("http://")
         .nth(1)
@@ -76,6 +72,10 @@ fn serve_sim(dir: &Path) -> Sim {
         addr,
         markets,
     }
+}
+
+fn serve_sim(dir: &Path) -> Sim {
+    serve_sim_at(dir, "127.0.0.1:0", &[])
 }
 
 /// A configuration with the loopback transport sending every market's host to `addr`.

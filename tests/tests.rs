@@ -7,3 +7,4 @@ mod db;
 mod fetch;
 mod parse;
 mod sim;
+mod tor_network;
