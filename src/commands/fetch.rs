@@ -471,10 +471,9 @@ pub async fn doctor(config: &Config, url: Option<&str>, fetches: u32) -> anyhow:
             }
         }
         TransportKind::Socks => {
-            let transport =
-                SocksTransport::new(&config.fetch.socks_url, Arc::new(LiteralResolver))?;
+            let socks = SocksTransport::new(&config.fetch.socks_url, Arc::new(LiteralResolver))?;
             println!(
-                "transport: external tor at {} ({transport:?})",
+                "transport: external tor at {} ({socks:?})",
                 config.fetch.socks_url
             );
             let addr: std::net::SocketAddr = config

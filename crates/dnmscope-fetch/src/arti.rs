@@ -145,6 +145,13 @@ fn client_config(config: &ArtiConfig) -> Result<arti_client::TorClientConfig, Fe
             fallbacks.push(b);
         }
         builder.tor_network().set_fallback_caches(fallbacks);
+        // dnmscope asks only for onion services, never for an exit: on a network that may
+        // have no exits at all (a private one), building exit circuits in advance only fails.
+        builder.preemptive_circuits().disable_at_threshold(0);
+        builder
+            .preemptive_circuits()
+            .initial_predicted_ports()
+            .clear();
     }
     if let Some(prefix) = config.ipv4_subnet_family_prefix {
         builder.path_rules().ipv4_subnet_family_prefix(prefix);
