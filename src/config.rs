@@ -126,7 +126,9 @@ impl TorNetworkConfig {
     fn validate(&self) -> anyhow::Result<()> {
         let at = "fetch.tor_network";
         if self.authorities.is_empty() {
-            bail!("{at}.authorities is empty: a custom Tor network needs its directory authorities");
+            bail!(
+                "{at}.authorities is empty: a custom Tor network needs its directory authorities"
+            );
         }
         if self.fallbacks.is_empty() {
             bail!("{at}.fallbacks is empty: a custom Tor network needs fallback caches (relays) to bootstrap from");
@@ -423,8 +425,7 @@ mod tests {
         assert!(format!("{err:#}").contains("store.location"), "{err:#}");
     }
 
-    const AUTHORITY: &str =
-        r#"{ name = "auth0", v3ident = "0123456789ABCDEF0123456789ABCDEF01234567", address = "127.0.0.1:7000" }"#;
+    const AUTHORITY: &str = r#"{ name = "auth0", v3ident = "0123456789ABCDEF0123456789ABCDEF01234567", address = "127.0.0.1:7000" }"#;
     const FALLBACK: &str = r#"{ rsa_identity = "89ABCDEF0123456789ABCDEF0123456789ABCDEF", ed_identity = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE", orports = ["127.0.0.1:5000"] }"#;
 
     fn network(authority: &str, fallback: &str, extra: &str) -> anyhow::Result<Config> {
@@ -451,11 +452,19 @@ mod tests {
 
         let cases = [
             (
-                network(&AUTHORITY.replace("0123456789ABCDEF0123", "xyz"), FALLBACK, ""),
+                network(
+                    &AUTHORITY.replace("0123456789ABCDEF0123", "xyz"),
+                    FALLBACK,
+                    "",
+                ),
                 "fetch.tor_network.authorities[0].v3ident",
             ),
             (
-                network(&AUTHORITY.replace("127.0.0.1:7000", "auth.example:7000"), FALLBACK, ""),
+                network(
+                    &AUTHORITY.replace("127.0.0.1:7000", "auth.example:7000"),
+                    FALLBACK,
+                    "",
+                ),
                 "fetch.tor_network.authorities[0].address must be IP:PORT",
             ),
             (
@@ -471,15 +480,25 @@ mod tests {
                 "fetch.tor_network.fallbacks[0].ed_identity",
             ),
             (
-                network(AUTHORITY, &FALLBACK.replace("127.0.0.1:5000", "127.0.0.1"), ""),
+                network(
+                    AUTHORITY,
+                    &FALLBACK.replace("127.0.0.1:5000", "127.0.0.1"),
+                    "",
+                ),
                 "fetch.tor_network.fallbacks[0].orports[0] must be IP:PORT",
             ),
             (
                 network(AUTHORITY, &FALLBACK.replace("\"127.0.0.1:5000\"", ""), ""),
                 "fetch.tor_network.fallbacks[0].orports is empty",
             ),
-            (network("", FALLBACK, ""), "fetch.tor_network.authorities is empty"),
-            (network(AUTHORITY, "", ""), "fetch.tor_network.fallbacks is empty"),
+            (
+                network("", FALLBACK, ""),
+                "fetch.tor_network.authorities is empty",
+            ),
+            (
+                network(AUTHORITY, "", ""),
+                "fetch.tor_network.fallbacks is empty",
+            ),
             (
                 network(AUTHORITY, FALLBACK, "ipv4_subnet_family_prefix = 40\n"),
                 "fetch.tor_network.ipv4_subnet_family_prefix",

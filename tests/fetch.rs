@@ -27,7 +27,16 @@ impl Drop for Sim {
 pub(crate) fn serve_sim_at(dir: &Path, addr: &str, extra: &[&str]) -> Sim {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dnmscope"))
         .args([
-            "-q", "sim", "serve", "--vendors", "20", "--open", "--day", "3", "--addr", addr,
+            "-q",
+            "sim",
+            "serve",
+            "--vendors",
+            "20",
+            "--open",
+            "--day",
+            "3",
+            "--addr",
+            addr,
         ])
         .args(extra)
         .current_dir(dir)
@@ -48,7 +57,7 @@ pub(crate) fn serve_sim_at(dir: &Path, addr: &str, extra: &[&str]) -> Sim {
         .to_owned();
     let mut markets = Vec::new();
     let mut current: Option<String> = None;
-    for line in lines {
+    for line in lines.by_ref() {
         let line = line.unwrap();
         if line.starts_with("reach a market") {
             break;
@@ -67,6 +76,8 @@ pub(crate) fn serve_sim_at(dir: &Path, addr: &str, extra: &[&str]) -> Sim {
         }
     }
     assert!(!markets.is_empty(), "the simulator printed no market");
+    // Keep reading: a closed pipe would kill the simulator at its next line of output.
+    std::thread::spawn(move || lines.for_each(drop));
     Sim {
         child,
         addr,

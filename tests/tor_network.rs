@@ -136,12 +136,7 @@ impl Network {
                 dead.push(format!("{} exited with {status}", node.name));
             }
         }
-        assert!(
-            dead.is_empty(),
-            "{}\n{}",
-            dead.join("; "),
-            self.log_tails()
-        );
+        assert!(dead.is_empty(), "{}\n{}", dead.join("; "), self.log_tails());
     }
 
     /// `[fetch.tor_network]` for this network.
@@ -636,7 +631,11 @@ fn dnmscope_fetches_two_markets_at_once_through_a_private_tor_network() {
     }
     let (streams, used) = circuits_of(&out, "beta");
     assert_eq!(streams, 3, "{out}");
-    assert_eq!(used.len(), 1, "later fetches reuse the first circuit: {out}");
+    assert_eq!(
+        used.len(),
+        1,
+        "later fetches reuse the first circuit: {out}"
+    );
 
     // doctor without a page: bootstrap and report.
     let doctor = until_ok(
@@ -727,7 +726,11 @@ fn with_a_dead_custom_network_doctor_and_fetch_fail_cleanly() {
         &["--config", "dead.toml", "fetch", "http://alphaaaa.onion/"],
     );
     assert_clean_failure(&fetch);
-    assert!(stderr(&fetch).contains("cannot bootstrap"), "{}", stderr(&fetch));
+    assert!(
+        stderr(&fetch).contains("cannot bootstrap"),
+        "{}",
+        stderr(&fetch)
+    );
 
     // A malformed network is refused before anything starts, naming the field.
     std::fs::write(

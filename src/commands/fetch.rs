@@ -351,7 +351,10 @@ pub async fn fetch(
             .await?;
     }
     if failed > 0 {
-        eprintln!("error: {failed} of {} pages could not be fetched", jobs.len());
+        eprintln!(
+            "error: {failed} of {} pages could not be fetched",
+            jobs.len()
+        );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

@@ -727,7 +727,10 @@ async fn a_host_alias_is_answered_as_its_market() {
     let direct = get(&client(&world, addr), addr, &market.hosts[0], "/", "").await;
     let aliased = get(&http, addr, alias, "/", "").await;
     assert_eq!(aliased.status, 200);
-    assert_eq!(aliased.body, direct.body, "the alias serves the market's page");
+    assert_eq!(
+        aliased.body, direct.body,
+        "the alias serves the market's page"
+    );
     let unknown = get(&http, addr, "unknownunknown.onion", "/", "").await;
     assert_eq!(unknown.status, 404);
     let log = server.requests();
