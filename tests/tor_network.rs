@@ -647,7 +647,7 @@ fn dnmscope_fetches_two_markets_at_once_through_a_private_tor_network() {
     );
     let out = stdout(&doctor);
     assert!(out.contains("bootstrapped in"), "{out}");
-    assert!(out.contains("tor status:"), "{out}");
+    assert!(out.contains("tor status"), "{out}");
 
     network.check_alive();
 }

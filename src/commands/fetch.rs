@@ -455,7 +455,10 @@ pub async fn doctor(config: &Config, url: Option<&str>, fetches: u32) -> anyhow:
                         "bootstrapped in {:.2} s (consensus, authority certificates and enough relay descriptors to build circuits)",
                         began.elapsed().as_secs_f64()
                     );
-                    println!("tor status: {}", transport.report().status);
+                    println!(
+                        "tor status (arti's last report, may lag): {}",
+                        transport.report().status
+                    );
                     let arti = Arc::new(transport);
                     Started {
                         transport: arti.clone(),
