@@ -724,18 +724,22 @@ async fn a_host_alias_is_answered_as_its_market() {
         .resolve("unknownunknown.onion", addr)
         .build()
         .unwrap();
-    let direct = get(&client(&world, addr), addr, &market.hosts[0], "/", "").await;
     let aliased = get(&http, addr, alias, "/", "").await;
     assert_eq!(aliased.status, 200);
-    assert_eq!(
-        aliased.body, direct.body,
-        "the alias serves the market's page"
+    // The market's own page (each request gets a fresh honeypot key, so not byte for byte).
+    assert!(
+        aliased
+            .body
+            .contains(&format!("<title>Home | {}</title>", market.name)),
+        "the alias serves the market's page: {}",
+        aliased.body
     );
     let unknown = get(&http, addr, "unknownunknown.onion", "/", "").await;
     assert_eq!(unknown.status, 404);
     let log = server.requests();
-    assert_eq!(log[1].host, alias, "the log keeps the host as asked");
-    assert_eq!(log[1].market, Some(market.id));
+    assert_eq!(log[0].host, alias, "the log keeps the host as asked");
+    assert_eq!(log[0].market, Some(market.id));
+    assert_eq!(log[1].market, None);
     server.stop().await;
 }
 
