@@ -164,7 +164,10 @@ impl Network {
     }
 }
 
-/// What every tor of the network shares.
+/// What every tor of the network shares. Circuit build timeouts are fixed, not learnt (here
+/// and, through the consensus's `cbtdisabled=1`, in arti): circuits on loopback build in
+/// milliseconds, so a learnt timeout is so short that a busy machine makes onion service
+/// circuits time out again and again.
 fn common_torrc(name: &str, dir: &Path, dir_authorities: &str) -> String {
     format!(
         "TestingTorNetwork 1\n\
@@ -188,6 +191,8 @@ fn common_torrc(name: &str, dir: &Path, dir_authorities: &str) -> String {
          TestingDirAuthVoteExit *\n\
          TestingMinExitFlagThreshold 0\n\
          V3AuthNIntervalsValid 2\n\
+         LearnCircuitBuildTimeout 0\n\
+         CircuitBuildTimeout 60\n\
          {dir_authorities}",
         dir = dir.display(),
         pid = std::process::id(),
@@ -325,7 +330,7 @@ fn start_network(root: &Path, tor: &Path, gencert: &Path) -> Network {
              V3AuthVotingInterval 20\n\
              V3AuthVoteDelay 4\n\
              V3AuthDistDelay 4\n\
-             ConsensusParams hsdir_interval=8\n",
+             ConsensusParams hsdir_interval=8 cbtdisabled=1\n",
             common_torrc(&name, &dir, &dir_authorities),
             relay_torrc(or_port, dir_port)
         );
