@@ -51,20 +51,31 @@ pub enum Command {
     Crawl(CrawlArgs),
     /// Crawl simulated markets on loopback into a SQLite store, one snapshot per simulated day
     Demo(DemoArgs),
-    /// Fetch one page of a configured market and print its status and a summary
+    /// Fetch pages of configured markets (all at once, each market through its own isolated
+    /// circuits) and print each one's status and a summary
     Fetch {
-        /// The page's URL (http://HOST.onion/...); HOST must be one of the market's hosts
-        url: String,
-        /// The market's name in the configuration
+        /// The pages' URLs (http://HOST.onion/...); HOST must be one of the market's hosts.
+        /// MARKET=URL names the URL's market
+        #[arg(required = true)]
+        urls: Vec<String>,
+        /// The market's name in the configuration [default: the market whose hosts include
+        /// each URL's host]
         #[arg(long)]
-        market: String,
+        market: Option<String>,
         /// Store the capture in the store as well (in a crawl of its own)
         #[arg(long)]
         store: bool,
     },
     /// Check the transport: bootstrap Tor (or reach the SOCKS proxy) and report timings, or
-    /// explain what is wrong
-    Doctor,
+    /// explain what is wrong; with --url, also fetch a page through it and time each fetch
+    Doctor {
+        /// A page to fetch through the transport (e.g. a market's onion address)
+        #[arg(long)]
+        url: Option<String>,
+        /// How often to fetch --url: the first fetch builds the circuits, later ones reuse them
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+        fetches: u32,
+    },
     /// Manage market sessions
     #[command(subcommand)]
     Session(SessionCommand),
@@ -356,6 +367,10 @@ pub enum SimCommand {
         /// From this day on, every skin renames its CSS classes
         #[arg(long)]
         layout_change_day: Option<u32>,
+        /// Also answer HOST as MARKET (a market's name or one of its hosts), e.g. an onion
+        /// address of a private Tor network in front of the simulator (repeatable)
+        #[arg(long, value_name = "HOST=MARKET")]
+        host_alias: Vec<String>,
     },
     /// Write the ground truth of a world (identities, true sales, fake reviews, events) as JSON
     Truth {

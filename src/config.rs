@@ -51,6 +51,130 @@ pub struct FetchConfig {
     pub max_redirects: u32,
     pub max_attempts: u32,
     pub backoff_ms: u64,
+    /// A custom Tor network for the arti transport instead of the public one: a private test
+    /// network. Absent by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tor_network: Option<TorNetworkConfig>,
+}
+
+/// `[fetch.tor_network]`: the directory authorities and fallback caches of a custom Tor network
+/// (for example a private one on loopback), and what arti needs to use such a network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TorNetworkConfig {
+    pub authorities: Vec<AuthorityConfig>,
+    pub fallbacks: Vec<FallbackConfig>,
+    /// Relays whose IPv4 addresses share this many leading bits count as one family (arti's
+    /// default: 16). 33 when every relay has the same address, as on loopback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv4_subnet_family_prefix: Option<u8>,
+    /// Accept relays on local addresses (127.0.0.0/8, private ranges).
+    #[serde(default)]
+    pub allow_local_addrs: bool,
+    /// Accept a data directory others may write to (temporary directories in tests).
+    #[serde(default)]
+    pub relax_storage_permissions: bool,
+}
+
+/// A directory authority: `{ name, v3ident, address }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorityConfig {
+    pub name: String,
+    /// 40 hex digits: the `fingerprint` line of the authority's `authority_certificate`.
+    pub v3ident: String,
+    /// IP:PORT of its directory port.
+    pub address: String,
+}
+
+/// A fallback directory cache (a relay): `{ rsa_identity, ed_identity, orports }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FallbackConfig {
+    /// 40 hex digits: the relay's `fingerprint` file.
+    pub rsa_identity: String,
+    /// Base64 of 32 bytes: the relay's `fingerprint-ed25519` file.
+    pub ed_identity: String,
+    /// IP:PORT of its OR ports.
+    pub orports: Vec<String>,
+}
+
+fn is_hex40(text: &str) -> bool {
+    text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Base64 (padding optional) of exactly 32 bytes: 43 characters, the last one holding only 4
+/// bits.
+fn is_base64_32(text: &str) -> bool {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let text = text.strip_suffix('=').unwrap_or(text);
+    text.len() == 43
+        && text.bytes().all(|b| ALPHABET.contains(&b))
+        && text
+            .bytes()
+            .last()
+            .and_then(|b| ALPHABET.iter().position(|&a| a == b))
+            .is_some_and(|value| value & 0b11 == 0)
+}
+
+/// An IP:PORT (no host names: nothing may be resolved outside Tor).
+fn socket_addr(text: &str, field: &str) -> anyhow::Result<std::net::SocketAddr> {
+    text.parse()
+        .map_err(|_| anyhow::anyhow!("{field} must be IP:PORT, not {text:?}"))
+}
+
+impl TorNetworkConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        let at = "fetch.tor_network";
+        if self.authorities.is_empty() {
+            bail!(
+                "{at}.authorities is empty: a custom Tor network needs its directory authorities"
+            );
+        }
+        if self.fallbacks.is_empty() {
+            bail!("{at}.fallbacks is empty: a custom Tor network needs fallback caches (relays) to bootstrap from");
+        }
+        for (i, authority) in self.authorities.iter().enumerate() {
+            let field = format!("{at}.authorities[{i}]");
+            if authority.name.trim().is_empty() {
+                bail!("{field}.name is empty");
+            }
+            if !is_hex40(&authority.v3ident) {
+                bail!(
+                    "{field}.v3ident must be 40 hex digits (the fingerprint line of the authority's authority_certificate), not {:?}",
+                    authority.v3ident
+                );
+            }
+            socket_addr(&authority.address, &format!("{field}.address"))?;
+        }
+        for (i, fallback) in self.fallbacks.iter().enumerate() {
+            let field = format!("{at}.fallbacks[{i}]");
+            if !is_hex40(&fallback.rsa_identity) {
+                bail!(
+                    "{field}.rsa_identity must be 40 hex digits (the relay's fingerprint file), not {:?}",
+                    fallback.rsa_identity
+                );
+            }
+            if !is_base64_32(&fallback.ed_identity) {
+                bail!(
+                    "{field}.ed_identity must be the base64 of 32 bytes (the relay's fingerprint-ed25519 file), not {:?}",
+                    fallback.ed_identity
+                );
+            }
+            if fallback.orports.is_empty() {
+                bail!("{field}.orports is empty");
+            }
+            for (j, port) in fallback.orports.iter().enumerate() {
+                socket_addr(port, &format!("{field}.orports[{j}]"))?;
+            }
+        }
+        if let Some(prefix) = self.ipv4_subnet_family_prefix {
+            if prefix > 33 {
+                bail!("{at}.ipv4_subnet_family_prefix is {prefix}; it runs from 0 to 33 (33: no two relays are one family by address)");
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for FetchConfig {
@@ -70,6 +194,7 @@ impl Default for FetchConfig {
             max_redirects: limits.max_redirects,
             max_attempts: limits.max_attempts,
             backoff_ms: limits.backoff.as_millis() as u64,
+            tor_network: None,
         }
     }
 }
@@ -148,7 +273,7 @@ impl Default for CrawlSettings {
 }
 
 /// One market.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarketConfig {
     /// Onion host names, the main one first.
@@ -269,6 +394,9 @@ impl Config {
             )
             .context("fetch.socks_url")?;
         }
+        if let Some(network) = &self.fetch.tor_network {
+            network.validate()?;
+        }
         if self.politeness.requests_per_minute == 0 {
             bail!("politeness.requests_per_minute must be at least 1");
         }
@@ -372,5 +500,94 @@ mod tests {
         assert!(format!("{err:#}").contains("socks5h"), "{err:#}");
         let err = Config::parse("[store]\nlocation = \"mysql://x\"\n").unwrap_err();
         assert!(format!("{err:#}").contains("store.location"), "{err:#}");
+    }
+
+    const AUTHORITY: &str = r#"{ name = "auth0", v3ident = "0123456789ABCDEF0123456789ABCDEF01234567", address = "127.0.0.1:7000" }"#;
+    const FALLBACK: &str = r#"{ rsa_identity = "89ABCDEF0123456789ABCDEF0123456789ABCDEF", ed_identity = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE", orports = ["127.0.0.1:5000"] }"#;
+
+    fn network(authority: &str, fallback: &str, extra: &str) -> anyhow::Result<Config> {
+        Config::parse(&format!(
+            "[fetch.tor_network]\nauthorities = [{authority}]\nfallbacks = [{fallback}]\n{extra}"
+        ))
+    }
+
+    #[test]
+    fn a_custom_tor_network_is_read_and_checked_field_by_field() {
+        let config = network(
+            AUTHORITY,
+            FALLBACK,
+            "ipv4_subnet_family_prefix = 33\nallow_local_addrs = true\nrelax_storage_permissions = true\n",
+        )
+        .unwrap();
+        let tor = config.fetch.tor_network.expect("the network is read");
+        assert_eq!(tor.authorities[0].name, "auth0");
+        assert_eq!(tor.fallbacks[0].orports, ["127.0.0.1:5000"]);
+        assert_eq!(tor.ipv4_subnet_family_prefix, Some(33));
+        assert!(tor.allow_local_addrs && tor.relax_storage_permissions);
+        // Without the table, the public Tor network.
+        assert_eq!(Config::parse("").unwrap().fetch.tor_network, None);
+
+        let cases = [
+            (
+                network(
+                    &AUTHORITY.replace("0123456789ABCDEF0123", "xyz"),
+                    FALLBACK,
+                    "",
+                ),
+                "fetch.tor_network.authorities[0].v3ident",
+            ),
+            (
+                network(
+                    &AUTHORITY.replace("127.0.0.1:7000", "auth.example:7000"),
+                    FALLBACK,
+                    "",
+                ),
+                "fetch.tor_network.authorities[0].address must be IP:PORT",
+            ),
+            (
+                network(&AUTHORITY.replace("\"auth0\"", "\" \""), FALLBACK, ""),
+                "fetch.tor_network.authorities[0].name is empty",
+            ),
+            (
+                network(AUTHORITY, &FALLBACK.replace("89ABCDEF01", "89"), ""),
+                "fetch.tor_network.fallbacks[0].rsa_identity",
+            ),
+            (
+                network(AUTHORITY, &FALLBACK.replace("AQEBAQEB", "AQEB"), ""),
+                "fetch.tor_network.fallbacks[0].ed_identity",
+            ),
+            (
+                network(
+                    AUTHORITY,
+                    &FALLBACK.replace("127.0.0.1:5000", "127.0.0.1"),
+                    "",
+                ),
+                "fetch.tor_network.fallbacks[0].orports[0] must be IP:PORT",
+            ),
+            (
+                network(AUTHORITY, &FALLBACK.replace("\"127.0.0.1:5000\"", ""), ""),
+                "fetch.tor_network.fallbacks[0].orports is empty",
+            ),
+            (
+                network("", FALLBACK, ""),
+                "fetch.tor_network.authorities is empty",
+            ),
+            (
+                network(AUTHORITY, "", ""),
+                "fetch.tor_network.fallbacks is empty",
+            ),
+            (
+                network(AUTHORITY, FALLBACK, "ipv4_subnet_family_prefix = 40\n"),
+                "fetch.tor_network.ipv4_subnet_family_prefix",
+            ),
+            (
+                network(AUTHORITY, FALLBACK, "allow_local = true\n"),
+                "allow_local",
+            ),
+        ];
+        for (outcome, expected) in cases {
+            let err = outcome.expect_err(expected);
+            assert!(format!("{err:#}").contains(expected), "{expected}: {err:#}");
+        }
     }
 }

@@ -9,11 +9,11 @@ use std::process::{Child, Command, Stdio};
 use crate::cli::{assert_clean_failure, dnmscope, stderr, stdout};
 
 /// A running `dnmscope sim serve --open`, killed when dropped.
-struct Sim {
+pub(crate) struct Sim {
     child: Child,
-    addr: String,
-    /// Each market's name and its first host, as the simulator printed them.
-    markets: Vec<(String, String)>,
+    pub(crate) addr: String,
+    /// Each market's name (lower-case) and its first host, as the simulator printed them.
+    pub(crate) markets: Vec<(String, String)>,
 }
 
 impl Drop for Sim {
@@ -23,7 +23,8 @@ impl Drop for Sim {
     }
 }
 
-fn serve_sim(dir: &Path) -> Sim {
+/// `dnmscope sim serve --open` on `addr` with `extra` arguments.
+pub(crate) fn serve_sim_at(dir: &Path, addr: &str, extra: &[&str]) -> Sim {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dnmscope"))
         .args([
             "-q",
@@ -35,15 +36,19 @@ fn serve_sim(dir: &Path) -> Sim {
             "--day",
             "3",
             "--addr",
-            "127.0.0.1:0",
+            addr,
         ])
+        .args(extra)
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("starting the simulator");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
+    let first = lines
+        .next()
+        .expect("the simulator printed nothing (see its arguments)")
+        .unwrap();
     let addr = first
         .split("http://")
         .nth(1)
@@ -52,7 +57,7 @@ fn serve_sim(dir: &Path) -> Sim {
         .to_owned();
     let mut markets = Vec::new();
     let mut current: Option<String> = None;
-    for line in lines {
+    for line in lines.by_ref() {
         let line = line.unwrap();
         if line.starts_with("reach a market") {
             break;
@@ -71,11 +76,17 @@ fn serve_sim(dir: &Path) -> Sim {
         }
     }
     assert!(!markets.is_empty(), "the simulator printed no market");
+    // Keep reading: a closed pipe would kill the simulator at its next line of output.
+    std::thread::spawn(move || lines.for_each(drop));
     Sim {
         child,
         addr,
         markets,
     }
+}
+
+fn serve_sim(dir: &Path) -> Sim {
+    serve_sim_at(dir, "127.0.0.1:0", &[])
 }
 
 /// A configuration with the loopback transport sending every market's host to `addr`.

@@ -10,3 +10,4 @@ mod parse;
 mod query;
 mod report;
 mod sim;
+mod tor_network;

@@ -40,7 +40,7 @@ pub async fn run(
     let stop = Stop::new();
     watch_signals(stop.clone());
 
-    let transport = transport(config).await?;
+    let transport = transport(config).await?.transport;
     let fetcher = Fetcher::new(
         transport,
         Arc::new(TokioClock::new()),

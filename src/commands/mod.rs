@@ -29,11 +29,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Crawl(args) => crawl::run(args, &config, &store).await,
         Command::Demo(args) => demo::run(args, &store).await,
         Command::Fetch {
-            url,
+            urls,
             market,
             store: keep,
-        } => fetch::fetch(&config, &url, &market, keep.then_some(&store)).await,
-        Command::Doctor => fetch::doctor(&config).await,
+        } => fetch::fetch(&config, &urls, market.as_deref(), keep.then_some(&store)).await,
+        Command::Doctor { url, fetches } => fetch::doctor(&config, url.as_deref(), fetches).await,
         Command::Session(crate::cli::SessionCommand::Import { market, file }) => {
             fetch::session_import(&config, &market, &file)
         }

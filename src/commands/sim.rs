@@ -1,5 +1,6 @@
 //! `dnmscope sim …`: serve a simulated world, export its truth, write a labelled corpus.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,6 +20,7 @@ pub async fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
             open,
             hostile,
             layout_change_day,
+            host_alias,
         } => {
             let schedule = match (day, days_per_minute) {
                 (Some(day), _) => {
@@ -51,10 +53,12 @@ pub async fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
             config.day = schedule;
             config.hostile = hostile.into_iter().map(hostile_mode).collect();
             config.layout_change_day = layout_change_day;
+            config.host_aliases = host_aliases(&world, &host_alias)?;
+            let aliases = config.host_aliases.clone();
             let server = SimServer::start(world.clone(), config, addr)
                 .await
                 .context("starting the simulator")?;
-            print_how_to_reach(&world, &server, open);
+            print_how_to_reach(&world, &server, open, &aliases);
             tokio::select! {
                 result = server.wait() => result.context("serving the simulated world")?,
                 signal = tokio::signal::ctrl_c() => {
@@ -119,6 +123,38 @@ fn build(args: &WorldArgs) -> anyhow::Result<World> {
     Ok(world)
 }
 
+/// `HOST=MARKET` pairs: each alias to the main host of the market named (by name or by one of
+/// its hosts).
+fn host_aliases(world: &World, pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut aliases = BTreeMap::new();
+    for pair in pairs {
+        let Some((alias, market)) = pair.split_once('=') else {
+            bail!("--host-alias {pair:?} is not HOST=MARKET");
+        };
+        let alias = alias.trim().to_ascii_lowercase();
+        if alias.is_empty() || alias.contains(['/', ':', ' ']) {
+            bail!("--host-alias {pair:?}: {alias:?} is not a host name");
+        }
+        let market = market.trim();
+        let Some(found) = world.markets.iter().find(|m| {
+            m.name.eq_ignore_ascii_case(market)
+                || m.slug.eq_ignore_ascii_case(market)
+                || m.hosts.iter().any(|h| h.eq_ignore_ascii_case(market))
+        }) else {
+            let names: Vec<&str> = world.markets.iter().map(|m| m.name.as_str()).collect();
+            bail!(
+                "--host-alias {pair:?}: no market {market:?} in this world (markets: {})",
+                names.join(", ")
+            );
+        };
+        if world.market_by_host(&alias).is_some() {
+            bail!("--host-alias {pair:?}: {alias} is already a market's own host");
+        }
+        aliases.insert(alias, found.hosts[0].clone());
+    }
+    Ok(aliases)
+}
+
 fn hostile_mode(arg: HostileArg) -> Hostile {
     match arg {
         HostileArg::OffsiteRedirect => Hostile::OffsiteRedirect,
@@ -131,7 +167,12 @@ fn hostile_mode(arg: HostileArg) -> Hostile {
     }
 }
 
-fn print_how_to_reach(world: &World, server: &SimServer, open: bool) {
+fn print_how_to_reach(
+    world: &World,
+    server: &SimServer,
+    open: bool,
+    aliases: &BTreeMap<String, String>,
+) {
     let addr = server.addr();
     println!(
         "simulator listening on http://{addr} (seed {}, day {})",
@@ -142,6 +183,9 @@ fn print_how_to_reach(world: &World, server: &SimServer, open: bool) {
         println!("  {} ({} skin):", market.name, market.skin.name());
         for host in &market.hosts {
             println!("    http://{host}/");
+        }
+        for (alias, _) in aliases.iter().filter(|(_, to)| **to == market.hosts[0]) {
+            println!("    http://{alias}/ (alias)");
         }
         if !open {
             for account in world.accounts.iter().filter(|a| a.market == market.id) {

@@ -6,7 +6,7 @@
 //! that is how a private test network on loopback is used, and how the no-network test makes
 //! sure nothing reaches the real Tor network.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -18,6 +18,7 @@ use arti_client::{HasKind, TorClient};
 use futures_util::StreamExt;
 use tor_llcrypto::pk::ed25519::Ed25519Identity;
 use tor_llcrypto::pk::rsa::RsaIdentity;
+use tor_proto::client::stream::ClientStreamCtrl;
 use tor_rtcompat::PreferredRuntime;
 
 use crate::error::{ErrorKind, FetchError};
@@ -55,8 +56,12 @@ pub struct ArtiConfig {
     pub fallbacks: Vec<Fallback>,
     /// Accept group- or world-writable directories (temporary directories in tests).
     pub relax_permissions: bool,
-    /// All relays of a private network share one address: treat /33 as a family prefix.
-    pub private_network: bool,
+    /// Relays whose IPv4 addresses share this many leading bits count as one family (arti's
+    /// default is 16). A private network whose relays all share one address needs 33: no two
+    /// relays are then one family by address.
+    pub ipv4_subnet_family_prefix: Option<u8>,
+    /// Accept relays and fallback caches on local addresses (a private network on loopback).
+    pub allow_local_addrs: bool,
 }
 
 /// Bootstrap timings for `doctor`.
@@ -65,12 +70,16 @@ pub struct BootstrapReport {
     pub elapsed: Duration,
     /// Progress messages as they came, with the time since start.
     pub progress: Vec<(Duration, String)>,
+    /// arti's own summary of its state once bootstrapped (e.g. "done: ready").
+    pub status: String,
 }
 
 /// The arti transport.
 pub struct ArtiTransport {
     base: Arc<TorClient<PreferredRuntime>>,
     isolated: Mutex<HashMap<IsolationKey, Arc<TorClient<PreferredRuntime>>>>,
+    /// For each key, the circuit (tunnel) each of its streams ran on, in order.
+    circuits: Mutex<BTreeMap<IsolationKey, Vec<String>>>,
     report: BootstrapReport,
 }
 
@@ -136,9 +145,18 @@ fn client_config(config: &ArtiConfig) -> Result<arti_client::TorClientConfig, Fe
             fallbacks.push(b);
         }
         builder.tor_network().set_fallback_caches(fallbacks);
+        // dnmscope asks only for onion services, never for an exit: on a network that may
+        // have no exits at all (a private one), building exit circuits in advance only fails.
+        builder.preemptive_circuits().disable_at_threshold(0);
+        builder
+            .preemptive_circuits()
+            .initial_predicted_ports()
+            .clear();
     }
-    if config.private_network {
-        builder.path_rules().ipv4_subnet_family_prefix(33);
+    if let Some(prefix) = config.ipv4_subnet_family_prefix {
+        builder.path_rules().ipv4_subnet_family_prefix(prefix);
+    }
+    if config.allow_local_addrs {
         builder.address_filter().allow_local_addrs(true);
     }
     builder.build().map_err(bootstrap_error)
@@ -204,12 +222,14 @@ impl ArtiTransport {
             ))),
             Ok(Err(err)) => Err(bootstrap_error(format!("{err} (last status: {last})"))),
             Ok(Ok(())) => Ok(ArtiTransport {
-                base: client,
-                isolated: Mutex::new(HashMap::new()),
                 report: BootstrapReport {
                     elapsed: started.elapsed(),
                     progress,
+                    status: client.bootstrap_status().to_string(),
                 },
+                base: client,
+                isolated: Mutex::new(HashMap::new()),
+                circuits: Mutex::new(BTreeMap::new()),
             }),
         }
     }
@@ -230,6 +250,14 @@ impl ArtiTransport {
     /// How many isolated clients exist (one per key used).
     pub fn isolated_clients(&self) -> usize {
         self.isolated.lock().expect("client lock").len()
+    }
+
+    /// For each key used, the circuits its streams ran on, in the order the streams were
+    /// opened. The identifiers are arti's process-unique tunnel ids (only compared, never
+    /// parsed): two keys never share one, and a key's later streams reuse its circuit while
+    /// the circuit lives.
+    pub fn circuits(&self) -> BTreeMap<IsolationKey, Vec<String>> {
+        self.circuits.lock().expect("circuit lock").clone()
     }
 }
 
@@ -268,6 +296,14 @@ impl Transport for ArtiTransport {
                     kind: classify(err.kind()),
                     detail: err.to_string(),
                 })?;
+            if let Some(tunnel) = stream.client_stream_ctrl().and_then(|ctrl| ctrl.tunnel()) {
+                self.circuits
+                    .lock()
+                    .expect("circuit lock")
+                    .entry(key.clone())
+                    .or_default()
+                    .push(tunnel.unique_id().to_string());
+            }
             Ok(Box::new(stream) as BoxStream)
         })
     }
@@ -296,7 +332,8 @@ mod tests {
             }],
             fallbacks: vec![],
             relax_permissions: true,
-            private_network: true,
+            ipv4_subnet_family_prefix: Some(33),
+            allow_local_addrs: true,
         };
         let err = client_config(&config).unwrap_err();
         assert!(
@@ -346,7 +383,8 @@ mod tests {
                 },
             ],
             relax_permissions: true,
-            private_network: true,
+            ipv4_subnet_family_prefix: Some(33),
+            allow_local_addrs: true,
         };
         // A guard against a hang only, far beyond the bootstrap timeout: not a timing check.
         let outcome =

@@ -13,7 +13,7 @@
 //! for state-changing or honeypot links are marked as violations, so a test
 //! can assert that a crawl made none.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -163,6 +163,9 @@ pub struct ServerConfig {
     pub hostile: BTreeSet<Hostile>,
     /// From this day on, every skin renames its classes.
     pub layout_change_day: Option<Day>,
+    /// Extra host names, each answered as the market host it maps to (lower-case): an onion
+    /// address of a private Tor network in front of the simulator, for example.
+    pub host_aliases: BTreeMap<String, String>,
 }
 
 impl Default for ServerConfig {
@@ -185,6 +188,7 @@ impl Default for ServerConfig {
             }),
             hostile: BTreeSet::new(),
             layout_change_day: None,
+            host_aliases: BTreeMap::new(),
         }
     }
 }
@@ -548,6 +552,11 @@ fn respond(
     body: &Bytes,
 ) -> (Response<Body>, Outcome, Option<u32>) {
     let world = &shared.world;
+    let host = shared
+        .config
+        .host_aliases
+        .get(host)
+        .map_or(host, String::as_str);
     let Some(market) = world.market_by_host(host) else {
         return (
             html(

@@ -700,6 +700,49 @@ async fn hostile_modes_misbehave_on_request() {
     server.stop().await;
 }
 
+/// A host alias (an onion address of a private Tor network in front of the simulator) is
+/// answered as the market it maps to; other unknown hosts still are not.
+#[tokio::test]
+async fn a_host_alias_is_answered_as_its_market() {
+    let world = small_world(5);
+    let alias = "aliasaliasaliasaliasaliasaliasaliasaliasaliasaliasalias.onion";
+    let market = &world.markets[1];
+    let config = ServerConfig {
+        host_aliases: [(alias.to_owned(), market.hosts[0].clone())]
+            .into_iter()
+            .collect(),
+        ..ServerConfig::open(1)
+    };
+    let server = SimServer::start(world.clone(), config, loopback())
+        .await
+        .unwrap();
+    let addr = server.addr();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .resolve(alias, addr)
+        .resolve("unknownunknown.onion", addr)
+        .build()
+        .unwrap();
+    let aliased = get(&http, addr, alias, "/", "").await;
+    assert_eq!(aliased.status, 200);
+    // The market's own page (each request gets a fresh honeypot key, so not byte for byte).
+    assert!(
+        aliased
+            .body
+            .contains(&format!("<title>Home | {}</title>", market.name)),
+        "the alias serves the market's page: {}",
+        aliased.body
+    );
+    let unknown = get(&http, addr, "unknownunknown.onion", "/", "").await;
+    assert_eq!(unknown.status, 404);
+    let log = server.requests();
+    assert_eq!(log[0].host, alias, "the log keeps the host as asked");
+    assert_eq!(log[0].market, Some(market.id));
+    assert_eq!(log[1].market, None);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn same_seed_same_bytes_over_http() {
     let mut bodies = Vec::new();
