@@ -10,4 +10,6 @@ mod parse;
 mod query;
 mod report;
 mod sim;
+// Embedded Tor end to end: only with the `arti` feature (the default).
+#[cfg(feature = "arti")]
 mod tor_network;

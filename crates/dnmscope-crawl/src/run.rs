@@ -89,6 +89,8 @@ struct MarketRuntime {
     /// request at a time goes to it: requests racing through a queue would come back with a
     /// ticket that is not ready yet and get the visitor banned.
     cautious: bool,
+    /// A login or captcha page was met and no real page has come since: a human must act.
+    awaiting_human: bool,
     in_flight: u32,
     queued: u64,
     budget_hit: bool,
@@ -103,6 +105,7 @@ impl Default for MarketRuntime {
             consecutive_down: 0,
             consecutive_gates: 0,
             cautious: true,
+            awaiting_human: false,
             in_flight: 0,
             queued: 0,
             budget_hit: false,
@@ -664,7 +667,7 @@ impl<S: Source> Runner<'_, S> {
                             .give_up(&entry, "the market keeps asking for a captcha")
                             .await;
                     }
-                    self.needs_human(plan, "captcha").await;
+                    self.needs_human(plan, "captcha").await?;
                     let until = self.pause(market, self.config.login_pause);
                     self.retry(&entry, until, false, "captcha page").await
                 }
@@ -675,7 +678,7 @@ impl<S: Source> Runner<'_, S> {
                         .give_up(&entry, "the market keeps asking for a login")
                         .await;
                 }
-                self.needs_human(plan, "login").await;
+                self.needs_human(plan, "login").await?;
                 let until = self.pause(market, self.config.login_pause);
                 self.retry(&entry, until, false, "the session ended (login page)")
                     .await
@@ -745,6 +748,7 @@ impl<S: Source> Runner<'_, S> {
                 self.with_market(market, |m| {
                     m.cautious = false;
                     m.consecutive_gates = 0;
+                    m.awaiting_human = false;
                 });
                 let extraction = to_extraction(
                     &parsed,
@@ -857,27 +861,45 @@ impl<S: Source> Runner<'_, S> {
         until
     }
 
-    async fn needs_human(&self, plan: &MarketPlan, what: &str) {
+    /// A login or captcha page: the need is kept with the run's accounting, and each time a
+    /// market starts needing a human it is recorded as a `needs_human` market event with the
+    /// instructions.
+    async fn needs_human(&self, plan: &MarketPlan, what: &str) -> Result<(), CrawlError> {
         let instructions = format!(
             "a {what} page at {}: log in with Tor Browser, export the cookies and run `dnmscope session import --market {} cookies.txt`; the crawl retries the market after its pause and goes on with the other markets meanwhile",
             Utc::now().format("%Y-%m-%d %H:%M:%S UTC"),
             plan.name
         );
-        let first = self.with_market(plan.name.as_str(), |m| {
+        let (first, new_episode) = self.with_market(plan.name.as_str(), |m| {
             let count = m.accounting.gates.entry(what.to_owned()).or_default();
             *count += 1;
+            let first = *count == 1;
+            let new_episode = !m.awaiting_human;
+            m.awaiting_human = true;
             // Kept with the run's accounting (the "needs a human" record); the first and the
             // latest few are enough to act on.
             if m.accounting.needs_human.len() >= 8 {
                 m.accounting.needs_human.remove(1);
             }
             m.accounting.needs_human.push(instructions.clone());
-            *count == 1
+            (first, new_episode)
         });
         if first {
             tracing::warn!(market = %plan.name, "{} needs a human: {instructions}", plan.name);
         }
         self.source.report(&plan.name, Signal::NeedsSession);
+        if new_episode {
+            let event = MarketEvent {
+                kind: MarketEventKind::NeedsHuman,
+                observed_at: Utc::now(),
+                detail: instructions,
+            };
+            self.store
+                .record_event(&plan.name, &event, Some(self.crawl))
+                .await
+                .during(|| format!("recording that {} needs a human", plan.name))?;
+        }
+        Ok(())
     }
 
     async fn complete(

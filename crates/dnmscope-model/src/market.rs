@@ -65,15 +65,19 @@ pub enum MarketEventKind {
     Outage,
     /// The market announced or started using a new address.
     MirrorChange,
+    /// The crawl's own record, not a change of the market: it answered with a login or captcha
+    /// page, and a person must log in and import the session (`detail` says how).
+    NeedsHuman,
 }
 
 impl MarketEventKind {
-    pub const ALL: [MarketEventKind; 5] = [
+    pub const ALL: [MarketEventKind; 6] = [
         MarketEventKind::Takedown,
         MarketEventKind::SeizureBanner,
         MarketEventKind::ExitScam,
         MarketEventKind::Outage,
         MarketEventKind::MirrorChange,
+        MarketEventKind::NeedsHuman,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +87,7 @@ impl MarketEventKind {
             MarketEventKind::ExitScam => "exit_scam",
             MarketEventKind::Outage => "outage",
             MarketEventKind::MirrorChange => "mirror_change",
+            MarketEventKind::NeedsHuman => "needs_human",
         }
     }
 

@@ -539,7 +539,7 @@ pub(crate) async fn event_rows(
     let sql = format!(
         "SELECT m.name, e.kind, e.observed_at, e.detail
          FROM market_events e JOIN markets m ON m.id = e.market_id
-         WHERE {conditions}
+         WHERE {conditions} AND e.kind <> 'needs_human'
          ORDER BY e.observed_at, e.id"
     );
     let mut query =

@@ -658,12 +658,14 @@ mod tests {
         include_str!("../../../migrations/sqlite/0002_frontier.sql"),
         include_str!("../../../migrations/sqlite/0003_analytics.sql"),
         include_str!("../../../migrations/sqlite/0004_views.sql"),
+        include_str!("../../../migrations/sqlite/0005_needs_human.sql"),
     ];
     const POSTGRES: &[&str] = &[
         include_str!("../../../migrations/postgres/0001_init.sql"),
         include_str!("../../../migrations/postgres/0002_frontier.sql"),
         include_str!("../../../migrations/postgres/0003_analytics.sql"),
         include_str!("../../../migrations/postgres/0004_views.sql"),
+        include_str!("../../../migrations/postgres/0005_needs_human.sql"),
     ];
 
     /// Table → column names, read from a migration's `CREATE TABLE` statements.
@@ -671,7 +673,17 @@ mod tests {
         let mut tables = BTreeMap::new();
         let mut current: Option<(String, Vec<String>)> = None;
         for line in sql.lines().map(str::trim) {
-            if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
+            if let Some(rest) = line.strip_prefix("DROP TABLE ") {
+                tables.remove(rest.trim_end_matches(';').trim());
+            } else if let Some(rest) = line.strip_prefix("ALTER TABLE ") {
+                // ALTER TABLE old RENAME TO new;
+                let words: Vec<&str> = rest.trim_end_matches(';').split_whitespace().collect();
+                if let [old, "RENAME", "TO", new] = words[..] {
+                    if let Some(columns) = tables.remove(old) {
+                        tables.insert(new.to_string(), columns);
+                    }
+                }
+            } else if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
                 let name = rest.split_whitespace().next().unwrap_or_default();
                 current = Some((name.to_string(), Vec::new()));
             } else if line.starts_with(");") {

@@ -64,6 +64,7 @@ cases![
     exchange_rates_are_imported_once_and_bad_ones_refused,
     link_decisions_keep_their_history_and_the_latest_counts,
     bulk_loading_observes_many_listings_in_one_transaction,
+    every_event_kind_the_model_knows_is_accepted,
 ];
 
 fn main() {
@@ -1900,4 +1901,21 @@ async fn bulk_loading_observes_many_listings_in_one_transaction(fx: Fixture) {
         .await
         .unwrap_err();
     assert!(matches!(missing, StoreError::Missing { .. }), "{missing:?}");
+}
+
+async fn every_event_kind_the_model_knows_is_accepted(fx: Fixture) {
+    for (i, kind) in MarketEventKind::ALL.into_iter().enumerate() {
+        let event = MarketEvent {
+            kind,
+            observed_at: at(i as i64),
+            detail: format!("a {} event", kind.as_str()),
+        };
+        assert!(fx
+            .store
+            .record_event(&market(), &event, None)
+            .await
+            .unwrap());
+    }
+    let events = read_all(&fx, "market_events_view").await;
+    assert_eq!(events.len(), MarketEventKind::ALL.len());
 }
