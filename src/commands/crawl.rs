@@ -258,7 +258,7 @@ fn pseudonym_key(config: &Config) -> anyhow::Result<PseudonymKey> {
         let mut file = options
             .open(&path)
             .with_context(|| format!("creating the pseudonym key {}", path.display()))?;
-        std::io::Write::write_all(&mut file, format!("{}\n", hex(&key)).as_bytes())
+        std::io::Write::write_all(&mut file, format!("{}\n", hex::encode(key)).as_bytes())
             .with_context(|| format!("writing the pseudonym key {}", path.display()))?;
         eprintln!(
             "created the pseudonym key {} (keep it, and keep it apart from the data)",
@@ -267,26 +267,14 @@ fn pseudonym_key(config: &Config) -> anyhow::Result<PseudonymKey> {
     }
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading the pseudonym key {}", path.display()))?;
-    let text = text.trim();
-    let bytes: Vec<u8> = (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-        })
-        .collect::<Option<_>>()
-        .unwrap_or_default();
-    let key: [u8; 32] = bytes.try_into().map_err(|_| {
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut key).map_err(|_| {
         anyhow::anyhow!(
             "the pseudonym key {} must be 64 hexadecimal digits",
             path.display()
         )
     })?;
     Ok(PseudonymKey::from_bytes(key))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -307,7 +295,7 @@ async fn show(store: Store, progress: Progress, mode: Display) {
     let mut shown: BTreeMap<String, ProgressBar> = BTreeMap::new();
     let mut last: BTreeMap<String, (u64, Instant)> = BTreeMap::new();
     let mut waiting: BTreeMap<String, u64> = BTreeMap::new();
-    let mut counted = Instant::now() - Duration::from_secs(60);
+    let mut counted: Option<Instant> = None;
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     if matches!(mode, Display::Lines(_)) {
@@ -318,8 +306,8 @@ async fn show(store: Store, progress: Progress, mode: Display) {
         let Some(crawl) = progress.crawl() else {
             continue;
         };
-        if counted.elapsed() >= Duration::from_secs(1) {
-            counted = Instant::now();
+        if counted.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+            counted = Some(Instant::now());
             if let Ok(counts) = store.frontier_counts(crawl).await {
                 waiting.clear();
                 for (market, state, n) in counts {
