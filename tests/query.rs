@@ -69,6 +69,7 @@ fn populate(path: &Path) {
                     text: format!("good stuff, week {week}"),
                     date_text: None,
                     left_on: Some(at.date_naive() - Duration::days(1)),
+                    left_on_within_days: 0,
                     item: None,
                     price: None,
                 });

@@ -21,16 +21,21 @@ pub enum FeedbackRating {
     Negative,
     /// A numeric score as shown (4.5 out of 5, say).
     Score(Decimal),
+    /// The page showed a rating the parser could not read (an icon it has no meaning for): the
+    /// entry still stands for a sale, so it is kept, with the parser's diagnostic beside it.
+    Unknown,
 }
 
 impl FeedbackRating {
-    /// The form stored in the rating column: `positive`, `neutral`, `negative` or the score.
+    /// The form stored in the rating column: `positive`, `neutral`, `negative`, the score, or
+    /// `unknown`.
     pub fn as_text(&self) -> String {
         match self {
             FeedbackRating::Positive => "positive".to_string(),
             FeedbackRating::Neutral => "neutral".to_string(),
             FeedbackRating::Negative => "negative".to_string(),
             FeedbackRating::Score(score) => score.normalize().to_string(),
+            FeedbackRating::Unknown => "unknown".to_string(),
         }
     }
 
@@ -39,6 +44,7 @@ impl FeedbackRating {
             "positive" => Some(FeedbackRating::Positive),
             "neutral" => Some(FeedbackRating::Neutral),
             "negative" => Some(FeedbackRating::Negative),
+            "unknown" => Some(FeedbackRating::Unknown),
             other => other.parse::<Decimal>().ok().map(FeedbackRating::Score),
         }
     }
@@ -57,6 +63,10 @@ pub struct FeedbackEntry {
     pub date_text: Option<String>,
     /// The date it was left, resolved by the parser against the capture time.
     pub left_on: Option<NaiveDate>,
+    /// How many days either side of `left_on` the true day may lie: 0 for a date the page
+    /// printed, the printed resolution (at least 1) for an age ("10d", "3 weeks ago").
+    #[serde(default)]
+    pub left_on_within_days: u32,
     /// The item's name as shown in the entry.
     pub item: Option<String>,
     pub price: Option<Money>,
@@ -79,11 +89,42 @@ impl FeedbackEntry {
     /// and it must be one entry.
     ///
     /// The resolved date is used when there is one, so "3 days ago" seen on Monday and
-    /// "2 days ago" seen on Sunday are the same entry. Two entries alike in every one of these
-    /// are one entry: the lower bound on sales that the field's studies also use.
+    /// "2 days ago" seen on Sunday are the same entry. An age resolves to a date only as exactly
+    /// as it is printed ("10d" is ten to eleven days), so a later crawl may resolve it a day (a
+    /// resolution) away: [`FeedbackEntry::neighbour_keys`] names those keys, and the store takes
+    /// a stored entry under one of them, not seen on the same page, as this entry. Two entries
+    /// alike in every one of these are one entry: the lower bound on sales that the field's
+    /// studies also use; with an age, "alike" includes dates within its resolution (the
+    /// false-merge risk: two identical reviews of one item at one price left a day apart, shown
+    /// only by age, count once).
     pub fn content_key(&self, market: &MarketName) -> FeedbackKey {
+        self.key_on(market, self.left_on)
+    }
+
+    /// The keys the same entry had if a crawl read its age a little differently: its date moved
+    /// by 1..=`left_on_within_days` days, nearest first. An age printed as "10d" on one crawl
+    /// and "11d" a day later (or "1d 4h" then "2d 3h") resolves to dates up to its resolution
+    /// apart; the store looks these keys up when the entry's own key is not stored. Empty for a
+    /// printed date.
+    pub fn neighbour_keys(&self, market: &MarketName) -> Vec<FeedbackKey> {
+        let Some(day) = self.left_on else {
+            return Vec::new();
+        };
+        let mut keys = Vec::new();
+        for distance in 1..=u64::from(self.left_on_within_days.min(400)) {
+            let days = chrono::Days::new(distance);
+            for moved in [day.checked_sub_days(days), day.checked_add_days(days)] {
+                if let Some(moved) = moved {
+                    keys.push(self.key_on(market, Some(moved)));
+                }
+            }
+        }
+        keys
+    }
+
+    fn key_on(&self, market: &MarketName, left_on: Option<NaiveDate>) -> FeedbackKey {
         let collapse = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-        let date = match (&self.left_on, &self.date_text) {
+        let date = match (&left_on, &self.date_text) {
             (Some(day), _) => day.to_string(),
             (None, Some(text)) => collapse(text),
             (None, None) => String::new(),
@@ -120,6 +161,7 @@ mod tests {
             text: "fast  shipping,\nstealth good".to_string(),
             date_text: Some("3 days ago".to_string()),
             left_on: NaiveDate::from_ymd_opt(2019, 3, 2),
+            left_on_within_days: 0,
             item: None,
             price: Some(Money::new("49.00", "USD").unwrap()),
         }
@@ -141,12 +183,27 @@ mod tests {
     }
 
     #[test]
+    fn neighbour_keys_cover_the_printed_resolution() {
+        let market = MarketName::new("dream").unwrap();
+        let mut a = entry();
+        assert!(a.neighbour_keys(&market).is_empty());
+        a.left_on_within_days = 1;
+        let mut b = a.clone();
+        b.left_on = NaiveDate::from_ymd_opt(2019, 3, 3);
+        assert_ne!(a.content_key(&market), b.content_key(&market));
+        assert!(a.neighbour_keys(&market).contains(&b.content_key(&market)));
+        b.left_on = NaiveDate::from_ymd_opt(2019, 3, 4);
+        assert!(!a.neighbour_keys(&market).contains(&b.content_key(&market)));
+    }
+
+    #[test]
     fn ratings_round_trip_as_text() {
         for rating in [
             FeedbackRating::Positive,
             FeedbackRating::Neutral,
             FeedbackRating::Negative,
             FeedbackRating::Score(Decimal::new(45, 1)),
+            FeedbackRating::Unknown,
         ] {
             assert_eq!(FeedbackRating::from_text(&rating.as_text()), Some(rating));
         }

@@ -29,6 +29,10 @@ pub struct Vendor {
     pub about: Option<String>,
     pub terms: Option<String>,
     pub disputes: Option<DisputeCounts>,
+    /// The account's status as the market marks it ("banned", "vacation", "new"), lower case:
+    /// the vendor's own state, not the crawler's (a profile marked banned is still a profile).
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

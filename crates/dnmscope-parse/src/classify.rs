@@ -1,6 +1,11 @@
-//! Page classification by content, never by HTTP status: a market's own rules first, framed by
-//! generic recognisers that work for any market (meta-refresh redirects and seizure banners
-//! before, anti-bot gates, logins, bans, not-found pages, key pages and errors after).
+//! Page classification by content, never by HTTP status: a market's own rules first, then
+//! generic recognisers that work for any market (meta-refresh queues and redirects, seizure
+//! banners, anti-bot gates, logins, bans, not-found pages, key pages and errors).
+//!
+//! The market's rules win because they know the layout: a vendor's terms that say "seized by
+//! customs" or a profile marked banned are vendor pages. The seizure recogniser needs banner
+//! evidence (the phrase in the title or a top heading, on a page with little else), never a
+//! phrase somewhere in the body text.
 
 use std::sync::LazyLock;
 
@@ -61,6 +66,13 @@ pub(crate) fn classify(doc: &Html, source: &str, market: Option<&Market>) -> (Pa
     if source.trim().is_empty() {
         return (PageKind::Error, "the page is empty".into());
     }
+    if let Some(market) = market {
+        for (index, (kind, condition)) in market.page_rules.iter().enumerate() {
+            if holds(condition, doc, source) {
+                return (*kind, format!("{}: page_kinds[{index}]", market.file));
+            }
+        }
+    }
     let is_refresh = doc.select(&META_REFRESH).any(|m| {
         m.value()
             .attr("http-equiv")
@@ -83,15 +95,8 @@ pub(crate) fn classify(doc: &Html, source: &str, market: Option<&Market>) -> (Pa
         .map(|h| element_text(h, false, false))
         .collect::<Vec<_>>()
         .join(" | ");
-    if SEIZURE.is_match(&headings) || (text_len < 20_000 && SEIZURE.is_match(source)) {
+    if is_seizure_banner(doc, text_len) {
         return (PageKind::Seizure, "generic: a seizure banner".into());
-    }
-    if let Some(market) = market {
-        for (index, (kind, condition)) in market.page_rules.iter().enumerate() {
-            if holds(condition, doc, source) {
-                return (*kind, format!("{}: page_kinds[{index}]", market.file));
-            }
-        }
     }
     let has_password = doc.select(&PASSWORD).next().is_some();
     let has_captcha = doc.select(&CAPTCHA_INPUT).next().is_some();
@@ -114,6 +119,26 @@ pub(crate) fn classify(doc: &Html, source: &str, market: Option<&Market>) -> (Pa
         return (PageKind::Error, "generic: an error title".into());
     }
     (PageKind::Unknown, "no rule matched".into())
+}
+
+static BANNER_HEADINGS: LazyLock<Selector> = LazyLock::new(|| selector("title, h1, h2"));
+static LINKS: LazyLock<Selector> = LazyLock::new(|| selector("a[href]"));
+/// Words that make a "seized" heading about a parcel, not the site.
+static PARCEL_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    regex(r"(?i)(customs|package|parcel|order|shipment|reship|refund|letter|post(al)?\b|mail)")
+});
+
+/// A seizure banner: the phrase in the title or a top heading (about the site, not a parcel),
+/// on a page with little else (a banner has a paragraph or two and few links, a market page has
+/// menus and listings).
+fn is_seizure_banner(doc: &Html, text_len: usize) -> bool {
+    if text_len > 20_000 || doc.select(&LINKS).count() > 25 {
+        return false;
+    }
+    doc.select(&BANNER_HEADINGS).any(|h| {
+        let text = element_text(h, false, false);
+        SEIZURE.is_match(&text) && !PARCEL_WORDS.is_match(&text)
+    })
 }
 
 /// Whether every part of a condition holds on the page.

@@ -42,7 +42,7 @@ pub fn score_page(expected: &Value, parsed: &ParsedPage) -> PageScore {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let actual_kind = parsed.page_kind.as_str().to_string();
+    let actual_kind = schema_kind(parsed).to_string();
     let empty = Map::new();
     let expected_fields = expected
         .get("fields")
@@ -65,6 +65,24 @@ pub fn score_page(expected: &Value, parsed: &ParsedPage) -> PageScore {
         expected_kind,
         actual_kind,
         fields,
+    }
+}
+
+/// The SCHEMA.md page kind of a parsed page. SCHEMA.md has one `banned` kind for "a page saying
+/// a user is banned"; dnmscope tells the two apart: the visitor banned (`PageKind::Banned`, a
+/// gate the crawl pauses for) and a vendor the market banned (a `vendor` page with
+/// `status = "banned"`, which is observed like any profile). Both are SCHEMA.md's `banned`.
+pub fn schema_kind(parsed: &ParsedPage) -> &'static str {
+    let vendor_banned = parsed.page_kind == dnmscope_model::PageKind::Vendor
+        && parsed
+            .fields
+            .get("status")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.eq_ignore_ascii_case("banned"));
+    if vendor_banned {
+        "banned"
+    } else {
+        parsed.page_kind.as_str()
     }
 }
 

@@ -58,6 +58,9 @@
 //! `fields` makes a list of records (with `record = true`, one record read inside the first
 //! match: `{"positive": 12, "neutral": 1, "negative": 0}`); `map_key` and `map_value` make an object from items (the
 //! market's exchange-rate table). `filter` (regex) keeps only items whose text matches.
+//! `value_map = [{ match = "feedback1\\.png", value = "positive" }, ...]` maps what an element
+//! shows (an icon's `src` with `attr`, a class word, a symbol) to a canonical value: the entries
+//! are tried in order after `regex`, and a text that none matches is a diagnostic naming it.
 //! `optional = true` means absence is normal: no diagnostic; list fields that find no item are
 //! written as an empty list, single values as null.
 //!
@@ -218,6 +221,16 @@ struct RawField {
     map_value: Option<Box<RawField>>,
     depth: Option<String>,
     selected: Option<String>,
+    value_map: Option<Vec<RawValueMap>>,
+}
+
+/// One entry of a value map: a regex on the text (or attribute) and the value it stands for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawValueMap {
+    #[serde(rename = "match")]
+    pattern: String,
+    value: String,
 }
 
 /// One compiled market definition.
@@ -372,6 +385,9 @@ pub(crate) struct FieldSpec {
     pub all: bool,
     pub optional: bool,
     pub filter: Option<Regex>,
+    /// `value_map`: (pattern, value) pairs tried in order; the first whose pattern matches the
+    /// text replaces it. A text no entry matches is a diagnostic.
+    pub value_map: Vec<(Regex, String)>,
     pub shape: Shape,
 }
 
@@ -521,6 +537,18 @@ impl Compiler<'_> {
             all: raw.all,
             optional: raw.optional,
             filter: self.regex_opt(place, raw.filter.as_deref())?,
+            value_map: raw
+                .value_map
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(index, entry)| {
+                    let pattern = self
+                        .regex_opt(&format!("{place}.value_map[{index}]"), Some(&entry.pattern))?
+                        .ok_or_else(|| self.invalid(place, "missing pattern"))?;
+                    Ok((pattern, entry.value.clone()))
+                })
+                .collect::<Result<_, DefinitionError>>()?,
             shape,
         })
     }
@@ -551,7 +579,7 @@ mod tests {
             names,
             [
                 "dream@1",
-                "empire@1",
+                "empire@2",
                 "nightshade@1",
                 "cobalt@1",
                 "tessera@1"
@@ -594,7 +622,7 @@ mod tests {
                   |
                 3 | selektor = "p"
                   | ^^^^^^^^
-                unknown field `selektor`, expected one of `selector`, `label`, `inner`, `attr`, `raw`, `own_text`, `regex`, `split`, `type`, `true_if`, `null_if`, `all`, `optional`, `filter`, `fields`, `record`, `map_key`, `map_value`, `depth`, `selected`
+                unknown field `selektor`, expected one of `selector`, `label`, `inner`, `attr`, `raw`, `own_text`, `regex`, `split`, `type`, `true_if`, `null_if`, `all`, `optional`, `filter`, `fields`, `record`, `map_key`, `map_value`, `depth`, `selected`, `value_map`
             "#]],
         );
     }

@@ -236,6 +236,25 @@ fn read_text(
             values.push(Value::Null);
             continue;
         }
+        let part = if spec.value_map.is_empty() {
+            part
+        } else {
+            match spec
+                .value_map
+                .iter()
+                .find(|(pattern, _)| pattern.is_match(&part))
+            {
+                Some((_, value)) => value.clone(),
+                None => {
+                    diagnostics.push(diagnostic(
+                        field,
+                        spec,
+                        format!("no value_map entry matches {:?}", clip(&part)),
+                    ));
+                    continue;
+                }
+            }
+        };
         match convert(&part, spec) {
             Ok(value) => values.push(value),
             Err(message) => diagnostics.push(diagnostic(field, spec, message)),
@@ -267,13 +286,7 @@ fn convert(text: &str, spec: &FieldSpec) -> Result<Value, String> {
         ValueType::Number => parse_decimal(text.trim())
             .map(decimal_value)
             .map_err(|e| e.to_string()),
-        ValueType::Integer => {
-            let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-            digits
-                .parse::<u64>()
-                .map(|n| Value::Number(n.into()))
-                .map_err(|_| format!("cannot read an integer from {:?}", clip(text)))
-        }
+        ValueType::Integer => read_integer(text).map(|n| Value::Number(n.into())),
         ValueType::Money => parse_money(text)
             .map(|money| {
                 let mut object = Map::new();
@@ -295,6 +308,48 @@ fn convert(text: &str, spec: &FieldSpec) -> Result<Value, String> {
         }
         ValueType::UrlPath => Ok(Value::String(url_path(text.trim()))),
     }
+}
+
+static INTEGER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\d+(?:[,.'\x{a0} ]\d{3})*").expect("a valid pattern")
+});
+
+/// The one whole number in a text ("1,234", "(120)", "120 sold"), or why there is none: two
+/// numbers ("17 112g"), a number run into a unit ("112g"), or a fraction ("4.5") are refused,
+/// never joined into one.
+fn read_integer(text: &str) -> Result<u64, String> {
+    let numbers: Vec<regex::Match<'_>> = INTEGER.find_iter(text).collect();
+    let [number] = numbers.as_slice() else {
+        return Err(if numbers.is_empty() {
+            format!(
+                "cannot read an integer from {:?}: there is no number",
+                clip(text)
+            )
+        } else {
+            format!(
+                "cannot read an integer from {:?}: it holds {} numbers",
+                clip(text),
+                numbers.len()
+            )
+        });
+    };
+    let touches_letter = |c: Option<char>| c.is_some_and(char::is_alphabetic);
+    if touches_letter(text[number.end()..].chars().next())
+        || touches_letter(text[..number.start()].chars().next_back())
+    {
+        return Err(format!(
+            "cannot read an integer from {:?}: the number runs into a word (a unit?)",
+            clip(text)
+        ));
+    }
+    let digits: String = number
+        .as_str()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    digits
+        .parse::<u64>()
+        .map_err(|_| format!("cannot read an integer from {:?}: too large", clip(text)))
 }
 
 /// The path and query of a URL (`http://x.onion/a/b?c` -> `/a/b?c`); relative URLs as they are.
@@ -366,4 +421,34 @@ fn tree_path(
         ));
     }
     Some(Value::Array(names))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_integer;
+
+    #[test]
+    fn integers_are_read_whole_or_refused() {
+        for (text, expected) in [
+            ("17", 17),
+            ("1,234", 1234),
+            ("1 234", 1234),
+            ("(120)", 120),
+            ("120 sold", 120),
+            ("Sales: 12", 12),
+        ] {
+            assert_eq!(read_integer(text), Ok(expected), "{text}");
+        }
+        for text in [
+            "17 112g",
+            "112g",
+            "4.5",
+            "",
+            "none",
+            "3 of 5",
+            "99999999999999999999999",
+        ] {
+            assert!(read_integer(text).is_err(), "{text}");
+        }
+    }
 }

@@ -392,6 +392,7 @@ impl Converter<'_, '_> {
                 won: unsigned(d.get("won")).unwrap_or(0),
                 lost: unsigned(d.get("lost")).unwrap_or(0),
             }),
+            status: text(fields, "status").map(|s| s.to_lowercase()),
         })
     }
 
@@ -418,25 +419,39 @@ impl Converter<'_, '_> {
                 Some(value) => decimal(value).map(FeedbackRating::Score),
                 None => None,
             };
-            let Some(rating) = rating else {
-                self.problem(
-                    "feedback.rating",
-                    "a feedback row without a readable rating is skipped".to_owned(),
-                );
-                continue;
+            let rating = match rating {
+                Some(rating) => rating,
+                None => {
+                    self.problem(
+                        "feedback.rating",
+                        format!(
+                            "unreadable rating {}: the row is kept with rating unknown",
+                            row.get("rating")
+                                .map_or("(none)".to_owned(), Value::to_string)
+                        ),
+                    );
+                    FeedbackRating::Unknown
+                }
             };
             let date_text = text(row, "date");
-            let left_on = date_text
-                .as_deref()
-                .and_then(|d| parse_date(d, self.ctx.captured_at).ok())
-                .map(|d| d.date);
+            let parsed_date = match date_text.as_deref() {
+                Some(d) => match parse_date(d, self.ctx.captured_at) {
+                    Ok(parsed) => Some(parsed),
+                    Err(err) => {
+                        self.problem("feedback.date", err.to_string());
+                        None
+                    }
+                },
+                None => None,
+            };
             out.push(FeedbackEntry {
                 vendor: vendor.map(str::to_owned),
                 listing_key: listing.map(str::to_owned),
                 rating,
                 text: text(row, "text").unwrap_or_default(),
                 date_text,
-                left_on,
+                left_on: parsed_date.map(|d| d.date),
+                left_on_within_days: parsed_date.map_or(0, |d| d.within_days),
                 item: text(row, "item"),
                 price: self.money(row.get("price"), "feedback.price"),
             });

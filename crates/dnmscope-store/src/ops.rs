@@ -803,6 +803,32 @@ async fn insert_feedback(
     .fetch_optional(&mut *conn)
     .await
     .context(|| format!("looking up feedback {key}"))?;
+    // An age read a little differently by another crawl ("10d" then "11d"): the entry under a
+    // neighbouring date's key, unless this capture already took it for another row.
+    let existing = match existing {
+        Some(id) => Some(id),
+        None => {
+            let mut found = None;
+            for neighbour in entry.neighbour_keys(&capture.market) {
+                let candidate: Option<i64> = sqlx::query_scalar(
+                    "SELECT f.id FROM feedback f WHERE f.market_id = $1 AND f.feedback_key = $2
+                     AND NOT EXISTS (SELECT 1 FROM feedback_sightings s
+                                     WHERE s.feedback_id = f.id AND s.capture_id = $3)",
+                )
+                .bind(capture.market_id)
+                .bind(&neighbour.0)
+                .bind(capture.id)
+                .fetch_optional(&mut *conn)
+                .await
+                .context(|| format!("looking up feedback {neighbour} (a neighbouring date)"))?;
+                if candidate.is_some() {
+                    found = candidate;
+                    break;
+                }
+            }
+            found
+        }
+    };
     let (feedback_id, new) = match existing {
         Some(id) => (id, false),
         None => {

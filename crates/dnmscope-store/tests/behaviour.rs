@@ -333,6 +333,7 @@ fn feedback(text: &str, date_text: &str) -> FeedbackEntry {
         text: text.to_string(),
         date_text: Some(date_text.to_string()),
         left_on: NaiveDate::from_ymd_opt(2025, 12, 30),
+        left_on_within_days: 0,
         item: Some("3.5g Dutch MDMA crystal".to_string()),
         price: Some(Money::new("49.00", "USD").unwrap()),
     }

@@ -3,7 +3,10 @@
 
 use std::str::FromStr;
 
+use std::sync::LazyLock;
+
 use dnmscope_model::{Currency, Money};
+use regex::Regex;
 use rust_decimal::Decimal;
 
 use super::{collapse_whitespace, Unreadable};
@@ -27,7 +30,40 @@ const SYMBOLS: &[(&str, &str, u32)] = &[
     ("litecoin", "LTC", 0),
 ];
 
+/// ISO 4217's active currency codes: a code outside this list (and [`COINS`]) is not a currency,
+/// whatever letters surround a number.
+const ISO_4217: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD",
+    "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD",
+    "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ",
+    "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD",
+    "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR",
+    "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR",
+    "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN",
+    "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR",
+    "SDG", "SEK", "SGD", "SHP", "SLE", "SLL", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL",
+    "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU",
+    "UZS", "VES", "VND", "VUV", "WST", "XAF", "XCD", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWL",
+];
+
+/// The coins darknet markets price in.
+const COINS: &[&str] = &[
+    "BTC", "XMR", "LTC", "BCH", "ETH", "ZEC", "DASH", "DOGE", "XRP", "USDT", "USDC", "DCR", "BSV",
+    "ETC", "TRX", "BNB",
+];
+
+/// A unit after the currency ("USD/112g", "$10 per gram", "0.01 BTC / piece"): a price per unit,
+/// which a plain amount would misread.
+static PER_UNIT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(/\s*[\d.,]*\s*[a-zµ]+\.?$|\bper\s+[\d.,]*\s*[a-zµ]+\.?$|\s/\s*$)")
+        .expect("a valid pattern")
+});
+
 /// Reads an amount of money with its currency, from a symbol or a code before or after it.
+///
+/// It reads the whole text or refuses: a currency code must be ISO 4217's or a known coin's,
+/// and a price per unit ("485.00 USD/112g", "$10 per gram") is reported, not read as money.
 pub fn parse_money(text: &str) -> Result<Money, Unreadable> {
     let unreadable = |reason: &str| Unreadable::new("money", text, reason);
     let cleaned = collapse_whitespace(text);
@@ -52,6 +88,12 @@ pub fn parse_money(text: &str) -> Result<Money, Unreadable> {
     let after = cleaned[end..].trim();
     if before.contains('-') {
         return Err(unreadable("prices are never negative"));
+    }
+    if let Some(unit) = PER_UNIT.find(after) {
+        return Err(unreadable(&format!(
+            "a price per unit ({:?}), not a plain amount: read the unit apart from the price",
+            unit.as_str().trim()
+        )));
     }
     let marker = match (before.is_empty(), after.is_empty()) {
         (false, true) => before,
@@ -86,9 +128,11 @@ fn currency_of(marker: &str) -> Option<(Currency, u32)> {
         return Currency::new(code).ok().map(|c| (c, *milli));
     }
     // "USD", "usd", "BTC"; also "USD $" and "$ USD".
-    let letters: String = marker.chars().filter(|c| c.is_ascii_alphabetic()).collect();
-    if (3..=4).contains(&letters.len()) {
-        return Currency::new(&letters).ok().map(|c| (c, 0));
+    let code = marker
+        .trim_matches(|c: char| c == '$' || c.is_whitespace())
+        .to_ascii_uppercase();
+    if ISO_4217.contains(&code.as_str()) || COINS.contains(&code.as_str()) {
+        return Currency::new(&code).ok().map(|c| (c, 0));
     }
     None
 }
@@ -182,6 +226,26 @@ mod tests {
         check(
             "49 ¥¥",
             expect![[r#"error: cannot read money from "49 ¥¥": unknown currency "¥¥""#]],
+        );
+        check(
+            "485.00 USD/112g",
+            expect![[
+                r#"error: cannot read money from "485.00 USD/112g": a price per unit ("/112g"), not a plain amount: read the unit apart from the price"#
+            ]],
+        );
+        check(
+            "$10 per gram",
+            expect![[
+                r#"error: cannot read money from "$10 per gram": a price per unit ("per gram"), not a plain amount: read the unit apart from the price"#
+            ]],
+        );
+        check(
+            "49 USDG",
+            expect![[r#"error: cannot read money from "49 USDG": unknown currency "USDG""#]],
+        );
+        check(
+            "12 ABC",
+            expect![[r#"error: cannot read money from "12 ABC": unknown currency "ABC""#]],
         );
         check(
             "-$5",
