@@ -113,10 +113,11 @@ impl FeedbackEntry {
         let mut keys = Vec::new();
         for distance in 1..=u64::from(self.left_on_within_days.min(400)) {
             let days = chrono::Days::new(distance);
-            for moved in [day.checked_sub_days(days), day.checked_add_days(days)] {
-                if let Some(moved) = moved {
-                    keys.push(self.key_on(market, Some(moved)));
-                }
+            for moved in [day.checked_sub_days(days), day.checked_add_days(days)]
+                .into_iter()
+                .flatten()
+            {
+                keys.push(self.key_on(market, Some(moved)));
             }
         }
         keys

@@ -14,10 +14,13 @@ use dnmscope_parse::{builtin_markets, parse_page, to_extraction, Limits, Market,
 use libtest_mimic::{Arguments, Failed, Trial};
 use regex::Regex;
 
+/// One regression case: the corpus directory in, pass or why not out.
+type Case = fn(&Path) -> Result<(), Failed>;
+
 fn main() {
     let args = Arguments::from_args();
     let corpus = corpus_dir();
-    let cases: Vec<(&str, fn(&Path) -> Result<(), Failed>)> = vec![
+    let cases: Vec<(&str, Case)> = vec![
         (
             "dream_short_review_ages_keep_their_content_keys_across_crawls",
             dream_short_ages_keep_keys,
