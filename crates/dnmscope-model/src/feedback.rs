@@ -91,8 +91,9 @@ impl FeedbackEntry {
     /// The resolved date is used when there is one, so "3 days ago" seen on Monday and
     /// "2 days ago" seen on Sunday are the same entry. An age resolves to a date only as exactly
     /// as it is printed ("10d" is ten to eleven days), so a later crawl may resolve it a day (a
-    /// resolution) away: [`FeedbackEntry::neighbour_keys`] names those keys, and the store takes
-    /// a stored entry under one of them, not seen on the same page, as this entry. Two entries
+    /// resolution) away: [`FeedbackEntry::keys_within_resolution`] names those keys, and the
+    /// store takes a stored entry under one of them, not taken by another row of the same page,
+    /// as this entry. Two entries
     /// alike in every one of these are one entry: the lower bound on sales that the field's
     /// studies also use; with an age, "alike" includes dates within its resolution (the
     /// false-merge risk: two identical reviews of one item at one price left a day apart, shown
@@ -102,25 +103,20 @@ impl FeedbackEntry {
     }
 
     /// The keys the same entry had if a crawl read its age a little differently: its date moved
-    /// by 1..=`left_on_within_days` days, nearest first. An age printed as "10d" on one crawl
-    /// and "11d" a day later (or "1d 4h" then "2d 3h") resolves to dates up to its resolution
-    /// apart; the store looks these keys up when the entry's own key is not stored. Empty for a
+    /// by up to `left_on_within_days` days either way, earliest date first (its own key among
+    /// them). An age printed as "10d" on one crawl and "13d" three and a half days later
+    /// resolves to dates up to its resolution apart; the store takes the earliest stored entry
+    /// under one of these keys that the same page has not already taken. Only its own key for a
     /// printed date.
-    pub fn neighbour_keys(&self, market: &MarketName) -> Vec<FeedbackKey> {
+    pub fn keys_within_resolution(&self, market: &MarketName) -> Vec<FeedbackKey> {
         let Some(day) = self.left_on else {
-            return Vec::new();
+            return vec![self.content_key(market)];
         };
-        let mut keys = Vec::new();
-        for distance in 1..=u64::from(self.left_on_within_days.min(400)) {
-            let days = chrono::Days::new(distance);
-            for moved in [day.checked_sub_days(days), day.checked_add_days(days)]
-                .into_iter()
-                .flatten()
-            {
-                keys.push(self.key_on(market, Some(moved)));
-            }
-        }
-        keys
+        let within = i64::from(self.left_on_within_days.min(400));
+        (-within..=within)
+            .filter_map(|offset| day.checked_add_signed(chrono::Duration::days(offset)))
+            .map(|moved| self.key_on(market, Some(moved)))
+            .collect()
     }
 
     fn key_on(&self, market: &MarketName, left_on: Option<NaiveDate>) -> FeedbackKey {
@@ -184,17 +180,19 @@ mod tests {
     }
 
     #[test]
-    fn neighbour_keys_cover_the_printed_resolution() {
+    fn keys_within_resolution_cover_the_printed_resolution() {
         let market = MarketName::new("dream").unwrap();
         let mut a = entry();
-        assert!(a.neighbour_keys(&market).is_empty());
+        assert_eq!(a.keys_within_resolution(&market), [a.content_key(&market)]);
         a.left_on_within_days = 1;
         let mut b = a.clone();
         b.left_on = NaiveDate::from_ymd_opt(2019, 3, 3);
-        assert_ne!(a.content_key(&market), b.content_key(&market));
-        assert!(a.neighbour_keys(&market).contains(&b.content_key(&market)));
+        let keys = a.keys_within_resolution(&market);
+        assert_eq!(keys.len(), 3);
+        assert_eq!(keys[1], a.content_key(&market));
+        assert_eq!(keys[2], b.content_key(&market));
         b.left_on = NaiveDate::from_ymd_opt(2019, 3, 4);
-        assert!(!a.neighbour_keys(&market).contains(&b.content_key(&market)));
+        assert!(!keys.contains(&b.content_key(&market)));
     }
 
     #[test]

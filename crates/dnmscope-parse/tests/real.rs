@@ -148,7 +148,7 @@ fn dream_short_ages_keep_keys(corpus: &Path) -> Result<(), Failed> {
             let key = entry.content_key(&name);
             let found = stored.contains(&key)
                 || entry
-                    .neighbour_keys(&name)
+                    .keys_within_resolution(&name)
                     .iter()
                     .any(|k| stored.contains(k));
             if !found {

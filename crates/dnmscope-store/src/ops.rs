@@ -437,7 +437,12 @@ pub(crate) async fn ingest_extraction(
         .await?;
     }
 
-    for entry in &extraction.feedback {
+    // Earliest first: an entry whose date came from an age takes the earliest stored entry
+    // within its resolution, which pairs a page's reviews with the stored ones in order (a
+    // maximum matching), however far their ages moved since the last crawl.
+    let mut feedback: Vec<&FeedbackEntry> = extraction.feedback.iter().collect();
+    feedback.sort_by_key(|entry| entry.left_on);
+    for entry in feedback {
         let new =
             insert_feedback(conn, &capture, extraction_id, extraction, entry, &mut report).await?;
         if new {
@@ -795,40 +800,36 @@ async fn insert_feedback(
     }
     let key = entry.content_key(&capture.market);
 
-    let existing: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM feedback WHERE market_id = $1 AND feedback_key = $2",
-    )
-    .bind(capture.market_id)
-    .bind(&key.0)
-    .fetch_optional(&mut *conn)
-    .await
-    .context(|| format!("looking up feedback {key}"))?;
-    // An age read a little differently by another crawl ("10d" then "11d"): the entry under a
-    // neighbouring date's key, unless this capture already took it for another row.
-    let existing = match existing {
-        Some(id) => Some(id),
-        None => {
-            let mut found = None;
-            for neighbour in entry.neighbour_keys(&capture.market) {
-                let candidate: Option<i64> = sqlx::query_scalar(
-                    "SELECT f.id FROM feedback f WHERE f.market_id = $1 AND f.feedback_key = $2
-                     AND NOT EXISTS (SELECT 1 FROM feedback_sightings s
-                                     WHERE s.feedback_id = f.id AND s.capture_id = $3)",
-                )
-                .bind(capture.market_id)
-                .bind(&neighbour.0)
-                .bind(capture.id)
-                .fetch_optional(&mut *conn)
-                .await
-                .context(|| format!("looking up feedback {neighbour} (a neighbouring date)"))?;
-                if candidate.is_some() {
-                    found = candidate;
-                    break;
-                }
-            }
-            found
+    // The earliest stored entry within the date's resolution ("10d" then "11d" on the next
+    // crawl) that this capture has not already taken for another row; else the entry with this
+    // very key (identical rows of one page are one entry).
+    let mut existing: Option<i64> = None;
+    for candidate in entry.keys_within_resolution(&capture.market) {
+        existing = sqlx::query_scalar(
+            "SELECT f.id FROM feedback f WHERE f.market_id = $1 AND f.feedback_key = $2
+             AND NOT EXISTS (SELECT 1 FROM feedback_sightings s
+                             WHERE s.feedback_id = f.id AND s.capture_id = $3)",
+        )
+        .bind(capture.market_id)
+        .bind(&candidate.0)
+        .bind(capture.id)
+        .fetch_optional(&mut *conn)
+        .await
+        .context(|| format!("looking up feedback {candidate}"))?;
+        if existing.is_some() {
+            break;
         }
-    };
+    }
+    if existing.is_none() {
+        existing = sqlx::query_scalar(
+            "SELECT id FROM feedback WHERE market_id = $1 AND feedback_key = $2",
+        )
+        .bind(capture.market_id)
+        .bind(&key.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .context(|| format!("looking up feedback {key}"))?;
+    }
     let (feedback_id, new) = match existing {
         Some(id) => (id, false),
         None => {

@@ -43,6 +43,7 @@ cases![
     reingesting_a_capture_adds_no_rows,
     two_crawls_of_a_changed_listing_give_two_observations_and_one_listing,
     feedback_seen_in_three_crawls_is_stored_once,
+    an_age_read_a_day_off_in_a_later_crawl_is_the_same_feedback,
     capture_body_reads_back_byte_identical,
     failure_mid_ingest_leaves_the_store_as_it_was,
     a_failed_extraction_keeps_the_raw_capture,
@@ -445,6 +446,59 @@ async fn two_crawls_of_a_changed_listing_give_two_observations_and_one_listing(f
     let stats = fx.store.stats().await.unwrap();
     assert_eq!(stats.first_observation, Some(at(0)));
     assert_eq!(stats.last_observation, Some(at(7)));
+}
+
+/// Dream's "10d" on one crawl may resolve a day away on the next ("13d" three and a half days
+/// later): within the age's resolution it is the same entry, while a review left the day
+/// before, shown beside it on the same page, stays an entry of its own.
+async fn an_age_read_a_day_off_in_a_later_crawl_is_the_same_feedback(fx: Fixture) {
+    let url = "http://testmarket.onion/vendor/DutchVendor";
+    let page = |left_on: [u32; 2]| {
+        let mut page = vendor_page("10d");
+        let template = page.feedback[0].clone();
+        page.feedback.clear();
+        for day in left_on {
+            let mut entry = template.clone();
+            entry.left_on = NaiveDate::from_ymd_opt(2025, 12, day);
+            entry.left_on_within_days = 1;
+            page.feedback.push(entry);
+        }
+        page
+    };
+    let crawl = fx.crawl(0).await;
+    let first = fx
+        .store
+        .ingest(
+            &capture(crawl, url, 0, b"<html>day 0</html>"),
+            &page([20, 21]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.feedback_new, 2, "{first:?}");
+    // The next crawl resolves both a day later: two entries seen again, none new.
+    let crawl = fx.crawl(3).await;
+    let second = fx
+        .store
+        .ingest(
+            &capture(crawl, url, 3, b"<html>day 3</html>"),
+            &page([21, 22]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.feedback_new, 0, "{second:?}");
+    assert_eq!(fx.count("feedback").await, 2);
+    // Three days off the stored ones (20, 21) is beyond the resolution: two new entries.
+    let crawl = fx.crawl(5).await;
+    let third = fx
+        .store
+        .ingest(
+            &capture(crawl, url, 5, b"<html>day 5</html>"),
+            &page([24, 25]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(third.feedback_new, 2, "{third:?}");
+    assert_eq!(fx.count("feedback").await, 4);
 }
 
 async fn feedback_seen_in_three_crawls_is_stored_once(fx: Fixture) {
