@@ -132,13 +132,13 @@ static PARCEL_WORDS: LazyLock<Regex> = LazyLock::new(|| {
 /// on a page with little else (a banner has a paragraph or two and few links, a market page has
 /// menus and listings).
 fn is_seizure_banner(doc: &Html, text_len: usize) -> bool {
-    if text_len > 20_000 || doc.select(&LINKS).count() > 25 {
-        return false;
-    }
-    doc.select(&BANNER_HEADINGS).any(|h| {
-        let text = element_text(h, false, false);
-        SEIZURE.is_match(&text) && !PARCEL_WORDS.is_match(&text)
-    })
+    // The heading first: it is rare, and counting links walks the whole tree.
+    text_len <= 20_000
+        && doc.select(&BANNER_HEADINGS).any(|h| {
+            let text = element_text(h, false, false);
+            SEIZURE.is_match(&text) && !PARCEL_WORDS.is_match(&text)
+        })
+        && doc.select(&LINKS).count() <= 25
 }
 
 /// Whether every part of a condition holds on the page.

@@ -803,23 +803,30 @@ async fn insert_feedback(
     // The earliest stored entry within the date's resolution ("10d" then "11d" on the next
     // crawl) that this capture has not already taken for another row; else the entry with this
     // very key (identical rows of one page are one entry).
-    let mut existing: Option<i64> = None;
-    for candidate in entry.keys_within_resolution(&capture.market) {
-        existing = sqlx::query_scalar(
-            "SELECT f.id FROM feedback f WHERE f.market_id = $1 AND f.feedback_key = $2
-             AND NOT EXISTS (SELECT 1 FROM feedback_sightings s
-                             WHERE s.feedback_id = f.id AND s.capture_id = $3)",
-        )
-        .bind(capture.market_id)
-        .bind(&candidate.0)
-        .bind(capture.id)
-        .fetch_optional(&mut *conn)
-        .await
-        .context(|| format!("looking up feedback {candidate}"))?;
-        if existing.is_some() {
-            break;
-        }
+    let candidates = entry.keys_within_resolution(&capture.market);
+    let mut select = sqlx::QueryBuilder::<Db>::new(
+        "SELECT f.feedback_key, f.id FROM feedback f WHERE f.market_id = ",
+    );
+    select.push_bind(capture.market_id);
+    select.push(" AND f.feedback_key IN (");
+    let mut list = select.separated(", ");
+    for candidate in &candidates {
+        list.push_bind(candidate.0.clone());
     }
+    select.push(
+        ") AND NOT EXISTS (SELECT 1 FROM feedback_sightings s
+                           WHERE s.feedback_id = f.id AND s.capture_id = ",
+    );
+    select.push_bind(capture.id);
+    select.push(")");
+    let untaken: std::collections::HashMap<String, i64> = select
+        .build_query_as::<(String, i64)>()
+        .fetch_all(&mut *conn)
+        .await
+        .context(|| format!("looking up feedback {key} and its neighbouring dates"))?
+        .into_iter()
+        .collect();
+    let mut existing: Option<i64> = candidates.iter().find_map(|c| untaken.get(&c.0).copied());
     if existing.is_none() {
         existing = sqlx::query_scalar(
             "SELECT id FROM feedback WHERE market_id = $1 AND feedback_key = $2",

@@ -465,40 +465,23 @@ async fn an_age_read_a_day_off_in_a_later_crawl_is_the_same_feedback(fx: Fixture
         }
         page
     };
-    let crawl = fx.crawl(0).await;
-    let first = fx
-        .store
-        .ingest(
-            &capture(crawl, url, 0, b"<html>day 0</html>"),
-            &page([20, 21]),
-        )
-        .await
-        .unwrap();
-    assert_eq!(first.feedback_new, 2, "{first:?}");
-    // The next crawl resolves both a day later: two entries seen again, none new.
-    let crawl = fx.crawl(3).await;
-    let second = fx
-        .store
-        .ingest(
-            &capture(crawl, url, 3, b"<html>day 3</html>"),
-            &page([21, 22]),
-        )
-        .await
-        .unwrap();
-    assert_eq!(second.feedback_new, 0, "{second:?}");
-    assert_eq!(fx.count("feedback").await, 2);
-    // Three days off the stored ones (20, 21) is beyond the resolution: two new entries.
-    let crawl = fx.crawl(5).await;
-    let third = fx
-        .store
-        .ingest(
-            &capture(crawl, url, 5, b"<html>day 5</html>"),
-            &page([24, 25]),
-        )
-        .await
-        .unwrap();
-    assert_eq!(third.feedback_new, 2, "{third:?}");
-    assert_eq!(fx.count("feedback").await, 4);
+    // Day 0 stores two; day 3 resolves both a day later (seen again, none new); day 5 is three
+    // days off the stored ones (20, 21), beyond the resolution: two new entries.
+    for (day, left_on, new, stored) in [
+        (0, [20, 21], 2, 2),
+        (3, [21, 22], 0, 2),
+        (5, [24, 25], 2, 4),
+    ] {
+        let crawl = fx.crawl(day).await;
+        let body = format!("<html>day {day}</html>");
+        let report = fx
+            .store
+            .ingest(&capture(crawl, url, day, body.as_bytes()), &page(left_on))
+            .await
+            .unwrap();
+        assert_eq!(report.feedback_new, new, "day {day}: {report:?}");
+        assert_eq!(fx.count("feedback").await, stored, "day {day}");
+    }
 }
 
 async fn feedback_seen_in_three_crawls_is_stored_once(fx: Fixture) {
