@@ -23,6 +23,21 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Under `CI=true` a test missing a tool it needs fails, naming the tool (a green CI run means
+/// every check ran); elsewhere it says what it skipped.
+pub fn tool_missing(what: &str) {
+    if ci() {
+        panic!("{what}; under CI=true every check must run (.ci/run installs it)");
+    }
+    eprintln!("SKIPPED CHECK: {what}");
+    println!("SKIPPED CHECK: {what}");
+}
+
+/// Whether this is a CI run (`CI=true` or `CI=1`).
+pub fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
 /// Asserts a run failed the way a user should see it: a non-zero exit, an `error:` line, and
 /// no panic.
 pub fn assert_clean_failure(output: &Output) {

@@ -128,7 +128,9 @@ fn migrate_and_stats_on_postgres() {
         .ok()
         .filter(|u| !u.is_empty())
     else {
-        eprintln!("skipped: DNMSCOPE_TEST_POSTGRES_URL is not set");
+        crate::cli::tool_missing(
+            "DNMSCOPE_TEST_POSTGRES_URL is not set: migrate and stats were not run on PostgreSQL",
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -189,7 +189,9 @@ fn fetch_stores_a_simulator_page_and_export_writes_it_as_warc() {
                 String::from_utf8_lossy(&check.stderr)
             );
         }
-        None => eprintln!("warcio is not installed: the WARC file was not checked by warcio"),
+        None => crate::cli::tool_missing(
+            "warcio is not installed (.ci/run installs it into .ci/venv): the WARC file was not checked by warcio",
+        ),
     }
 
     // Only one crawl's captures: the stored fetch was crawl 1; there is no crawl 2.

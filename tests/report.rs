@@ -85,9 +85,9 @@ fn python() -> Option<PathBuf> {
             Some(path)
         }
         None => {
-            eprintln!(
-                "SKIPPED CHECK: no Python with pandas and pyarrow (set DNMSCOPE_PYTHON or run .ci/run, \
-                 which installs them into .ci/venv): the exports were not opened in pandas"
+            crate::cli::tool_missing(
+                "no Python with pandas and pyarrow (set DNMSCOPE_PYTHON or run .ci/run, \
+                 which installs them into .ci/venv): the exports were not opened in pandas",
             );
             None
         }
@@ -102,9 +102,9 @@ fn chromium() -> Option<PathBuf> {
     ) {
         Some((path, _)) => Some(path),
         None => {
-            eprintln!(
-                "SKIPPED CHECK: chromium is not installed (apt-get install chromium, as .ci/run does; \
-                 or set DNMSCOPE_CHROMIUM): the report was not opened in a browser"
+            crate::cli::tool_missing(
+                "chromium is not installed (apt-get install chromium, as .ci/run does; \
+                 or set DNMSCOPE_CHROMIUM): the report was not opened in a browser",
             );
             None
         }

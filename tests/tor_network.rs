@@ -480,8 +480,9 @@ fn block<'a>(out: &'a str, url: &str) -> &'a str {
 #[test]
 fn dnmscope_fetches_two_markets_at_once_through_a_private_tor_network() {
     let Some((tor, gencert)) = tor_programs() else {
-        eprintln!("tor is not installed; the private Tor network test did not run");
-        println!("tor is not installed; the private Tor network test did not run");
+        crate::cli::tool_missing(
+            "tor and tor-gencert are not installed: the private Tor network test did not run",
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();

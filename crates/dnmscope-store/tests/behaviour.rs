@@ -83,6 +83,13 @@ fn main() {
                 CASES.len()
             );
         }
+        None if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
+            eprintln!(
+                "store behaviour suite: {POSTGRES_VARIABLE} is not set under CI=true; every check \
+                 must run in CI (.ci/run sets it when PostgreSQL answers on 127.0.0.1:5432)"
+            );
+            std::process::exit(1);
+        }
         None => println!(
             "store behaviour suite: {POSTGRES_VARIABLE} is not set, so the {} postgres cases \
              are ignored; set it (e.g. postgres://postgres@127.0.0.1:5432/test) to run them",
