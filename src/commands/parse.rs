@@ -32,6 +32,9 @@ fn load_markets(args: &MarketsArgs) -> anyhow::Result<Vec<Market>> {
             let text =
                 fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             let market = Market::from_toml(&path.display().to_string(), &text)?;
+            for warning in market.warnings() {
+                eprintln!("warning: {warning}");
+            }
             markets.retain(|m| m.name != market.name);
             markets.push(market);
         }
@@ -245,6 +248,52 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             }));
         }
         for field in &score.fields {
+            let diagnostics: Vec<String> = parsed
+                .diagnostics
+                .iter()
+                .filter_map(|d| {
+                    let name = d.field.as_deref()?;
+                    (name.split(['.', '[']).next() == Some(&field.field))
+                        .then(|| format!("{name}: {}", d.message))
+                })
+                .collect();
+            if !field.items.is_empty() {
+                // A list of records: every key of every expected item is a value of its own,
+                // found only when the parsed item has it; only the items that differ are shown.
+                for entry in &field.items {
+                    report.fields.add(entry.matched);
+                    report.values.add(entry.matched);
+                    report
+                        .by_field
+                        .entry(format!(
+                            "{} {}[].{}",
+                            score.expected_kind, field.field, entry.key
+                        ))
+                        .or_default()
+                        .add(entry.matched);
+                    if !entry.matched {
+                        report.mismatches.push(json!({
+                            "page": item.name,
+                            "field": format!("{}[{}].{}", field.field, entry.index, entry.key),
+                            "expected": entry.expected,
+                            "actual": entry.actual,
+                            "diagnostics": diagnostics
+                                .iter()
+                                .filter(|d| d.starts_with(&format!("{}[{}]", field.field, entry.index)))
+                                .collect::<Vec<_>>(),
+                        }));
+                    }
+                }
+                if let Some((expected, actual)) = field.lengths.filter(|(e, a)| e != a) {
+                    report.mismatches.push(json!({
+                        "page": item.name,
+                        "field": field.field,
+                        "expected_items": expected,
+                        "actual_items": actual,
+                    }));
+                }
+                continue;
+            }
             report.fields.add(field.matched);
             report.values.add(field.matched);
             report
@@ -253,16 +302,6 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
                 .or_default()
                 .add(field.matched);
             if !field.matched {
-                let diagnostics: Vec<&String> = parsed
-                    .diagnostics
-                    .iter()
-                    .filter(|d| {
-                        d.field
-                            .as_deref()
-                            .is_some_and(|f| f.split(['.', '[']).next() == Some(&field.field))
-                    })
-                    .map(|d| &d.message)
-                    .collect();
                 report.mismatches.push(json!({
                     "page": item.name,
                     "field": field.field,

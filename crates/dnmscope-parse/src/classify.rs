@@ -13,6 +13,7 @@ use dnmscope_model::PageKind;
 use regex::Regex;
 use scraper::{Html, Selector};
 
+use crate::definition::Generic;
 use crate::definition::{Condition, Market};
 use crate::extract::element_text;
 
@@ -73,18 +74,23 @@ pub(crate) fn classify(doc: &Html, source: &str, market: Option<&Market>) -> (Pa
             }
         }
     }
+    let on = |generic: Generic| market.is_none_or(|m| m.generic_on(generic));
     let is_refresh = doc.select(&META_REFRESH).any(|m| {
         m.value()
             .attr("http-equiv")
             .is_some_and(|v| v.eq_ignore_ascii_case("refresh"))
     });
-    if is_refresh && text_len < 2000 && QUEUE_WORDS.is_match(&root.text().collect::<String>()) {
+    if on(Generic::Queue)
+        && is_refresh
+        && text_len < 2000
+        && QUEUE_WORDS.is_match(&root.text().collect::<String>())
+    {
         return (
             PageKind::Captcha,
             "generic: an anti-DDoS queue that refreshes itself".into(),
         );
     }
-    if is_refresh && text_len < 2000 {
+    if on(Generic::Redirect) && is_refresh && text_len < 2000 {
         return (
             PageKind::Redirect,
             "generic: a meta refresh on a page with little text".into(),
@@ -95,27 +101,35 @@ pub(crate) fn classify(doc: &Html, source: &str, market: Option<&Market>) -> (Pa
         .map(|h| element_text(h, false, false))
         .collect::<Vec<_>>()
         .join(" | ");
-    if is_seizure_banner(doc, text_len) {
+    if on(Generic::Seizure) && is_seizure_banner(doc, text_len) {
         return (PageKind::Seizure, "generic: a seizure banner".into());
     }
     let has_password = doc.select(&PASSWORD).next().is_some();
     let has_captcha = doc.select(&CAPTCHA_INPUT).next().is_some();
-    if !has_password && (GATE_WORDS.is_match(&headings) || (has_captcha && text_len < 5000)) {
+    if on(Generic::Captcha)
+        && !has_password
+        && (GATE_WORDS.is_match(&headings) || (has_captcha && text_len < 5000))
+    {
         return (PageKind::Captcha, "generic: an anti-bot gate".into());
     }
-    if has_password {
+    if on(Generic::Login) && has_password {
         return (PageKind::Login, "generic: a password field".into());
     }
-    if BANNED.is_match(&headings) || (text_len < 5000 && BANNED.is_match(source)) {
+    if on(Generic::Banned)
+        && (BANNED.is_match(&headings) || (text_len < 5000 && BANNED.is_match(source)))
+    {
         return (PageKind::Banned, "generic: a ban notice".into());
     }
-    if NOT_FOUND.is_match(&headings) {
+    if on(Generic::NotFound) && NOT_FOUND.is_match(&headings) {
         return (PageKind::NotFound, "generic: a not-found title".into());
     }
-    if source.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") && text_len < 10_000 {
+    if on(Generic::PgpKey)
+        && source.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+        && text_len < 10_000
+    {
         return (PageKind::PgpKey, "generic: a public key block".into());
     }
-    if ERROR_WORDS.is_match(&headings) {
+    if on(Generic::Error) && ERROR_WORDS.is_match(&headings) {
         return (PageKind::Error, "generic: an error title".into());
     }
     (PageKind::Unknown, "no rule matched".into())
@@ -181,14 +195,29 @@ pub(crate) fn holds(condition: &Condition, doc: &Html, source: &str) -> bool {
     true
 }
 
-/// Whether the page is from `market`: its recognition rule, or one of its hosts in the source.
-pub(crate) fn recognises(market: &Market, doc: &Html, source: &str) -> bool {
-    market
-        .recognise
-        .as_ref()
-        .is_some_and(|c| holds(c, doc, source))
-        || market
-            .hosts
-            .iter()
-            .any(|host| !host.is_empty() && source.contains(host.as_str()))
+/// How specifically the page is `market`'s (0: not at all). Its recognition rule counts by the
+/// evidence it needs (a selector or a title outweighs a phrase anywhere in the source, which a
+/// vendor's text may quote), one of its hosts in the source counts once, and one of its own
+/// page-kind rules holding counts most: `--market auto` takes the highest score, not the first
+/// definition that matches.
+pub(crate) fn recognition_score(market: &Market, doc: &Html, source: &str) -> u32 {
+    let mut score = 0;
+    if let Some(condition) = &market.recognise {
+        if holds(condition, doc, source) {
+            score += 1
+                + 2 * u32::from(condition.selector.is_some())
+                + 2 * u32::from(condition.title.is_some());
+        }
+    }
+    if market
+        .hosts
+        .iter()
+        .any(|host| !host.trim().is_empty() && source.contains(host.as_str()))
+    {
+        score += 1;
+    }
+    if score > 0 && market.page_rules.iter().any(|(_, c)| holds(c, doc, source)) {
+        score += 8;
+    }
+    score
 }

@@ -24,6 +24,59 @@ pub struct FieldScore {
     pub expected: Value,
     /// What the parser found (`None`: the field is missing).
     pub actual: Option<Value>,
+    /// For a list of records: every key of every expected item, scored on its own (an item's
+    /// key counts as found only when the parsed item has it). Empty for other fields.
+    pub items: Vec<ItemScore>,
+    /// For a list: how many items each side has.
+    pub lengths: Option<(usize, usize)>,
+}
+
+/// One key of one item of a list of records.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemScore {
+    pub index: usize,
+    pub key: String,
+    pub matched: bool,
+    pub expected: Value,
+    pub actual: Option<Value>,
+}
+
+/// Scores a list of records item by item: ordered lists pair items by position, the others pair
+/// each expected item with an equal parsed item if there is one, else with the one at its
+/// position.
+fn score_items(field: &str, expected: &[Value], actual: Option<&Value>) -> Vec<ItemScore> {
+    let actual_items: &[Value] = match actual {
+        Some(Value::Array(items)) => items,
+        _ => &[],
+    };
+    let mut scores = Vec::new();
+    for (index, item) in expected.iter().enumerate() {
+        let Value::Object(keys) = item else { continue };
+        let partner = if ORDERED.contains(&field) {
+            actual_items.get(index)
+        } else {
+            actual_items
+                .iter()
+                .find(|a| values_match(field, item, a))
+                .or_else(|| actual_items.get(index))
+        };
+        for (key, value) in keys {
+            let got = partner.and_then(|p| p.get(key));
+            let wrapper = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
+            let got_wrapper =
+                got.map(|g| Value::Object(Map::from_iter([(key.clone(), g.clone())])));
+            scores.push(ItemScore {
+                index,
+                key: key.clone(),
+                matched: got_wrapper
+                    .as_ref()
+                    .is_some_and(|g| values_match(field, &wrapper, g)),
+                expected: value.clone(),
+                actual: got.cloned(),
+            });
+        }
+    }
+    scores
 }
 
 /// A page scored against its expected file.
@@ -52,11 +105,27 @@ pub fn score_page(expected: &Value, parsed: &ParsedPage) -> PageScore {
         .iter()
         .map(|(name, value)| {
             let actual = parsed.fields.get(name);
+            let (items, lengths) = match value {
+                Value::Array(expected_items) => (
+                    if expected_items.iter().any(Value::is_object) {
+                        score_items(name, expected_items, actual)
+                    } else {
+                        Vec::new()
+                    },
+                    Some((
+                        expected_items.len(),
+                        actual.and_then(Value::as_array).map_or(0, Vec::len),
+                    )),
+                ),
+                _ => (Vec::new(), None),
+            };
             FieldScore {
                 field: name.clone(),
                 matched: actual.is_some_and(|a| values_match(name, value, a)),
                 expected: value.clone(),
                 actual: actual.cloned(),
+                items,
+                lengths,
             }
         })
         .collect();
@@ -100,6 +169,11 @@ pub fn values_match(field: &str, expected: &Value, actual: &Value) -> bool {
             _ => false,
         },
         (Value::String(e), Value::String(a)) => strings_match(field, e, a),
+        // SCHEMA.md's digest form of a long text.
+        (Value::Object(e), Value::String(a)) if e.len() == 1 && e.contains_key("sha256") => e
+            .get("sha256")
+            .and_then(Value::as_str)
+            .is_some_and(|digest| digest.eq_ignore_ascii_case(&text_digest(a))),
         (Value::Array(e), Value::Array(a)) => {
             if ORDERED.contains(&field) {
                 e.len() == a.len() && e.iter().zip(a).all(|(e, a)| values_match(field, e, a))
@@ -124,6 +198,12 @@ pub fn values_match(field: &str, expected: &Value, actual: &Value) -> bool {
         }),
         _ => false,
     }
+}
+
+/// SHA-256 (hex) of a text after trimming and collapsing white space, as SCHEMA.md defines it.
+pub fn text_digest(text: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(collapse_whitespace(text).as_bytes()))
 }
 
 fn numbers_match(expected: f64, actual: f64) -> bool {
@@ -153,6 +233,63 @@ mod tests {
 
     fn check(field: &str, expected: Value, actual: Value) -> bool {
         values_match(field, &expected, &actual)
+    }
+
+    #[test]
+    fn a_digest_matches_the_collapsed_text_only() {
+        let digest = text_digest("Ships  from\n the NL.");
+        assert_eq!(digest, text_digest(" Ships from the NL. "));
+        assert!(check(
+            "terms",
+            json!({"sha256": digest}),
+            json!("Ships from\tthe NL.")
+        ));
+        assert!(!check(
+            "terms",
+            json!({"sha256": digest}),
+            json!("Ships from the UK.")
+        ));
+        assert!(!check(
+            "terms",
+            json!({"sha256": digest, "x": 1}),
+            json!("Ships from the NL.")
+        ));
+    }
+
+    #[test]
+    fn list_fields_are_scored_item_by_item() {
+        let parsed = ParsedPage {
+            market: None,
+            parser_version: None,
+            page_kind: dnmscope_model::PageKind::Feedback,
+            fields: serde_json::from_value(json!({"feedback": [
+                {"rating": 5, "text": "good"},
+                {"rating": 4, "text": "late"},
+                {"text": "ok"}
+            ]}))
+            .unwrap(),
+            links: Vec::new(),
+            diagnostics: Vec::new(),
+        };
+        let expected = json!({"page_kind": "feedback", "fields": {"feedback": [
+            {"rating": 5, "text": "good"},
+            {"rating": 5, "text": "late"},
+            {"rating": 3, "text": "ok"}
+        ]}});
+        let score = score_page(&expected, &parsed);
+        let field = &score.fields[0];
+        assert!(!field.matched);
+        assert_eq!(field.lengths, Some((3, 3)));
+        let wrong: Vec<(usize, &str)> = field
+            .items
+            .iter()
+            .filter(|i| !i.matched)
+            .map(|i| (i.index, i.key.as_str()))
+            .collect();
+        assert_eq!(wrong, [(1, "rating"), (2, "rating")]);
+        assert_eq!(field.items.iter().filter(|i| i.matched).count(), 4);
+        assert_eq!(field.items[4].key, "rating");
+        assert_eq!(field.items[4].actual, None, "item 2 has no rating");
     }
 
     #[test]

@@ -160,6 +160,9 @@ struct RawMarket {
     fields: BTreeMap<String, BTreeMap<String, RawField>>,
     #[serde(default)]
     links: Vec<RawLink>,
+    /// Generic recognisers this market turns off (`generic_off = ["seizure"]`).
+    #[serde(default)]
+    generic_off: Vec<String>,
 }
 
 fn one() -> u32 {
@@ -222,6 +225,10 @@ struct RawField {
     depth: Option<String>,
     selected: Option<String>,
     value_map: Option<Vec<RawValueMap>>,
+    skip_if_selector: Option<String>,
+    #[serde(default)]
+    dedupe: bool,
+    pairs: Option<String>,
 }
 
 /// One entry of a value map: a regex on the text (or attribute) and the value it stands for.
@@ -245,7 +252,103 @@ pub struct Market {
     pub(crate) page_rules: Vec<(PageKind, Condition)>,
     pub(crate) fields: BTreeMap<PageKind, Vec<(String, FieldSpec)>>,
     pub(crate) links: Vec<LinkRule>,
+    /// The generic recognisers this market turned off.
+    pub(crate) generic_off: Vec<Generic>,
 }
+
+/// The generic recognisers, each of which a market can turn off with `generic_off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Generic {
+    Queue,
+    Redirect,
+    Seizure,
+    Captcha,
+    Login,
+    Banned,
+    NotFound,
+    PgpKey,
+    Error,
+}
+
+impl Generic {
+    const ALL: [(&'static str, Generic); 9] = [
+        ("queue", Generic::Queue),
+        ("redirect", Generic::Redirect),
+        ("seizure", Generic::Seizure),
+        ("captcha", Generic::Captcha),
+        ("login", Generic::Login),
+        ("banned", Generic::Banned),
+        ("not_found", Generic::NotFound),
+        ("pgp_key", Generic::PgpKey),
+        ("error", Generic::Error),
+    ];
+}
+
+/// The field names each page kind's `fields` may use: `../shared/corpus/SCHEMA.md`'s, plus
+/// `feedback` rows on listing and vendor pages, a vendor's `status`, and a PGP page's `name`.
+pub(crate) const KNOWN_FIELDS: &[(&str, &[&str])] = &[
+    (
+        "listing",
+        &[
+            "title",
+            "vendor",
+            "price",
+            "ships_from",
+            "ships_to",
+            "accepted_currencies",
+            "escrow",
+            "finalize_early",
+            "category",
+            "shipping_options",
+            "price_tiers",
+            "quantity_in_stock",
+            "unit",
+            "sales",
+            "description",
+            "exchange_rates",
+            "feedback",
+        ],
+    ),
+    (
+        "vendor",
+        &[
+            "name",
+            "rating",
+            "positive_percent",
+            "sales",
+            "feedback_counts",
+            "level",
+            "pgp_key",
+            "registered",
+            "last_seen",
+            "external_ratings",
+            "about",
+            "terms",
+            "disputes",
+            "feedback",
+            "status",
+        ],
+    ),
+    ("feedback", &["name", "feedback"]),
+    ("search", &["listings", "next_page", "result_pages"]),
+    ("category_index", &["categories"]),
+    ("forum_thread", &["title", "posts"]),
+    ("pgp_key", &["name", "pgp_key"]),
+];
+
+/// The keys each list-of-records field's rows may have.
+const KNOWN_ROW_FIELDS: &[(&str, &[&str])] = &[
+    ("feedback", &["rating", "text", "date", "item", "price"]),
+    ("listings", &["title", "url", "vendor", "price"]),
+    ("categories", &["name", "url", "count"]),
+    // `author_is_vendor`: dnmscope's own, the vendor tag beside a post's author.
+    ("posts", &["author", "date", "text", "author_is_vendor"]),
+    ("shipping_options", &["name", "price"]),
+    ("price_tiers", &["quantity", "price"]),
+    ("external_ratings", &["market", "text"]),
+    ("disputes", &["won", "lost"]),
+    ("feedback_counts", &["positive", "neutral", "negative"]),
+];
 
 impl Market {
     /// `name@version`, stored with every extraction.
@@ -289,12 +392,49 @@ impl Market {
         let mut fields = BTreeMap::new();
         for (kind_name, specs) in &raw.fields {
             let kind = compiler.page_kind(&format!("fields.{kind_name}"), kind_name)?;
+            let Some((_, known)) = KNOWN_FIELDS.iter().find(|(k, _)| k == kind_name) else {
+                return Err(compiler.invalid(
+                    &format!("fields.{kind_name}"),
+                    &format!(
+                        "pages of kind {kind_name:?} have no fields in SCHEMA.md; fields are read on {}",
+                        KNOWN_FIELDS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            };
             let mut compiled = Vec::new();
             for (name, spec) in specs {
                 let place = format!("fields.{kind_name}.{name}");
+                compiler.known_name(&place, name, known)?;
+                if let (Some(rows), Some((_, keys))) = (
+                    &spec.fields,
+                    KNOWN_ROW_FIELDS.iter().find(|(k, _)| k == name),
+                ) {
+                    for key in rows.keys() {
+                        compiler.known_name(&format!("{place}.fields.{key}"), key, keys)?;
+                    }
+                }
                 compiled.push((name.clone(), compiler.field(&place, spec)?));
             }
             fields.insert(kind, compiled);
+        }
+        let mut generic_off = Vec::new();
+        for (index, name) in raw.generic_off.iter().enumerate() {
+            match Generic::ALL.iter().find(|(n, _)| n == name) {
+                Some((_, generic)) => generic_off.push(*generic),
+                None => {
+                    return Err(compiler.invalid(
+                        &format!("generic_off[{index}]"),
+                        &format!(
+                            "unknown generic recogniser {name:?}; the known ones are {}",
+                            Generic::ALL
+                                .iter()
+                                .map(|(n, _)| *n)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ))
+                }
+            }
         }
         let mut links = Vec::new();
         for (index, link) in raw.links.iter().enumerate() {
@@ -315,7 +455,28 @@ impl Market {
             page_rules,
             fields,
             links,
+            generic_off,
         })
+    }
+
+    /// Whether this market left the generic recogniser on.
+    pub(crate) fn generic_on(&self, generic: Generic) -> bool {
+        !self.generic_off.contains(&generic)
+    }
+
+    /// Problems that do not stop the definition from parsing pages but that its author should
+    /// hear of (`dnmscope markets check` prints them).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.hosts.iter().all(|h| h.trim().is_empty()) {
+            warnings.push(format!(
+                "market definition {}: no `hosts`: its pages can be parsed, but it cannot be \
+                 crawled until its onion hosts are given (in the definition or the config's \
+                 [markets.{}] hosts)",
+                self.file, self.name
+            ));
+        }
+        warnings
     }
 }
 
@@ -388,6 +549,13 @@ pub(crate) struct FieldSpec {
     /// `value_map`: (pattern, value) pairs tried in order; the first whose pattern matches the
     /// text replaces it. A text no entry matches is a diagnostic.
     pub value_map: Vec<(Regex, String)>,
+    /// `skip_if_selector`: items that match it (or hold a match) are skipped (header rows).
+    pub skip_if: Option<Selector>,
+    /// `dedupe`: a list keeps the first of equal values.
+    pub dedupe: bool,
+    /// `pairs`: a regex with groups `key` and `value`, applied to every match in the text:
+    /// the field becomes an object (`1 BTC = 7374.63 EUR = 8211.52 USD`).
+    pub pairs: Option<Regex>,
     pub shape: Shape,
 }
 
@@ -402,6 +570,19 @@ impl Compiler<'_> {
             field: field.to_string(),
             reason: reason.to_string(),
         }
+    }
+
+    fn known_name(&self, field: &str, name: &str, known: &[&str]) -> Result<(), DefinitionError> {
+        if known.contains(&name) {
+            return Ok(());
+        }
+        Err(self.invalid(
+            field,
+            &format!(
+                "unknown field name {name:?} (SCHEMA.md's names here are {})",
+                known.join(", ")
+            ),
+        ))
     }
 
     fn page_kind(&self, field: &str, text: &str) -> Result<PageKind, DefinitionError> {
@@ -514,6 +695,22 @@ impl Compiler<'_> {
         } else {
             Shape::Value
         };
+        let pairs = self.regex_opt(&format!("{place}.pairs"), raw.pairs.as_deref())?;
+        if let Some(pairs) = &pairs {
+            let names: Vec<&str> = pairs.capture_names().flatten().collect();
+            if !names.contains(&"key") || !names.contains(&"value") {
+                return Err(self.invalid(
+                    &format!("{place}.pairs"),
+                    "`pairs` needs the named groups (?P<key>...) and (?P<value>...)",
+                ));
+            }
+            if !matches!(shape, Shape::Value) || raw.all || raw.split.is_some() {
+                return Err(self.invalid(
+                    &format!("{place}.pairs"),
+                    "`pairs` reads one text into an object: not with `fields`, maps, `all` or `split`",
+                ));
+            }
+        }
         if matches!(
             shape,
             Shape::Records(_) | Shape::Record(_) | Shape::Map { .. } | Shape::Tree { .. }
@@ -549,6 +746,12 @@ impl Compiler<'_> {
                     Ok((pattern, entry.value.clone()))
                 })
                 .collect::<Result<_, DefinitionError>>()?,
+            skip_if: self.selector_opt(
+                &format!("{place}.skip_if_selector"),
+                raw.skip_if_selector.as_deref(),
+            )?,
+            dedupe: raw.dedupe,
+            pairs,
             shape,
         })
     }
@@ -569,6 +772,16 @@ mod tests {
     fn check_error(text: &str, expect: expect_test::Expect) {
         let err = Market::from_toml("bad.toml", text).unwrap_err();
         expect.assert_eq(&err.to_string());
+    }
+
+    #[test]
+    fn a_definition_without_hosts_is_warned_of() {
+        let market = Market::from_toml("w.toml", "name = \"w\"\n").unwrap();
+        let warnings = market.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("w.toml") && warnings[0].contains("no `hosts`"));
+        let market = Market::from_toml("w.toml", "name = \"w\"\nhosts = [\"w.onion\"]\n").unwrap();
+        assert!(market.warnings().is_empty());
     }
 
     #[test]
@@ -622,8 +835,38 @@ mod tests {
                   |
                 3 | selektor = "p"
                   | ^^^^^^^^
-                unknown field `selektor`, expected one of `selector`, `label`, `inner`, `attr`, `raw`, `own_text`, `regex`, `split`, `type`, `true_if`, `null_if`, `all`, `optional`, `filter`, `fields`, `record`, `map_key`, `map_value`, `depth`, `selected`, `value_map`
+                unknown field `selektor`, expected one of `selector`, `label`, `inner`, `attr`, `raw`, `own_text`, `regex`, `split`, `type`, `true_if`, `null_if`, `all`, `optional`, `filter`, `fields`, `record`, `map_key`, `map_value`, `depth`, `selected`, `value_map`, `skip_if_selector`, `dedupe`, `pairs`
             "#]],
+        );
+        check_error(
+            "name = \"x\"\n[fields.listing.ship_from]\nselector = \"p\"\n",
+            expect_test::expect![[
+                r#"market definition bad.toml: field fields.listing.ship_from: unknown field name "ship_from" (SCHEMA.md's names here are title, vendor, price, ships_from, ships_to, accepted_currencies, escrow, finalize_early, category, shipping_options, price_tiers, quantity_in_stock, unit, sales, description, exchange_rates, feedback)"#
+            ]],
+        );
+        check_error(
+            "name = \"x\"\n[fields.vendor.feedback]\nselector = \"tr\"\nfields.rate = { selector = \"td\" }\n",
+            expect_test::expect![[
+                r#"market definition bad.toml: field fields.vendor.feedback.fields.rate: unknown field name "rate" (SCHEMA.md's names here are rating, text, date, item, price)"#
+            ]],
+        );
+        check_error(
+            "name = \"x\"\n[fields.login.user]\nselector = \"p\"\n",
+            expect_test::expect![[
+                r#"market definition bad.toml: field fields.login: pages of kind "login" have no fields in SCHEMA.md; fields are read on listing, vendor, feedback, search, category_index, forum_thread, pgp_key"#
+            ]],
+        );
+        check_error(
+            "name = \"x\"\ngeneric_off = [\"seizures\"]\n",
+            expect_test::expect![[
+                r#"market definition bad.toml: field generic_off[0]: unknown generic recogniser "seizures"; the known ones are queue, redirect, seizure, captcha, login, banned, not_found, pgp_key, error"#
+            ]],
+        );
+        check_error(
+            "name = \"x\"\n[fields.listing.exchange_rates]\nselector = \"p\"\npairs = \"([0-9.]+) ([A-Z]+)\"\n",
+            expect_test::expect![[
+                r#"market definition bad.toml: field fields.listing.exchange_rates.pairs: `pairs` needs the named groups (?P<key>...) and (?P<value>...)"#
+            ]],
         );
     }
 }

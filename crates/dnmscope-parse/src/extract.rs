@@ -6,7 +6,7 @@ use scraper::{ElementRef, Node};
 use serde_json::{Map, Number, Value};
 
 use crate::definition::{normalise_label, FieldSpec, Shape, ValueType};
-use crate::normalize::{collapse_whitespace, parse_decimal, parse_money};
+use crate::normalize::{collapse_whitespace, parse_decimal, parse_price};
 use crate::Diagnostic;
 
 /// Reads every field of `specs` inside `root` into `out`.
@@ -58,6 +58,9 @@ fn elements<'a>(root: ElementRef<'a>, spec: &FieldSpec) -> Vec<ElementRef<'a>> {
     }
     if let Some(filter) = &spec.filter {
         found.retain(|el| filter.is_match(&element_text(*el, false, false)));
+    }
+    if let Some(skip) = &spec.skip_if {
+        found.retain(|el| !skip.matches(el) && el.select(skip).next().is_none());
     }
     found
 }
@@ -183,7 +186,19 @@ fn extract_field(
                     },
                     None => element_text(*el, spec.raw, spec.own_text),
                 };
+                if let Some(pairs) = &spec.pairs {
+                    return read_pairs(&text, pairs, spec, field, diagnostics);
+                }
                 values.extend(read_text(&text, spec, field, diagnostics));
+            }
+            if spec.dedupe {
+                let mut kept: Vec<Value> = Vec::with_capacity(values.len());
+                for value in values {
+                    if !kept.contains(&value) {
+                        kept.push(value);
+                    }
+                }
+                values = kept;
             }
             if spec.all || spec.split.is_some() {
                 Some(Value::Array(values))
@@ -192,6 +207,41 @@ fn extract_field(
             }
         }
     }
+}
+
+/// `pairs` on one text: every match gives `key` -> `value` (the value read by the field's type).
+fn read_pairs(
+    text: &str,
+    pairs: &regex::Regex,
+    spec: &FieldSpec,
+    field: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Value> {
+    let mut map = Map::new();
+    for caps in pairs.captures_iter(text) {
+        let (Some(key), Some(value)) = (caps.name("key"), caps.name("value")) else {
+            continue;
+        };
+        match convert(value.as_str().trim(), spec) {
+            Ok(converted) => {
+                map.insert(key.as_str().trim().to_string(), converted);
+            }
+            Err(message) => diagnostics.push(diagnostic(field, spec, message)),
+        }
+    }
+    if map.is_empty() {
+        diagnostics.push(diagnostic(
+            field,
+            spec,
+            format!(
+                "pairs {:?} match nothing in {:?}",
+                pairs.as_str(),
+                clip(text)
+            ),
+        ));
+        return None;
+    }
+    Some(Value::Object(map))
 }
 
 /// Regex, split, null and type on one text; several values when split.
@@ -287,11 +337,15 @@ fn convert(text: &str, spec: &FieldSpec) -> Result<Value, String> {
             .map(decimal_value)
             .map_err(|e| e.to_string()),
         ValueType::Integer => read_integer(text).map(|n| Value::Number(n.into())),
-        ValueType::Money => parse_money(text)
-            .map(|money| {
+        ValueType::Money => parse_price(text)
+            .map(|(money, minimum)| {
                 let mut object = Map::new();
                 object.insert("amount".into(), decimal_value(money.amount));
                 object.insert("currency".into(), Value::String(money.currency.to_string()));
+                if minimum {
+                    // "From: 25 $": the lowest of several prices, not one offer's.
+                    object.insert("minimum".into(), Value::Bool(true));
+                }
                 Value::Object(object)
             })
             .map_err(|e| e.to_string()),
@@ -426,6 +480,150 @@ fn tree_path(
 #[cfg(test)]
 mod tests {
     use super::read_integer;
+    use crate::{parse_page, parse_page_auto, Limits, Market};
+    use serde_json::json;
+
+    fn market(text: &str) -> Market {
+        Market::from_toml("t.toml", text).unwrap()
+    }
+
+    #[test]
+    fn header_rows_with_the_data_rows_classes_are_skipped() {
+        let m = market(
+            "name = \"t\"\n[[page_kinds]]\nkind = \"feedback\"\nselector = \"table.fb\"\n\
+             [fields.feedback.feedback]\nselector = \"table.fb tr.row\"\nskip_if_selector = \"th\"\n\
+             fields.rating = { selector = \"td.r\", type = \"integer\" }\n\
+             fields.text = { selector = \"td.t\" }\n",
+        );
+        let page = parse_page(
+            "<table class=fb><tr class=row><th>Rating</th><th>Text</th></tr>\
+             <tr class=row><td class=r>5</td><td class=t>good</td></tr>\
+             <tr class=row><td class=r>1</td><td class=t>bad</td></tr></table>",
+            Some(&m),
+            Limits::default(),
+        );
+        assert_eq!(
+            page.fields["feedback"],
+            json!([{"rating": 5, "text": "good"}, {"rating": 1, "text": "bad"}])
+        );
+        assert!(page.diagnostics.is_empty(), "{:?}", page.diagnostics);
+    }
+
+    #[test]
+    fn icons_map_to_values_and_lists_dedupe() {
+        let m = market(
+            "name = \"t\"\n[[page_kinds]]\nkind = \"listing\"\nselector = \"h1\"\n\
+             [fields.listing.accepted_currencies]\nselector = \"img.coin\"\nattr = \"src\"\nall = true\ndedupe = true\n\
+             type = \"currency\"\nvalue_map = [{ match = \"btc\", value = \"BTC\" }, { match = \"xmr\", value = \"XMR\" }]\n",
+        );
+        let page = parse_page(
+            "<h1>x</h1><img class=coin src=/i/btc.png><img class=coin src=/i/btc-2.png><img class=coin src=/i/xmr.png>",
+            Some(&m),
+            Limits::default(),
+        );
+        assert_eq!(page.fields["accepted_currencies"], json!(["BTC", "XMR"]));
+    }
+
+    #[test]
+    fn one_text_splits_into_a_map_of_rates() {
+        let m = market(
+            "name = \"t\"\n[[page_kinds]]\nkind = \"listing\"\nselector = \"h1\"\n\
+             [fields.listing.exchange_rates]\nselector = \"p.rates\"\ntype = \"number\"\n\
+             pairs = '=\\s*(?P<value>[0-9.,]+)\\s*(?P<key>[A-Z]{3,4})'\n",
+        );
+        let page = parse_page(
+            "<h1>x</h1><p class=rates>1 BTC = 7374.63 EUR = 8211.52 USD</p>",
+            Some(&m),
+            Limits::default(),
+        );
+        assert_eq!(
+            page.fields["exchange_rates"],
+            json!({"EUR": 7374.63, "USD": 8211.52})
+        );
+        let page = parse_page(
+            "<h1>x</h1><p class=rates>rates unavailable</p>",
+            Some(&m),
+            Limits::default(),
+        );
+        assert!(page.fields.get("exchange_rates").is_none());
+        assert!(
+            page.diagnostics
+                .iter()
+                .any(|d| d.field.as_deref() == Some("exchange_rates")),
+            "{:?}",
+            page.diagnostics
+        );
+    }
+
+    #[test]
+    fn a_market_can_turn_a_generic_recogniser_off() {
+        let banner = "<html><head><title>This site has been seized</title></head><body>\
+                      <h1>This hidden site has been seized by the FBI</h1></body></html>";
+        let on = market("name = \"t\"\n");
+        let off = market("name = \"t\"\ngeneric_off = [\"seizure\"]\n");
+        assert_eq!(
+            parse_page(banner, Some(&on), Limits::default()).page_kind,
+            dnmscope_model::PageKind::Seizure
+        );
+        assert_ne!(
+            parse_page(banner, Some(&off), Limits::default()).page_kind,
+            dnmscope_model::PageKind::Seizure
+        );
+    }
+
+    #[test]
+    fn auto_takes_the_most_specific_market_not_the_first() {
+        // Empire-like recognition by a phrase anywhere, listed first; the page is X's, and a
+        // vendor's text on it mentions "Empire Market".
+        let empire = market(
+            "name = \"empireish\"\n[recognise]\nhtml = \"Empire Market\"\n\
+             [[page_kinds]]\nkind = \"listing\"\nselector = \"div.empire-listing\"\n",
+        );
+        let x = market(
+            "name = \"x\"\n[recognise]\ntitle = \"^X Market\"\n\
+             [[page_kinds]]\nkind = \"vendor\"\nselector = \"h1.vendor\"\n",
+        );
+        let page =
+            "<html><head><title>X Market - vendor</title></head><body><h1 class=vendor>v</h1>\
+                    <p>Formerly top seller on Empire Market</p></body></html>";
+        let markets = [empire, x];
+        let parsed = parse_page_auto(page, &markets, Limits::default());
+        assert_eq!(parsed.market.as_deref(), Some("x"));
+        assert_eq!(parsed.page_kind, dnmscope_model::PageKind::Vendor);
+        // A page only the phrase recognises still goes to the first market.
+        let parsed = parse_page_auto(
+            "<div class=empire-listing>Empire Market</div>",
+            &markets,
+            Limits::default(),
+        );
+        assert_eq!(parsed.market.as_deref(), Some("empireish"));
+    }
+
+    #[test]
+    fn links_hidden_by_a_stylesheet_class_are_not_followed() {
+        let m = market("name = \"t\"\n[[links]]\nkind = \"page\"\nselector = \"a\"\n");
+        let page = parse_page(
+            "<html><head><style>.x { color: red }\n div.footer .aux, #trap { display : none; }</style></head>\
+             <body><a href=/seen>seen</a><div class=aux><a href=/trap1>a</a></div>\
+             <a id=trap href=/trap2>b</a><p class=x><a href=/red>red</a></p></body></html>",
+            Some(&m),
+            Limits::default(),
+        );
+        let follow: Vec<(&str, bool)> = page
+            .links
+            .iter()
+            .map(|l| (l.url.as_str(), l.follow))
+            .collect();
+        assert_eq!(
+            follow,
+            [
+                ("/seen", true),
+                ("/trap1", false),
+                ("/trap2", false),
+                ("/red", true)
+            ]
+        );
+    }
 
     #[test]
     fn integers_are_read_whole_or_refused() {

@@ -77,7 +77,9 @@ pub fn to_extraction(page: &ParsedPage, ctx: &PageContext<'_>) -> Extraction {
         PageKind::Search => {
             for row in array(fields, "listings") {
                 let Some(row) = row.as_object() else { continue };
-                let url = text(row, "url");
+                // Keyed as the page it leads to: a relative link (`welcome?listing=7`) is
+                // resolved against this page's URL first.
+                let url = text(row, "url").map(|href| resolve_link(ctx.url, &href));
                 let key = url.as_deref().map(url_path).unwrap_or_default();
                 if key.is_empty() {
                     cx.problem("listings", "a summary without a URL is skipped".to_owned());
@@ -129,6 +131,66 @@ pub fn to_extraction(page: &ParsedPage, ctx: &PageContext<'_>) -> Extraction {
             detail: format!("seizure banner at {}", ctx.url),
         }),
         _ => {}
+    }
+    out
+}
+
+/// `href` as the absolute URL it points to from the page at `base` (RFC 3986 reference
+/// resolution, for the forms pages write: absolute, scheme-relative, absolute-path, query-only
+/// and relative paths with `.` and `..`). A fragment is dropped.
+pub fn resolve_link(base: &str, href: &str) -> String {
+    let href = href.trim();
+    let href = href.split_once('#').map_or(href, |(before, _)| before);
+    if href.contains("://") {
+        return href.to_owned();
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
+    let (authority, base_path) = match rest.find('/') {
+        Some(slash) => (&rest[..slash], &rest[slash..]),
+        None => (rest, "/"),
+    };
+    if let Some(other) = href.strip_prefix("//") {
+        return format!("{scheme}://{other}");
+    }
+    let base_path = base_path.split_once('#').map_or(base_path, |(p, _)| p);
+    let base_dir_path = base_path.split_once('?').map_or(base_path, |(p, _)| p);
+    let joined = if href.is_empty() {
+        base_path.to_owned()
+    } else if href.starts_with('/') {
+        href.to_owned()
+    } else if href.starts_with('?') {
+        format!("{base_dir_path}{href}")
+    } else {
+        let dir = &base_dir_path[..base_dir_path.rfind('/').map_or(0, |i| i + 1)];
+        format!("{}{href}", if dir.is_empty() { "/" } else { dir })
+    };
+    let (path, query) = match joined.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (joined.as_str(), None),
+    };
+    let mut segments: Vec<&str> = Vec::new();
+    let parts: Vec<&str> = path.split('/').skip(1).collect();
+    for (index, part) in parts.iter().enumerate() {
+        let last = index + 1 == parts.len();
+        match *part {
+            "." => {
+                if last {
+                    segments.push("");
+                }
+            }
+            ".." => {
+                segments.pop();
+                if last {
+                    segments.push("");
+                }
+            }
+            other => segments.push(other),
+        }
+    }
+    let mut out = format!("{scheme}://{authority}/{}", segments.join("/"));
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
     }
     out
 }
@@ -228,6 +290,17 @@ impl Converter<'_, '_> {
 
     fn money(&mut self, value: Option<&Value>, field: &str) -> Option<Money> {
         let object = value?.as_object()?;
+        if object.get("minimum") == Some(&Value::Bool(true)) {
+            self.problem(
+                field,
+                format!(
+                    "the price is a minimum (\"From: …\"), not one offer's price, so it is not \
+                     stored as the price: {}",
+                    Value::Object(object.clone())
+                ),
+            );
+            return None;
+        }
         let amount = object.get("amount").and_then(decimal);
         let currency = object.get("currency").and_then(Value::as_str);
         match (amount, currency) {
@@ -463,7 +536,76 @@ impl Converter<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{builtin_markets, parse_page, Limits};
+    use crate::{builtin_markets, parse_page, Limits, Market};
+
+    #[test]
+    fn relative_links_resolve_against_the_page() {
+        let cases = [
+            (
+                "http://e.onion/welcome?action=search&q=x",
+                "welcome?action=show&listing=7",
+                "http://e.onion/welcome?action=show&listing=7",
+            ),
+            (
+                "http://e.onion/welcome?action=search",
+                "?action=show&listing=7",
+                "http://e.onion/welcome?action=show&listing=7",
+            ),
+            (
+                "http://e.onion/a/b/c.html",
+                "../d.html",
+                "http://e.onion/a/d.html",
+            ),
+            ("http://e.onion/a/b/", "./d", "http://e.onion/a/b/d"),
+            ("http://e.onion/a/b", "/x?y=1#frag", "http://e.onion/x?y=1"),
+            ("http://e.onion/a", "//f.onion/z", "http://f.onion/z"),
+            ("http://e.onion/a", "http://g.onion/q", "http://g.onion/q"),
+            ("http://e.onion", "listing/3", "http://e.onion/listing/3"),
+            ("http://e.onion/a/b", "../../../x", "http://e.onion/x"),
+        ];
+        for (base, href, want) in cases {
+            assert_eq!(resolve_link(base, href), want, "{href} from {base}");
+        }
+    }
+
+    #[test]
+    fn a_search_result_and_the_listing_it_links_are_one_listing() {
+        let market = Market::from_toml(
+            "r.toml",
+            "name = \"r\"\nhosts = [\"r.onion\"]\n\
+             [[page_kinds]]\nkind = \"search\"\nselector = \"ul.results\"\n\
+             [[page_kinds]]\nkind = \"listing\"\nselector = \"h1.item\"\n\
+             [fields.search.listings]\nselector = \"ul.results li\"\n\
+             fields.title = { selector = \"a\" }\nfields.url = { selector = \"a\", attr = \"href\" }\n\
+             [fields.listing.title]\nselector = \"h1.item\"\n",
+        )
+        .unwrap();
+        let key = PseudonymKey::from_bytes([7; 32]);
+        let name = MarketName::new("r").unwrap();
+        let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2019, 3, 20, 12, 0, 0).unwrap();
+        let extract = |html: &str, url: &str| {
+            let page = parse_page(html, Some(&market), Limits::default());
+            to_extraction(
+                &page,
+                &PageContext {
+                    market: &name,
+                    url,
+                    captured_at: at,
+                    pseudonyms: &key,
+                },
+            )
+        };
+        let search = extract(
+            "<ul class=results><li><a href=\"welcome?action=show&amp;listing=7\">Seven</a></li></ul>",
+            "http://r.onion/welcome?action=search&q=s",
+        );
+        let listing = extract(
+            "<h1 class=item>Seven</h1>",
+            "http://r.onion/welcome?action=show&listing=7",
+        );
+        assert_eq!(search.listings[0].key, listing.listings[0].key);
+        assert_eq!(search.listings[0].key, "/welcome?action=show&listing=7");
+    }
 
     #[test]
     fn a_simulated_listing_and_thread_become_model_values() {

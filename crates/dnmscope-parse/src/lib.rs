@@ -92,9 +92,16 @@ pub fn parse_page(html: &str, market: Option<&Market>, limits: Limits) -> Parsed
 /// market's definition; a page no definition recognises gets the generic recognisers.
 pub fn parse_page_auto(html: &str, markets: &[Market], limits: Limits) -> ParsedPage {
     let (bounded, cut, doc) = prepare(html, limits);
-    let market = markets
-        .iter()
-        .find(|m| classify::recognises(m, &doc, bounded));
+    // The most specific match; among equals, the first in order.
+    let mut market = None;
+    let mut best = 0;
+    for candidate in markets {
+        let score = classify::recognition_score(candidate, &doc, bounded);
+        if score > best {
+            best = score;
+            market = Some(candidate);
+        }
+    }
     let mut page = parse_document(&doc, bounded, market);
     if market.is_none() {
         page.diagnostics.push(Diagnostic::page(
@@ -164,6 +171,7 @@ static UNSAFE_HREF: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 fn find_links(doc: &Html, market: &Market) -> Vec<Link> {
+    let hidden = HiddenByStyle::of(doc);
     let mut seen = BTreeSet::new();
     let mut links = Vec::new();
     for rule in &market.links {
@@ -178,7 +186,7 @@ fn find_links(doc: &Html, market: &Market) -> Vec<Link> {
             if rule.href.as_ref().is_some_and(|r| !r.is_match(href)) {
                 continue;
             }
-            let follow = rule.follow && !UNSAFE_HREF.is_match(href) && !is_hidden(el);
+            let follow = rule.follow && !UNSAFE_HREF.is_match(href) && !is_hidden(el, &hidden);
             if seen.insert((href.to_string(), rule.kind.clone())) {
                 links.push(Link {
                     url: href.to_string(),
@@ -191,13 +199,63 @@ fn find_links(doc: &Html, market: &Market) -> Vec<Link> {
     links
 }
 
-/// Hidden from a person (a honeypot for crawlers): the element or an ancestor is hidden.
-fn is_hidden(el: ElementRef<'_>) -> bool {
+static STYLE: LazyLock<scraper::Selector> =
+    LazyLock::new(|| scraper::Selector::parse("style").expect("a valid selector"));
+static STYLE_RULE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"([^{}]+)\{([^{}]*)\}").expect("a valid pattern"));
+static HIDING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)display\s*:\s*none|visibility\s*:\s*hidden").expect("a valid pattern")
+});
+static SIMPLE_SELECTOR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[a-zA-Z0-9]*([.#])([A-Za-z_][\w-]*)$").expect("a valid pattern")
+});
+
+/// Classes and ids the page's own `<style>` blocks hide (`.aux { display: none }`): a link
+/// inside one is as hidden as one with an inline style.
+#[derive(Default)]
+struct HiddenByStyle {
+    classes: BTreeSet<String>,
+    ids: BTreeSet<String>,
+}
+
+impl HiddenByStyle {
+    fn of(doc: &Html) -> HiddenByStyle {
+        let mut hidden = HiddenByStyle::default();
+        for style in doc.select(&STYLE) {
+            let css: String = style.text().collect();
+            for rule in STYLE_RULE.captures_iter(&css) {
+                if !HIDING.is_match(&rule[2]) {
+                    continue;
+                }
+                for selector in rule[1].split(',') {
+                    // The last compound of a selector names the hidden element
+                    // (`div.footer .aux` hides `.aux` inside the footer; taken as `.aux`).
+                    let last = selector.split_whitespace().last().unwrap_or("");
+                    if let Some(caps) = SIMPLE_SELECTOR.captures(last) {
+                        let set = if &caps[1] == "." {
+                            &mut hidden.classes
+                        } else {
+                            &mut hidden.ids
+                        };
+                        set.insert(caps[2].to_string());
+                    }
+                }
+            }
+        }
+        hidden
+    }
+}
+
+/// Hidden from a person (a honeypot for crawlers): the element or an ancestor is hidden, by an
+/// attribute, an inline style or a class or id the page's stylesheet hides.
+fn is_hidden(el: ElementRef<'_>, by_style: &HiddenByStyle) -> bool {
     std::iter::once(*el)
         .chain(el.ancestors())
         .filter_map(|node| node.value().as_element())
         .any(|e| {
             e.attr("hidden").is_some()
+                || e.classes().any(|c| by_style.classes.contains(c))
+                || e.id().is_some_and(|id| by_style.ids.contains(id))
                 || e.attr("style").is_some_and(|style| {
                     let style: String = style
                         .chars()

@@ -60,6 +60,21 @@ static PER_UNIT: LazyLock<Regex> = LazyLock::new(|| {
         .expect("a valid pattern")
 });
 
+/// Words that mark a price as the lowest of several ("From: 25 $", "ab 20 €").
+static MINIMUM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(from|starting (?:at|from)|as low as|min(?:imum)?\.?|ab|à partir de|a partir de|desde)(?:\s*:\s*|\s+)")
+        .expect("a valid pattern")
+});
+
+/// A price that may be marked as a minimum: the money, and whether it is the lowest of several
+/// prices (`From: 25 $`) rather than the price of one offer.
+pub fn parse_price(text: &str) -> Result<(Money, bool), Unreadable> {
+    match MINIMUM.find(text) {
+        Some(marker) => parse_money(&text[marker.end()..]).map(|money| (money, true)),
+        None => parse_money(text).map(|money| (money, false)),
+    }
+}
+
 /// Reads an amount of money with its currency, from a symbol or a code before or after it.
 ///
 /// It reads the whole text or refuses: a currency code must be ISO 4217's or a known coin's,
@@ -186,6 +201,27 @@ mod tests {
             Err(err) => format!("error: {err}"),
         };
         expect.assert_eq(&actual);
+    }
+
+    #[test]
+    fn a_minimum_price_is_read_as_one_and_plain_prices_are_not() {
+        let read = |text: &str| match parse_price(text) {
+            Ok((money, minimum)) => format!("{money} minimum={minimum}"),
+            Err(err) => format!("error: {err}"),
+        };
+        assert_eq!(read("From: 25 $"), "25 USD minimum=true");
+        assert_eq!(read("from 0.01 BTC"), "0.01 BTC minimum=true");
+        assert_eq!(read("ab 20 €"), "20 EUR minimum=true");
+        assert_eq!(read("25 $"), "25 USD minimum=false");
+        assert!(
+            read("Fromage 25 $").starts_with("error"),
+            "{}",
+            read("Fromage 25 $")
+        );
+        assert!(
+            parse_money("From: 25 $").is_err(),
+            "a plain amount refuses the marker"
+        );
     }
 
     #[test]
