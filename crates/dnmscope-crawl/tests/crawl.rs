@@ -309,6 +309,50 @@ struct Reachable {
     posts: usize,
 }
 
+/// A review as its pages tell it apart (the content key's parts): market, vendor, the rating as
+/// shown (a verdict on the cards skin, stars elsewhere), text, item, the price as shown (none on
+/// the cards skin), and the day it was left.
+type ShownReview = (String, String, String, String, String, String, u32);
+
+fn shown_review(ctx: &Ctx, f: &dnmscope_sim::Feedback) -> ShownReview {
+    let row = view::feedback_row(ctx, f);
+    let cards = ctx.market.skin == dnmscope_sim::SkinKind::Cards;
+    (
+        ctx.market.slug.clone(),
+        ctx.world.vendors[f.vendor as usize].handle.clone(),
+        if cards {
+            row.verdict.to_owned()
+        } else {
+            row.stars.to_string()
+        },
+        row.text,
+        row.item,
+        if cards {
+            String::new()
+        } else {
+            row.price.usd_text()
+        },
+        f.day,
+    )
+}
+
+/// The vendors whose reviews a crawl of `market` on `day` can read: those with a listing up, and
+/// those active ones a forum post links to.
+fn reviewed_vendors(ctx: &Ctx) -> BTreeSet<u32> {
+    let world = ctx.world;
+    let mut vendors: BTreeSet<u32> = view::active_listings(ctx).map(|l| l.vendor).collect();
+    for thread in view::forum_threads(ctx) {
+        for post in view::visible_posts(ctx, thread.id) {
+            if let dnmscope_sim::PostAuthor::Vendor(v) = post.author {
+                if world.vendor_active(&world.vendors[v as usize], ctx.day) {
+                    vendors.insert(v);
+                }
+            }
+        }
+    }
+    vendors
+}
+
 fn reachable(world: &World, day: u32) -> Reachable {
     let mut listings = 0;
     let mut vendors = BTreeSet::new();
@@ -332,7 +376,12 @@ fn reachable(world: &World, day: u32) -> Reachable {
             for post in view::visible_posts(&ctx, thread.id) {
                 posts += 1;
                 if let dnmscope_sim::PostAuthor::Vendor(v) = post.author {
-                    if world.vendor_active(&world.vendors[v as usize], day) {
+                    let account = &world.vendors[v as usize];
+                    // The table skin shows a banned vendor's profile: observed, with its
+                    // status, not taken for a ban of the crawler.
+                    let banned_shown = market.skin == dnmscope_sim::SkinKind::Table
+                        && world.vendor_banned(account, day);
+                    if world.vendor_active(account, day) || banned_shown {
                         vendors.insert(v);
                     }
                 }
@@ -404,15 +453,7 @@ async fn a_crawl_recovers_what_the_truth_says_was_reachable_and_takes_no_action(
         let vendors: BTreeSet<u32> = view::active_listings(&ctx).map(|l| l.vendor).collect();
         for v in vendors {
             for f in world.feedback_until(v, day) {
-                let row = view::feedback_row(&ctx, f);
-                reviews.insert((
-                    v,
-                    row.stars,
-                    row.text,
-                    row.date,
-                    row.item,
-                    row.price.usd_text(),
-                ));
+                reviews.insert(shown_review(&ctx, f));
             }
         }
     }
@@ -754,4 +795,194 @@ async fn a_page_budget_is_spent_on_distinct_pages() {
         assert_eq!(accounting.fetched, 40, "{market}: {accounting:?}");
     }
     server.stop().await;
+}
+
+/// The same simulated markets crawled on five days in a row: every review is stored once (no
+/// growth from re-sightings), on each skin, and dated the day it was left, whatever form the
+/// skin prints its date in (ISO dates, European dates, ages like `3d 4h` or a bare `09:41`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_daily_crawls_store_each_review_once_on_every_skin() {
+    let world = Arc::new(generate(&WorldConfig::small(31)).unwrap());
+    let days = 6..=10;
+    let server = SimServer::start(
+        world.clone(),
+        ServerConfig::open(*days.start()),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let mut truth: BTreeSet<ShownReview> = BTreeSet::new();
+    for day in days.clone() {
+        server.set_day(day);
+        let source = HttpSource::new(&world, server.addr(), None);
+        let outcome = crawl(
+            &store,
+            &source,
+            &config(plans(&world, server.addr(), day)),
+            &Stop::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome.finish, Some(FinishReason::Completed), "day {day}");
+        for market in world
+            .markets
+            .iter()
+            .filter(|m| world.state(m.id, day) == MarketState::Up)
+        {
+            let ctx = Ctx {
+                world: &world,
+                market,
+                day,
+                layout: 1,
+            };
+            for v in reviewed_vendors(&ctx) {
+                for f in world.feedback_until(v, day) {
+                    truth.insert(shown_review(&ctx, f));
+                }
+            }
+        }
+    }
+    let rows = store
+        .feedback_rows(&dnmscope_store::AnalyticsFilter::default())
+        .await
+        .unwrap();
+    let stored: Vec<ShownReview> = rows
+        .iter()
+        .map(|r| {
+            let left_on = r.left_on.expect("every simulated review's date is read");
+            (
+                r.market.clone(),
+                r.vendor.clone().unwrap_or_default(),
+                r.rating.clone(),
+                r.text.clone(),
+                r.item.clone().unwrap_or_default(),
+                r.price_amount
+                    .as_deref()
+                    .map(|a| format!("{:.2}", a.parse::<f64>().unwrap()))
+                    .unwrap_or_default(),
+                (left_on - world.date(0)).num_days() as u32,
+            )
+        })
+        .collect();
+    let stored_set: BTreeSet<ShownReview> = stored.iter().cloned().collect();
+    assert_eq!(stored.len(), stored_set.len(), "a review stored twice");
+    let skins: Vec<(String, dnmscope_sim::SkinKind)> = world
+        .markets
+        .iter()
+        .map(|m| (m.slug.clone(), m.skin))
+        .collect();
+    for (market, skin) in &skins {
+        let want: BTreeSet<&ShownReview> = truth.iter().filter(|r| &r.0 == market).collect();
+        let got: BTreeSet<&ShownReview> = stored_set.iter().filter(|r| &r.0 == market).collect();
+        let missing: Vec<_> = want.difference(&got).take(3).collect();
+        let extra: Vec<_> = got.difference(&want).take(3).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{market} ({skin:?}): {} stored for {} distinct reviews seen; missing {missing:?}, \
+             not in the truth {extra:?}",
+            got.len(),
+            want.len()
+        );
+        assert!(!want.is_empty(), "{market}: no reviews to check");
+        println!(
+            "{market} ({}): {} feedback rows for {} distinct reviews seen over 5 daily crawls",
+            skin.name(),
+            got.len(),
+            want.len()
+        );
+    }
+    assert!(server.violations().is_empty(), "{:?}", server.violations());
+    server.stop().await;
+}
+
+/// A vendor's page of each skin read on one day and again three days later: every review on
+/// both keeps its content key (the store's rule: a key within the printed date's resolution).
+#[test]
+fn review_keys_stay_stable_across_days_on_every_skin() {
+    let world = generate(&WorldConfig::small(31)).unwrap();
+    let markets = dnmscope_parse::builtin_markets().unwrap();
+    let pseudonyms = PseudonymKey::from_bytes([9; 32]);
+    let viewer = view::Viewer {
+        username: "crawler".into(),
+        token: "t".into(),
+    };
+    let (first, later) = (6, 9);
+    for market in &world.markets {
+        let definition = markets.iter().find(|d| d.name == market.slug).unwrap();
+        let name = MarketName::new(&market.slug).unwrap();
+        let ctx_on = |day| Ctx {
+            world: &world,
+            market,
+            day,
+            layout: 1,
+        };
+        let vendor = view::active_listings(&ctx_on(later))
+            .map(|l| l.vendor)
+            .find(|v| {
+                let reviews = world.feedback_until(*v, first);
+                reviews.len() >= 3 && world.vendor_active(&world.vendors[*v as usize], first)
+            })
+            .expect("a vendor with reviews");
+        let handle = world.vendors[vendor as usize].handle.clone();
+        // Every feedback page of the vendor on `day`, read as a crawl captured at noon.
+        let read = |day| {
+            let ctx = ctx_on(day);
+            let mut feedback = Vec::new();
+            for number in 1.. {
+                let page = Page::Feedback {
+                    handle: handle.clone(),
+                    page: number,
+                };
+                let Some((_, html)) = dnmscope_sim::server::render_page(
+                    &ctx,
+                    &page,
+                    Some(&viewer),
+                    "h",
+                    &Default::default(),
+                ) else {
+                    break;
+                };
+                let parsed = dnmscope_parse::parse_page(
+                    &html,
+                    Some(definition),
+                    dnmscope_parse::Limits::default(),
+                );
+                let captured_at = world.date(day).and_hms_opt(12, 0, 0).unwrap().and_utc();
+                let url = format!("http://{}{}", market.hosts[0], ctx.url(&page));
+                feedback.extend(
+                    dnmscope_parse::to_extraction(
+                        &parsed,
+                        &dnmscope_parse::PageContext {
+                            market: &name,
+                            url: &url,
+                            captured_at,
+                            pseudonyms: &pseudonyms,
+                        },
+                    )
+                    .feedback,
+                );
+            }
+            feedback
+        };
+        let (before, after) = (read(first), read(later));
+        assert!(!before.is_empty(), "{}: no feedback read", market.slug);
+        // Every review of the first day is still shown three days later, under its key.
+        assert!(after.len() >= before.len(), "{}", market.slug);
+        for entry in &before {
+            let key = entry.content_key(&name);
+            assert!(
+                after
+                    .iter()
+                    .any(|a| a.keys_within_resolution(&name).contains(&key)),
+                "{} ({}): {entry:?} lost its key three days later",
+                market.slug,
+                market.skin.name()
+            );
+        }
+        for entry in before.iter().chain(&after) {
+            assert!(entry.left_on.is_some(), "{}: {entry:?}", market.slug);
+        }
+    }
 }

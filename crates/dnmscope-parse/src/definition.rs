@@ -793,8 +793,8 @@ mod tests {
             [
                 "dream@1",
                 "empire@2",
-                "nightshade@1",
-                "cobalt@1",
+                "nightshade@2",
+                "cobalt@2",
                 "tessera@1"
             ]
         );

@@ -400,7 +400,7 @@ impl<'c> Generator<'c> {
              Orders placed before 2pm ship the same day. Always encrypt your address with our PGP key."
         );
         let terms = if rng.gen_bool(0.5) {
-            "No refunds on seized packages without tracking. Reship once at 50%. Finalize within 7 days of arrival."
+            "No refunds without tracking. If a package is seized by customs we reship once at 50%. Finalize within 7 days of arrival."
         } else {
             "Escrow only. Disputes through the market, never threaten with negative feedback. Reships at our discretion."
         }

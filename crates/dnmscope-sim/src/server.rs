@@ -933,9 +933,22 @@ pub fn render_page(
             ("listing", l.title.clone(), body)
         }
         Page::Vendor { handle } => {
-            let v = w
-                .vendor_by_handle(market, handle)
-                .filter(|v| w.vendor_active(v, ctx.day))?;
+            let v = w.vendor_by_handle(market, handle)?;
+            if !w.vendor_active(v, ctx.day) {
+                if ctx.skin() == crate::SkinKind::Table && w.vendor_banned(v, ctx.day) {
+                    return Some((
+                        "vendor",
+                        render::page(
+                            ctx,
+                            viewer,
+                            "User Profile (BANNED)",
+                            &render::banned_vendor(ctx, v),
+                            honeypot,
+                        ),
+                    ));
+                }
+                return None;
+            }
             let view = view::vendor(ctx, v);
             let mut body = render::vendor(ctx, v, &view);
             if hostile.contains(&Hostile::MalformedHtml) {

@@ -52,6 +52,8 @@ pub struct VendorTruth<'w> {
     pub pgp_fingerprint: &'w str,
     pub joined: Day,
     pub left: Option<Day>,
+    /// The market banned the account when it ended (see `World::vendor_banned`).
+    pub banned: bool,
     pub migrated_from: Option<u32>,
     pub imported: &'w [ImportedRating],
     pub fake_campaign: Option<(Day, Day)>,
@@ -121,6 +123,7 @@ pub fn truth(world: &World) -> Truth<'_> {
             pgp_fingerprint: &world.pgp_keys[v.pgp_key as usize].fingerprint,
             joined: v.joined,
             left: v.left,
+            banned: v.left.is_some_and(|left| world.vendor_banned(v, left)),
             migrated_from: v.migrated_from,
             imported: &v.imported,
             fake_campaign: v.fake_campaign,

@@ -52,15 +52,26 @@ impl Ctx<'_> {
         }
     }
 
-    /// A review's date as shown: relative on the cards skin.
-    pub fn review_date(&self, day: Day) -> String {
+    /// A review's date as shown. The cards skin prints its age as Dream does, against noon of
+    /// the day the page is seen (the time the server's `Date` header gives): `10d 4h`, `3d`, or
+    /// the bare time it was left (`09:41`) when that was today. Each review is left at a time
+    /// of its own before noon ([`review_time`]), so its date is exact from any later day.
+    pub fn review_date(&self, f: &Feedback) -> String {
         match self.skin() {
-            SkinKind::Cards => match self.day.saturating_sub(day) {
-                0 => "today".to_owned(),
-                1 => "1 day ago".to_owned(),
-                n => format!("{n} days ago"),
-            },
-            _ => self.date(day),
+            SkinKind::Cards => {
+                let (hour, minute) = review_time(f);
+                if self.day <= f.day {
+                    return format!("{hour:02}:{minute:02}");
+                }
+                let minutes = (self.day - f.day) * 1440 + 720 - (hour * 60 + minute);
+                let (days, hours) = (minutes / 1440, minutes % 1440 / 60);
+                if hours == 0 {
+                    format!("{days}d")
+                } else {
+                    format!("{days}d {hours}h")
+                }
+            }
+            _ => self.date(f.day),
         }
     }
 
@@ -87,6 +98,11 @@ impl Ctx<'_> {
         }
         rates
     }
+}
+
+/// When on its day a review was left: a time before noon, derived from its id.
+pub fn review_time(f: &Feedback) -> (u32, u32) {
+    ((f.id * 7) % 12, (f.id * 13) % 60)
 }
 
 /// A price in USD and BTC, and which the market puts first.
@@ -203,7 +219,7 @@ pub fn feedback_row(ctx: &Ctx, f: &Feedback) -> FeedbackRow {
             _ => "negative",
         },
         text: f.text.clone(),
-        date: ctx.review_date(f.day),
+        date: ctx.review_date(f),
         item: listing.title.clone(),
         item_url: ctx.url(&Page::Listing {
             id: listing.public_id.clone(),

@@ -384,6 +384,19 @@ impl World {
         vendor.joined <= day && vendor.left.is_none_or(|left| day < left)
     }
 
+    /// Whether the market banned the vendor (from the day the account ended): an account that
+    /// ended while its market was still up (not in a seizure or exit), every third of them by
+    /// id. Only the table skin shows a banned vendor's profile (`User Profile (BANNED)`); the
+    /// other skins answer 404 for it, as for any vendor gone.
+    pub fn vendor_banned(&self, vendor: &VendorAccount, day: Day) -> bool {
+        vendor.left.is_some_and(|left| {
+            day >= left
+                && vendor.id % 3 == 0
+                && vendor.migrated_from.is_none()
+                && self.state(vendor.market, left) == MarketState::Up
+        })
+    }
+
     /// The listing's USD price on a day.
     pub fn price_usd(&self, listing: &Listing, day: Day) -> Decimal {
         let elapsed = f64::from(day.saturating_sub(listing.first_day));

@@ -437,15 +437,19 @@ pub(crate) async fn ingest_extraction(
         .await?;
     }
 
-    // Earliest first: an entry whose date came from an age takes the earliest stored entry
-    // within its resolution, which pairs a page's reviews with the stored ones in order (a
-    // maximum matching), however far their ages moved since the last crawl.
+    // A page's rows are paired with stored entries before anything is written, so the result
+    // does not depend on the order pages arrive in: of two pairings, the one that matches more
+    // stored entries wins, and on a tie the one that keeps rows on their own keys (see
+    // `pair_feedback`).
     let mut feedback: Vec<&FeedbackEntry> = extraction.feedback.iter().collect();
     feedback.sort_by_key(|entry| entry.left_on);
+    let mut prepared = Vec::with_capacity(feedback.len());
     for entry in feedback {
-        let new =
-            insert_feedback(conn, &capture, extraction_id, extraction, entry, &mut report).await?;
-        if new {
+        prepared.push(prepare_feedback(conn, &capture, extraction, entry).await?);
+    }
+    let pairing = pair_feedback(&prepared);
+    for (row, existing) in prepared.iter().zip(pairing) {
+        if insert_feedback(conn, &capture, extraction_id, row, existing, &mut report).await? {
             report.feedback_new += 1;
         } else {
             report.feedback_seen_again += 1;
@@ -775,14 +779,22 @@ async fn insert_listing_observation(
 /// Stores a feedback entry once per content key and records that this crawl saw it; `true` when
 /// the entry is new. An entry that names no vendor or listing takes them from the page it is on
 /// (a vendor page's vendor, a listing page's listing and its vendor).
-async fn insert_feedback(
+/// A feedback row of a page with what the store holds under the keys near its own.
+struct PreparedFeedback {
+    entry: FeedbackEntry,
+    key: dnmscope_model::FeedbackKey,
+    /// Keys within the date's resolution, earliest date first (its own among them).
+    candidates: Vec<dnmscope_model::FeedbackKey>,
+    /// Stored entries under those keys: key -> feedback id.
+    stored: std::collections::HashMap<String, i64>,
+}
+
+async fn prepare_feedback(
     conn: &mut Conn,
     capture: &CaptureContext,
-    extraction_id: i64,
     extraction: &Extraction,
     entry: &FeedbackEntry,
-    report: &mut IngestReport,
-) -> Result<bool, StoreError> {
+) -> Result<PreparedFeedback, StoreError> {
     let page_listing = match extraction.listings.as_slice() {
         [only] => Some(only),
         _ => None,
@@ -799,10 +811,6 @@ async fn insert_feedback(
         entry.listing_key = page_listing.map(|l| l.key.clone());
     }
     let key = entry.content_key(&capture.market);
-
-    // The earliest stored entry within the date's resolution ("10d" then "11d" on the next
-    // crawl) that this capture has not already taken for another row; else the entry with this
-    // very key (identical rows of one page are one entry).
     let candidates = entry.keys_within_resolution(&capture.market);
     let mut select = sqlx::QueryBuilder::<Db>::new(
         "SELECT f.feedback_key, f.id FROM feedback f WHERE f.market_id = ",
@@ -813,20 +821,83 @@ async fn insert_feedback(
     for candidate in &candidates {
         list.push_bind(candidate.0.clone());
     }
-    select.push(
-        ") AND NOT EXISTS (SELECT 1 FROM feedback_sightings s
-                           WHERE s.feedback_id = f.id AND s.capture_id = ",
-    );
-    select.push_bind(capture.id);
     select.push(")");
-    let untaken: std::collections::HashMap<String, i64> = select
+    let stored = select
         .build_query_as::<(String, i64)>()
         .fetch_all(&mut *conn)
         .await
         .context(|| format!("looking up feedback {key} and its neighbouring dates"))?
         .into_iter()
         .collect();
-    let mut existing: Option<i64> = candidates.iter().find_map(|c| untaken.get(&c.0).copied());
+    Ok(PreparedFeedback {
+        entry,
+        key,
+        candidates,
+        stored,
+    })
+}
+
+/// Pairs a page's rows (earliest first) with stored entries, each stored entry taken by at most
+/// one row unless rows are identical (identical rows of one page are one entry). Two pairings
+/// are tried: *earliest*, where each row takes the earliest untaken stored entry within its
+/// date's resolution (a whole page of ages read a day later than last time: "10d" then "11d"),
+/// and *own key first*, where rows whose own key is stored take it and the rest the nearest
+/// untaken one (a page showing an older review beside one seen before). The one that pairs more
+/// stored entries wins; on a tie, own key first.
+fn pair_feedback(rows: &[PreparedFeedback]) -> Vec<Option<i64>> {
+    use std::collections::HashSet;
+    let own = |row: &PreparedFeedback| row.stored.get(&row.key.0).copied();
+    let mut taken = HashSet::new();
+    let earliest: Vec<Option<i64>> = rows
+        .iter()
+        .map(|row| {
+            let id = row
+                .candidates
+                .iter()
+                .filter_map(|c| row.stored.get(&c.0).copied())
+                .find(|id| !taken.contains(id))
+                .or_else(|| own(row));
+            taken.extend(id);
+            id
+        })
+        .collect();
+    let mut taken = HashSet::new();
+    let mut own_first: Vec<Option<i64>> = rows.iter().map(own).collect();
+    taken.extend(own_first.iter().flatten().copied());
+    for (row, slot) in rows.iter().zip(own_first.iter_mut()) {
+        if slot.is_some() {
+            continue;
+        }
+        let own_index = row.candidates.iter().position(|c| c == &row.key).unwrap_or(0);
+        let mut order: Vec<usize> = (0..row.candidates.len()).collect();
+        order.sort_by_key(|&i| (i.abs_diff(own_index), i));
+        *slot = order
+            .into_iter()
+            .filter_map(|i| row.stored.get(&row.candidates[i].0).copied())
+            .find(|id| !taken.contains(id));
+        taken.extend(*slot);
+    }
+    let paired = |pairing: &[Option<i64>]| pairing.iter().flatten().collect::<HashSet<_>>().len();
+    if paired(&earliest) > paired(&own_first) {
+        earliest
+    } else {
+        own_first
+    }
+}
+
+/// Stores a paired feedback row: a sighting of `existing`, else a new entry (or the entry an
+/// identical row of the same page just made); `true` when new.
+async fn insert_feedback(
+    conn: &mut Conn,
+    capture: &CaptureContext,
+    extraction_id: i64,
+    row: &PreparedFeedback,
+    existing: Option<i64>,
+    report: &mut IngestReport,
+) -> Result<bool, StoreError> {
+    let entry = &row.entry;
+    let key = &row.key;
+    let mut existing = existing;
     if existing.is_none() {
         existing = sqlx::query_scalar(
             "SELECT id FROM feedback WHERE market_id = $1 AND feedback_key = $2",

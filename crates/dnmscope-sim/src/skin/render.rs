@@ -164,12 +164,26 @@ pub fn page(ctx: &Ctx, viewer: Option<&Viewer>, title: &str, body: &str, honeypo
         "<main class=\"{}\">\n{body}\n</main>\n",
         c(ctx, "content")
     );
-    // A link no human sees: following it is a violation.
-    let _ = writeln!(
-        out,
-        "<div style=\"display:none\"><a href=\"{}\">admin</a></div>",
-        esc(&skin.honeypot_url(honeypot))
-    );
+    // A link no human sees: following it is a violation. The list skin hides it with a class
+    // its stylesheet hides, the others with an inline style.
+    match skin {
+        SkinKind::List => {
+            let _ = writeln!(
+                out,
+                "<style>.{0} {{ font-size: 90% }}\n.{1}, .{1} a {{ display: none }}</style><div class=\"{1}\"><a href=\"{2}\">admin</a></div>",
+                c(ctx, "small"),
+                c(ctx, "aux-links"),
+                esc(&skin.honeypot_url(honeypot))
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "<div style=\"display:none\"><a href=\"{}\">admin</a></div>",
+                esc(&skin.honeypot_url(honeypot))
+            );
+        }
+    }
     let _ = write!(out, "<footer class=\"{}\">", c(ctx, "footer"));
     match skin {
         SkinKind::Table | SkinKind::List => {
@@ -211,6 +225,14 @@ pub fn page(ctx: &Ctx, viewer: Option<&Viewer>, title: &str, body: &str, honeypo
         esc(market),
         ctx.world.date(ctx.day).format("%Y")
     );
+    if skin == SkinKind::Table {
+        // What some real servers append after the document: a parser must put up with it.
+        let _ = write!(
+            out,
+            "<!-- page cache -->\n<script>var t0 = 31;</script>\n<p class=\"{}\">generated in 31 ms</p>\n",
+            c(ctx, "gen-time")
+        );
+    }
     out
 }
 
@@ -289,11 +311,22 @@ fn pager(ctx: &Ctx, page: u32, pages: u32, prev: Option<&str>, next: Option<&str
     out
 }
 
+/// The cards skin shows a review's verdict as an icon only, no word.
+fn verdict_icon(verdict: &str) -> &'static str {
+    match verdict {
+        "positive" => "ico-plus",
+        "neutral" => "ico-dot",
+        _ => "ico-minus",
+    }
+}
+
 fn feedback_rows(ctx: &Ctx, rows: &[FeedbackRow]) -> String {
     let mut out = String::new();
     match ctx.skin() {
         SkinKind::Table => {
-            let _ = write!(out, "<table class=\"{}\"><thead><tr><th>Rating</th><th>Comment</th><th>Item</th><th>Price</th><th>Buyer</th><th>Date</th></tr></thead><tbody>", c(ctx, "feedback"));
+            // The header row has the data rows' class, as on real markets: a definition
+            // skips it (`skip_if_selector = "th"`), it is not a review.
+            let _ = write!(out, "<table class=\"{}\"><tbody><tr class=\"{}\"><th>Rating</th><th>Comment</th><th>Item</th><th>Price</th><th>Buyer</th><th>Date</th></tr>", c(ctx, "feedback"), c(ctx, "fb-row"));
             for f in rows {
                 let _ = write!(
                     out,
@@ -308,8 +341,8 @@ fn feedback_rows(ctx: &Ctx, rows: &[FeedbackRow]) -> String {
             for f in rows {
                 let _ = write!(
                     out,
-                    "<div class=\"{} {}\"><span class=\"{}\">{}</span><p class=\"{}\">{}</p><div class=\"{}\"><span class=\"{}\">{}</span> &middot; <span class=\"{}\">{}</span> &middot; buyer {} [{} orders]</div></div>",
-                    c(ctx, "review"), c(ctx, f.verdict), c(ctx, "verdict"), f.verdict, c(ctx, "review-text"), esc(&f.text), c(ctx, "review-meta"), c(ctx, "review-item"), esc(&f.item), c(ctx, "review-age"), esc(&f.date), esc(&f.masked_buyer), f.buyer_orders
+                    "<div class=\"{}\"><span class=\"{}\"><i class=\"ico {}\"></i></span><p class=\"{}\">{}</p><div class=\"{}\"><span class=\"{}\">{}</span> &middot; <span class=\"{}\">{}</span> &middot; buyer {} [{} orders]</div></div>",
+                    c(ctx, "review"), c(ctx, "verdict"), c(ctx, verdict_icon(f.verdict)), c(ctx, "review-text"), esc(&f.text), c(ctx, "review-meta"), c(ctx, "review-item"), esc(&f.item), c(ctx, "review-age"), esc(&f.date), esc(&f.masked_buyer), f.buyer_orders
                 );
             }
             out.push_str("</div>");
@@ -841,6 +874,18 @@ pub fn vendor(ctx: &Ctx, v: &VendorAccount, view: &view::VendorView) -> String {
         view.feedback_pages
     );
     out
+}
+
+/// The profile of a vendor the market banned (table skin): the handle and the mark, nothing
+/// else. The vendor's status is a field of the vendor, not a ban of the visitor.
+pub fn banned_vendor(ctx: &Ctx, v: &VendorAccount) -> String {
+    format!(
+        "<h1 class=\"{}\">{}</h1><p>Status: <b class=\"{}\">BANNED</b></p>\
+         <p>This account was banned by the staff. Do not send it money.</p>",
+        c(ctx, "vendor-name"),
+        esc(&v.handle),
+        c(ctx, "v-status"),
+    )
 }
 
 pub fn feedback(ctx: &Ctx, v: &view::FeedbackPageView) -> String {
