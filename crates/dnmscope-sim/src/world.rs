@@ -391,7 +391,7 @@ impl World {
     pub fn vendor_banned(&self, vendor: &VendorAccount, day: Day) -> bool {
         vendor.left.is_some_and(|left| {
             day >= left
-                && vendor.id % 3 == 0
+                && vendor.id.is_multiple_of(3)
                 && vendor.migrated_from.is_none()
                 && self.state(vendor.market, left) == MarketState::Up
         })
