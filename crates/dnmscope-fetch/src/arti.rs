@@ -261,6 +261,24 @@ impl ArtiTransport {
     }
 }
 
+/// An error and every cause under it, `outer: cause: root cause`. arti's top-level messages
+/// name only the step that failed ("Failed to obtain hidden service circuit to …"); what went
+/// wrong (no descriptor on any HsDir, every introduction point failed, no relay for a hop) is
+/// only in the causes.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// What an arti error means for the crawler.
 fn classify(kind: arti_client::ErrorKind) -> ErrorKind {
     use arti_client::ErrorKind as K;
@@ -294,7 +312,7 @@ impl Transport for ArtiTransport {
                     host: host.to_string(),
                     port,
                     kind: classify(err.kind()),
-                    detail: err.to_string(),
+                    detail: error_chain(&err),
                 })?;
             if let Some(tunnel) = stream.client_stream_ctrl().and_then(|ctrl| ctrl.tunnel()) {
                 self.circuits
@@ -312,6 +330,36 @@ impl Transport for ArtiTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_is_reported_with_its_causes() {
+        #[derive(Debug)]
+        struct Step(&'static str, Option<Box<Step>>);
+        impl std::fmt::Display for Step {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Step {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|s| s as _)
+            }
+        }
+        let err = Step(
+            "Failed to obtain hidden service circuit",
+            Some(Box::new(Step(
+                "Unable to download hidden service descriptor",
+                None,
+            ))),
+        );
+        assert_eq!(
+            error_chain(&err),
+            "Failed to obtain hidden service circuit: Unable to download hidden service descriptor"
+        );
+        // A cause its parent already quotes is not repeated.
+        let err = Step("tor: not found: gone", Some(Box::new(Step("gone", None))));
+        assert_eq!(error_chain(&err), "tor: not found: gone");
+    }
 
     #[test]
     fn ed25519_identities_decode_from_base64() {
