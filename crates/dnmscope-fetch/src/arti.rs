@@ -95,6 +95,10 @@ fn bootstrap_error(reason: impl std::fmt::Display) -> FetchError {
     }
 }
 
+/// How long past its valid-until a consensus of a custom Tor network is still used (see
+/// `client_config`).
+const CUSTOM_NETWORK_POST_VALID_TOLERANCE: Duration = Duration::from_secs(60);
+
 fn client_config(config: &ArtiConfig) -> Result<arti_client::TorClientConfig, FetchError> {
     let arti_dir = config.data_dir.join("arti");
     let mut builder =
@@ -145,6 +149,23 @@ fn client_config(config: &ArtiConfig) -> Result<arti_client::TorClientConfig, Fe
             fallbacks.push(b);
         }
         builder.tor_network().set_fallback_caches(fallbacks);
+        // A consensus more than a minute past its valid-until is not used. arti's default
+        // accepts one up to three days past it (clock skew, authorities that fail to agree)
+        // and takes it from the cache at start: on the public network, where a consensus lasts
+        // hours, that costs little. A private network votes every few seconds and its first
+        // consensuses list only the relays that were up by then; a dnmscope run that
+        // bootstraps from such a cached consensus fails at once ("Can't find middle relay for
+        // onion-service circuit" when it lists only the authorities) and exits before arti's
+        // refresh of the consensus lands, so the cache is never refreshed and every later run
+        // fails the same way. Seen in the private network test: 31 runs over three minutes,
+        // all on the network's first consensus, long expired. Past this tolerance an expired
+        // cached consensus is ignored and bootstrap fetches the current one. Not zero: arti
+        // restarts a bootstrap whose consensus passes valid-until plus the tolerance before
+        // its relay descriptors are in, and with zero a first bootstrap on the private
+        // network restarted until its 60 s timeout.
+        builder
+            .directory_tolerance()
+            .post_valid_tolerance(CUSTOM_NETWORK_POST_VALID_TOLERANCE);
         // dnmscope asks only for onion services, never for an exit: on a network that may
         // have no exits at all (a private one), building exit circuits in advance only fails.
         builder.preemptive_circuits().disable_at_threshold(0);
