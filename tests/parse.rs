@@ -161,7 +161,9 @@ fields.price = { selector = "dl dt", label = "Price", type = "money" }
         &["eval", "--markets-dir", "markets", "--corpus", "corpus"],
     );
     assert!(
-        stdout(&output).contains("grid: 2/2 expected values matched (100.0 %)"),
+        // The page kind, and each key of the one expected search result (item by item).
+        stdout(&output).contains("grid: 4/4 expected values matched (100.0 %)")
+            && stdout(&output).contains("search listings[].title"),
         "{}",
         stdout(&output)
     );
