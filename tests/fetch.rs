@@ -361,4 +361,19 @@ fn a_bad_url_or_an_unknown_market_is_a_clear_error() {
     assert!(err.contains("elsewhere.onion"), "{err}");
     let err = run(&["ftp://alphaaaa.onion/", "--market", "alpha"]);
     assert!(err.contains("ftp"), "{err}");
+    // The crawler only reads, and so does `fetch`: actions are refused before any connection,
+    // however their path is spelled.
+    for action in [
+        "http://alphaaaa.onion/listing/7/buy",
+        "http://alphaaaa.onion/log%6Fut",
+        "http://alphaaaa.onion/%62uy/1",
+        "http://alphaaaa.onion/account/logoff",
+        "http://alphaaaa.onion/index.php?p=logout&t=x",
+    ] {
+        let err = run(&[action, "--market", "alpha"]);
+        assert!(
+            err.contains("refusing to fetch") && err.contains("state-changing"),
+            "{action}: {err}"
+        );
+    }
 }

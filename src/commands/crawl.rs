@@ -212,6 +212,7 @@ pub fn crawl_config(config: &Config, only: &[String]) -> anyhow::Result<CrawlCon
         login_pause: Duration::from_secs(settings.login_pause_secs),
         unreachable_after: settings.unreachable_after,
         pseudonyms: pseudonym_key(config)?,
+        parse_limits: dnmscope_parse::Limits::default(),
     })
 }
 

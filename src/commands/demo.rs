@@ -136,6 +136,7 @@ pub async fn run(args: DemoArgs, store_options: &StoreOptions) -> anyhow::Result
             login_pause: Duration::from_secs(30),
             unreachable_after: 3,
             pseudonyms: pseudonyms.clone(),
+            parse_limits: dnmscope_parse::Limits::default(),
         };
         let day_started = Instant::now();
         let outcome = crawl(

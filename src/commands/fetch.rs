@@ -252,6 +252,10 @@ pub async fn fetch(
         if !config.markets.contains_key(&name) {
             bail!("market {name:?} is not in the configuration (add a [markets.{name}] table with its hosts)");
         }
+        // The crawler only reads: the same rule that keeps the crawl off actions applies here.
+        if let Some(why) = dnmscope_parse::safety::state_changing(url) {
+            bail!("refusing to fetch {url:?}: it names a state-changing action ({why}); dnmscope only reads");
+        }
         jobs.push((url.to_string(), name));
     }
     let mut markets: Vec<MarketName> = Vec::new();

@@ -182,6 +182,7 @@ async fn crawled(world: &Arc<World>, dir: &tempfile::TempDir) -> Store {
             login_pause: Duration::from_secs(1),
             unreachable_after: 2,
             pseudonyms: PseudonymKey::from_bytes([7; 32]),
+            parse_limits: dnmscope_parse::Limits::default(),
         };
         let source = HttpSource::new(world, server.addr());
         let outcome = crawl(&store, &source, &config, &Stop::new()).await.unwrap();

@@ -223,6 +223,7 @@ async fn run(
         login_pause: Duration::from_secs(30),
         unreachable_after: 5,
         pseudonyms: PseudonymKey::from_bytes([3; 32]),
+        parse_limits: dnmscope_parse::Limits::default(),
     };
     let started = Instant::now();
     let outcome = crawl(

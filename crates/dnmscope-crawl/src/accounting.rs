@@ -23,6 +23,10 @@ pub struct MarketAccounting {
     pub listings_fetched: u64,
     /// Pages given up on.
     pub given_up: u64,
+    /// Pages the parser refused (past its limits) or crashed on: stored, given up, never parsed
+    /// again on resume (counted in `given_up` too).
+    #[serde(default)]
+    pub refused: u64,
     /// Gates met: queue, ban, login pages.
     pub gates: BTreeMap<String, u64>,
     /// Whether the market stopped answering during the run.
@@ -71,6 +75,9 @@ pub fn table(markets: &BTreeMap<String, MarketAccounting>) -> String {
         }
         if !a.needs_human.is_empty() {
             state.push_str(" [needs a human]");
+        }
+        if a.refused > 0 {
+            let _ = write!(state, " [{} pages refused by the parser]", a.refused);
         }
         let _ = writeln!(
             out,

@@ -11,6 +11,7 @@
 
 mod accounting;
 mod fetch_source;
+mod parse_pool;
 mod plan;
 mod run;
 mod source;
@@ -18,5 +19,7 @@ mod source;
 pub use accounting::{table, MarketAccounting};
 pub use fetch_source::{FetchSource, Sessions};
 pub use plan::{canonical_link, is_denied, priority, CrawlConfig, MarketPlan};
-pub use run::{crawl, crawl_with_progress, CrawlError, MarketStatus, Progress, RunOutcome, Stop};
+pub use run::{
+    crawl, crawl_with_progress, CrawlError, MarketStatus, Progress, RunOutcome, Stop, REPARSE_NOTE,
+};
 pub use source::{FailureKind, Signal, Source, SourceError};

@@ -2,12 +2,11 @@
 //! (concurrency, retries, pauses). Also the link rules: canonical URLs, the built-in deny list,
 //! staying on the market's hosts.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use dnmscope_model::{MarketName, PseudonymKey};
-use dnmscope_parse::Market;
-use regex::Regex;
+use dnmscope_parse::{Limits, Market};
 use url::Url;
 
 /// One market in a run.
@@ -45,6 +44,8 @@ pub struct CrawlConfig {
     pub unreachable_after: u32,
     /// The key that pseudonymises forum authors.
     pub pseudonyms: PseudonymKey,
+    /// How much of a page the parser reads and builds (a page past them is cut or refused).
+    pub parse_limits: Limits,
 }
 
 impl CrawlConfig {
@@ -70,23 +71,11 @@ impl CrawlConfig {
     }
 }
 
-/// Links whose path or query names an action the crawler must never take, whatever a market
-/// definition says.
-static DENY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(^|[/?&=_.-])(buy|orders?|checkout|cart|logout|log-out|signout|sign-out|messages?|msg|compose|inbox|votes?|upvote|withdraw|delete|remove|report|trap|hp)([/?&=_.-]|$)")
-        .expect("a valid pattern")
-});
-
-/// Whether a URL names a state-changing action.
+/// Whether a URL names a state-changing action (after percent-decoding and normalising its
+/// path; see [`dnmscope_parse::safety`]), whatever a market definition says. A URL that does
+/// not parse is refused too.
 pub fn is_denied(url: &str) -> bool {
-    let Ok(parsed) = Url::parse(url) else {
-        return true;
-    };
-    let tail = match parsed.query() {
-        Some(q) => format!("{}?{q}", parsed.path()),
-        None => parsed.path().to_owned(),
-    };
-    DENY.is_match(&tail)
+    Url::parse(url).is_err() || dnmscope_parse::safety::state_changing(url).is_some()
 }
 
 /// The canonical form of a link found on `page_url`, if the crawler may follow it: resolved,
@@ -181,6 +170,16 @@ mod tests {
             "/cart/add/7",
             "/account/logout?csrf=1",
             "/board/vote/3",
+            "/log%6Fut",
+            "/BUY%2F2",
+            "/%62uy/1",
+            "/purchase/3",
+            "/account/logoff",
+            "/escrow/finalize/3",
+            "/feedback/leave/3",
+            "/dispute/open/3",
+            "/favorite/add/3",
+            "/setview/list",
         ] {
             let denied =
                 check(action).is_none() || is_denied(&format!("http://main.onion{action}"));

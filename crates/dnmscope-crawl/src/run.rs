@@ -15,7 +15,9 @@ use dnmscope_model::{
     CrawlId, FinishReason, FrontierEntry, MarketEvent, MarketEventKind, MarketName, NewLink,
     PageKind,
 };
-use dnmscope_parse::{parse_page, to_extraction, Limits, PageContext};
+use dnmscope_parse::{to_extraction, PageContext};
+
+use crate::parse_pool::ParsePool;
 use dnmscope_store::{Store, StoreError};
 use futures_util::StreamExt;
 use regex::Regex;
@@ -35,6 +37,8 @@ pub enum CrawlError {
         #[source]
         source: StoreError,
     },
+    #[error("starting the threads that parse pages")]
+    ParseThreads(#[source] std::io::Error),
 }
 
 trait StoreContext<T> {
@@ -148,7 +152,14 @@ struct Runner<'a, S> {
     plans: HashMap<String, &'a MarketPlan>,
     state: Mutex<HashMap<String, MarketRuntime>>,
     progress: &'a Progress,
+    parser: ParsePool,
 }
+
+/// The note a resumed run leaves on an entry whose stored page it parses again (the entry's last
+/// error until it is settled).
+pub const REPARSE_NOTE: &str = "parsing the stored page again after the process ended";
+const REPARSE_REFUSED: &str =
+    "two processes in a row ended while parsing this stored page; it is not parsed again";
 
 static META_REFRESH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)<meta[^>]*http-equiv\s*=\s*["']?refresh["']?[^>]*content\s*=\s*["']?\s*(\d+)\s*(?:;\s*url\s*=\s*([^"'>\s]+))?"#)
@@ -291,6 +302,12 @@ pub async fn crawl_with_progress<S: Source>(
             .collect(),
         state: Mutex::new(state),
         progress,
+        parser: ParsePool::new(
+            std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .min(4),
+        )
+        .map_err(CrawlError::ParseThreads)?,
     };
     for (market, runtime) in runner.state.lock().expect("state lock").iter() {
         progress.publish(market, runtime);
@@ -590,6 +607,23 @@ impl<S: Source> Runner<'_, S> {
         // The page: from the store when this run already fetched it, else from the source.
         let (capture_id, capture) = match entry.capture_id {
             Some(id) => {
+                // A page stored by an earlier process and never settled: the process ended
+                // while parsing or ingesting it. Once is a kill; twice in a row, the page may be
+                // what ends the process, and it is refused rather than parsed a third time.
+                if entry.last_error.as_deref() == Some(REPARSE_NOTE) {
+                    self.with_market(market, |m| {
+                        m.accounting.refused += 1;
+                        m.accounting.given_up += 1;
+                    });
+                    tracing::warn!(market, url = %entry.url, "page refused: {REPARSE_REFUSED}");
+                    return self
+                        .give_up(&entry, &format!("refused: {REPARSE_REFUSED}"))
+                        .await;
+                }
+                self.store
+                    .note_reparse(entry.id, REPARSE_NOTE)
+                    .await
+                    .during(|| format!("noting the re-parse of {}", entry.url))?;
                 let capture = self
                     .store
                     .capture(id)
@@ -636,8 +670,30 @@ impl<S: Source> Runner<'_, S> {
             }
         };
 
-        let html = String::from_utf8_lossy(&capture.body);
-        let parsed = parse_page(&html, Some(&plan.definition), Limits::default());
+        let html: Arc<str> = String::from_utf8_lossy(&capture.body).into();
+        let parsed = match self
+            .parser
+            .parse(
+                Arc::clone(&html),
+                Arc::clone(&plan.definition),
+                self.config.parse_limits,
+            )
+            .await
+        {
+            Ok(parsed) => parsed,
+            Err(crash) => {
+                dnmscope_parse::refused_page(format!("the parser crashed on this page: {crash}"))
+            }
+        };
+        if let Some(why) = &parsed.refused {
+            // Stored once, never parsed again: the frontier entry is given up with the reason.
+            tracing::warn!(market, url = %entry.url, "page refused: {why}");
+            self.with_market(market, |m| {
+                m.accounting.refused += 1;
+                m.accounting.given_up += 1;
+            });
+            return self.give_up(&entry, &format!("refused: {why}")).await;
+        }
         let kind = parsed.page_kind;
         self.with_market(market, |m| {
             *m.accounting

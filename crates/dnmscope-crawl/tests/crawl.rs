@@ -285,6 +285,7 @@ fn config(markets: Vec<MarketPlan>) -> CrawlConfig {
         login_pause: Duration::from_secs(1),
         unreachable_after: 3,
         pseudonyms: PseudonymKey::from_bytes([9; 32]),
+        parse_limits: dnmscope_parse::Limits::default(),
     }
 }
 
@@ -985,4 +986,193 @@ fn review_keys_stay_stable_across_days_on_every_skin() {
             assert!(entry.left_on.is_some(), "{}: {entry:?}", market.slug);
         }
     }
+}
+
+/// Pages served from memory, by path: no network at all.
+struct MemorySource {
+    pages: std::collections::HashMap<String, String>,
+    fetched: std::sync::Mutex<Vec<String>>,
+}
+
+impl Source for MemorySource {
+    async fn fetch(
+        &self,
+        crawl: CrawlId,
+        market: &MarketName,
+        url: &str,
+    ) -> Result<Capture, SourceError> {
+        let path = url::Url::parse(url).unwrap().path().to_owned();
+        self.fetched.lock().unwrap().push(path.clone());
+        let Some(body) = self.pages.get(&path) else {
+            return Err(SourceError {
+                kind: FailureKind::Fatal,
+                url: url.to_owned(),
+                message: "not in the test's pages".into(),
+            });
+        };
+        Ok(Capture {
+            market: market.clone(),
+            crawl,
+            url: url.to_owned(),
+            final_url: None,
+            fetched_at: Utc::now(),
+            status: 200,
+            headers: vec![],
+            body: body.clone().into_bytes(),
+            truncated: None,
+            elapsed_ms: Some(1),
+        })
+    }
+
+    fn report(&self, _market: &MarketName, _signal: Signal) {}
+}
+
+/// A market whose every page is a listing linking to the pages it names.
+fn memory_plan() -> MarketPlan {
+    let definition = dnmscope_parse::Market::from_toml(
+        "memory.toml",
+        "name = \"memory\"\nversion = 1\nhosts = [\"memory.onion\"]\n\
+         [[page_kinds]]\nkind = \"listing\"\nselector = \"h1.item\"\n\
+         [fields.listing.title]\nselector = \"h1.item\"\n\
+         [[links]]\nkind = \"listing\"\nselector = \"a\"\n",
+    )
+    .unwrap();
+    MarketPlan {
+        name: MarketName::new("memory").unwrap(),
+        definition: Arc::new(definition),
+        hosts: vec!["memory.onion".into()],
+        seeds: vec!["http://memory.onion/".into()],
+        max_pages: None,
+        max_depth: 5,
+        session_params: vec![],
+    }
+}
+
+/// A page that makes the tree builder clone misnested formatting elements for every paragraph:
+/// thousands of nodes out of each chunk of a few kilobytes.
+fn amplifying_page() -> String {
+    let formatting: String = (0..60).map(|i| format!("<b c={i}>")).collect();
+    format!("<div>{formatting}</div>{}", "<p>x".repeat(5_000))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_the_parser_refuses_are_stored_given_up_counted_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let mut pages = std::collections::HashMap::new();
+    let links: String = (0..3)
+        .map(|i| format!("<a href=/hostile/{i}>h</a><a href=/ok/{i}>o</a>"))
+        .collect();
+    pages.insert("/".to_owned(), format!("<h1 class=item>home</h1>{links}"));
+    for i in 0..3 {
+        pages.insert(format!("/hostile/{i}"), amplifying_page());
+        pages.insert(format!("/ok/{i}"), format!("<h1 class=item>item {i}</h1>"));
+    }
+    let source = MemorySource {
+        pages,
+        fetched: Default::default(),
+    };
+    let mut config = config(vec![memory_plan()]);
+    config.parse_limits = dnmscope_parse::Limits {
+        max_nodes: 2_000,
+        ..dnmscope_parse::Limits::default()
+    };
+    let outcome = crawl(&store, &source, &config, &Stop::new()).await.unwrap();
+    assert_eq!(outcome.finish, Some(FinishReason::Completed));
+    let accounting = &outcome.accounting["memory"];
+    assert_eq!(accounting.refused, 3, "{accounting:?}");
+    assert_eq!(
+        accounting.fetched, 7,
+        "every page is fetched and stored once"
+    );
+    assert_eq!(accounting.parsed.get("listing"), Some(&4), "{accounting:?}");
+    let table = dnmscope_crawl::table(&outcome.accounting);
+    assert!(table.contains("[3 pages refused by the parser]"), "{table}");
+    let stats = store.stats().await.unwrap();
+    assert_eq!(rows(&stats, "captures"), 7);
+    assert_eq!(rows(&stats, "listing_observations"), 4);
+    let mut fetched = source.fetched.lock().unwrap().clone();
+    fetched.sort();
+    fetched.dedup();
+    assert_eq!(fetched.len(), 7, "nothing is fetched twice: {fetched:?}");
+
+    // Resumed, the finished run is not touched again; the refused pages' entries say why.
+    let counts = store.frontier_counts(outcome.crawl).await.unwrap();
+    assert!(
+        counts.contains(&("memory".into(), dnmscope_model::FrontierState::Failed, 3)),
+        "{counts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_page_two_processes_ended_on_is_refused_instead_of_parsed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let plan = memory_plan();
+    let config = config(vec![plan.clone()]);
+    // The state two killed processes leave: the run unfinished, a page stored for an entry, and
+    // the first resume's note on it (the second process ended while parsing it again).
+    let run = store
+        .begin_crawl(
+            std::slice::from_ref(&plan.name),
+            &config.describe(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let link = |path: &str| dnmscope_model::NewLink {
+        url: format!("http://memory.onion{path}"),
+        kind: "listing".into(),
+        depth: 0,
+        priority: 10,
+    };
+    store
+        .enqueue(
+            run,
+            &plan.name,
+            &[link("/"), link("/crash"), link("/again")],
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let due = store.due(run, Utc::now(), 10).await.unwrap();
+    let source = MemorySource {
+        pages: [
+            ("/".to_owned(), "<h1 class=item>home</h1>".to_owned()),
+            ("/crash".to_owned(), "<h1 class=item>crash</h1>".to_owned()),
+            ("/again".to_owned(), "<h1 class=item>again</h1>".to_owned()),
+        ]
+        .into_iter()
+        .collect(),
+        fetched: Default::default(),
+    };
+    for path in ["/crash", "/again"] {
+        let entry = due
+            .iter()
+            .find(|e| e.url.ends_with(path))
+            .expect("the entry");
+        let capture = source.fetch(run, &plan.name, &entry.url).await.unwrap();
+        store.store_fetched(entry.id, &capture).await.unwrap();
+        if path == "/crash" {
+            store
+                .note_reparse(entry.id, dnmscope_crawl::REPARSE_NOTE)
+                .await
+                .unwrap();
+        }
+    }
+    source.fetched.lock().unwrap().clear();
+    let outcome = crawl(&store, &source, &config, &Stop::new()).await.unwrap();
+    assert!(outcome.resumed);
+    assert_eq!(outcome.finish, Some(FinishReason::Completed));
+    let accounting = &outcome.accounting["memory"];
+    assert_eq!(accounting.refused, 1, "{accounting:?}");
+    // The page killed once is parsed from the store; the one killed twice is refused; neither
+    // is fetched again.
+    assert_eq!(*source.fetched.lock().unwrap(), ["/"]);
+    assert_eq!(accounting.parsed.get("listing"), Some(&2), "{accounting:?}");
+    let crash = store
+        .due(run, Utc::now() + chrono::Duration::days(1), 10)
+        .await
+        .unwrap();
+    assert!(crash.is_empty(), "nothing is left pending: {crash:?}");
 }

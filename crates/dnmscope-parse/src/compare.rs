@@ -270,6 +270,7 @@ mod tests {
             .unwrap(),
             links: Vec::new(),
             diagnostics: Vec::new(),
+            refused: None,
         };
         let expected = json!({"page_kind": "feedback", "fields": {"feedback": [
             {"rating": 5, "text": "good"},

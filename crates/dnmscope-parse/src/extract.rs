@@ -626,6 +626,42 @@ mod tests {
     }
 
     #[test]
+    fn honeypots_and_disguised_actions_are_not_followed() {
+        let m = market("name = \"t\"\n[[links]]\nkind = \"page\"\nselector = \"a\"\n");
+        let page = parse_page(
+            "<html><head><style>a.hp.deep { opacity: 0 } .pair { color: red } \
+             ul > li.gone { visibility : collapse !important }</style></head><body>\
+             <a href=/seen>seen</a>\
+             <a class=\"hp deep\" href=/t1>1</a>\
+             <a class=hp href=/only-one-class>shown</a>\
+             <ul><li class=gone><a href=/t2>2</a></li></ul>\
+             <a style=\"position:absolute; left:-9999px\" href=/t3>3</a>\
+             <a style=\"opacity:0.0\" href=/t4>4</a>\
+             <a aria-hidden=\"true\" href=/t5>5</a>\
+             <div hidden><a href=/t6>6</a></div>\
+             <span style=\"width:0;height:0;overflow:hidden\"><a href=/t7>7</a></span>\
+             <a style=\"font-size:0\" href=/t8>8</a>\
+             <a href=/log%6Fut>out</a><a href=/BUY%2F2>b</a><a href=/%62uy/1>b</a>\
+             <a href=/purchase/3>p</a><a href=/account/logoff>o</a><a href=/escrow/finalize/3>f</a>\
+             <a href=/feedback/leave/3>l</a><a href=/dispute/open/3>d</a>\
+             <a href=/favorite/add/3>fav</a><a href=/setview/list>v</a>\
+             <a data-method=post href=/listing/9>post</a>\
+             <a onclick=\"document.forms[0].submit()\" href=/listing/10>js</a>\
+             <a href=/listing/11>listing</a></body></html>",
+            Some(&m),
+            Limits::default(),
+        );
+        let followed: Vec<&str> = page
+            .links
+            .iter()
+            .filter(|l| l.follow)
+            .map(|l| l.url.as_str())
+            .collect();
+        assert_eq!(followed, ["/seen", "/only-one-class", "/listing/11"]);
+        assert_eq!(page.links.len(), 23, "refused links are still listed");
+    }
+
+    #[test]
     fn integers_are_read_whole_or_refused() {
         for (text, expected) in [
             ("17", 17),

@@ -1,73 +1,381 @@
-//! Limits applied to a page before html5ever sees it.
+//! Parsing bounded in time, memory and stack, whatever the page.
 //!
-//! html5ever's tree building costs time proportional to the square of the nesting depth and deep
-//! nesting can exhaust the stack, so a page is cut where its nesting passes `max_depth`, and at
-//! `max_bytes`. The depth estimate is a cheap scan of the tags: elements whose end tag HTML lets
-//! a page omit (`<p>`, `<li>`, `<td>`, ...) and void elements do not count, so a real page's
-//! estimate is close to its tree's depth, while a hostile one is cut early.
+//! html5ever's tree building costs time proportional to the page's size times its nesting
+//! depth, and a hostile page can make the tree builder create many elements per byte (misnested
+//! formatting elements are cloned again and again). A pre-scan of the text cannot know what the
+//! tree builder will build (stray end tags, unclosed comments, foreign content), so the limits
+//! count what it actually builds: the page is fed to html5ever in small chunks through a sink
+//! that counts the nodes created and measures the depth of every node appended to the tree.
+//!
+//! - Between chunks, a page whose tree is deeper than `max_depth`, has more than `max_nodes`
+//!   nodes, or has taken longer than `max_time` is **cut**: the tree built so far is kept and
+//!   the rest of the page is not read.
+//! - Within a chunk, a page that makes the tree builder create more than `4 × max_nodes` nodes
+//!   (amplification inside one chunk) is **refused**: parsing stops at once and the page gets an
+//!   empty tree.
+//! - Only the first `max_bytes` of a page are read.
+//!
+//! Either way the page gets a diagnostic naming the limit, where it was reached and what was
+//! not read.
 
-/// How much of a page the parser reads.
+use std::borrow::Cow;
+use std::cell::{Cell, Ref};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use html5ever::tendril::{StrTendril, TendrilSink};
+use html5ever::tree_builder::{ElementFlags, NodeOrText, QuirksMode, TreeSink};
+use html5ever::{Attribute, QualName};
+use scraper::{Html, HtmlTreeSink};
+
+/// How much of a page the parser reads and builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Bytes read; the rest is dropped with a diagnostic.
     pub max_bytes: usize,
-    /// Element nesting depth; the page is cut where it is passed.
+    /// Depth of the built tree (the document is depth 0); the page is cut where it is passed.
     pub max_depth: usize,
+    /// Nodes (elements, text runs, comments) in the built tree; the page is cut where it is
+    /// passed, and refused when one chunk alone creates four times as many.
+    pub max_nodes: usize,
+    /// Time spent building the tree; the page is cut where it is passed.
+    pub max_time: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_bytes: 8 * 1024 * 1024,
-            max_depth: 256,
+            max_depth: 512,
+            max_nodes: 400_000,
+            max_time: Duration::from_secs(4),
         }
     }
 }
 
-/// Elements that never have content or whose end tag may be left out: they do not deepen the
-/// estimate.
-const NOT_COUNTED: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-    "track", "wbr", "p", "li", "dt", "dd", "option", "optgroup", "td", "th", "tr", "tbody",
-    "thead", "tfoot", "colgroup", "rb", "rt", "rp", "html", "head", "body", "!doctype",
-];
-
 /// Where and why a page was cut.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cut {
+    /// Bytes of the page that were read.
     pub at: usize,
     pub reason: String,
+    /// Nothing of the page was read: its tree is empty.
+    pub refused: bool,
 }
 
-/// Returns the part of `html` to parse, and why it was cut if it was.
-pub fn bound(html: &str, limits: Limits) -> (&str, Option<Cut>) {
-    let mut cut = None;
+/// Bytes fed to html5ever at a time: the most work a page can make between two checks.
+const CHUNK: usize = 4096;
+
+/// The page's tree, the part of the page it was built from, and where and why it was cut (each
+/// limit reached, in order).
+pub fn parse_bounded(html: &str, limits: Limits) -> (Html, &str, Vec<Cut>) {
+    let mut cuts = Vec::new();
     let mut end = html.len();
     if end > limits.max_bytes {
         end = floor_char_boundary(html, limits.max_bytes);
-        cut = Some(Cut {
+        cuts.push(Cut {
             at: end,
             reason: format!(
                 "the page has {} bytes; only the first {} are read",
                 html.len(),
                 limits.max_bytes
             ),
+            refused: false,
         });
     }
     let text = &html[..end];
-    if let Some(at) = depth_cut(text, limits.max_depth) {
-        return (
-            &text[..at],
-            Some(Cut {
+    let budget = Budget::new(limits);
+    let sink = BoundedSink {
+        inner: HtmlTreeSink::new(Html::new_document()),
+        budget: &budget,
+    };
+    let started = Instant::now();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut parser = html5ever::driver::parse_document(sink, Default::default());
+        let mut at = 0;
+        while at < text.len() {
+            let next = floor_char_boundary(text, (at + CHUNK).min(text.len()));
+            let next = if next <= at { text.len() } else { next };
+            parser.process(StrTendril::from_slice(&text[at..next]));
+            at = next;
+            if at < text.len() {
+                if let Some(reason) = budget.exceeded(started.elapsed()) {
+                    return (parser.finish(), Some((at, reason)));
+                }
+            }
+        }
+        (parser.finish(), None)
+    }));
+    match outcome {
+        Ok((doc, None)) => (doc, text, cuts),
+        Ok((doc, Some((at, reason)))) => {
+            cuts.push(Cut {
                 at,
                 reason: format!(
-                    "elements are nested deeper than {}; the page is read up to byte {at}",
-                    limits.max_depth
+                    "{reason}; the page is read up to byte {at} of {}",
+                    html.len()
                 ),
-            }),
-        );
+                refused: false,
+            });
+            (doc, &text[..at], cuts)
+        }
+        Err(payload) => match payload.downcast::<Refused>() {
+            Ok(refused) => {
+                cuts.push(Cut {
+                    at: 0,
+                    reason: format!("refused: {}; the page is not read at all", refused.0),
+                    refused: true,
+                });
+                (Html::new_document(), "", cuts)
+            }
+            // Not ours: html5ever or scraper panicked. The caller (which may run parsing on
+            // its own thread) decides what a crash means.
+            Err(payload) => resume_unwind(payload),
+        },
     }
-    (text, cut)
+}
+
+/// The unwinding payload that stops the tree builder inside a chunk.
+struct Refused(String);
+
+/// What the tree builder has built so far.
+struct Budget {
+    limits: Limits,
+    nodes: Cell<usize>,
+    deepest: Cell<usize>,
+}
+
+impl Budget {
+    fn new(limits: Limits) -> Budget {
+        Budget {
+            limits,
+            nodes: Cell::new(0),
+            deepest: Cell::new(0),
+        }
+    }
+
+    fn node_created(&self) {
+        let nodes = self.nodes.get() + 1;
+        self.nodes.set(nodes);
+        if nodes > self.limits.max_nodes.saturating_mul(4) {
+            // resume_unwind, unlike panic!, runs no panic hook: nothing is printed.
+            resume_unwind(Box::new(Refused(format!(
+                "the page makes the parser build more than {} nodes",
+                self.limits.max_nodes.saturating_mul(4)
+            ))));
+        }
+    }
+
+    fn exceeded(&self, elapsed: Duration) -> Option<String> {
+        if self.deepest.get() > self.limits.max_depth {
+            Some(format!(
+                "elements are nested deeper than {}",
+                self.limits.max_depth
+            ))
+        } else if self.nodes.get() > self.limits.max_nodes {
+            Some(format!(
+                "the page has more than {} nodes",
+                self.limits.max_nodes
+            ))
+        } else if elapsed > self.limits.max_time {
+            Some(format!(
+                "parsing took longer than {} ms",
+                self.limits.max_time.as_millis()
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// scraper's sink, counting what is built.
+struct BoundedSink<'b> {
+    inner: HtmlTreeSink,
+    budget: &'b Budget,
+}
+
+type Handle = <HtmlTreeSink as TreeSink>::Handle;
+
+impl BoundedSink<'_> {
+    /// Records the depth `node` has in the tree (walking up its parents: at most the depth
+    /// limit plus one chunk's worth of elements).
+    fn measure(&self, node: &Handle) {
+        let html = self.inner.0.borrow();
+        if let Some(node) = html.tree.get(*node) {
+            let depth = node.ancestors().count() + 1;
+            if depth > self.budget.deepest.get() {
+                self.budget.deepest.set(depth);
+            }
+        }
+    }
+
+    fn counted(&self, child: &NodeOrText<Handle>) {
+        if let NodeOrText::AppendText(_) = child {
+            // Adjacent text is merged into one node; count runs, not characters.
+            return;
+        }
+        self.budget.node_created();
+    }
+}
+
+impl TreeSink for BoundedSink<'_> {
+    type Output = Html;
+    type Handle = Handle;
+    type ElemName<'a>
+        = Ref<'a, QualName>
+    where
+        Self: 'a;
+
+    fn finish(self) -> Html {
+        self.inner.finish()
+    }
+
+    fn parse_error(&self, msg: Cow<'static, str>) {
+        self.inner.parse_error(msg)
+    }
+
+    fn get_document(&self) -> Handle {
+        self.inner.get_document()
+    }
+
+    fn elem_name<'a>(&'a self, target: &'a Handle) -> Ref<'a, QualName> {
+        self.inner.elem_name(target)
+    }
+
+    fn create_element(&self, name: QualName, attrs: Vec<Attribute>, flags: ElementFlags) -> Handle {
+        let handle = self.inner.create_element(name, attrs, flags);
+        self.budget.node_created();
+        handle
+    }
+
+    fn create_comment(&self, text: StrTendril) -> Handle {
+        self.budget.node_created();
+        self.inner.create_comment(text)
+    }
+
+    fn create_pi(&self, target: StrTendril, data: StrTendril) -> Handle {
+        self.budget.node_created();
+        self.inner.create_pi(target, data)
+    }
+
+    fn append(&self, parent: &Handle, child: NodeOrText<Handle>) {
+        let node = match &child {
+            NodeOrText::AppendNode(node) => Some(*node),
+            NodeOrText::AppendText(_) => None,
+        };
+        if node.is_none() {
+            self.counted(&child);
+        }
+        self.inner.append(parent, child);
+        if let Some(node) = node {
+            self.measure(&node);
+        }
+    }
+
+    fn append_based_on_parent_node(
+        &self,
+        element: &Handle,
+        prev_element: &Handle,
+        child: NodeOrText<Handle>,
+    ) {
+        let node = match &child {
+            NodeOrText::AppendNode(node) => Some(*node),
+            NodeOrText::AppendText(_) => None,
+        };
+        self.inner
+            .append_based_on_parent_node(element, prev_element, child);
+        if let Some(node) = node {
+            self.measure(&node);
+        }
+    }
+
+    fn append_doctype_to_document(
+        &self,
+        name: StrTendril,
+        public_id: StrTendril,
+        system_id: StrTendril,
+    ) {
+        self.inner
+            .append_doctype_to_document(name, public_id, system_id)
+    }
+
+    fn mark_script_already_started(&self, node: &Handle) {
+        self.inner.mark_script_already_started(node)
+    }
+
+    fn pop(&self, node: &Handle) {
+        self.inner.pop(node)
+    }
+
+    fn get_template_contents(&self, target: &Handle) -> Handle {
+        self.inner.get_template_contents(target)
+    }
+
+    fn same_node(&self, x: &Handle, y: &Handle) -> bool {
+        self.inner.same_node(x, y)
+    }
+
+    fn set_quirks_mode(&self, mode: QuirksMode) {
+        self.inner.set_quirks_mode(mode)
+    }
+
+    fn append_before_sibling(&self, sibling: &Handle, new_node: NodeOrText<Handle>) {
+        let node = match &new_node {
+            NodeOrText::AppendNode(node) => Some(*node),
+            NodeOrText::AppendText(_) => None,
+        };
+        self.inner.append_before_sibling(sibling, new_node);
+        if let Some(node) = node {
+            self.measure(&node);
+        }
+    }
+
+    fn add_attrs_if_missing(&self, target: &Handle, attrs: Vec<Attribute>) {
+        self.inner.add_attrs_if_missing(target, attrs)
+    }
+
+    fn associate_with_form(
+        &self,
+        target: &Handle,
+        form: &Handle,
+        nodes: (&Handle, Option<&Handle>),
+    ) {
+        self.inner.associate_with_form(target, form, nodes)
+    }
+
+    fn remove_from_parent(&self, target: &Handle) {
+        self.inner.remove_from_parent(target)
+    }
+
+    fn reparent_children(&self, node: &Handle, new_parent: &Handle) {
+        self.inner.reparent_children(node, new_parent);
+        // The moved children are one level deeper or shallower; their subtrees are measured
+        // again when the next node is appended below them.
+        self.measure(new_parent);
+    }
+
+    fn is_mathml_annotation_xml_integration_point(&self, handle: &Handle) -> bool {
+        self.inner
+            .is_mathml_annotation_xml_integration_point(handle)
+    }
+
+    fn set_current_line(&self, line_number: u64) {
+        self.inner.set_current_line(line_number)
+    }
+
+    fn allow_declarative_shadow_roots(&self, intended_parent: &Handle) -> bool {
+        self.inner.allow_declarative_shadow_roots(intended_parent)
+    }
+
+    fn attach_declarative_shadow(
+        &self,
+        location: &Handle,
+        template: &Handle,
+        attrs: &[Attribute],
+    ) -> bool {
+        self.inner
+            .attach_declarative_shadow(location, template, attrs)
+    }
 }
 
 fn floor_char_boundary(text: &str, mut index: usize) -> usize {
@@ -77,98 +385,106 @@ fn floor_char_boundary(text: &str, mut index: usize) -> usize {
     index
 }
 
-/// The byte offset of the tag that makes the estimated depth pass `max_depth`.
-fn depth_cut(text: &str, max_depth: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut depth: usize = 0;
-    let mut i = 0;
-    while let Some(offset) = memchr(b'<', &bytes[i..]) {
-        let start = i + offset;
-        i = start + 1;
-        if bytes[i..].starts_with(b"!--") {
-            i = match find(&bytes[i..], b"-->") {
-                Some(end) => i + end + 3,
-                None => return None,
-            };
-            continue;
-        }
-        let closing = bytes.get(i) == Some(&b'/');
-        let name_start = if closing { i + 1 } else { i };
-        let name_end = bytes[name_start..]
-            .iter()
-            .position(|b| !(b.is_ascii_alphanumeric() || *b == b'!' || *b == b'-'))
-            .map(|p| name_start + p)
-            .unwrap_or(bytes.len());
-        if name_end == name_start {
-            continue;
-        }
-        let name = text[name_start..name_end].to_ascii_lowercase();
-        let tag_end = memchr(b'>', &bytes[name_end..]).map(|p| name_end + p);
-        let self_closing = tag_end.is_some_and(|e| e > 0 && bytes[e - 1] == b'/');
-        if closing {
-            if !NOT_COUNTED.contains(&name.as_str()) {
-                depth = depth.saturating_sub(1);
-            }
-            continue;
-        }
-        if name == "script" || name == "style" || name == "textarea" || name == "title" {
-            // Raw text: skip to the end tag.
-            let close = format!("</{name}");
-            match find_ignore_case(&bytes[i..], close.as_bytes()) {
-                Some(end) => i += end,
-                None => return None,
-            }
-            continue;
-        }
-        if self_closing || NOT_COUNTED.contains(&name.as_str()) {
-            continue;
-        }
-        depth += 1;
-        if depth > max_depth {
-            return Some(start);
-        }
-    }
-    None
-}
-
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|b| *b == needle)
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn find_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn check(html: &str, max_depth: usize) -> String {
-        let (text, cut) = bound(
-            html,
-            Limits {
-                max_bytes: 64,
-                max_depth,
-            },
-        );
-        format!("{text:?} {:?}", cut.map(|c| c.reason))
+    fn check(html: &str, limits: Limits) -> String {
+        let (doc, read, cuts) = parse_bounded(html, limits);
+        let cut = (!cuts.is_empty()).then(|| {
+            cuts.iter()
+                .map(|c| c.reason.as_str())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        });
+        let text: String = doc.root_element().text().collect();
+        format!(
+            "read {} of {} bytes, text {:?}, cut {:?}",
+            read.len(),
+            html.len(),
+            text.chars().take(24).collect::<String>(),
+            cut
+        )
+    }
+
+    fn small() -> Limits {
+        Limits {
+            max_bytes: 64 * 1024,
+            max_depth: 64,
+            max_nodes: 2_000,
+            max_time: Duration::from_secs(60),
+        }
     }
 
     #[test]
-    fn cuts_deep_and_long_pages_only() {
-        expect_test::expect![[r#""<div><p><p><li><img><br/><div>x</div></div>" None"#]]
-            .assert_eq(&check("<div><p><p><li><img><br/><div>x</div></div>", 2));
-        expect_test::expect![[r#""<div><span>" Some("elements are nested deeper than 2; the page is read up to byte 11")"#]]
-            .assert_eq(&check("<div><span><b>deep</b></span></div>", 2));
-        expect_test::expect![[r#""<script><div><div><div></script><div>" None"#]]
-            .assert_eq(&check("<script><div><div><div></script><div>", 2));
-        expect_test::expect![[r#""éééééééééééééééééééééééééééééééé" Some("the page has 200 bytes; only the first 64 are read")"#]]
-            .assert_eq(&check(&"é".repeat(100), 2));
+    fn a_normal_page_is_read_whole() {
+        let page = "<html><body><div><p>a<p>b<ul><li>c<li>d</ul></div><script>x<y</script>\
+                    </body></html>";
+        expect_test::expect![[r#"read 84 of 84 bytes, text "abcdx<y", cut None"#]]
+            .assert_eq(&check(page, small()));
+    }
+
+    #[test]
+    fn only_max_bytes_are_read() {
+        let limits = Limits {
+            max_bytes: 64,
+            ..small()
+        };
+        expect_test::expect![[r#"read 64 of 200 bytes, text "éééééééééééééééééééééééé", cut Some("the page has 200 bytes; only the first 64 are read")"#]]
+            .assert_eq(&check(&"é".repeat(100), limits));
+    }
+
+    #[test]
+    fn nesting_is_measured_in_the_built_tree_whatever_the_end_tags_say() {
+        // Stray end tags close nothing: the pre-scan this replaced counted each as a level up.
+        for page in [
+            "<div></b>".repeat(20_000),
+            "<div>".repeat(20_000),
+            format!("<svg>{}", "<g></title>".repeat(20_000)),
+            "<span><b></i>".repeat(10_000),
+        ] {
+            let out = check(&page, small());
+            assert!(
+                out.contains("nested deeper than 64; the page is read up to byte"),
+                "{}: {out}",
+                &page[..20]
+            );
+        }
+    }
+
+    #[test]
+    fn node_floods_are_cut_and_amplification_is_refused() {
+        let out = check(&"<i></i>".repeat(20_000), small());
+        assert!(out.contains("more than 2000 nodes"), "{out}");
+        // Misnested formatting elements are re-opened for every paragraph: the tree builder
+        // makes thousands of elements out of a few bytes within one chunk.
+        let formatting: String = (0..60).map(|i| format!("<b c={i}>")).collect();
+        let page = format!("{formatting}{}", "<p>x</p>".repeat(2_000));
+        let out = check(&page, small());
+        assert!(
+            out.contains("refused: the page makes the parser build more than 8000 nodes")
+                || out.contains("nested deeper")
+                || out.contains("more than 2000 nodes"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn unclosed_comments_and_raw_text_are_read_in_linear_time() {
+        for page in [
+            format!("<p>a<!--{}", "<div>".repeat(50_000)),
+            format!("<p>a<textarea>{}", "<div>".repeat(50_000)),
+            format!("<p>a<title>{}", "<div>".repeat(50_000)),
+            format!("<p>a<script>{}", "<!--<script>".repeat(50_000)),
+        ] {
+            let out = check(
+                &page,
+                Limits {
+                    max_bytes: 1 << 20,
+                    ..small()
+                },
+            );
+            assert!(out.contains("cut None"), "{}: {out}", &page[..14]);
+        }
     }
 }

@@ -11,7 +11,8 @@
 //!   ratings, PGP fingerprints).
 //!
 //! Parsing never fails and never panics: a page that cannot be read is a [`ParsedPage`] with
-//! diagnostics, not an error. A page is cut to [`Limits`] before html5ever sees it.
+//! diagnostics, not an error. A page's tree is bounded by [`Limits`] (bytes read, depth and
+//! nodes built, time): a page past them is cut or refused, with a diagnostic.
 
 mod classify;
 pub mod compare;
@@ -20,6 +21,7 @@ mod extract;
 mod guard;
 pub mod into_model;
 pub mod normalize;
+pub mod safety;
 mod yields;
 
 use std::collections::BTreeSet;
@@ -48,6 +50,10 @@ pub struct ParsedPage {
     pub fields: Map<String, Value>,
     pub links: Vec<Link>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Why the parser refused the page (it would cost more than [`Limits`] allow): nothing of it
+    /// was read. A caller records the page as refused rather than as an empty page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// A link found on a page, with its kind from the market definition.
@@ -82,9 +88,7 @@ impl Diagnostic {
 pub fn parse_page(html: &str, market: Option<&Market>, limits: Limits) -> ParsedPage {
     let (bounded, cut, doc) = prepare(html, limits);
     let mut page = parse_document(&doc, bounded, market);
-    if let Some(cut) = cut {
-        page.diagnostics.insert(0, Diagnostic::page(cut.reason));
-    }
+    add_cuts(&mut page, cut);
     page
 }
 
@@ -108,15 +112,36 @@ pub fn parse_page_auto(html: &str, markets: &[Market], limits: Limits) -> Parsed
             "no market definition recognises this page; generic recognisers only".into(),
         ));
     }
-    if let Some(cut) = cut {
-        page.diagnostics.insert(0, Diagnostic::page(cut.reason));
-    }
+    add_cuts(&mut page, cut);
     page
 }
 
-fn prepare(html: &str, limits: Limits) -> (&str, Option<guard::Cut>, Html) {
-    let (bounded, cut) = guard::bound(html, limits);
-    let doc = Html::parse_document(bounded);
+/// The outcome for a page nothing was read of: `why` is its reason (the caller's, e.g. the
+/// parser crashed on it).
+pub fn refused_page(why: String) -> ParsedPage {
+    ParsedPage {
+        market: None,
+        parser_version: None,
+        page_kind: PageKind::Unknown,
+        fields: Map::new(),
+        links: Vec::new(),
+        diagnostics: vec![Diagnostic::page(why.clone())],
+        refused: Some(why),
+    }
+}
+
+/// The limits a page reached go first among its diagnostics.
+fn add_cuts(page: &mut ParsedPage, cuts: Vec<guard::Cut>) {
+    for (i, cut) in cuts.into_iter().enumerate() {
+        if cut.refused {
+            page.refused = Some(cut.reason.clone());
+        }
+        page.diagnostics.insert(i, Diagnostic::page(cut.reason));
+    }
+}
+
+fn prepare(html: &str, limits: Limits) -> (&str, Vec<guard::Cut>, Html) {
+    let (doc, bounded, cut) = guard::parse_bounded(html, limits);
     (bounded, cut, doc)
 }
 
@@ -142,6 +167,7 @@ fn parse_document(doc: &Html, source: &str, market: Option<&Market>) -> ParsedPa
         fields,
         links,
         diagnostics,
+        refused: None,
     }
 }
 
@@ -165,11 +191,6 @@ fn add_pgp_fingerprint(fields: &mut Map<String, Value>, diagnostics: &mut Vec<Di
     }
 }
 
-static UNSAFE_HREF: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(log_?out|sign_?out|delete|remove|cancel|add_?favou?rite|add_?block|addtocart|add_to_cart|/cart\b|checkout|withdraw|vote|uplike|dislike|report)")
-        .expect("a valid pattern")
-});
-
 fn find_links(doc: &Html, market: &Market) -> Vec<Link> {
     let hidden = HiddenByStyle::of(doc);
     let mut seen = BTreeSet::new();
@@ -186,7 +207,10 @@ fn find_links(doc: &Html, market: &Market) -> Vec<Link> {
             if rule.href.as_ref().is_some_and(|r| !r.is_match(href)) {
                 continue;
             }
-            let follow = rule.follow && !UNSAFE_HREF.is_match(href) && !is_hidden(el, &hidden);
+            let follow = rule.follow
+                && safety::state_changing(href).is_none()
+                && !submits(el)
+                && !is_hidden(el, &hidden);
             if seen.insert((href.to_string(), rule.kind.clone())) {
                 links.push(Link {
                     url: href.to_string(),
@@ -203,19 +227,68 @@ static STYLE: LazyLock<scraper::Selector> =
     LazyLock::new(|| scraper::Selector::parse("style").expect("a valid selector"));
 static STYLE_RULE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"([^{}]+)\{([^{}]*)\}").expect("a valid pattern"));
-static HIDING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)display\s*:\s*none|visibility\s*:\s*hidden").expect("a valid pattern")
+static COMPOUND_PART: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"([.#])([A-Za-z_][\w-]*)").expect("a valid pattern"));
+static COMPOUND: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[a-zA-Z0-9]*(?:[.#][A-Za-z_][\w-]*)+$").expect("a valid pattern")
 });
-static SIMPLE_SELECTOR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[a-zA-Z0-9]*([.#])([A-Za-z_][\w-]*)$").expect("a valid pattern")
+static OFF_SCREEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^-\d{3,}(\.\d+)?(px|em|rem|pt|vw|vh|%)?$").expect("a valid pattern")
 });
 
-/// Classes and ids the page's own `<style>` blocks hide (`.aux { display: none }`): a link
-/// inside one is as hidden as one with an inline style.
+/// Whether CSS declarations (`display: none; ...`) hide an element from a person: not displayed,
+/// invisible, fully transparent, moved off the screen, clipped away, or of zero size.
+fn css_hides(declarations: &str) -> bool {
+    let mut zero_width = false;
+    let mut zero_height = false;
+    for declaration in declarations.split(';') {
+        let Some((property, value)) = declaration.split_once(':') else {
+            continue;
+        };
+        let property = property.trim().to_ascii_lowercase();
+        let value: String = value
+            .to_ascii_lowercase()
+            .replace("!important", "")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let zero = matches!(value.as_str(), "0" | "0px" | "0em" | "0rem" | "0%" | "0pt");
+        match property.as_str() {
+            "display" if value == "none" => return true,
+            "visibility" if value == "hidden" || value == "collapse" => return true,
+            "opacity" if value.parse::<f64>().is_ok_and(|o| o <= 0.01) || value == "0%" => {
+                return true
+            }
+            "left" | "top" | "right" | "bottom" | "text-indent" | "margin-left" | "margin-top"
+                if OFF_SCREEN.is_match(&value) =>
+            {
+                return true
+            }
+            "transform" if value.contains("scale(0") || value.contains("-9999") => return true,
+            "clip"
+                if value.replace(' ', "").starts_with("rect(0,0,0,0")
+                    || value.replace(' ', "") == "rect(0px,0px,0px,0px)" =>
+            {
+                return true
+            }
+            "clip-path" if value.contains("inset(50%") || value.contains("circle(0") => {
+                return true
+            }
+            "font-size" if zero => return true,
+            "width" | "max-width" if zero => zero_width = true,
+            "height" | "max-height" if zero => zero_height = true,
+            _ => {}
+        }
+    }
+    zero_width || zero_height
+}
+
+/// The class and id compounds the page's own `<style>` blocks hide (`.aux { display: none }`,
+/// `a.hp.x { opacity: 0 }`): a link inside one is as hidden as one with an inline style.
 #[derive(Default)]
 struct HiddenByStyle {
-    classes: BTreeSet<String>,
-    ids: BTreeSet<String>,
+    /// Each entry: the classes and the id an element must all have to be hidden.
+    compounds: Vec<(Vec<String>, Option<String>)>,
 }
 
 impl HiddenByStyle {
@@ -224,45 +297,70 @@ impl HiddenByStyle {
         for style in doc.select(&STYLE) {
             let css: String = style.text().collect();
             for rule in STYLE_RULE.captures_iter(&css) {
-                if !HIDING.is_match(&rule[2]) {
+                if !css_hides(&rule[2]) {
                     continue;
                 }
                 for selector in rule[1].split(',') {
                     // The last compound of a selector names the hidden element
                     // (`div.footer .aux` hides `.aux` inside the footer; taken as `.aux`).
                     let last = selector.split_whitespace().last().unwrap_or("");
-                    if let Some(caps) = SIMPLE_SELECTOR.captures(last) {
-                        let set = if &caps[1] == "." {
-                            &mut hidden.classes
-                        } else {
-                            &mut hidden.ids
-                        };
-                        set.insert(caps[2].to_string());
+                    let last = last.rsplit(['>', '+', '~']).next().unwrap_or("");
+                    if !COMPOUND.is_match(last) {
+                        continue;
                     }
+                    let mut classes = Vec::new();
+                    let mut id = None;
+                    for part in COMPOUND_PART.captures_iter(last) {
+                        if &part[1] == "." {
+                            classes.push(part[2].to_string());
+                        } else {
+                            id = Some(part[2].to_string());
+                        }
+                    }
+                    hidden.compounds.push((classes, id));
                 }
             }
         }
         hidden
     }
+
+    fn hides(&self, element: &scraper::node::Element) -> bool {
+        self.compounds.iter().any(|(classes, id)| {
+            classes
+                .iter()
+                .all(|c| element.has_class(c, scraper::CaseSensitivity::CaseSensitive))
+                && id.as_deref().is_none_or(|id| element.id() == Some(id))
+        })
+    }
 }
 
-/// Hidden from a person (a honeypot for crawlers): the element or an ancestor is hidden, by an
-/// attribute, an inline style or a class or id the page's stylesheet hides.
+/// Hidden from a person (a honeypot for crawlers): the element or an ancestor is hidden, by the
+/// `hidden` or `aria-hidden` attribute, an inline style, or a class or id the page's stylesheet
+/// hides.
 fn is_hidden(el: ElementRef<'_>, by_style: &HiddenByStyle) -> bool {
     std::iter::once(*el)
         .chain(el.ancestors())
         .filter_map(|node| node.value().as_element())
         .any(|e| {
             e.attr("hidden").is_some()
-                || e.classes().any(|c| by_style.classes.contains(c))
-                || e.id().is_some_and(|id| by_style.ids.contains(id))
-                || e.attr("style").is_some_and(|style| {
-                    let style: String = style
-                        .chars()
-                        .filter(|c| !c.is_whitespace())
-                        .collect::<String>()
-                        .to_lowercase();
-                    style.contains("display:none") || style.contains("visibility:hidden")
-                })
+                || e.attr("aria-hidden")
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+                || by_style.hides(e)
+                || e.attr("style").is_some_and(css_hides)
+        })
+}
+
+/// A link that submits or changes something when clicked, whatever its `href` says: a
+/// non-GET `data-method` (Rails and Laravel forms as links), or an `onclick` that submits a form
+/// or sends a request.
+fn submits(el: ElementRef<'_>) -> bool {
+    let e = el.value();
+    e.attr("data-method")
+        .is_some_and(|m| !m.trim().eq_ignore_ascii_case("get"))
+        || e.attr("onclick").is_some_and(|js| {
+            let js = js.to_ascii_lowercase();
+            ["submit", "fetch(", "xmlhttprequest", "$.post", ".post("]
+                .iter()
+                .any(|s| js.contains(s))
         })
 }

@@ -134,6 +134,21 @@ pub(crate) async fn attach_capture(conn: &mut Conn, entry: i64, capture_id: i64)
     Ok(())
 }
 
+/// Notes on an entry that its stored page is being parsed again by a resumed run (the note is
+/// cleared when the entry is settled).
+pub(crate) async fn note_reparse(conn: &mut Conn, entry: i64, note: &str) -> Result<(), StoreError> {
+    let updated = sqlx::query("UPDATE frontier SET last_error = $1 WHERE id = $2")
+        .bind(note)
+        .bind(entry)
+        .execute(&mut *conn)
+        .await
+        .context(|| format!("noting the re-parse of frontier entry {entry}"))?;
+    if updated.rows_affected() == 0 {
+        return Err(StoreError::Missing { what: "frontier entry", id: entry });
+    }
+    Ok(())
+}
+
 /// Moves an entry to `done` or `failed`, or back to `pending` at a later time, counting the
 /// attempt when `attempted`.
 pub(crate) async fn settle(

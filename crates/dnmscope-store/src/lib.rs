@@ -518,6 +518,18 @@ impl Store {
         )
     }
 
+    /// Notes that a resumed run is parsing an entry's stored page again (`note` becomes the
+    /// entry's last error until it is settled): a run that finds the note already there knows the
+    /// process ended while parsing that page before, and can refuse it instead of crashing on it
+    /// again.
+    pub async fn note_reparse(&self, entry: i64, note: &str) -> Result<(), StoreError> {
+        in_transaction!(
+            self,
+            format!("noting the re-parse of frontier entry {entry}"),
+            |conn, ops| { ops::note_reparse(conn, entry, note).await? }
+        )
+    }
+
     /// Gives up on an entry for this run.
     pub async fn give_up(&self, entry: i64, error: &str) -> Result<(), StoreError> {
         in_transaction!(
