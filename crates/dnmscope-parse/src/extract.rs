@@ -661,6 +661,58 @@ mod tests {
         assert_eq!(page.links.len(), 23, "refused links are still listed");
     }
 
+    /// Property: over generated counts in the forms markets print them, the integer reader is
+    /// exact, and it refuses every damaged form (a unit stuck on, a second number, a decimal).
+    #[test]
+    fn generated_counts_are_read_exactly_or_refused() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        for case in 0..3_000 {
+            let n: u64 = if rng.gen_bool(0.5) {
+                rng.gen_range(0..1_000)
+            } else {
+                rng.gen_range(1_000..10_000_000)
+            };
+            let grouped = {
+                let digits = n.to_string();
+                let mut out = String::new();
+                for (i, c) in digits.chars().enumerate() {
+                    if i > 0 && (digits.len() - i) % 3 == 0 {
+                        out.push(',');
+                    }
+                    out.push(c);
+                }
+                out
+            };
+            let shown = if rng.gen_bool(0.5) {
+                grouped
+            } else {
+                n.to_string()
+            };
+            let text = match rng.gen_range(0..5) {
+                0 => shown.clone(),
+                1 => format!("({shown})"),
+                2 => format!("{shown} sold"),
+                3 => format!("Sales: {shown}"),
+                _ => format!("  {shown} "),
+            };
+            assert_eq!(read_integer(&text), Ok(n), "case {case}: {text:?}");
+            let unit = ["g", "mg", "x", "pcs"][rng.gen_range(0..4)];
+            for bad in [
+                format!("{shown}{unit}"),
+                format!("{shown} {}", rng.gen_range(1..99)),
+                format!("{shown}.5"),
+                format!("{} of {shown}", rng.gen_range(1..99)),
+            ] {
+                assert!(
+                    read_integer(&bad).is_err(),
+                    "case {case}: {bad:?} was read as {:?}",
+                    read_integer(&bad)
+                );
+            }
+        }
+    }
+
     #[test]
     fn integers_are_read_whole_or_refused() {
         for (text, expected) in [

@@ -8,6 +8,8 @@ mod country;
 mod date;
 mod money;
 mod pgp;
+#[cfg(test)]
+mod properties;
 mod quantity;
 mod rating;
 

@@ -154,37 +154,65 @@ fn currency_of(marker: &str) -> Option<(Currency, u32)> {
 
 /// Reads a decimal number in either convention: "1,234.56", "1.234,56", "12,50", "0.000272",
 /// "1 234", "1'234.5".
+///
+/// The decimal mark is the later of `.` and `,` when both appear; a lone `,` is the decimal mark
+/// unless exactly three digits follow it ("1,000" is a thousand), and a lone `.` always is. Every
+/// other separator (`.`, `,`, a space, `'`) must group thousands: a first group of one to three
+/// digits, then groups of exactly three, all with the same separator, and none in the decimals.
+/// Anything else ("955.2 324", "12 34", "1,2,3") is refused, never read by joining the digits.
 pub fn parse_decimal(text: &str) -> Result<Decimal, Unreadable> {
     let unreadable = |reason: &str| Unreadable::new("number", text, reason);
-    let compact: String = text
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '\'' && *c != '\u{a0}')
-        .collect();
-    if compact.is_empty() || !compact.chars().any(|c| c.is_ascii_digit()) {
+    let trimmed = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{a0}');
+    if !trimmed.chars().any(|c| c.is_ascii_digit()) {
         return Err(unreadable("there is no number"));
     }
-    if !compact
-        .chars()
-        .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
-    {
+    let is_group = |c: char| c == '.' || c == ',' || c == '\'' || c == ' ' || c == '\u{a0}';
+    if !trimmed.chars().all(|c| c.is_ascii_digit() || is_group(c)) {
         return Err(unreadable("it is not a plain number"));
     }
-    let last_dot = compact.rfind('.');
-    let last_comma = compact.rfind(',');
-    let normalised = match (last_dot, last_comma) {
-        (Some(dot), Some(comma)) if dot > comma => compact.replace(',', ""),
-        (Some(_), Some(_)) => compact.replace('.', "").replace(',', "."),
+    let last_dot = trimmed.rfind('.');
+    let last_comma = trimmed.rfind(',');
+    let mark = match (last_dot, last_comma) {
+        (Some(dot), Some(comma)) => Some(dot.max(comma)),
         (None, Some(comma)) => {
-            let decimals = compact.len() - comma - 1;
-            let commas = compact.matches(',').count();
-            if commas == 1 && decimals != 3 {
-                compact.replace(',', ".")
-            } else {
-                compact.replace(',', "")
-            }
+            let decimals = trimmed.len() - comma - 1;
+            (trimmed.matches(',').count() == 1 && decimals != 3).then_some(comma)
         }
-        (Some(_), None) if compact.matches('.').count() > 1 => compact.replace('.', ""),
-        _ => compact,
+        (Some(dot), None) => (trimmed.matches('.').count() == 1).then_some(dot),
+        (None, None) => None,
+    };
+    let (int, frac) = match mark {
+        Some(at) => (&trimmed[..at], Some(&trimmed[at + 1..])),
+        None => (trimmed, None),
+    };
+    if let Some(frac) = frac {
+        if frac.is_empty() || !frac.chars().all(|c| c.is_ascii_digit()) {
+            return Err(unreadable("the decimals are not plain digits"));
+        }
+    }
+    let separators: Vec<char> = int.chars().filter(|c| is_group(*c)).collect();
+    if let Some(first) = separators.first() {
+        if separators.iter().any(|c| c != first) {
+            return Err(unreadable(
+                "the thousands are grouped with different separators",
+            ));
+        }
+        let groups: Vec<&str> = int.split(*first).collect();
+        let well_grouped = groups.first().is_some_and(|g| (1..=3).contains(&g.len()))
+            && groups[1..].iter().all(|g| g.len() == 3)
+            && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_digit()));
+        if !well_grouped {
+            return Err(unreadable(
+                "the digits are not grouped in thousands: it may be more than one number",
+            ));
+        }
+    } else if int.is_empty() && frac.is_none() {
+        return Err(unreadable("there is no number"));
+    }
+    let digits: String = int.chars().filter(char::is_ascii_digit).collect();
+    let normalised = match frac {
+        Some(frac) => format!("{}.{frac}", if digits.is_empty() { "0" } else { &digits }),
+        None => digits,
     };
     Decimal::from_str(&normalised).map_err(|e| unreadable(&e.to_string()))
 }

@@ -104,6 +104,9 @@ pub fn find_quantity(text: &str) -> Result<Quantity, Unreadable> {
             let amount = parse_decimal(&found[1]).map_err(|e| unreadable(&e.reason))?;
             // "10 pills" is ten pieces of one; "3.5 g" is one lot of 3.5 g.
             if unit == "piece" {
+                if amount.fract() != Decimal::ZERO {
+                    return Err(unreadable("a count of pieces is a whole number"));
+                }
                 let count = u32::try_from(amount.trunc().mantissa())
                     .map_err(|_| unreadable("the count is too large"))?;
                 return Ok(Quantity {
