@@ -301,7 +301,14 @@ pub fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     if number == 0 {
         return Err("the interval must be longer than zero".to_owned());
     }
-    Ok(std::time::Duration::from_secs(number * seconds))
+    // A year at most: longer is a typo, and would overflow the clock's arithmetic.
+    const MAX_SECS: u64 = 366 * 86_400;
+    match number.checked_mul(seconds) {
+        Some(secs) if secs <= MAX_SECS => Ok(std::time::Duration::from_secs(secs)),
+        _ => Err(format!(
+            "{text:?} is longer than a year (366d), the longest interval"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -476,5 +483,26 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn intervals_are_bounded() {
+        assert_eq!(
+            parse_interval("7d"),
+            Ok(std::time::Duration::from_secs(7 * 86_400))
+        );
+        assert_eq!(
+            parse_interval("366d"),
+            Ok(std::time::Duration::from_secs(366 * 86_400))
+        );
+        for text in [
+            "999999999999999999d",
+            "367d",
+            "18446744073709551615s",
+            "0h",
+            "5y",
+        ] {
+            assert!(parse_interval(text).is_err(), "{text}");
+        }
     }
 }

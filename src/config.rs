@@ -373,6 +373,92 @@ impl Config {
         Ok(config)
     }
 
+    /// Every duration and count has a documented maximum (README, "Configuration"): a value
+    /// past it is a typo or an attack on the arithmetic, and is an error naming the key.
+    fn check_ranges(&self) -> anyhow::Result<()> {
+        const DAY: u64 = 86_400;
+        let f = &self.fetch;
+        let p = &self.politeness;
+        let c = &self.crawl;
+        let checks: [(&str, u64, u64); 19] = [
+            (
+                "fetch.bootstrap_timeout_secs",
+                f.bootstrap_timeout_secs,
+                3_600,
+            ),
+            ("fetch.connect_timeout_secs", f.connect_timeout_secs, 3_600),
+            (
+                "fetch.first_byte_timeout_secs",
+                f.first_byte_timeout_secs,
+                3_600,
+            ),
+            ("fetch.total_timeout_secs", f.total_timeout_secs, 3_600),
+            ("fetch.max_body_bytes", f.max_body_bytes, 1 << 30),
+            ("fetch.max_redirects", u64::from(f.max_redirects), 20),
+            ("fetch.max_attempts", u64::from(f.max_attempts), 100),
+            ("fetch.backoff_ms", f.backoff_ms, 3_600_000),
+            (
+                "politeness.requests_per_minute",
+                u64::from(p.requests_per_minute),
+                6_000,
+            ),
+            ("politeness.jitter_ms", p.jitter_ms, 3_600_000),
+            (
+                "politeness.max_concurrent",
+                u64::from(p.max_concurrent),
+                256,
+            ),
+            ("politeness.ban_pause_secs", p.ban_pause_secs, 7 * DAY),
+            ("politeness.max_slowdown_secs", p.max_slowdown_secs, DAY),
+            ("crawl.concurrency", c.concurrency as u64, 1_024),
+            ("crawl.max_attempts", u64::from(c.max_attempts), 100),
+            ("crawl.retry_delay_secs", c.retry_delay_secs, DAY),
+            ("crawl.ban_pause_secs", c.ban_pause_secs, 7 * DAY),
+            ("crawl.login_pause_secs", c.login_pause_secs, 7 * DAY),
+            ("crawl.status_every_secs", c.status_every_secs, DAY),
+        ];
+        for (key, value, max) in checks {
+            if value > max {
+                bail!("{key} is {value}; the most it may be is {max}");
+            }
+        }
+        if u64::from(c.unreachable_after) > 1_000 {
+            bail!(
+                "crawl.unreachable_after is {}; the most it may be is 1000",
+                c.unreachable_after
+            );
+        }
+        if c.max_depth > 1_000 {
+            bail!(
+                "crawl.max_depth is {}; the most it may be is 1000",
+                c.max_depth
+            );
+        }
+        if self.store.busy_timeout_ms > 3_600_000 {
+            bail!(
+                "store.busy_timeout_ms is {}; the most it may be is 3600000",
+                self.store.busy_timeout_ms
+            );
+        }
+        for (name, market) in &self.markets {
+            let per_market = [
+                (
+                    "requests_per_minute",
+                    market.requests_per_minute.map(u64::from),
+                    6_000,
+                ),
+                ("max_concurrent", market.max_concurrent.map(u64::from), 256),
+                ("max_depth", market.max_depth.map(u64::from), 1_000),
+            ];
+            for (key, value, max) in per_market {
+                if let Some(value) = value.filter(|v| *v > max) {
+                    bail!("markets.{name}.{key} is {value}; the most it may be is {max}");
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
         let store = &self.store;
         if !(1..=22).contains(&store.compression_level) {
@@ -400,6 +486,7 @@ impl Config {
         if self.politeness.requests_per_minute == 0 {
             bail!("politeness.requests_per_minute must be at least 1");
         }
+        self.check_ranges()?;
         let c = &self.crawl;
         if c.concurrency == 0 {
             bail!("crawl.concurrency must be at least 1");
@@ -500,6 +587,47 @@ mod tests {
         assert!(format!("{err:#}").contains("socks5h"), "{err:#}");
         let err = Config::parse("[store]\nlocation = \"mysql://x\"\n").unwrap_err();
         assert!(format!("{err:#}").contains("store.location"), "{err:#}");
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_errors_naming_the_key() {
+        for (text, key) in [
+            (
+                "[fetch]\ntotal_timeout_secs = 9223372036854775807\n",
+                "fetch.total_timeout_secs",
+            ),
+            (
+                "[fetch]\nbackoff_ms = 18446744073709551615\n",
+                "fetch.backoff_ms",
+            ),
+            ("[fetch]\nmax_attempts = 4000000000\n", "fetch.max_attempts"),
+            (
+                "[politeness]\nban_pause_secs = 99999999999\n",
+                "politeness.ban_pause_secs",
+            ),
+            (
+                "[crawl]\nretry_delay_secs = 9223372036854775807\n",
+                "crawl.retry_delay_secs",
+            ),
+            ("[crawl]\nconcurrency = 100000\n", "crawl.concurrency"),
+            (
+                "[store]\nbusy_timeout_ms = 9223372036854775807\n",
+                "store.busy_timeout_ms",
+            ),
+            (
+                "[markets.m]\nhosts = [\"m.onion\"]\nmax_concurrent = 100000\n",
+                "markets.m.max_concurrent",
+            ),
+        ] {
+            let err = format!("{:#}", Config::parse(text).unwrap_err());
+            assert!(
+                err.contains(key) && err.contains("the most it may be"),
+                "{text}: {err}"
+            );
+        }
+        // The maxima themselves are accepted.
+        Config::parse("[fetch]\ntotal_timeout_secs = 3600\n[crawl]\nban_pause_secs = 604800\n")
+            .unwrap();
     }
 
     const AUTHORITY: &str = r#"{ name = "auth0", v3ident = "0123456789ABCDEF0123456789ABCDEF01234567", address = "127.0.0.1:7000" }"#;

@@ -103,7 +103,16 @@ impl Drop for Markets {
     }
 }
 
+/// Creates the store `db` in `dir` if it is not there (`crawl` never creates one).
+fn migrated(dir: &Path, db: &str) {
+    if !dir.join(db).exists() {
+        let output = dnmscope(dir, &["--db", db, "db", "migrate"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+}
+
 fn crawl_command(dir: &Path, config: &str, db: &str, progress: &str) -> Command {
+    migrated(dir, db);
     let mut command = Command::new(env!("CARGO_BIN_EXE_dnmscope"));
     command
         .args([
@@ -368,6 +377,7 @@ fn ctrl_c_once_drains_twice_stops_at_once_and_both_resume() {
             .replace("requests_per_minute = 300", "requests_per_minute = 6000"),
     )
     .unwrap();
+    migrated(dir.path(), "r.sqlite");
     let reference = dnmscope(
         dir.path(),
         &[
@@ -567,6 +577,7 @@ fn every_takes_a_snapshot_per_interval_until_stopped() {
     let markets = Markets::start(47, 8, ServerConfig::open(DAY));
     let dir = tempfile::tempdir().unwrap();
     let config = markets.config(dir.path(), &[1], "");
+    migrated(dir.path(), "e.sqlite");
     let mut child = Command::new(env!("CARGO_BIN_EXE_dnmscope"))
         .args([
             "--config",
@@ -629,5 +640,44 @@ fn every_takes_a_snapshot_per_interval_until_stopped() {
     assert!(
         crawls[1].captures > 0 && crawls[0].captures == crawls[1].captures,
         "{crawls:?}"
+    );
+}
+
+#[test]
+fn a_second_crawl_on_a_sqlite_store_fails_at_once_naming_the_first() {
+    let markets = Markets::start(47, 8, ServerConfig::open(DAY));
+    let dir = tempfile::tempdir().unwrap();
+    let config = markets.config(dir.path(), &[0], "");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("requests_per_minute = 6000", "requests_per_minute = 120"),
+    )
+    .unwrap();
+    let mut first = crawl_command(dir.path(), &config, "c.sqlite", "lines")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (seen, rest) = wait_for_line(&mut first, "fetched ");
+    let second = crawl_command(dir.path(), &config, "c.sqlite", "none")
+        .output()
+        .unwrap();
+    // At once: the second gave up while the first still runs (not after it ended).
+    let first_still_running = first.try_wait().unwrap().is_none();
+    signal(&first, "INT");
+    wait_with_deadline(&mut first, Duration::from_secs(60));
+    let _ = seen + &rest.join().unwrap();
+    assert!(!second.status.success());
+    let err = stderr(&second);
+    assert!(
+        err.contains("is in use by dnmscope crawl")
+            && err.contains(&format!("process {}", first.id())),
+        "{err}"
+    );
+    assert!(
+        first_still_running,
+        "the second crawl waited for the first to end"
     );
 }

@@ -33,9 +33,14 @@ pub async fn run(
     store_options: &StoreOptions,
 ) -> anyhow::Result<ExitCode> {
     let crawl_config = crawl_config(config, &args.markets)?;
-    let mut options = store_options.clone();
-    options.create = true;
-    let store = Store::open(&options).await.context("opening the store")?;
+    // Like every command but `db migrate` and `demo`, a crawl never creates a store: a typo in
+    // --db must not start an empty one.
+    let store = Store::open(store_options)
+        .await
+        .context("opening the store")?;
+    let _writer = store
+        .lock_writer("dnmscope crawl")
+        .context("taking the store's writer lock")?;
 
     let stop = Stop::new();
     watch_signals(stop.clone());

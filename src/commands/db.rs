@@ -13,6 +13,10 @@ pub async fn run(command: DbCommand, options: &StoreOptions) -> anyhow::Result<E
             let mut options = options.clone();
             options.create = true;
             let store = Store::open(&options).await?;
+            // Not while a run writes to it (a newer schema under a running crawl).
+            let _writer = store
+                .lock_writer("dnmscope db migrate")
+                .context("taking the store's writer lock")?;
             let stats = store.stats().await?;
             println!(
                 "store {} ({}) is up to date: {} tables, {} crawls",

@@ -49,6 +49,9 @@ pub async fn run(args: DemoArgs, store_options: &StoreOptions) -> anyhow::Result
     let mut options = store_options.clone();
     options.create = true;
     let store = Store::open(&options).await.context("opening the store")?;
+    let _writer = store
+        .lock_writer("dnmscope demo")
+        .context("taking the store's writer lock")?;
     let definitions =
         dnmscope_parse::builtin_markets().context("loading the built-in market definitions")?;
     let politeness = Politeness {

@@ -269,6 +269,12 @@ pub async fn fetch(
         Some(options) => Some(Store::open(options).await?),
         None => None,
     };
+    let _writer = match &store {
+        Some(store) => store
+            .lock_writer("dnmscope fetch --store")
+            .context("taking the store's writer lock")?,
+        None => None,
+    };
     let crawl = match &store {
         Some(store) => {
             store

@@ -83,6 +83,7 @@ impl Source for HttpSource {
             kind,
             url: url.to_owned(),
             message,
+            answer: None,
         };
         let response = self
             .client

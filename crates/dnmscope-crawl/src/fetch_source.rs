@@ -74,6 +74,7 @@ impl FetchSource {
             kind: FailureKind::Fatal,
             url: path.display().to_string(),
             message: format!("loading the imported session: {error}"),
+            answer: None,
         })?;
         let cookies = jar.len();
         self.fetcher
@@ -82,6 +83,7 @@ impl FetchSource {
                 kind: FailureKind::Fatal,
                 url: path.display().to_string(),
                 message: format!("using the imported session: {error}"),
+                answer: None,
             })?;
         loaded.insert(market.to_owned(), modified);
         tracing::info!(market, cookies, "using the imported session");
@@ -121,6 +123,10 @@ impl Source for FetchSource {
                 },
                 url: url.to_owned(),
                 message: error.to_string(),
+                answer: error.into_answer().map(|mut answer| {
+                    answer.crawl = crawl;
+                    answer
+                }),
             }),
         }
     }

@@ -166,10 +166,22 @@ static META_REFRESH: LazyLock<Regex> = LazyLock::new(|| {
         .expect("a valid pattern")
 });
 
-/// The delay and target of a page's meta refresh.
+/// The longest a queue page's refresh delay is waited: a page asking for longer is waited out
+/// this long and asked again (a page's number never overflows the clock).
+pub const MAX_QUEUE_WAIT_SECS: u64 = 600;
+
+/// The delay (at most [`MAX_QUEUE_WAIT_SECS`]) and target of a page's meta refresh.
 fn meta_refresh(html: &str) -> Option<(u64, Option<String>)> {
     let caps = META_REFRESH.captures(html)?;
-    let delay = caps.get(1)?.as_str().parse().ok()?;
+    let written = caps.get(1)?.as_str();
+    let delay = written.parse::<u64>().unwrap_or(u64::MAX);
+    if delay > MAX_QUEUE_WAIT_SECS {
+        tracing::info!(
+            written,
+            "a refresh delay longer than {MAX_QUEUE_WAIT_SECS} s; waiting that long instead"
+        );
+    }
+    let delay = delay.min(MAX_QUEUE_WAIT_SECS);
     Some((delay, caps.get(2).map(|m| m.as_str().replace("&amp;", "&"))))
 }
 
@@ -789,6 +801,7 @@ impl<S: Source> Runner<'_, S> {
                     kind: FailureKind::SiteDown,
                     url: entry.url.clone(),
                     message: "an error page".into(),
+                    answer: None,
                 };
                 // An error page is a failed attempt, not a fetched page.
                 self.with_market(market, |m| {
@@ -910,7 +923,10 @@ impl<S: Source> Runner<'_, S> {
     }
 
     fn pause(&self, market: &str, pause: Duration) -> DateTime<Utc> {
-        let until = Utc::now() + chrono::Duration::from_std(pause).unwrap_or_default();
+        let until = chrono::Duration::from_std(pause)
+            .ok()
+            .and_then(|d| Utc::now().checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         self.with_market(market, |m| {
             m.paused_until = Some(m.paused_until.map_or(until, |p| p.max(until)))
         });
@@ -1018,6 +1034,13 @@ impl<S: Source> Runner<'_, S> {
     ) -> Result<(), CrawlError> {
         let market = plan.name.as_str();
         tracing::debug!(market, url = %entry.url, kind = error.kind.as_str(), "{}", error.message);
+        if let Some(answer) = &error.answer {
+            // The market's last word (a 429 or 503 page) is kept like every page it sent.
+            self.store
+                .store_capture(answer)
+                .await
+                .during(|| format!("storing the answer of {}", entry.url))?;
+        }
         let attempts = entry.attempts + 1;
         let (unreachable_now, counted) = self.with_market(market, |m| {
             *m.accounting

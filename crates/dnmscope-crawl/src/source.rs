@@ -42,6 +42,10 @@ pub struct SourceError {
     pub kind: FailureKind,
     pub url: String,
     pub message: String,
+    /// What the market answered, when it answered (a 429 or 503 that retries did not get past:
+    /// an exit scam's last page is often one). The crawl stores it, unattached to the page's
+    /// entry (which is retried or given up).
+    pub answer: Option<Box<Capture>>,
 }
 
 /// What the crawler learnt about a market from a page, for the source's politeness.

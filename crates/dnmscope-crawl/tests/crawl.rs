@@ -171,6 +171,7 @@ impl Source for HttpSource {
                 kind: FailureKind::TorUnhealthy,
                 url: url.to_owned(),
                 message: "the test cut the network".into(),
+                answer: None,
             });
         }
         let started = Instant::now();
@@ -178,6 +179,7 @@ impl Source for HttpSource {
             kind,
             url: url.to_owned(),
             message: e.to_string(),
+            answer: None,
         };
         let host = url::Url::parse(url)
             .ok()
@@ -203,6 +205,7 @@ impl Source for HttpSource {
                 kind: FailureKind::SiteDown,
                 url: url.to_owned(),
                 message: format!("HTTP {status}"),
+                answer: None,
             });
         }
         self.keep_cookies(&host, &response);
@@ -992,6 +995,8 @@ fn review_keys_stay_stable_across_days_on_every_skin() {
 struct MemorySource {
     pages: std::collections::HashMap<String, String>,
     fetched: std::sync::Mutex<Vec<String>>,
+    /// Paths that answer 503 every time (the fetcher gives up and hands over the answer).
+    down: Vec<String>,
 }
 
 impl Source for MemorySource {
@@ -1003,11 +1008,31 @@ impl Source for MemorySource {
     ) -> Result<Capture, SourceError> {
         let path = url::Url::parse(url).unwrap().path().to_owned();
         self.fetched.lock().unwrap().push(path.clone());
+        if self.down.contains(&path) {
+            return Err(SourceError {
+                kind: FailureKind::SiteDown,
+                url: url.to_owned(),
+                message: "HTTP 503 after every retry".into(),
+                answer: Some(Box::new(Capture {
+                    market: market.clone(),
+                    crawl,
+                    url: url.to_owned(),
+                    final_url: None,
+                    fetched_at: Utc::now(),
+                    status: 503,
+                    headers: vec![],
+                    body: b"<h1>We are gone. Thanks for all the coins.</h1>".to_vec(),
+                    truncated: None,
+                    elapsed_ms: Some(1),
+                })),
+            });
+        }
         let Some(body) = self.pages.get(&path) else {
             return Err(SourceError {
                 kind: FailureKind::Fatal,
                 url: url.to_owned(),
                 message: "not in the test's pages".into(),
+                answer: None,
             });
         };
         Ok(Capture {
@@ -1071,6 +1096,7 @@ async fn pages_the_parser_refuses_are_stored_given_up_counted_and_the_run_goes_o
     let source = MemorySource {
         pages,
         fetched: Default::default(),
+        down: vec![],
     };
     let mut config = config(vec![memory_plan()]);
     config.parse_limits = dnmscope_parse::Limits {
@@ -1145,6 +1171,7 @@ async fn a_stored_page_two_processes_ended_on_is_refused_instead_of_parsed_again
         .into_iter()
         .collect(),
         fetched: Default::default(),
+        down: vec![],
     };
     for path in ["/crash", "/again"] {
         let entry = due
@@ -1175,4 +1202,39 @@ async fn a_stored_page_two_processes_ended_on_is_refused_instead_of_parsed_again
         .await
         .unwrap();
     assert!(crash.is_empty(), "nothing is left pending: {crash:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_market_s_last_503_answer_is_stored_though_the_page_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let source = MemorySource {
+        pages: [(
+            "/".to_owned(),
+            "<h1 class=item>home</h1><a href=/gone>gone</a>".to_owned(),
+        )]
+        .into_iter()
+        .collect(),
+        fetched: Default::default(),
+        down: vec!["/gone".into()],
+    };
+    let config = config(vec![memory_plan()]);
+    let outcome = crawl(&store, &source, &config, &Stop::new()).await.unwrap();
+    let mut statuses = Vec::new();
+    for id in store.capture_ids(Some(outcome.crawl)).await.unwrap() {
+        let capture = store.capture(id).await.unwrap();
+        statuses.push((capture.url.clone(), capture.status));
+        if capture.status == 503 {
+            assert!(String::from_utf8_lossy(&capture.body).contains("Thanks for all the coins"));
+        }
+    }
+    assert!(
+        statuses.contains(&("http://memory.onion/gone".to_owned(), 503)),
+        "{statuses:?}"
+    );
+    let accounting = &outcome.accounting["memory"];
+    assert_eq!(
+        accounting.fetched, 1,
+        "a 503 is a failed attempt: {accounting:?}"
+    );
 }

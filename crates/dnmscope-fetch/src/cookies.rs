@@ -32,7 +32,28 @@ impl Cookie {
         let host = host.to_ascii_lowercase();
         let domain_ok = host == self.domain
             || (self.include_subdomains && host.ends_with(&format!(".{}", self.domain)));
-        domain_ok && path.starts_with(&self.path) && !self.secure
+        // Tor Browser treats an onion service as a secure context (the connection is end-to-end
+        // encrypted), so it sets and sends `Secure` cookies over http there: so does dnmscope.
+        let secure_ok = !self.secure || host.ends_with(".onion");
+        domain_ok && path.starts_with(&self.path) && secure_ok
+    }
+}
+
+/// Why a cookie name or value cannot go into a `Cookie` header (control bytes such as CR or LF
+/// would split the request; `;` would smuggle another cookie), or `None` when it can.
+fn unsendable(name: &str, value: &str) -> Option<&'static str> {
+    let control = |c: char| c.is_control();
+    if name.is_empty() {
+        Some("the cookie has no name")
+    } else if name
+        .chars()
+        .any(|c| control(c) || c == ' ' || c == '=' || c == ';' || c == ',')
+    {
+        Some("the cookie name holds a control byte, a space or one of = ; ,")
+    } else if value.chars().any(|c| control(c) || c == ';') {
+        Some("the cookie value holds a control byte (CR, LF, ...) or a ;")
+    } else {
+        None
     }
 }
 
@@ -100,6 +121,10 @@ impl CookieJar {
         else {
             return;
         };
+        if let Some(why) = unsendable(name.trim(), cookie_value.trim()) {
+            tracing::debug!(%host, "a Set-Cookie is ignored: {why}");
+            return;
+        }
         let host = host.to_ascii_lowercase();
         let mut cookie = Cookie {
             domain: host.clone(),
@@ -173,6 +198,9 @@ impl CookieJar {
             let domain = fields[0].trim_start_matches('.').to_ascii_lowercase();
             if domain.is_empty() {
                 return Err(error("empty domain"));
+            }
+            if let Some(why) = unsendable(fields[5], fields[6]) {
+                return Err(error(why));
             }
             jar.insert(Cookie {
                 include_subdomains: flag(fields[1], "the subdomain flag")?,
@@ -305,6 +333,31 @@ mod tests {
         assert_eq!(jar.len(), 1, "a cookie for another domain is ignored");
         jar.store_set_cookie("abc.onion", "sid=; Max-Age=0", 0);
         assert!(jar.is_empty());
+    }
+
+    #[test]
+    fn cookies_that_would_split_a_request_are_refused_and_secure_ones_go_to_onions() {
+        for line in [
+            "a.onion\tFALSE\t/\tFALSE\t0\tsid\tab\rX-Evil: 1",
+            "a.onion\tFALSE\t/\tFALSE\t0\tsid\tab\u{1}c",
+            "a.onion\tFALSE\t/\tFALSE\t0\tsid\ta; admin=1",
+            "a.onion\tFALSE\t/\tFALSE\t0\ts id\tab",
+            "a.onion\tFALSE\t/\tFALSE\t0\t\tab",
+        ] {
+            let err = CookieJar::parse_netscape(line, "c.txt").unwrap_err();
+            assert!(err.to_string().contains("line 1"), "{line:?}: {err}");
+        }
+        let mut jar = CookieJar::new();
+        jar.store_set_cookie("a.onion", "bad=x\ry", 0);
+        assert!(
+            jar.is_empty(),
+            "a Set-Cookie with a control byte is ignored"
+        );
+        jar.store_set_cookie("a.onion", "sid=1; Secure; HttpOnly", 0);
+        assert_eq!(jar.header_for("a.onion", "/", 0).as_deref(), Some("sid=1"));
+        let mut clear = CookieJar::new();
+        clear.store_set_cookie("example.com", "sid=1; Secure", 0);
+        assert_eq!(clear.header_for("example.com", "/", 0), None);
     }
 
     #[test]

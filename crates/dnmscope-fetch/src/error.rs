@@ -114,6 +114,15 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// What the market answered, when the error carries it (a 429 or 503 after the retries ran
+    /// out): kept so the crawl can store it.
+    pub fn into_answer(self) -> Option<Box<Capture>> {
+        match self {
+            FetchError::GaveUp { capture, .. } => Some(capture),
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> ErrorKind {
         match self {
             FetchError::BadUrl { .. }

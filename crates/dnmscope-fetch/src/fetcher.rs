@@ -61,6 +61,8 @@ pub struct MarketSpec {
 pub enum RedirectRefusal {
     /// To a host that is not one of the market's.
     OtherHost,
+    /// To one of the market's hosts on another port (another service, not the market).
+    OtherPort,
     /// To an IP address or `localhost`.
     LocalAddress,
     /// To a scheme other than the page's own (`file:`, `https:`, …).
@@ -299,7 +301,7 @@ impl Fetcher {
                     return Ok((raw, attempt, elapsed));
                 }
                 Err(err) if err.kind() == ErrorKind::Transient && attempt < attempts => {
-                    let backoff = self.limits.backoff * 2u32.saturating_pow(attempt - 1);
+                    let backoff = self.limits.backoff * 2u32.saturating_pow(attempt - 1).min(64);
                     tracing::debug!("attempt {attempt} failed ({err}); retrying in {backoff:?}");
                     self.clock.sleep_until(self.clock.now() + backoff).await;
                 }
@@ -405,8 +407,8 @@ fn check_url(market: &Market, url: &str) -> Result<url::Url, FetchError> {
     Ok(parsed)
 }
 
-/// Where a redirect may go: the same scheme and one of the market's own hosts, never an IP
-/// address or `localhost`.
+/// Where a redirect may go: the same scheme and port and one of the market's own hosts, never an
+/// IP address or `localhost`.
 fn follow(
     market: &Market,
     from: &url::Url,
@@ -427,6 +429,9 @@ fn follow(
     }
     if !market.spec.hosts.contains(&host) {
         return Err(RedirectRefusal::OtherHost);
+    }
+    if next.port_or_known_default() != from.port_or_known_default() {
+        return Err(RedirectRefusal::OtherPort);
     }
     if followed >= max {
         return Err(RedirectRefusal::TooMany);

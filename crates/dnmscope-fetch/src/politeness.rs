@@ -150,7 +150,9 @@ impl Gate {
         adaptive.slowdown = (adaptive.slowdown * 2)
             .max(self.interval)
             .min(self.politeness.max_slowdown);
-        let wait = retry_after.unwrap_or(adaptive.slowdown);
+        let wait = retry_after
+            .unwrap_or(adaptive.slowdown)
+            .min(MAX_RETRY_AFTER);
         adaptive.not_before = adaptive.not_before.max(now + wait);
         tracing::info!(
             "market pushed back; next request in {:?}, slow-down {:?}",
@@ -183,10 +185,29 @@ impl Gate {
     }
 }
 
+/// The longest a `Retry-After` is obeyed: a market that asks for longer is waited out this long
+/// (and asked again), never for years.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3_600);
+
 /// Parse a `Retry-After` value in seconds (an HTTP date is treated as absent: markets send
-/// seconds, and a date would need the wall clock).
+/// seconds, and a date would need the wall clock), at most [`MAX_RETRY_AFTER`].
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    let digits = value.trim();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let asked = digits
+        .parse::<u64>()
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::MAX);
+    if asked > MAX_RETRY_AFTER {
+        tracing::info!(
+            asked = %digits,
+            "Retry-After is longer than {} s; waiting that long instead",
+            MAX_RETRY_AFTER.as_secs()
+        );
+    }
+    Some(asked.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -230,6 +251,15 @@ mod tests {
     #[test]
     fn retry_after_in_seconds() {
         assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("18446744073709551615"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            parse_retry_after("99999999999999999999999999"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(parse_retry_after("-5"), None);
         assert_eq!(parse_retry_after("Wed, 21 Oct 2026 07:28:00 GMT"), None);
     }
 }

@@ -125,6 +125,7 @@ async fn redirects_leaving_the_market_are_recorded_not_followed() {
     for (path, reason) in [
         ("/h/offsite", RedirectRefusal::OtherHost),
         ("/h/onion", RedirectRefusal::OtherHost),
+        ("/h/port", RedirectRefusal::OtherPort),
         ("/h/local", RedirectRefusal::LocalAddress),
         ("/h/file", RedirectRefusal::Scheme),
     ] {
@@ -139,9 +140,9 @@ async fn redirects_leaving_the_market_are_recorded_not_followed() {
         );
         assert!(fetched.redirects.is_empty());
     }
-    // Only the four hostile requests reached the server, all to the market's own host.
+    // Only the five hostile requests reached the server, all to the market's own host.
     let log = server.requests();
-    assert_eq!(log.len(), 4);
+    assert_eq!(log.len(), 5);
     assert!(log.iter().all(|r| r.host == world.markets[0].hosts[0]));
 }
 

@@ -106,6 +106,12 @@ pub(crate) fn classify(doc: &Html, source: &str, market: Option<&Market>) -> (Pa
     }
     let has_password = doc.select(&PASSWORD).next().is_some();
     let has_captcha = doc.select(&CAPTCHA_INPUT).next().is_some();
+    let ban_notice = BANNED.is_match(&headings) || (text_len < 5000 && BANNED.is_match(source));
+    // A ban notice from an anti-DDoS front ("403: your IP has been banned by DDoS protection")
+    // is a ban, not a gate to solve: it has nothing to answer.
+    if on(Generic::Banned) && ban_notice && !has_captcha && !has_password {
+        return (PageKind::Banned, "generic: a ban notice".into());
+    }
     if on(Generic::Captcha)
         && !has_password
         && (GATE_WORDS.is_match(&headings) || (has_captcha && text_len < 5000))
@@ -115,9 +121,7 @@ pub(crate) fn classify(doc: &Html, source: &str, market: Option<&Market>) -> (Pa
     if on(Generic::Login) && has_password {
         return (PageKind::Login, "generic: a password field".into());
     }
-    if on(Generic::Banned)
-        && (BANNED.is_match(&headings) || (text_len < 5000 && BANNED.is_match(source)))
-    {
+    if on(Generic::Banned) && ban_notice {
         return (PageKind::Banned, "generic: a ban notice".into());
     }
     if on(Generic::NotFound) && NOT_FOUND.is_match(&headings) {

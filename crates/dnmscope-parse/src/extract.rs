@@ -556,6 +556,27 @@ mod tests {
     }
 
     #[test]
+    fn a_ddos_front_ban_is_a_ban_and_a_challenge_is_a_captcha() {
+        use dnmscope_model::PageKind;
+        let m = market("name = \"t\"\n");
+        let kind = |html: &str| parse_page(html, Some(&m), Limits::default()).page_kind;
+        assert_eq!(
+            kind(
+                "<html><head><title>403 Forbidden</title></head><body><h1>DDoS protection</h1>\
+                  <p>Your IP has been banned for 24 hours.</p></body></html>"
+            ),
+            PageKind::Banned
+        );
+        assert_eq!(
+            kind(
+                "<html><head><title>DDoS protection</title></head><body><h1>Security check</h1>\
+                  <img src=/captcha.png><input name=captcha></body></html>"
+            ),
+            PageKind::Captcha
+        );
+    }
+
+    #[test]
     fn a_market_can_turn_a_generic_recogniser_off() {
         let banner = "<html><head><title>This site has been seized</title></head><body>\
                       <h1>This hidden site has been seized by the FBI</h1></body></html>";

@@ -109,7 +109,8 @@ pub struct RateLimit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Hostile {
-    /// `/h/offsite` redirects to a clearnet host, `/h/onion` to another onion.
+    /// `/h/offsite` redirects to a clearnet host, `/h/onion` to another onion, `/h/port` to the
+    /// market's own host on another port.
     OffsiteRedirect,
     /// `/h/local` redirects to a loopback address and `/h/file` to a file URL.
     LocalRedirect,
@@ -138,7 +139,7 @@ impl Hostile {
 
     fn paths(self) -> &'static [&'static str] {
         match self {
-            Hostile::OffsiteRedirect => &["/h/offsite", "/h/onion"],
+            Hostile::OffsiteRedirect => &["/h/offsite", "/h/onion", "/h/port"],
             Hostile::LocalRedirect => &["/h/local", "/h/file"],
             Hostile::Oversized => &["/h/oversized"],
             Hostile::CompressionBomb => &["/h/bomb"],
@@ -1038,6 +1039,10 @@ fn hostile(mode: Hostile, path: &str, host: &str) -> Response<Body> {
     };
     match (mode, path) {
         (Hostile::OffsiteRedirect, "/h/offsite") => redirect("http://example.com/collect"),
+        (Hostile::OffsiteRedirect, "/h/port") => {
+            let bare = host.split(':').next().unwrap_or(host);
+            redirect(&format!("http://{bare}:8443/login"))
+        }
         (Hostile::OffsiteRedirect, _) => redirect(&format!(
             "http://{}phish.onion/login",
             &host[..host.len().min(20)]

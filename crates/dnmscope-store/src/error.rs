@@ -39,6 +39,18 @@ pub enum StoreError {
     Corrupt { what: String },
     #[error("no {what} with id {id}")]
     Missing { what: &'static str, id: i64 },
+    #[error("store {} is in use by {holder}; one run writes to a SQLite store at a time (wait for it, or stop it)", path.display())]
+    Busy { path: PathBuf, holder: String },
+    #[error("cannot take the lock {}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is empty: it is not a dnmscope store (create one with `dnmscope db migrate --db {}`)", path.display(), path.display())]
+    EmptyFile { path: PathBuf },
+    #[error("{location} was written by a newer dnmscope (its schema has migration {version}, which this version does not know); use that version or a later one")]
+    Newer { location: String, version: i64 },
 }
 
 /// Adds "what was happening" to a database error.

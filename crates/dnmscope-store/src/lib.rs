@@ -22,6 +22,7 @@
 mod error;
 mod export;
 mod location;
+mod lock;
 mod stats;
 
 use std::time::Duration;
@@ -39,6 +40,7 @@ pub use export::{
     PostHit, Relation, RelationKind, Value, ValueType, OMITTED_COLUMNS, RELATIONS,
 };
 pub use location::Location;
+pub use lock::WriterLock;
 pub use stats::{CrawlSummary, Stats, TableCount};
 
 use error::Context;
@@ -286,6 +288,21 @@ mod analytics;
 impl Store {
     /// Opens (or with `create`, creates) the store and brings its schema up to date.
     pub async fn open(options: &StoreOptions) -> Result<Store, StoreError> {
+        if let Location::SqliteFile(path) = &options.location {
+            // SQLite would take a zero-byte file for an empty database and write a schema into
+            // it: a file that is not a store is refused instead.
+            if !options.create && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+                return Err(StoreError::EmptyFile { path: path.clone() });
+            }
+        }
+        // Two processes creating or upgrading one SQLite store take turns.
+        let _migrating = match &options.location {
+            Location::SqliteFile(path) if options.create || path.exists() => Some(
+                lock::lock_migration(path, options.busy_timeout.max(Duration::from_secs(30)))
+                    .await?,
+            ),
+            _ => None,
+        };
         let backend = location::connect(options).await?;
         let store = Store {
             backend,
@@ -303,10 +320,28 @@ impl Store {
             Backend::Sqlite(pool) => sqlx::migrate!("../../migrations/sqlite").run(pool).await,
             Backend::Postgres(pool) => sqlx::migrate!("../../migrations/postgres").run(pool).await,
         };
-        result.map_err(|source| StoreError::Migrate {
-            location: self.location.to_string(),
-            source,
+        result.map_err(|source| match source {
+            // The store has a migration this build does not: a newer dnmscope wrote it.
+            sqlx::migrate::MigrateError::VersionMissing(version) => StoreError::Newer {
+                location: self.location.to_string(),
+                version,
+            },
+            source => StoreError::Migrate {
+                location: self.location.to_string(),
+                source,
+            },
         })
+    }
+
+    /// Takes the store's writer lock for `what` (`"dnmscope crawl"`): a second run that writes
+    /// (crawl, demo, import) fails at once, naming the holder. Held until dropped, released by
+    /// the operating system when the process ends however it ends. `None` for stores that need
+    /// no lock (in memory; PostgreSQL, whose workers coordinate in the database).
+    pub fn lock_writer(&self, what: &str) -> Result<Option<WriterLock>, StoreError> {
+        match &self.location {
+            Location::SqliteFile(path) => lock::lock_writer(path, what).map(Some),
+            Location::SqliteMemory | Location::Postgres(_) => Ok(None),
+        }
     }
 
     pub fn location(&self) -> &Location {
