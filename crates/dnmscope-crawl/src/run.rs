@@ -720,7 +720,13 @@ impl<S: Source> Runner<'_, S> {
         match kind {
             PageKind::Captcha => {
                 if let Some((delay, _)) = meta_refresh(&html) {
-                    // A queue: wait it out, never come back early.
+                    // A queue: wait it out, never come back early; but a queue that never lets
+                    // the crawler in counts against the market like any other gate.
+                    if self.blocked(market) {
+                        return self
+                            .give_up(&entry, "the market answers only with queue pages")
+                            .await;
+                    }
                     self.gate(market, "queue");
                     self.source.report(&plan.name, Signal::Queue);
                     // The whole market waits, one request at a time afterwards: a request
@@ -910,7 +916,7 @@ impl<S: Source> Runner<'_, S> {
         if first {
             tracing::warn!(
                 market,
-                "the market answers only with ban, login or captcha pages: given up for this run"
+                "the market answers only with queue, ban, login or captcha pages: given up for this run"
             );
         }
         blocked

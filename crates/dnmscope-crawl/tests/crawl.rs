@@ -1238,3 +1238,26 @@ async fn a_market_s_last_503_answer_is_stored_though_the_page_fails() {
         "a 503 is a failed attempt: {accounting:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_that_never_lets_the_crawler_in_is_given_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let queue = "<html><head><meta http-equiv=\"refresh\" content=\"0\"><title>Queue</title>\
+                 </head><body><h1>You are in the queue</h1><p>Please wait, you will be \
+                 redirected.</p></body></html>";
+    let source = MemorySource {
+        pages: [("/".to_owned(), queue.to_owned())].into_iter().collect(),
+        fetched: Default::default(),
+        down: vec![],
+    };
+    let mut config = config(vec![memory_plan()]);
+    config.unreachable_after = 1;
+    let outcome = crawl(&store, &source, &config, &Stop::new()).await.unwrap();
+    assert!(outcome.finish.is_some(), "the run ends");
+    let accounting = &outcome.accounting["memory"];
+    assert!(accounting.unreachable, "{accounting:?}");
+    let queued = accounting.gates.get("queue").copied().unwrap_or(0);
+    assert!((1..=4).contains(&queued), "{accounting:?}");
+    assert_eq!(source.fetched.lock().unwrap().len() as u64, queued + 1);
+}
