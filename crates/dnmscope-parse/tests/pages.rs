@@ -8,17 +8,27 @@
 //! their trials also score every page against its expected values and require all of them.
 //! The real corpus is read from `../shared/corpus/real` beside the workspace; when it is absent
 //! its trials are listed as ignored and the reason is printed.
+//!
+//! `fuzz::*` trials are a mutation fuzzer seeded from every page of both corpora: each page is
+//! mutated (bytes flipped, hostile fragments spliced in, slices repeated, cut short, pages
+//! spliced together) and parsed with its market's definition and with `--market auto`, then
+//! turned into model values; nothing may panic, and every page must come back with a kind. CI
+//! runs 4 mutations per page (a fixed seed); `DNMSCOPE_FUZZ_ROUNDS=N` runs N per page, and
+//! `DNMSCOPE_FUZZ_SEED` another seed. (`cargo fuzz` needs a nightly toolchain, which this
+//! project's machines cannot fetch; a crash found here becomes a `hostile::` case.)
 
 use std::path::{Path, PathBuf};
 
 use dnmscope_parse::{builtin_markets, parse_page, Limits, Market, ParsedPage};
 use libtest_mimic::{Arguments, Failed, Trial};
+use rand::{Rng, SeedableRng};
 
 fn main() {
     let args = Arguments::from_args();
     let mut trials = golden_trials();
     trials.extend(sim_trials());
     trials.extend(hostile_trials());
+    trials.extend(fuzz_trials());
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -297,6 +307,177 @@ fn hostile_trials() -> Vec<Trial> {
         .map(|(name, case)| {
             Trial::test(format!("hostile::{name}"), move || {
                 case();
+                Ok(())
+            })
+        })
+        .collect()
+}
+
+/// Fragments that have broken HTML parsers: misnesting, unclosed raw text and comments, foreign
+/// content, entities out of range, control bytes.
+const HOSTILE_FRAGMENTS: &[&str] = &[
+    "</b></i></div></table>",
+    "<!--",
+    "<script>",
+    "<textarea>",
+    "<title>",
+    "<svg><g><title>",
+    "<math><mi><table>",
+    "<template><td>",
+    "<table><tr><td><b><i><p>",
+    "&#xFFFFFF;&#0;&#x110000;&bogus",
+    "\u{0}\u{1}\u{ffff}",
+    "<a href=\"javascript:alert(1)\">",
+    "<meta http-equiv=refresh content=\"99999999999999999999\">",
+    "<base href=\"http://elsewhere.example/\">",
+    "<style>a{display:none}</style>",
+    "<plaintext>",
+    "<frameset><frame>",
+    "<select><option><optgroup>",
+];
+
+fn mutate(rng: &mut rand_chacha::ChaCha8Rng, page: &str, other: &str) -> String {
+    let mut bytes = page.as_bytes().to_vec();
+    for _ in 0..rng.gen_range(1..4) {
+        let len = bytes.len().max(1);
+        match rng.gen_range(0..6) {
+            0 => {
+                for _ in 0..rng.gen_range(1..64) {
+                    let at = rng.gen_range(0..len);
+                    if let Some(b) = bytes.get_mut(at) {
+                        *b = rng.gen();
+                    }
+                }
+            }
+            1 => {
+                let fragment = HOSTILE_FRAGMENTS[rng.gen_range(0..HOSTILE_FRAGMENTS.len())];
+                let repeat = if rng.gen_bool(0.3) {
+                    rng.gen_range(100..3000)
+                } else {
+                    1
+                };
+                let at = rng.gen_range(0..=bytes.len());
+                let insert = fragment.repeat(repeat);
+                bytes.splice(at..at, insert.bytes());
+            }
+            2 => {
+                let start = rng.gen_range(0..len);
+                let end = (start + rng.gen_range(1..2000)).min(bytes.len());
+                let slice = bytes.get(start..end).unwrap_or(&[]).to_vec();
+                let times = rng.gen_range(2..50);
+                let at = rng.gen_range(0..=bytes.len());
+                bytes.splice(
+                    at..at,
+                    slice.iter().copied().cycle().take(slice.len() * times),
+                );
+            }
+            3 => {
+                let at = rng.gen_range(0..=bytes.len());
+                bytes.truncate(at);
+            }
+            4 => {
+                let cut = rng.gen_range(0..=bytes.len());
+                let from = rng.gen_range(0..=other.len());
+                bytes.truncate(cut);
+                bytes.extend_from_slice(&other.as_bytes()[from..]);
+            }
+            _ => {
+                let at = rng.gen_range(0..=bytes.len());
+                let deep = if rng.gen_bool(0.5) {
+                    "<div>"
+                } else {
+                    "<span><b>"
+                };
+                bytes.splice(at..at, deep.repeat(rng.gen_range(500..5000)).bytes());
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn fuzz_trials() -> Vec<Trial> {
+    let rounds: usize = std::env::var("DNMSCOPE_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let seed: u64 = std::env::var("DNMSCOPE_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2026);
+    let mut seeds: Vec<(String, PathBuf)> = Vec::new();
+    let real = corpus_dir();
+    for market in ["dream", "empire"] {
+        for folder in ["pages", "unlabelled"] {
+            if let Ok(entries) = std::fs::read_dir(real.join(market).join(folder)) {
+                seeds.extend(entries.filter_map(|e| e.ok().map(|e| (market.to_owned(), e.path()))));
+            }
+        }
+    }
+    let sim = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/sim");
+    for market in ["nightshade", "cobalt", "tessera"] {
+        if let Ok(entries) = std::fs::read_dir(sim.join(market).join("pages")) {
+            seeds.extend(entries.filter_map(|e| e.ok().map(|e| (market.to_owned(), e.path()))));
+        }
+    }
+    seeds.sort();
+    if !seeds.iter().any(|(m, _)| m == "dream") {
+        eprintln!(
+            "fuzz: the real corpus is not at {}; fuzzing from the simulator's pages only",
+            real.display()
+        );
+    }
+    let all: std::sync::Arc<Vec<(String, PathBuf)>> = std::sync::Arc::new(seeds);
+    (0..all.len())
+        .map(|index| {
+            let all = std::sync::Arc::clone(&all);
+            let (market, path) = all[index].clone();
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Trial::test(format!("fuzz::{market}::{stem}"), move || {
+                let markets = builtin_markets().expect("the built-in definitions compile");
+                let definition = markets
+                    .iter()
+                    .find(|m| m.name == market)
+                    .expect("a built-in market");
+                let page =
+                    String::from_utf8_lossy(&std::fs::read(&path).map_err(|e| e.to_string())?)
+                        .into_owned();
+                let other_path = &all[(index * 7 + 3) % all.len()].1;
+                let other = String::from_utf8_lossy(&std::fs::read(other_path).unwrap_or_default())
+                    .into_owned();
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ (index as u64) << 20);
+                let name = dnmscope_model::MarketName::new(&market).expect("a market name");
+                let key = dnmscope_model::PseudonymKey::from_bytes([5; 32]);
+                for round in 0..rounds {
+                    let mutated = mutate(&mut rng, &page, &other);
+                    let outcome = std::panic::catch_unwind(|| {
+                        let parsed = parse_page(&mutated, Some(definition), Limits::default());
+                        let auto =
+                            dnmscope_parse::parse_page_auto(&mutated, &markets, Limits::default());
+                        let ctx = dnmscope_parse::PageContext {
+                            market: &name,
+                            url: "http://fuzz.onion/a/b?c=d",
+                            captured_at: chrono::Utc::now(),
+                            pseudonyms: &key,
+                        };
+                        let _ = dnmscope_parse::to_extraction(&parsed, &ctx);
+                        let _ = dnmscope_parse::to_extraction(&auto, &ctx);
+                        serde_json::to_string(&parsed).expect("a parsed page serialises");
+                        assert!(!parsed.page_kind.as_str().is_empty());
+                    });
+                    if outcome.is_err() {
+                        let saved = std::env::temp_dir()
+                            .join(format!("dnmscope-fuzz-{market}-{stem}-{seed}-{round}.html"));
+                        let _ = std::fs::write(&saved, &mutated);
+                        return Err(format!(
+                            "round {round} (seed {seed}) panicked; the input is in {}",
+                            saved.display()
+                        )
+                        .into());
+                    }
+                }
                 Ok(())
             })
         })
