@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use dnmscope_model::PageKind;
+use dnmscope_store::RunTally;
 use serde::{Deserialize, Serialize};
 
 /// One market's figures in one run.
@@ -17,7 +19,8 @@ pub struct MarketAccounting {
     pub failed: BTreeMap<String, u64>,
     /// Pages parsed, by page kind.
     pub parsed: BTreeMap<String, u64>,
-    /// Listings that index pages announced (distinct URLs).
+    /// Listings the run found links to (distinct URLs in its frontier), less links whose page
+    /// had nothing to read (a delisted listing).
     pub listings_announced: u64,
     /// Listing pages fetched and parsed as listings.
     pub listings_fetched: u64,
@@ -53,6 +56,32 @@ impl MarketAccounting {
         (self.listings_announced > 0)
             .then(|| self.listings_fetched as f64 / self.listings_announced as f64)
     }
+}
+
+impl MarketAccounting {
+    /// Replaces every figure the store can vouch for with what the store holds (see
+    /// [`RunTally`]): pages stored, pages given up and refused, pages with observations by
+    /// kind, listing pages and the listings the run found links to. A run killed at any moment
+    /// and resumed then reports what an uninterrupted run would have; what only the process
+    /// knew (attempts that failed before a kill, gates met) stays as counted.
+    pub fn reconcile(&mut self, tally: &RunTally) {
+        self.fetched = tally.pages_stored;
+        self.attempted = self.attempted.max(self.fetched);
+        self.given_up = tally.given_up;
+        self.refused = tally.refused;
+        self.parsed.retain(|kind, _| !yields_observations(kind));
+        for (kind, n) in &tally.extracted {
+            self.parsed.insert(kind.clone(), *n);
+        }
+        self.listings_fetched = tally.extracted.get("listing").copied().unwrap_or(0);
+        self.listings_announced = tally.listing_entries;
+    }
+}
+
+/// Page kinds whose pages are stored with observations (the others are gates, redirects and
+/// pages with nothing to read, known only to the process that met them).
+fn yields_observations(kind: &str) -> bool {
+    PageKind::parse(kind).is_some_and(|k| !k.is_interstitial() || k == PageKind::Seizure)
 }
 
 /// The end-of-run table.

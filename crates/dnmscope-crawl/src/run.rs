@@ -321,6 +321,9 @@ pub async fn crawl_with_progress<S: Source>(
         )
         .map_err(CrawlError::ParseThreads)?,
     };
+    if resumed.is_some() {
+        runner.reconcile().await?;
+    }
     for (market, runtime) in runner.state.lock().expect("state lock").iter() {
         progress.publish(market, runtime);
     }
@@ -480,6 +483,7 @@ pub async fn crawl_with_progress<S: Source>(
             FinishReason::Completed
         })
     };
+    runner.reconcile().await?;
     runner.save_accounting().await?;
     if let Some(reason) = finish {
         store
@@ -509,6 +513,22 @@ impl<S: Source> Runner<'_, S> {
         let result = f(runtime);
         self.progress.publish(market, runtime);
         result
+    }
+
+    /// Brings each market's accounting in line with what the store holds of the run (at the
+    /// start of a resumed run and at the end of every run).
+    async fn reconcile(&self) -> Result<(), CrawlError> {
+        let tallies = self
+            .store
+            .run_tally(self.crawl)
+            .await
+            .during(|| format!("tallying {}", self.crawl))?;
+        for (market, tally) in tallies {
+            if self.plans.contains_key(&market) {
+                self.with_market(&market, |m| m.accounting.reconcile(&tally));
+            }
+        }
+        Ok(())
     }
 
     async fn save_accounting(&self) -> Result<(), CrawlError> {
@@ -543,16 +563,23 @@ impl<S: Source> Runner<'_, S> {
         mut links: Vec<NewLink>,
         now: DateTime<Utc>,
     ) -> Result<(), CrawlError> {
-        let reserved = self.trim_to_budget(plan, &mut links);
-        if links.is_empty() {
-            return Ok(());
+        links.retain(|l| l.depth <= plan.max_depth);
+        // Links the frontier already has cost nothing: when the budget's room is given back
+        // for them, the links left over get it, until the room or the links run out.
+        while !links.is_empty() {
+            let batch = self.reserve_budget(plan, &mut links);
+            if batch.is_empty() {
+                self.with_market(plan.name.as_str(), |m| m.budget_hit = true);
+                break;
+            }
+            let reserved = batch.len() as u64;
+            let added = self
+                .store
+                .enqueue(self.crawl, &plan.name, &batch, now)
+                .await
+                .during(|| format!("enqueueing links for {}", plan.name))?;
+            self.settle_budget(plan, reserved, added);
         }
-        let added = self
-            .store
-            .enqueue(self.crawl, &plan.name, &links, now)
-            .await
-            .during(|| format!("enqueueing links for {}", plan.name))?;
-        self.settle_budget(plan, reserved, added);
         Ok(())
     }
 
@@ -564,21 +591,18 @@ impl<S: Source> Runner<'_, S> {
         });
     }
 
-    /// Drops links beyond the depth and page budgets, and reserves room for the rest (returned;
-    /// settled by [`Runner::settle_budget`] once the store says how many were new), so that
-    /// concurrent pages never take the market past its budget.
-    fn trim_to_budget(&self, plan: &MarketPlan, links: &mut Vec<NewLink>) -> u64 {
-        links.retain(|l| l.depth <= plan.max_depth);
+    /// Takes from the front of `links` as many as the page budget has room for, and reserves
+    /// that room (settled by [`Runner::settle_budget`] once the store says how many were new),
+    /// so that concurrent pages never take the market past its budget.
+    fn reserve_budget(&self, plan: &MarketPlan, links: &mut Vec<NewLink>) -> Vec<NewLink> {
         self.with_market(plan.name.as_str(), |m| {
-            if let Some(max) = plan.max_pages {
-                let room = max.saturating_sub(m.queued) as usize;
-                if links.len() > room {
-                    links.truncate(room);
-                    m.budget_hit = true;
-                }
-            }
-            m.queued += links.len() as u64;
-            links.len() as u64
+            let room = match plan.max_pages {
+                Some(max) => max.saturating_sub(m.queued) as usize,
+                None => links.len(),
+            };
+            let batch: Vec<NewLink> = links.drain(..room.min(links.len())).collect();
+            m.queued += batch.len() as u64;
+            batch
         })
     }
 
@@ -987,7 +1011,9 @@ impl<S: Source> Runner<'_, S> {
         plan: &MarketPlan,
         mut links: Vec<NewLink>,
     ) -> Result<(), CrawlError> {
-        let reserved = self.trim_to_budget(plan, &mut links);
+        links.retain(|l| l.depth <= plan.max_depth);
+        let batch = self.reserve_budget(plan, &mut links);
+        let reserved = batch.len() as u64;
         let completed = self
             .store
             .complete(
@@ -995,7 +1021,7 @@ impl<S: Source> Runner<'_, S> {
                 extraction,
                 self.crawl,
                 &plan.name,
-                &links,
+                &batch,
                 Utc::now(),
             )
             .await
@@ -1003,6 +1029,11 @@ impl<S: Source> Runner<'_, S> {
         match completed {
             Ok(completed) => {
                 self.settle_budget(plan, reserved, completed.links_added);
+                // Links past the budget's room: they get the room the frontier's known links
+                // gave back.
+                if !links.is_empty() {
+                    self.enqueue(plan, links, Utc::now()).await?;
+                }
                 Ok(())
             }
             Err(error) => {

@@ -240,3 +240,74 @@ pub(crate) async fn load_accounting(
     .context(|| format!("reading the accounting of {crawl}"))?;
     Ok(rows.into_iter().map(|(name, Json(data))| (name, data)).collect())
 }
+
+/// What the store holds of one run, per market: the facts completeness accounting is derived
+/// from (see [`crate::RunTally`]).
+pub(crate) async fn run_tally(
+    conn: &mut Conn,
+    crawl: CrawlId,
+) -> Result<Vec<(String, crate::RunTally)>, StoreError> {
+    let mut tallies: std::collections::BTreeMap<String, crate::RunTally> = Default::default();
+    let answered: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT m.name, COUNT(*) FROM captures c JOIN markets m ON m.id = c.market_id
+         WHERE c.crawl_id = $1 AND c.status <> 429 AND c.status < 500 GROUP BY m.name",
+    )
+    .bind(crawl.0)
+    .fetch_all(&mut *conn)
+    .await
+    .context(|| format!("counting the captures of {crawl}"))?;
+    for (market, n) in answered {
+        tallies.entry(market).or_default().pages_stored = n as u64;
+    }
+    let kinds: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT m.name, e.page_kind, COUNT(DISTINCT e.capture_id)
+         FROM extractions e JOIN captures c ON c.id = e.capture_id
+         JOIN markets m ON m.id = c.market_id
+         WHERE c.crawl_id = $1 GROUP BY m.name, e.page_kind",
+    )
+    .bind(crawl.0)
+    .fetch_all(&mut *conn)
+    .await
+    .context(|| format!("counting the extractions of {crawl}"))?;
+    for (market, kind, n) in kinds {
+        tallies
+            .entry(market)
+            .or_default()
+            .extracted
+            .insert(kind, n as u64);
+    }
+    let entries: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT m.name, f.state, COUNT(*),
+                SUM(CASE WHEN f.last_error LIKE 'refused:%' THEN 1 ELSE 0 END)
+         FROM frontier f JOIN markets m ON m.id = f.market_id
+         WHERE f.crawl_id = $1 GROUP BY m.name, f.state",
+    )
+    .bind(crawl.0)
+    .fetch_all(&mut *conn)
+    .await
+    .context(|| format!("counting the frontier of {crawl}"))?;
+    for (market, state, n, refused) in entries {
+        let tally = tallies.entry(market).or_default();
+        if state == "failed" {
+            tally.given_up += n as u64;
+            tally.refused += refused as u64;
+        }
+    }
+    // Listing links, less those whose page turned out to have nothing to read (gone, moved,
+    // not a listing): a page fetched and stored without observations.
+    let listings: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT m.name, COUNT(*) FROM frontier f JOIN markets m ON m.id = f.market_id
+         WHERE f.crawl_id = $1 AND f.kind = 'listing'
+           AND NOT (f.state = 'done' AND f.capture_id IS NOT NULL
+                    AND NOT EXISTS (SELECT 1 FROM extractions e WHERE e.capture_id = f.capture_id))
+         GROUP BY m.name",
+    )
+    .bind(crawl.0)
+    .fetch_all(&mut *conn)
+    .await
+    .context(|| format!("counting the listing links of {crawl}"))?;
+    for (market, n) in listings {
+        tallies.entry(market).or_default().listing_entries = n as u64;
+    }
+    Ok(tallies.into_iter().collect())
+}

@@ -98,6 +98,22 @@ pub use analytics::{
     VendorObservationRow, VendorRef, VendorSpan,
 };
 
+/// What the store holds of one market in one run (see [`Store::run_tally`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunTally {
+    /// Pages the market answered and the run stored (captures other than 429 and 5xx).
+    pub pages_stored: u64,
+    /// Stored pages with observations, by page kind (one per capture).
+    pub extracted: std::collections::BTreeMap<String, u64>,
+    /// Frontier entries given up.
+    pub given_up: u64,
+    /// Of those, pages the parser refused.
+    pub refused: u64,
+    /// Frontier entries of kind `listing` (the listings the run found links to), less those
+    /// whose page was fetched and had nothing to read (gone, moved, not a listing).
+    pub listing_entries: u64,
+}
+
 /// The tables of the schema, in the order `db stats` lists them.
 pub const TABLES: &[&str] = &[
     "markets",
@@ -615,6 +631,14 @@ impl Store {
             format!("saving the accounting of {crawl}"),
             |conn, ops| { ops::save_accounting(conn, crawl, market, data, Utc::now()).await? }
         )
+    }
+
+    /// What the store holds of a run, per market: the facts its completeness accounting is
+    /// derived from, whatever happened to the processes that ran it.
+    pub async fn run_tally(&self, crawl: CrawlId) -> Result<Vec<(String, RunTally)>, StoreError> {
+        on_connection!(self, format!("tallying {crawl}"), |conn, ops| {
+            ops::run_tally(conn, crawl).await
+        })
     }
 
     /// A run's accounting per market, as saved.
