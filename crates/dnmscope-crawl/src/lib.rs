@@ -21,5 +21,6 @@ pub use fetch_source::{FetchSource, Sessions};
 pub use plan::{canonical_link, is_denied, priority, CrawlConfig, MarketPlan};
 pub use run::{
     crawl, crawl_with_progress, CrawlError, MarketStatus, Progress, RunOutcome, Stop, REPARSE_NOTE,
+    REPARSE_TRIES,
 };
 pub use source::{FailureKind, Signal, Source, SourceError};

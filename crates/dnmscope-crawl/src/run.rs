@@ -155,11 +155,24 @@ struct Runner<'a, S> {
     parser: ParsePool,
 }
 
-/// The note a resumed run leaves on an entry whose stored page it parses again (the entry's last
-/// error until it is settled).
+/// The note a resumed run leaves on an entry while it parses the entry's stored page again (the
+/// entry's last error until the parse returns).
 pub const REPARSE_NOTE: &str = "parsing the stored page again after the process ended";
+/// Processes in a row that may end while parsing one stored page before it is refused.
+pub const REPARSE_TRIES: u32 = 3;
+
+/// How many processes in a row ended while parsing an entry's stored page, from its note.
+fn reparse_tries(last_error: Option<&str>) -> u32 {
+    last_error
+        .and_then(|e| e.strip_prefix(REPARSE_NOTE))
+        .and_then(|rest| rest.trim().strip_prefix("(try "))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 const REPARSE_REFUSED: &str =
-    "two processes in a row ended while parsing this stored page; it is not parsed again";
+    "three processes in a row ended while parsing this stored page; it is not parsed again";
 
 static META_REFRESH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)<meta[^>]*http-equiv\s*=\s*["']?refresh["']?[^>]*content\s*=\s*["']?\s*(\d+)\s*(?:;\s*url\s*=\s*([^"'>\s]+))?"#)
@@ -640,13 +653,16 @@ impl<S: Source> Runner<'_, S> {
         }
 
         let mut _slot: Option<Slot<'_>> = None;
+        let mut reparsing = false;
         // The page: from the store when this run already fetched it, else from the source.
         let (capture_id, capture) = match entry.capture_id {
             Some(id) => {
-                // A page stored by an earlier process and never settled: the process ended
-                // while parsing or ingesting it. Once is a kill; twice in a row, the page may be
-                // what ends the process, and it is refused rather than parsed a third time.
-                if entry.last_error.as_deref() == Some(REPARSE_NOTE) {
+                // A page stored by an earlier process and never settled. The note is on the
+                // entry only while its page is parsed again, and counts the processes that
+                // ended meanwhile: when [`REPARSE_TRIES`] in a row ended while parsing this very
+                // page, the page is what ends them, and it is refused instead of parsed again.
+                let ended = reparse_tries(entry.last_error.as_deref());
+                if ended >= REPARSE_TRIES {
                     self.with_market(market, |m| {
                         m.accounting.refused += 1;
                         m.accounting.given_up += 1;
@@ -656,10 +672,12 @@ impl<S: Source> Runner<'_, S> {
                         .give_up(&entry, &format!("refused: {REPARSE_REFUSED}"))
                         .await;
                 }
+                let note = format!("{REPARSE_NOTE} (try {})", ended + 1);
                 self.store
-                    .note_reparse(entry.id, REPARSE_NOTE)
+                    .note_reparse(entry.id, Some(&note))
                     .await
                     .during(|| format!("noting the re-parse of {}", entry.url))?;
+                reparsing = true;
                 let capture = self
                     .store
                     .capture(id)
@@ -721,6 +739,13 @@ impl<S: Source> Runner<'_, S> {
                 dnmscope_parse::refused_page(format!("the parser crashed on this page: {crash}"))
             }
         };
+        if reparsing {
+            // Parsed: whatever ends this process now, it was not this page.
+            self.store
+                .note_reparse(entry.id, None)
+                .await
+                .during(|| format!("clearing the re-parse note of {}", entry.url))?;
+        }
         if let Some(why) = &parsed.refused {
             // Stored once, never parsed again: the frontier entry is given up with the reason.
             tracing::warn!(market, url = %entry.url, "page refused: {why}");

@@ -1131,13 +1131,13 @@ async fn pages_the_parser_refuses_are_stored_given_up_counted_and_the_run_goes_o
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stored_page_two_processes_ended_on_is_refused_instead_of_parsed_again() {
+async fn a_stored_page_three_processes_ended_on_is_refused_instead_of_parsed_again() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir).await;
     let plan = memory_plan();
     let config = config(vec![plan.clone()]);
-    // The state two killed processes leave: the run unfinished, a page stored for an entry, and
-    // the first resume's note on it (the second process ended while parsing it again).
+    // The state killed processes leave: the run unfinished, pages stored for two entries, and on
+    // one of them the note of the resumes that each ended while parsing it again.
     let run = store
         .begin_crawl(
             std::slice::from_ref(&plan.name),
@@ -1180,9 +1180,26 @@ async fn a_stored_page_two_processes_ended_on_is_refused_instead_of_parsed_again
             .expect("the entry");
         let capture = source.fetch(run, &plan.name, &entry.url).await.unwrap();
         store.store_fetched(entry.id, &capture).await.unwrap();
+        if path == "/again" {
+            // One process ended while parsing it: parsed again, not refused.
+            store
+                .note_reparse(
+                    entry.id,
+                    Some(&format!("{} (try 1)", dnmscope_crawl::REPARSE_NOTE)),
+                )
+                .await
+                .unwrap();
+        }
         if path == "/crash" {
             store
-                .note_reparse(entry.id, dnmscope_crawl::REPARSE_NOTE)
+                .note_reparse(
+                    entry.id,
+                    Some(&format!(
+                        "{} (try {})",
+                        dnmscope_crawl::REPARSE_NOTE,
+                        dnmscope_crawl::REPARSE_TRIES
+                    )),
+                )
                 .await
                 .unwrap();
         }

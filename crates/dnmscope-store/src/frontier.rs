@@ -136,7 +136,11 @@ pub(crate) async fn attach_capture(conn: &mut Conn, entry: i64, capture_id: i64)
 
 /// Notes on an entry that its stored page is being parsed again by a resumed run (the note is
 /// cleared when the entry is settled).
-pub(crate) async fn note_reparse(conn: &mut Conn, entry: i64, note: &str) -> Result<(), StoreError> {
+pub(crate) async fn note_reparse(
+    conn: &mut Conn,
+    entry: i64,
+    note: Option<&str>,
+) -> Result<(), StoreError> {
     let updated = sqlx::query("UPDATE frontier SET last_error = $1 WHERE id = $2")
         .bind(note)
         .bind(entry)

@@ -570,10 +570,10 @@ impl Store {
     }
 
     /// Notes that a resumed run is parsing an entry's stored page again (`note` becomes the
-    /// entry's last error until it is settled): a run that finds the note already there knows the
-    /// process ended while parsing that page before, and can refuse it instead of crashing on it
-    /// again.
-    pub async fn note_reparse(&self, entry: i64, note: &str) -> Result<(), StoreError> {
+    /// entry's last error; `None` clears it once the parse returned): a run that finds the note
+    /// already there knows a process ended while parsing that page, and can refuse it instead of
+    /// crashing on it again.
+    pub async fn note_reparse(&self, entry: i64, note: Option<&str>) -> Result<(), StoreError> {
         in_transaction!(
             self,
             format!("noting the re-parse of frontier entry {entry}"),
