@@ -48,7 +48,7 @@ impl Default for Limits {
             max_bytes: 8 * 1024 * 1024,
             max_depth: 512,
             max_nodes: 400_000,
-            max_time: Duration::from_secs(4),
+            max_time: Duration::from_millis(1500),
         }
     }
 }
@@ -84,6 +84,21 @@ pub fn parse_bounded(html: &str, limits: Limits) -> (Html, &str, Vec<Cut>) {
         });
     }
     let text = &html[..end];
+    let defused = defuse(text);
+    let fed: &str = &defused;
+    let text = match defused.crowded {
+        Some(at) => {
+            cuts.push(Cut {
+                at,
+                reason: format!(
+                    "a tag has more than {MAX_ATTRIBUTES} attributes; the page is read up to byte {at}"
+                ),
+                refused: false,
+            });
+            &text[..at]
+        }
+        None => text,
+    };
     let budget = Budget::new(limits);
     let sink = BoundedSink {
         inner: HtmlTreeSink::new(Html::new_document()),
@@ -93,14 +108,19 @@ pub fn parse_bounded(html: &str, limits: Limits) -> (Html, &str, Vec<Cut>) {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut parser = html5ever::driver::parse_document(sink, Default::default());
         let mut at = 0;
-        while at < text.len() {
-            let next = floor_char_boundary(text, (at + CHUNK).min(text.len()));
-            let next = if next <= at { text.len() } else { next };
-            parser.process(StrTendril::from_slice(&text[at..next]));
+        while at < fed.len() {
+            let next = floor_char_boundary(fed, (at + CHUNK).min(fed.len()));
+            let next = if next <= at { fed.len() } else { next };
+            parser.process(StrTendril::from_slice(&fed[at..next]));
             at = next;
-            if at < text.len() {
+            if at < fed.len() {
                 if let Some(reason) = budget.exceeded(started.elapsed()) {
-                    return (parser.finish(), Some((at, reason)));
+                    // Where the fed text was cut, in the page's own bytes.
+                    let at = defused.original_offset(at).min(text.len());
+                    return (
+                        parser.finish(),
+                        Some((floor_char_boundary(text, at), reason)),
+                    );
                 }
             }
         }
@@ -132,6 +152,174 @@ pub fn parse_bounded(html: &str, limits: Limits) -> (Html, &str, Vec<Cut>) {
             // its own thread) decides what a crash means.
             Err(payload) => resume_unwind(payload),
         },
+    }
+}
+
+/// The page as html5ever is fed it: NUL bytes dropped (the tree builder drops them from text
+/// anyway) and every `<` in text that starts no tag, end tag, comment or declaration written as
+/// `&lt;` (the same character in the tree). html5ever keeps such `<`s one by one at tens of
+/// bytes each: 8 MiB of `<` or NUL cost 600-800 MB before. Raw text (`script`, `style`,
+/// `textarea`, `title`, ...) and comments are left as they are.
+struct Defused<'a> {
+    text: std::borrow::Cow<'a, str>,
+    /// (offset in the fed text, bytes added so far) at each change, for mapping offsets back.
+    shifts: Vec<(usize, isize)>,
+    /// Where (in the page's bytes) a tag with more than [`MAX_ATTRIBUTES`] attributes starts:
+    /// the fed text ends before it.
+    crowded: Option<usize>,
+}
+
+impl std::ops::Deref for Defused<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl Defused<'_> {
+    fn original_offset(&self, fed: usize) -> usize {
+        let shift = match self.shifts.binary_search_by(|(at, _)| at.cmp(&fed)) {
+            Ok(i) => self.shifts[i].1,
+            Err(0) => 0,
+            Err(i) => self.shifts[i - 1].1,
+        };
+        (fed as isize - shift).max(0) as usize
+    }
+}
+
+const RAW_TEXT: &[&[u8]] = &[
+    b"script",
+    b"style",
+    b"textarea",
+    b"title",
+    b"xmp",
+    b"iframe",
+    b"noembed",
+    b"noframes",
+    b"noscript",
+    b"plaintext",
+];
+
+/// Records that from fed offset `at` on, fed offsets are `by` bytes ahead of the page's; one
+/// entry per KiB of fed text at most (a cut is reported to within a KiB), so a page of NULs or
+/// `<`s costs no more than a page of text.
+fn shift(shifts: &mut Vec<(usize, isize)>, at: usize, by: isize) {
+    match shifts.last_mut() {
+        Some(last) if at < last.0 + 1024 => last.1 = by,
+        _ => shifts.push((at, by)),
+    }
+}
+
+/// Attributes a tag may have; a page is cut before a tag with more.
+const MAX_ATTRIBUTES: usize = 1024;
+
+fn defuse(original: &str) -> Defused<'_> {
+    let bytes = original.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len() + bytes.len() / 8);
+    let mut shifts = Vec::new();
+    let mut i = 0;
+    let find = |from: usize, needle: &[u8]| {
+        bytes[from..]
+            .windows(needle.len())
+            .position(|w| w.eq_ignore_ascii_case(needle))
+            .map(|p| from + p)
+    };
+    // The end of a tag starting at `from` (after its `>`, quotes respected), and whether it has
+    // more attributes than html5ever reads in reasonable time (it checks each new attribute
+    // against all the tag's others).
+    let tag_end = |from: usize| {
+        let mut quote = None;
+        let mut j = from;
+        let mut attributes = 0usize;
+        let mut in_word = false;
+        while j < bytes.len() {
+            let c = bytes[j];
+            match (quote, c) {
+                (None, b'"' | b'\'') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                (None, b'>') => return (j + 1, false),
+                (None, c) if c.is_ascii_whitespace() => in_word = false,
+                (None, _) => {
+                    if !in_word {
+                        attributes += 1;
+                        if attributes > MAX_ATTRIBUTES {
+                            return (j, true);
+                        }
+                    }
+                    in_word = true;
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        (bytes.len(), false)
+    };
+    let mut crowded = None;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == 0 {
+            i += 1;
+            shift(&mut shifts, out.len(), out.len() as isize - i as isize);
+            continue;
+        }
+        if b != b'<' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let next = bytes.get(i + 1).copied();
+        match next {
+            Some(b'!') if bytes[i..].starts_with(b"<!--") => {
+                let end = find(i + 4, b"-->").map_or(bytes.len(), |e| e + 3);
+                out.extend_from_slice(&bytes[i..end]);
+                i = end;
+            }
+            Some(n) if n.is_ascii_alphabetic() => {
+                let name_end = bytes[i + 1..]
+                    .iter()
+                    .position(|c| !c.is_ascii_alphanumeric())
+                    .map_or(bytes.len(), |p| i + 1 + p);
+                let name = &bytes[i + 1..name_end];
+                let (mut end, too_many) = tag_end(name_end);
+                if too_many {
+                    crowded = Some(i);
+                    break;
+                }
+                if let Some(raw) = RAW_TEXT.iter().find(|r| r.eq_ignore_ascii_case(name)) {
+                    let mut close = b"</".to_vec();
+                    close.extend_from_slice(raw);
+                    end = find(end, &close).unwrap_or(bytes.len());
+                }
+                out.extend_from_slice(&bytes[i..end]);
+                i = end;
+            }
+            Some(b'/' | b'!' | b'?') => {
+                let (end, too_many) = tag_end(i + 1);
+                if too_many {
+                    crowded = Some(i);
+                    break;
+                }
+                out.extend_from_slice(&bytes[i..end]);
+                i = end;
+            }
+            _ => {
+                out.extend_from_slice(b"&lt;");
+                i += 1;
+                shift(&mut shifts, out.len(), out.len() as isize - i as isize);
+            }
+        }
+    }
+    // Only ASCII bytes were removed or inserted between whole characters.
+    let text = String::from_utf8(out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    Defused {
+        text: if shifts.is_empty() && crowded.is_none() {
+            std::borrow::Cow::Borrowed(original)
+        } else {
+            std::borrow::Cow::Owned(text)
+        },
+        shifts,
+        crowded,
     }
 }
 
@@ -422,6 +610,36 @@ mod tests {
                     </body></html>";
         expect_test::expect![[r#"read 84 of 84 bytes, text "abcdx<y", cut None"#]]
             .assert_eq(&check(page, small()));
+    }
+
+    #[test]
+    fn lone_angle_brackets_and_nul_bytes_make_the_same_tree_cheaply() {
+        let page = "<p title=\"a<b\">1 < 2 <<< 3\u{0}</p><script>if (a<<b) x()</script>\
+                    <!-- < --><textarea>< x</textarea>";
+        let (doc, _, cuts) = parse_bounded(page, small());
+        assert!(cuts.is_empty());
+        let plain = Html::parse_document(&page.replace('\u{0}', ""));
+        assert_eq!(doc.root_element().html(), plain.root_element().html());
+        // Offsets map back to the page's own bytes.
+        let defused = defuse("a<b> <<c");
+        assert_eq!(&*defused, "a<b> &lt;<c", "`<c` starts a tag");
+        assert_eq!(defused.original_offset(defused.len()), 8);
+        assert_eq!(defused.original_offset(4), 4);
+        assert_eq!(defused.original_offset(9), 6);
+    }
+
+    #[test]
+    fn a_tag_with_too_many_attributes_ends_the_page_before_it() {
+        let attributes: String = (0..5_000).map(|i| format!(" a{i}=1")).collect();
+        let page = format!("<p>kept</p><a{attributes}>x</a>");
+        let (doc, read, cuts) = parse_bounded(&page, small());
+        assert_eq!(read, "<p>kept</p>");
+        assert!(
+            cuts[0].reason.contains("more than 1024 attributes"),
+            "{cuts:?}"
+        );
+        let text: String = doc.root_element().text().collect();
+        assert_eq!(text, "kept");
     }
 
     #[test]
