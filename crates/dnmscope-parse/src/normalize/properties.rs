@@ -36,7 +36,7 @@ fn write_amount(units: u64, cents: u64, scale: u32, grouped: bool, european: boo
         let digits: Vec<char> = int.chars().collect();
         let mut out = String::new();
         for (i, c) in digits.iter().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push(if european { '.' } else { ',' });
             }
             out.push(*c);
@@ -134,7 +134,7 @@ fn money_is_read_exactly_or_refused() {
             // A second number (of one or two digits: three would be a valid thousands group,
             // "CHF 197 929").
             format!("{text} {}", rng.gen_range(1..99)),
-            format!("{number}"),
+            number.to_string(),
             format!("-{text}"),
             format!("{number} {}", junk_word(&mut rng).to_uppercase()),
         ];
