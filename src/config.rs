@@ -597,7 +597,7 @@ mod tests {
                 "fetch.total_timeout_secs",
             ),
             (
-                "[fetch]\nbackoff_ms = 18446744073709551615\n",
+                "[fetch]\nbackoff_ms = 9223372036854775807\n",
                 "fetch.backoff_ms",
             ),
             ("[fetch]\nmax_attempts = 4000000000\n", "fetch.max_attempts"),
