@@ -211,3 +211,32 @@ fn populate(path: &std::path::Path) {
         store.close().await;
     });
 }
+
+#[test]
+fn a_log_written_to_a_pipe_has_no_colour_codes_and_an_empty_file_is_no_store() {
+    let dir = tempfile::tempdir().unwrap();
+    // -vv: the store logs at debug and trace; stderr is a pipe here, not a terminal.
+    let output = dnmscope(dir.path(), &["-vv", "db", "migrate", "--db", "s.sqlite"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = stderr(&output);
+    assert!(log.contains("store open"), "the log has lines: {log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a piped log: {log:?}"
+    );
+    // An empty file is not a store: refused, and left empty.
+    std::fs::write(dir.path().join("empty.sqlite"), b"").unwrap();
+    let output = dnmscope(dir.path(), &["db", "stats", "--db", "empty.sqlite"]);
+    assert_clean_failure(&output);
+    assert!(
+        stderr(&output).contains("not a dnmscope store"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        std::fs::metadata(dir.path().join("empty.sqlite"))
+            .unwrap()
+            .len(),
+        0
+    );
+}
