@@ -577,46 +577,48 @@ impl<S: Source> Runner<'_, S> {
         now: DateTime<Utc>,
     ) -> Result<(), CrawlError> {
         links.retain(|l| l.depth <= plan.max_depth);
-        // Links the frontier already has cost nothing: when the budget's room is given back
-        // for them, the links left over get it, until the room or the links run out.
-        while !links.is_empty() {
-            let batch = self.reserve_budget(plan, &mut links);
-            if batch.is_empty() {
-                self.with_market(plan.name.as_str(), |m| m.budget_hit = true);
-                break;
-            }
-            let reserved = batch.len() as u64;
-            let added = self
-                .store
-                .enqueue(self.crawl, &plan.name, &batch, now)
-                .await
-                .during(|| format!("enqueueing links for {}", plan.name))?;
-            self.settle_budget(plan, reserved, added);
+        if links.is_empty() {
+            return Ok(());
         }
+        let room = self.reserve_budget(plan, links.len());
+        let enqueued = self
+            .store
+            .enqueue(self.crawl, &plan.name, &links, room, now)
+            .await;
+        let added = enqueued.as_ref().map_or(0, |e| e.added);
+        self.settle_budget(plan, room, added);
+        let enqueued = enqueued.during(|| format!("enqueueing links for {}", plan.name))?;
+        self.links_left(plan, enqueued.taken, links.len());
         Ok(())
+    }
+
+    /// Reserves room in the page budget for up to `links` new pages (settled by
+    /// [`Runner::settle_budget`] once the store says how many were new), so that concurrent
+    /// pages never take the market past its budget. `None`: the market has no budget.
+    fn reserve_budget(&self, plan: &MarketPlan, links: usize) -> Option<u64> {
+        let max = plan.max_pages?;
+        Some(self.with_market(plan.name.as_str(), |m| {
+            let room = max.saturating_sub(m.queued).min(links as u64);
+            m.queued += room;
+            room
+        }))
     }
 
     /// Counts the links the frontier took, giving back what was reserved for links it already
     /// had: only new pages count against the budget.
-    fn settle_budget(&self, plan: &MarketPlan, reserved: u64, added: u64) {
-        self.with_market(plan.name.as_str(), |m| {
-            m.queued = m.queued.saturating_sub(reserved) + added;
-        });
+    fn settle_budget(&self, plan: &MarketPlan, reserved: Option<u64>, added: u64) {
+        if let Some(reserved) = reserved {
+            self.with_market(plan.name.as_str(), |m| {
+                m.queued = m.queued.saturating_sub(reserved) + added;
+            });
+        }
     }
 
-    /// Takes from the front of `links` as many as the page budget has room for, and reserves
-    /// that room (settled by [`Runner::settle_budget`] once the store says how many were new),
-    /// so that concurrent pages never take the market past its budget.
-    fn reserve_budget(&self, plan: &MarketPlan, links: &mut Vec<NewLink>) -> Vec<NewLink> {
-        self.with_market(plan.name.as_str(), |m| {
-            let room = match plan.max_pages {
-                Some(max) => max.saturating_sub(m.queued) as usize,
-                None => links.len(),
-            };
-            let batch: Vec<NewLink> = links.drain(..room.min(links.len())).collect();
-            m.queued += batch.len() as u64;
-            batch
-        })
+    /// Links the store did not look at (the budget's room was filled first): the budget is hit.
+    fn links_left(&self, plan: &MarketPlan, taken: usize, links: usize) {
+        if taken < links {
+            self.with_market(plan.name.as_str(), |m| m.budget_hit = true);
+        }
     }
 
     async fn process(&self, entry: FrontierEntry, stop: &Stop) -> Result<(), CrawlError> {
@@ -1037,8 +1039,7 @@ impl<S: Source> Runner<'_, S> {
         mut links: Vec<NewLink>,
     ) -> Result<(), CrawlError> {
         links.retain(|l| l.depth <= plan.max_depth);
-        let batch = self.reserve_budget(plan, &mut links);
-        let reserved = batch.len() as u64;
+        let room = self.reserve_budget(plan, links.len());
         let completed = self
             .store
             .complete(
@@ -1046,26 +1047,17 @@ impl<S: Source> Runner<'_, S> {
                 extraction,
                 self.crawl,
                 &plan.name,
-                &batch,
+                &links,
+                room,
                 Utc::now(),
             )
             .await
             .during(|| format!("completing {}", entry.url));
-        match completed {
-            Ok(completed) => {
-                self.settle_budget(plan, reserved, completed.links_added);
-                // Links past the budget's room: they get the room the frontier's known links
-                // gave back.
-                if !links.is_empty() {
-                    self.enqueue(plan, links, Utc::now()).await?;
-                }
-                Ok(())
-            }
-            Err(error) => {
-                self.settle_budget(plan, reserved, 0);
-                Err(error)
-            }
-        }
+        let added = completed.as_ref().map_or(0, |c| c.links_added);
+        self.settle_budget(plan, room, added);
+        let completed = completed?;
+        self.links_left(plan, completed.links_taken, links.len());
+        Ok(())
     }
 
     async fn retry(

@@ -1157,6 +1157,7 @@ async fn a_stored_page_three_processes_ended_on_is_refused_instead_of_parsed_aga
             run,
             &plan.name,
             &[link("/"), link("/crash"), link("/again")],
+            None,
             Utc::now(),
         )
         .await

@@ -48,11 +48,17 @@ pub(crate) async fn enqueue(
     crawl: CrawlId,
     market: &MarketName,
     links: &[dnmscope_model::NewLink],
+    max_new: Option<u64>,
     now: DateTime<Utc>,
-) -> Result<u64, StoreError> {
+) -> Result<crate::Enqueued, StoreError> {
     let market_id = market_id(conn, market, now).await?;
     let mut added = 0;
+    let mut taken = 0;
     for link in links {
+        if max_new.is_some_and(|max| added >= max) {
+            break;
+        }
+        taken += 1;
         let result = sqlx::query(
             "INSERT INTO frontier (crawl_id, market_id, url, kind, depth, priority, state, attempts,
                                    next_attempt_at, discovered_at)
@@ -71,7 +77,7 @@ pub(crate) async fn enqueue(
         .context(|| format!("enqueueing {} for {crawl}", link.url))?;
         added += result.rows_affected();
     }
-    Ok(added)
+    Ok(crate::Enqueued { added, taken })
 }
 
 /// Pending entries whose time has come, highest priority first, then oldest first.

@@ -223,6 +223,18 @@ pub struct Completed {
     pub report: Option<IngestReport>,
     /// Links that were new to the run's frontier (the others were already in it).
     pub links_added: u64,
+    /// Links looked at, from the front: all of them unless `max_new` new ones were reached.
+    pub links_taken: usize,
+}
+
+/// What [`Store::enqueue`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enqueued {
+    /// Links that were new to the run's frontier.
+    pub added: u64,
+    /// Links looked at, from the front: all of them unless `max_new` new ones were reached
+    /// (links already in the frontier cost nothing, so more may be taken than `max_new`).
+    pub taken: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -445,19 +457,20 @@ impl Store {
         })
     }
 
-    /// Adds links to a crawl run's frontier (each canonical URL once per run and market).
-    /// Returns how many were new.
+    /// Adds links to a crawl run's frontier (each canonical URL once per run and market), in
+    /// order, until `max_new` of them were new (a page budget's room; `None`: all of them).
     pub async fn enqueue(
         &self,
         crawl: CrawlId,
         market: &MarketName,
         links: &[NewLink],
+        max_new: Option<u64>,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Enqueued, StoreError> {
         in_transaction!(
             self,
             format!("enqueueing {} links for {crawl}", links.len()),
-            |conn, ops| { ops::enqueue(conn, crawl, market, links, now).await? }
+            |conn, ops| { ops::enqueue(conn, crawl, market, links, max_new, now).await? }
         )
     }
 
@@ -511,7 +524,9 @@ impl Store {
     }
 
     /// Finishes a frontier entry whose page was stored: its extraction (if the page yields
-    /// observations), the links it found, and the entry marked done, all in one transaction.
+    /// observations), the links it found (up to `max_new` new ones, as [`Store::enqueue`]), and
+    /// the entry marked done, all in one transaction.
+    #[allow(clippy::too_many_arguments)]
     pub async fn complete(
         &self,
         entry: i64,
@@ -519,6 +534,7 @@ impl Store {
         crawl: CrawlId,
         market: &MarketName,
         links: &[NewLink],
+        max_new: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<Completed, StoreError> {
         in_transaction!(
@@ -531,11 +547,12 @@ impl Store {
                     }
                     None => None,
                 };
-                let links_added = ops::enqueue(conn, crawl, market, links, now).await?;
+                let enqueued = ops::enqueue(conn, crawl, market, links, max_new, now).await?;
                 ops::settle(conn, entry, FrontierState::Done, true, None, None).await?;
                 Completed {
                     report,
-                    links_added,
+                    links_added: enqueued.added,
+                    links_taken: enqueued.taken,
                 }
             }
         )

@@ -994,18 +994,40 @@ async fn the_frontier_keeps_each_url_once_and_orders_due_work(fx: Fixture) {
     ];
     assert_eq!(
         fx.store
-            .enqueue(crawl, &market(), &links, at(0))
+            .enqueue(crawl, &market(), &links, None, at(0))
             .await
-            .unwrap(),
+            .unwrap()
+            .added,
         2,
         "a URL is queued once per run"
     );
     assert_eq!(
         fx.store
-            .enqueue(crawl, &market(), &links, at(0))
+            .enqueue(crawl, &market(), &links, None, at(0))
             .await
             .unwrap(),
-        0
+        dnmscope_store::Enqueued { added: 0, taken: 3 }
+    );
+    // A budget's room counts new links only: those already queued are passed over for free,
+    // and links after the room is filled are not looked at.
+    let budgeted = fx.crawl(5).await;
+    fx.store
+        .enqueue(budgeted, &market(), &links, None, at(0))
+        .await
+        .unwrap();
+    let more = [
+        link("http://testmarket.onion/listing/1", "listing", 1),
+        link("http://testmarket.onion/listing/2", "listing", 1),
+        link("http://testmarket.onion/category/a", "search", 5),
+        link("http://testmarket.onion/listing/3", "listing", 1),
+        link("http://testmarket.onion/listing/4", "listing", 1),
+    ];
+    assert_eq!(
+        fx.store
+            .enqueue(budgeted, &market(), &more, Some(2), at(0))
+            .await
+            .unwrap(),
+        dnmscope_store::Enqueued { added: 2, taken: 4 }
     );
     let due = fx.store.due(crawl, at(0), 10).await.unwrap();
     let urls: Vec<&str> = due.iter().map(|e| e.url.as_str()).collect();
@@ -1053,9 +1075,10 @@ async fn the_frontier_keeps_each_url_once_and_orders_due_work(fx: Fixture) {
     let other = fx.crawl(1).await;
     assert_eq!(
         fx.store
-            .enqueue(other, &market(), &links, at(1))
+            .enqueue(other, &market(), &links, None, at(1))
             .await
-            .unwrap(),
+            .unwrap()
+            .added,
         2
     );
     assert!(fx.store.frontier_entry(99_999).await.is_err());
@@ -1065,7 +1088,7 @@ async fn a_fetched_page_is_stored_with_its_frontier_entry_and_completed_atomical
     let crawl = fx.crawl(0).await;
     let url = "http://testmarket.onion/listing/1234";
     fx.store
-        .enqueue(crawl, &market(), &[link(url, "listing", 0)], at(0))
+        .enqueue(crawl, &market(), &[link(url, "listing", 0)], None, at(0))
         .await
         .unwrap();
     let entry = fx.store.due(crawl, at(0), 1).await.unwrap().remove(0);
@@ -1110,6 +1133,7 @@ async fn a_fetched_page_is_stored_with_its_frontier_entry_and_completed_atomical
             crawl,
             &market(),
             &found,
+            None,
             at(0),
         )
         .await
@@ -1132,6 +1156,7 @@ async fn a_fetched_page_is_stored_with_its_frontier_entry_and_completed_atomical
             crawl,
             &market(),
             &found,
+            None,
             at(0),
         )
         .await
@@ -1276,6 +1301,7 @@ async fn populate(fx: &Fixture) -> (CrawlId, CrawlId) {
             first,
             &market(),
             &[link("http://testmarket.onion/listing/1234", "listing", 1)],
+            None,
             at(0),
         )
         .await
