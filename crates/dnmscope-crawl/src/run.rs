@@ -755,7 +755,13 @@ impl<S: Source> Runner<'_, S> {
                 m.accounting.refused += 1;
                 m.accounting.given_up += 1;
             });
-            return self.give_up(&entry, &format!("refused: {why}")).await;
+            // Every refusal's reason starts with `refused:` (the store's tally counts them so).
+            let reason = if why.starts_with("refused:") {
+                why.clone()
+            } else {
+                format!("refused: {why}")
+            };
+            return self.give_up(&entry, &reason).await;
         }
         let kind = parsed.page_kind;
         self.with_market(market, |m| {

@@ -1128,6 +1128,22 @@ async fn pages_the_parser_refuses_are_stored_given_up_counted_and_the_run_goes_o
         counts.contains(&("memory".into(), dnmscope_model::FrontierState::Failed, 3)),
         "{counts:?}"
     );
+    // Refused by the parser's limits, not crashed on (the pool would catch a crash too).
+    let mut reasons = Vec::new();
+    for id in 1..=20 {
+        if let Ok(entry) = store.frontier_entry(id).await {
+            if entry.state == dnmscope_model::FrontierState::Failed {
+                reasons.push(entry.last_error.unwrap_or_default());
+            }
+        }
+    }
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r.starts_with("refused: the page makes the parser build")),
+        "{reasons:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

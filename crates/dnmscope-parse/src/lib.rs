@@ -134,7 +134,12 @@ pub fn refused_page(why: String) -> ParsedPage {
 fn add_cuts(page: &mut ParsedPage, cuts: Vec<guard::Cut>) {
     for (i, cut) in cuts.into_iter().enumerate() {
         if cut.refused {
+            // Nothing of the page was read: it is no kind of page, whatever an empty document
+            // would be classified as.
             page.refused = Some(cut.reason.clone());
+            page.page_kind = PageKind::Unknown;
+            page.fields.clear();
+            page.links.clear();
         }
         page.diagnostics.insert(i, Diagnostic::page(cut.reason));
     }

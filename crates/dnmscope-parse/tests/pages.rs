@@ -207,6 +207,27 @@ fn hostile_trials() -> Vec<Trial> {
             }),
         ),
         (
+            "an_amplifying_page_is_refused_not_crashed_on",
+            Box::new(|| {
+                // Formatting elements closed off by their block are re-opened for every
+                // paragraph: millions of elements out of a few kilobytes.
+                let formatting: String = (0..60).map(|i| format!("<b c={i}>")).collect();
+                let html = format!("<div>{formatting}</div>{}", "<p>x".repeat(5_000));
+                let small = Limits {
+                    max_nodes: 2_000,
+                    ..Limits::default()
+                };
+                let page = hostile(html, small);
+                let why = page.refused.as_deref().unwrap_or_default();
+                assert!(
+                    why.starts_with("refused: the page makes the parser build"),
+                    "{why:?}"
+                );
+                assert_eq!(page.page_kind.as_str(), "unknown");
+                assert!(page.fields.is_empty() && page.links.is_empty());
+            }),
+        ),
+        (
             "deeply_nested_inline_and_table_elements",
             Box::new(|| {
                 let html = "<b><i><table><tr><td><span><a>".repeat(20_000);
