@@ -103,6 +103,21 @@ impl Drop for Markets {
     }
 }
 
+/// Lowers a test configuration's request rate (6000 a minute) to `per_minute`, so a run can be
+/// caught mid-way.
+fn slow_down(config: &str, per_minute: u32) {
+    let text = std::fs::read_to_string(config).unwrap();
+    assert!(text.contains("requests_per_minute = 6000"), "{text}");
+    std::fs::write(
+        config,
+        text.replace(
+            "requests_per_minute = 6000",
+            &format!("requests_per_minute = {per_minute}"),
+        ),
+    )
+    .unwrap();
+}
+
 /// Creates the store `db` in `dir` if it is not there (`crawl` never creates one).
 fn migrated(dir: &Path, db: &str) {
     if !dir.join(db).exists() {
@@ -389,13 +404,7 @@ fn ctrl_c_once_drains_twice_stops_at_once_and_both_resume() {
     let dir = tempfile::tempdir().unwrap();
     // Slow enough to be caught mid-run.
     let config = markets.config(dir.path(), &[0, 1], "");
-    std::fs::write(
-        &config,
-        std::fs::read_to_string(&config)
-            .unwrap()
-            .replace("requests_per_minute = 6000", "requests_per_minute = 300"),
-    )
-    .unwrap();
+    slow_down(&config, 300);
 
     // Once: the pages in flight finish, the run stops and says how to resume it.
     let mut child = crawl_command(dir.path(), &config, "c.sqlite", "lines")
@@ -721,13 +730,7 @@ fn a_second_crawl_on_a_sqlite_store_fails_at_once_naming_the_first() {
     let markets = Markets::start(47, 8, ServerConfig::open(DAY));
     let dir = tempfile::tempdir().unwrap();
     let config = markets.config(dir.path(), &[0], "");
-    std::fs::write(
-        &config,
-        std::fs::read_to_string(&config)
-            .unwrap()
-            .replace("requests_per_minute = 6000", "requests_per_minute = 120"),
-    )
-    .unwrap();
+    slow_down(&config, 120);
     let mut first = crawl_command(dir.path(), &config, "c.sqlite", "lines")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -1013,18 +1013,13 @@ impl Source for MemorySource {
                 kind: FailureKind::SiteDown,
                 url: url.to_owned(),
                 message: "HTTP 503 after every retry".into(),
-                answer: Some(Box::new(Capture {
-                    market: market.clone(),
+                answer: Some(Box::new(memory_capture(
                     crawl,
-                    url: url.to_owned(),
-                    final_url: None,
-                    fetched_at: Utc::now(),
-                    status: 503,
-                    headers: vec![],
-                    body: b"<h1>We are gone. Thanks for all the coins.</h1>".to_vec(),
-                    truncated: None,
-                    elapsed_ms: Some(1),
-                })),
+                    market,
+                    url,
+                    503,
+                    b"<h1>We are gone. Thanks for all the coins.</h1>".to_vec(),
+                ))),
             });
         }
         let Some(body) = self.pages.get(&path) else {
@@ -1035,21 +1030,38 @@ impl Source for MemorySource {
                 answer: None,
             });
         };
-        Ok(Capture {
-            market: market.clone(),
+        Ok(memory_capture(
             crawl,
-            url: url.to_owned(),
-            final_url: None,
-            fetched_at: Utc::now(),
-            status: 200,
-            headers: vec![],
-            body: body.clone().into_bytes(),
-            truncated: None,
-            elapsed_ms: Some(1),
-        })
+            market,
+            url,
+            200,
+            body.clone().into_bytes(),
+        ))
     }
 
     fn report(&self, _market: &MarketName, _signal: Signal) {}
+}
+
+/// A page served from memory, as the source hands it over.
+fn memory_capture(
+    crawl: CrawlId,
+    market: &MarketName,
+    url: &str,
+    status: u16,
+    body: Vec<u8>,
+) -> Capture {
+    Capture {
+        market: market.clone(),
+        crawl,
+        url: url.to_owned(),
+        final_url: None,
+        fetched_at: Utc::now(),
+        status,
+        headers: vec![],
+        body,
+        truncated: None,
+        elapsed_ms: Some(1),
+    }
 }
 
 /// A market whose every page is a listing linking to the pages it names.

@@ -154,7 +154,7 @@ impl CookieJar {
                 }
                 "max-age" => match val.parse::<i64>() {
                     Ok(age) if age <= 0 => remove = true,
-                    Ok(age) => cookie.expires = now_unix + age,
+                    Ok(age) => cookie.expires = now_unix.saturating_add(age),
                     Err(_) => {}
                 },
                 "secure" => cookie.secure = true,
@@ -353,6 +353,12 @@ mod tests {
             jar.is_empty(),
             "a Set-Cookie with a control byte is ignored"
         );
+        jar.store_set_cookie("a.onion", "long=1; Max-Age=9223372036854775807", 100);
+        assert_eq!(
+            jar.header_for("a.onion", "/", 100).as_deref(),
+            Some("long=1")
+        );
+        jar.store_set_cookie("a.onion", "long=1; Max-Age=0", 100);
         jar.store_set_cookie("a.onion", "sid=1; Secure; HttpOnly", 0);
         assert_eq!(jar.header_for("a.onion", "/", 0).as_deref(), Some("sid=1"));
         let mut clear = CookieJar::new();

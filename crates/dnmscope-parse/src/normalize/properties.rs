@@ -28,6 +28,19 @@ fn rng(property: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(0xd0_5c09e ^ property)
 }
 
+/// Each of `texts` (damaged: none says one value) must be refused, never read.
+fn refused<T: std::fmt::Debug, E>(
+    case: usize,
+    texts: &[String],
+    read: impl Fn(&str) -> Result<T, E>,
+) {
+    for text in texts {
+        if let Ok(value) = read(text) {
+            panic!("case {case}: {text:?} was read as {value:?} (a guess)");
+        }
+    }
+}
+
 /// An amount with `scale` decimals, written with `.` as the decimal mark and, when `grouped`,
 /// `,` between thousands (or the European way round when `european`).
 fn write_amount(units: u64, cents: u64, scale: u32, grouped: bool, european: bool) -> String {
@@ -138,11 +151,7 @@ fn money_is_read_exactly_or_refused() {
             format!("-{text}"),
             format!("{number} {}", junk_word(&mut rng).to_uppercase()),
         ];
-        for bad in damaged {
-            if let Ok(money) = parse_money(&bad) {
-                panic!("case {case}: {bad:?} was read as {money:?} (a guess)");
-            }
-        }
+        refused(case, &damaged, parse_money);
     }
 }
 
@@ -217,10 +226,7 @@ fn quantities_are_read_exactly_or_refused() {
             (quantity.count, quantity.unit.as_str()),
             (pills as u32, "piece")
         );
-        let bad = format!("{pills}.5 pills");
-        if let Ok(q) = parse_quantity(&bad) {
-            panic!("case {case}: {bad:?} was read as {q:?} (a guess)");
-        }
+        refused(case, &[format!("{pills}.5 pills")], parse_quantity);
 
         // Damaged: a stray word, an unknown unit, two quantities.
         let damaged = [
@@ -228,11 +234,7 @@ fn quantities_are_read_exactly_or_refused() {
             format!("{number}{space}{spelling} {}", junk_word(&mut rng)),
             format!("{number}{space}{spelling} {number}{space}{spelling}"),
         ];
-        for bad in damaged {
-            if let Ok(q) = parse_quantity(&bad) {
-                panic!("case {case}: {bad:?} was read as {q:?} (a guess)");
-            }
-        }
+        refused(case, &damaged, parse_quantity);
     }
 }
 
@@ -301,10 +303,6 @@ fn ages_count_back_from_the_capture_exactly_or_are_refused() {
             format!("{h:02}:{}", rng.gen_range(60..99)),
             format!("{days}x"),
         ];
-        for bad in damaged {
-            if let Ok(d) = parse_date(&bad, captured) {
-                panic!("case {case}: {bad:?} was read as {d:?} (a guess)");
-            }
-        }
+        refused(case, &damaged, |text| parse_date(text, captured));
     }
 }
