@@ -413,6 +413,9 @@ pub enum HostileArg {
     SlowBody,
     TruncatedBody,
     MalformedHtml,
+    ParseBombs,
+    Traps,
+    Gates,
 }
 
 /// Where market definitions come from: the built-in ones, plus a directory of TOML files.

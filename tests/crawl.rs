@@ -18,17 +18,17 @@ use rand::{Rng, SeedableRng};
 
 use crate::cli::{dnmscope, stderr, stdout};
 
-const DAY: u32 = 4;
+pub(crate) const DAY: u32 = 4;
 
 /// Simulated markets served by this process (a runtime of their own).
-struct Markets {
-    runtime: tokio::runtime::Runtime,
+pub(crate) struct Markets {
+    pub(crate) runtime: tokio::runtime::Runtime,
     server: Option<SimServer>,
-    world: Arc<World>,
+    pub(crate) world: Arc<World>,
 }
 
 impl Markets {
-    fn start(seed: u64, vendors: u32, config: ServerConfig) -> Markets {
+    pub(crate) fn start(seed: u64, vendors: u32, config: ServerConfig) -> Markets {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -55,7 +55,7 @@ impl Markets {
         }
     }
 
-    fn server(&self) -> &SimServer {
+    pub(crate) fn server(&self) -> &SimServer {
         self.server.as_ref().unwrap()
     }
 
@@ -119,7 +119,7 @@ fn slow_down(config: &str, per_minute: u32) {
 }
 
 /// Creates the store `db` in `dir` if it is not there (`crawl` never creates one).
-fn migrated(dir: &Path, db: &str) {
+pub(crate) fn migrated(dir: &Path, db: &str) {
     if !dir.join(db).exists() {
         let output = dnmscope(dir, &["--db", db, "db", "migrate"]);
         assert!(output.status.success(), "{}", stderr(&output));
@@ -260,7 +260,7 @@ fn vouched_accounting(path: &Path) -> BTreeMap<String, serde_json::Value> {
     })
 }
 
-fn wait_with_deadline(child: &mut Child, limit: Duration) -> ExitStatus {
+pub(crate) fn wait_with_deadline(child: &mut Child, limit: Duration) -> ExitStatus {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().unwrap() {

@@ -6,6 +6,7 @@ mod cli;
 mod crawl;
 mod db;
 mod fetch;
+mod hostile;
 mod parse;
 mod query;
 mod report;

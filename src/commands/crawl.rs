@@ -93,6 +93,9 @@ pub async fn run(
             ),
         }
         print!("{}", table(&outcome.accounting));
+        if let Some(peak) = peak_memory_mib() {
+            println!("peak memory: {peak} MiB");
+        }
         if outcome.finish.is_none() {
             store.close().await;
             return Ok(ExitCode::from(STOPPED));
@@ -116,6 +119,15 @@ pub async fn run(
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The process's peak resident memory so far (Linux's `VmHWM`), in MiB; None where the system
+/// does not say.
+fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    let kib: u64 = line.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib.div_ceil(1024))
 }
 
 /// Ctrl-C (or SIGTERM) once: finish the pages in flight and stop. Twice: stop at once. The

@@ -164,6 +164,9 @@ fn hostile_mode(arg: HostileArg) -> Hostile {
         HostileArg::SlowBody => Hostile::SlowBody,
         HostileArg::TruncatedBody => Hostile::TruncatedBody,
         HostileArg::MalformedHtml => Hostile::MalformedHtml,
+        HostileArg::ParseBombs => Hostile::ParseBombs,
+        HostileArg::Traps => Hostile::Traps,
+        HostileArg::Gates => Hostile::Gates,
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use dnmscope_fetch::{CookieJar, ErrorKind, Fetcher, PageSignal};
+use dnmscope_fetch::{CookieJar, ErrorKind, Fetcher, PageSignal, RedirectRefusal};
 use dnmscope_model::{Capture, CrawlId, MarketName};
 
 use crate::source::{FailureKind, Signal, Source, SourceError};
@@ -91,6 +91,17 @@ impl FetchSource {
     }
 }
 
+fn why_refused(reason: &RedirectRefusal) -> &'static str {
+    match reason {
+        RedirectRefusal::OtherHost => "not one of the market's hosts",
+        RedirectRefusal::OtherPort => "another port of the market's host",
+        RedirectRefusal::LocalAddress => "an IP address or localhost",
+        RedirectRefusal::Scheme => "another scheme",
+        RedirectRefusal::TooMany => "too many redirects",
+        RedirectRefusal::Unparsable => "a Location that does not parse",
+    }
+}
+
 impl Source for FetchSource {
     async fn fetch(
         &self,
@@ -103,6 +114,20 @@ impl Source for FetchSource {
             Ok(fetched) => {
                 let mut capture = fetched.capture;
                 capture.crawl = crawl;
+                if let Some(refused) = fetched.refused_redirect {
+                    // Never followed, and not the market failing either: the page is given up
+                    // at once, its 3xx answer kept.
+                    return Err(SourceError {
+                        kind: FailureKind::Fatal,
+                        url: url.to_owned(),
+                        message: format!(
+                            "a redirect to {:?} refused: {}",
+                            refused.location,
+                            why_refused(&refused.reason)
+                        ),
+                        answer: Some(Box::new(capture)),
+                    });
+                }
                 if self.server_dates {
                     if let Some(date) = capture
                         .header("date")

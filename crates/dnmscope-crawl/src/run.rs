@@ -791,7 +791,7 @@ impl<S: Source> Runner<'_, S> {
                     // banned.
                     self.with_market(market, |m| m.cautious = true);
                     let until = self.pause(market, Duration::from_secs(delay + 1));
-                    self.retry(&entry, until, false, "queue page").await
+                    self.retry_gated(&entry, until, "queue page").await
                 } else {
                     if self.blocked(market) {
                         return self
@@ -800,7 +800,7 @@ impl<S: Source> Runner<'_, S> {
                     }
                     self.needs_human(plan, "captcha").await?;
                     let until = self.pause(market, self.config.login_pause);
-                    self.retry(&entry, until, false, "captcha page").await
+                    self.retry_gated(&entry, until, "captcha page").await
                 }
             }
             PageKind::Login => {
@@ -811,7 +811,7 @@ impl<S: Source> Runner<'_, S> {
                 }
                 self.needs_human(plan, "login").await?;
                 let until = self.pause(market, self.config.login_pause);
-                self.retry(&entry, until, false, "the session ended (login page)")
+                self.retry_gated(&entry, until, "the session ended (login page)")
                     .await
             }
             PageKind::Banned => {
@@ -828,7 +828,7 @@ impl<S: Source> Runner<'_, S> {
                     pause_s = self.config.ban_pause.as_secs(),
                     "banned: pausing the market"
                 );
-                self.retry(&entry, until, false, "ban page").await
+                self.retry_gated(&entry, until, "ban page").await
             }
             PageKind::Seizure => {
                 let first = self.with_market(market, |m| {
@@ -985,6 +985,7 @@ impl<S: Source> Runner<'_, S> {
         });
     }
 
+    /// Pauses the market for `pause`; returns when the pause ends.
     fn pause(&self, market: &str, pause: Duration) -> DateTime<Utc> {
         let until = chrono::Duration::from_std(pause)
             .ok()
@@ -1075,6 +1076,20 @@ impl<S: Source> Runner<'_, S> {
     ) -> Result<(), CrawlError> {
         self.store
             .retry_later(entry.id, at, attempted, why)
+            .await
+            .during(|| format!("rescheduling {}", entry.url))
+    }
+
+    /// Like [`Self::retry`] for a page that met a gate: it also goes behind its market's other
+    /// waiting pages.
+    async fn retry_gated(
+        &self,
+        entry: &FrontierEntry,
+        at: DateTime<Utc>,
+        why: &str,
+    ) -> Result<(), CrawlError> {
+        self.store
+            .retry_after_gate(entry.id, at, why)
             .await
             .during(|| format!("rescheduling {}", entry.url))
     }

@@ -67,6 +67,7 @@ const ACTION_WORDS: &[&str] = &[
     "newthread",
     "posting",
     "contact",
+    "submit",
     // The account and its money.
     "account",
     "settings",
@@ -132,6 +133,16 @@ const ACTION_PAIRS: &[(&str, &str)] = &[
     ("change", "language"),
     ("change", "lang"),
     ("view", "mode"),
+    // Writing feedback: `/feedback/new`, `/review/new`, `/new-review`, `write_review`.
+    ("feedback", "new"),
+    ("new", "feedback"),
+    ("review", "new"),
+    ("reviews", "new"),
+    ("new", "review"),
+    ("write", "review"),
+    ("write", "feedback"),
+    ("post", "feedback"),
+    ("post", "review"),
 ];
 
 /// Why `url` (absolute, or a page's relative href) names a state-changing action, or `None`
@@ -266,6 +277,10 @@ mod tests {
             "./inbox?action=conversation",
             "http://empiremktxgjovhm.onion/message/newmsg",
             "./cart",
+            "/vendor/x/feedback/new?rating=5",
+            "/review/new/3",
+            "/listing/3/write-review",
+            "/search?q=x&submit=Go",
         ] {
             assert!(state_changing(url).is_some(), "{url} must be refused");
         }
@@ -291,6 +306,8 @@ mod tests {
             "http://empiremktxgjovhm.onion/product/1/2/3",
             "http://empiremktxgjovhm.onion/u/x/setUserTab/p_feedback",
             "/category/categories/3/12",
+            "/category/new",
+            "/vendor/greenleaf/feedback?sort=newest",
         ] {
             assert_eq!(state_changing(url), None, "{url} only reads");
         }

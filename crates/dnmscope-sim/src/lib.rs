@@ -36,7 +36,7 @@ pub use error::SimError;
 pub use generate::generate;
 pub use server::{
     Clock, DaySchedule, Hostile, ManualClock, Outcome, QueueConfig, RateLimit, RequestRecord,
-    ServerConfig, SimServer, SystemClock,
+    ServerConfig, SimServer, SystemClock, PARSE_BOMBS, PARSE_BOMB_BYTES, TRAP_LINKS,
 };
 pub use skin::{Action, Page, SkinKind};
 pub use world::*;

@@ -124,10 +124,22 @@ pub enum Hostile {
     TruncatedBody,
     /// Listing and vendor pages are cut short and carry junk markup.
     MalformedHtml,
+    /// Eight pages of just under 8 MiB, each built to make an HTML parser slow, deep or hungry:
+    /// see [`PARSE_BOMBS`]. Linked from the home page.
+    ParseBombs,
+    /// The home page carries disguised state-changing links (percent-encoded, verbs in other
+    /// spellings, session settings toggles: [`TRAP_LINKS`]) and links hidden by the page's own
+    /// style sheet, inline styles, `aria-hidden` and `hidden` (to listings that do not exist).
+    /// Following any of them is a violation.
+    Traps,
+    /// Gates that never open, for a crawl to seed (nothing links them): `/h/queue` is a queue
+    /// page that never lets anyone in, `/h/banned` a 403 ban page, `/h/gone` the 503 an exit
+    /// scam leaves behind, `/h/cookie` a page setting cookies with absurd lifetimes.
+    Gates,
 }
 
 impl Hostile {
-    pub const ALL: [Hostile; 7] = [
+    pub const ALL: [Hostile; 10] = [
         Hostile::OffsiteRedirect,
         Hostile::LocalRedirect,
         Hostile::Oversized,
@@ -135,6 +147,9 @@ impl Hostile {
         Hostile::SlowBody,
         Hostile::TruncatedBody,
         Hostile::MalformedHtml,
+        Hostile::ParseBombs,
+        Hostile::Traps,
+        Hostile::Gates,
     ];
 
     fn paths(self) -> &'static [&'static str] {
@@ -145,10 +160,69 @@ impl Hostile {
             Hostile::CompressionBomb => &["/h/bomb"],
             Hostile::SlowBody => &["/h/slow"],
             Hostile::TruncatedBody => &["/h/truncated"],
-            Hostile::MalformedHtml => &[],
+            Hostile::MalformedHtml | Hostile::Traps => &[],
+            Hostile::ParseBombs => &PARSE_BOMBS,
+            Hostile::Gates => &["/h/queue", "/h/banned", "/h/gone", "/h/cookie"],
         }
     }
+
+    /// Whether the home page links this mode's paths.
+    fn linked(self) -> bool {
+        self != Hostile::Gates
+    }
 }
+
+/// The paths of [`Hostile::ParseBombs`]: stray end tags (`<div></b>` repeated), nothing but
+/// `<`, nothing but NUL bytes, a million nested `<div>`s, a comment hiding nested tags before
+/// more misnesting, one element with attributes to the end, misnested formatting elements
+/// (the adoption agency's worst case), and table cells opened without end.
+pub const PARSE_BOMBS: [&str; 8] = [
+    "/h/misnest",
+    "/h/lt",
+    "/h/nul",
+    "/h/deep",
+    "/h/comment",
+    "/h/attrs",
+    "/h/formatting",
+    "/h/table",
+];
+
+/// The size of each parse bomb: just under a fetcher's default 8 MiB cap, so it is parsed whole.
+pub const PARSE_BOMB_BYTES: usize = (8 << 20) - 4096;
+
+/// Disguised state-changing links of [`Hostile::Traps`], as written in the page, with the
+/// action each stands for. Each is shaped to pass the link rules of the path-style skin (its
+/// feedback, search and PGP-key selectors), so only the crawler's own read-only checks keep it
+/// from being followed: percent-encoding (once and twice), dot segments, case, and verbs in
+/// spellings beside buy/logout.
+pub const TRAP_LINKS: [(&str, Action); 22] = [
+    ("/feedback/leave/1", Action::Vote),
+    ("/vendor/x/feedback/new?rating=5", Action::Vote),
+    ("/category/%2e%2e/log%6Fut", Action::Logout),
+    ("/category/../purchase/1", Action::Buy),
+    ("/category/stimulants/BUY%2F2", Action::Buy),
+    ("/category/%62uy/1", Action::Buy),
+    ("/category/setview/list", Action::Logout),
+    ("/category/stimulants/change-currency/usd", Action::Logout),
+    ("/account/logoff/pgp", Action::Logout),
+    ("/signout/pgp", Action::Logout),
+    ("/Log%2520Out/pgp", Action::Logout),
+    ("/escrow/finalize/1/pgp", Action::Buy),
+    ("/escrow/release/1/pgp", Action::Buy),
+    ("/checkout/pgp", Action::Buy),
+    ("/cart/add/1/pgp", Action::Buy),
+    ("/order/confirm/1/pgp", Action::Buy),
+    ("/wallet/withdraw/pgp", Action::Buy),
+    ("/settings/currency/usd/pgp", Action::Logout),
+    ("/messages/compose/pgp", Action::Message),
+    ("/dispute/open/1/pgp", Action::Vote),
+    ("/favorite/add/1/pgp", Action::Vote),
+    ("/wishlist/add/1/pgp", Action::Vote),
+];
+
+/// Hidden links of [`Hostile::Traps`] lead to listings that do not exist, from this number on
+/// (the path-style skin's listing rule follows them if nothing notices they are hidden).
+const HIDDEN_LISTING_FROM: u32 = 99_900;
 
 /// How the server behaves.
 #[derive(Debug, Clone, PartialEq)]
@@ -602,6 +676,13 @@ fn respond(
     let path = uri.path();
     let query = uri.query().unwrap_or("");
 
+    // Traps are sprung whatever the spelling of their path.
+    if shared.config.hostile.contains(&Hostile::Traps) {
+        if let Some(outcome) = sprung(path) {
+            let body = "<html><body><p>Done.</p></body></html>".to_owned();
+            return (html(StatusCode::OK, body), outcome, id);
+        }
+    }
     // Hostile paths exist only when their mode is on.
     if let Some(mode) = shared
         .config
@@ -902,10 +983,17 @@ pub fn render_page(
             let mut body = render::home(ctx);
             if !hostile.is_empty() {
                 body.push_str("<ul class=\"more\">");
-                for path in hostile.iter().flat_map(|m| m.paths()) {
+                for path in hostile
+                    .iter()
+                    .filter(|m| m.linked())
+                    .flat_map(|m| m.paths())
+                {
                     body.push_str(&format!("<li><a href=\"{path}\">{path}</a></li>"));
                 }
                 body.push_str("</ul>");
+                if hostile.contains(&Hostile::Traps) {
+                    body.push_str(&traps());
+                }
             }
             ("home", "Home".to_owned(), body)
         }
@@ -1102,6 +1190,178 @@ fn hostile(mode: Hostile, path: &str, host: &str) -> Response<Body> {
                 .body(Body::from_stream(stream))
                 .expect("valid response")
         }
-        (Hostile::MalformedHtml, _) => html(StatusCode::NOT_FOUND, String::new()),
+        (Hostile::ParseBombs, _) => Response::builder()
+            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+            .body(Body::from(parse_bomb(path)))
+            .expect("valid response"),
+        (Hostile::Gates, "/h/queue") => html(StatusCode::OK, render::queue("Gate", 1, 399)),
+        (Hostile::Gates, "/h/banned") => html(
+            StatusCode::FORBIDDEN,
+            "<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body>\
+             <h1>403 Forbidden</h1><p>You have been banned from this market.</p></body></html>"
+                .to_owned(),
+        ),
+        (Hostile::Gates, "/h/gone") => html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "<!DOCTYPE html><html><head><title>Closed</title></head><body><h1>We are closed</h1>\
+             <p>Withdrawals are disabled. Thank you for everything.</p></body></html>"
+                .to_owned(),
+        ),
+        (Hostile::Gates, _) => {
+            let mut response = html(
+                StatusCode::OK,
+                "<!DOCTYPE html><html><head><title>Welcome</title></head><body><p>Welcome back.</p>\
+                 </body></html>"
+                    .to_owned(),
+            );
+            for cookie in [
+                "forever=1; Max-Age=99999999999999999999999; Path=/",
+                "far=1; Expires=Fri, 31 Dec 9999 23:59:59 GMT; Path=/",
+                "negative=1; Max-Age=-99999999999999999999; Path=/",
+            ] {
+                response
+                    .headers_mut()
+                    .append(header::SET_COOKIE, header::HeaderValue::from_static(cookie));
+            }
+            response
+        }
+        (Hostile::MalformedHtml | Hostile::Traps, _) => html(StatusCode::NOT_FOUND, String::new()),
     }
+}
+
+/// The body of one of [`PARSE_BOMBS`] (built once, shared afterwards).
+fn parse_bomb(path: &str) -> Bytes {
+    static BOMBS: OnceLock<BTreeMap<&'static str, Bytes>> = OnceLock::new();
+    let bombs = BOMBS.get_or_init(|| {
+        PARSE_BOMBS
+            .iter()
+            .map(|&path| (path, Bytes::from(build_parse_bomb(path))))
+            .collect()
+    });
+    bombs.get(path).cloned().unwrap_or_default()
+}
+
+fn build_parse_bomb(path: &str) -> Vec<u8> {
+    let head = b"<!DOCTYPE html><html><head><title>Listing</title></head><body>".as_slice();
+    let mut body = head.to_vec();
+    let repeat = |body: &mut Vec<u8>, unit: &[u8]| {
+        while body.len() + unit.len() <= PARSE_BOMB_BYTES {
+            body.extend_from_slice(unit);
+        }
+    };
+    match path {
+        "/h/misnest" => repeat(&mut body, b"<div></b>"),
+        "/h/lt" => repeat(&mut body, b"<"),
+        "/h/nul" => repeat(&mut body, b"\0"),
+        "/h/deep" => repeat(&mut body, b"<div>"),
+        "/h/comment" => {
+            body.extend_from_slice(b"<!--");
+            while body.len() < PARSE_BOMB_BYTES / 4 {
+                body.extend_from_slice(b"<div>");
+            }
+            body.extend_from_slice(b"--><textarea>");
+            while body.len() < PARSE_BOMB_BYTES / 2 {
+                body.extend_from_slice(b"<div></b>");
+            }
+            body.extend_from_slice(b"</textarea>");
+            repeat(&mut body, b"<div></b>");
+        }
+        "/h/attrs" => {
+            body.extend_from_slice(b"<div");
+            let mut i = 0u64;
+            loop {
+                let attr = format!(" a{i}=x");
+                if body.len() + attr.len() + 1 > PARSE_BOMB_BYTES {
+                    break;
+                }
+                body.extend_from_slice(attr.as_bytes());
+                i += 1;
+            }
+            body.push(b'>');
+        }
+        "/h/formatting" => repeat(&mut body, b"<b><i><a><p></b></i>"),
+        _ => repeat(&mut body, b"<table><tr><td><a>"),
+    }
+    body
+}
+
+/// The HTML of [`Hostile::Traps`]: disguised actions, hidden links and a form.
+fn traps() -> String {
+    let mut html = String::from(
+        "<style>.k7{display:none}\n.off { position: absolute; left: -9999px }\n\
+         .z{width:0;height:0;overflow:hidden}\n.fade{opacity:0}</style><div class=\"tools\">",
+    );
+    for (href, action) in TRAP_LINKS {
+        html.push_str(&format!("<a href=\"{href}\">{}</a> ", action.name()));
+    }
+    html.push_str(
+        "<form action=\"/category/stimulants\" method=\"get\"><input name=\"q\"><button>Go</button></form>\
+         <a class=\"k7\" href=\"/listing/99901\">Top vendors</a>\
+         <a class=\"off\" href=\"/listing/99902\">Top vendors</a>\
+         <span class=\"fade\"><a href=\"/listing/99903\">Top vendors</a></span>\
+         <a style=\"opacity:0\" href=\"/listing/99904\">Top vendors</a>\
+         <a aria-hidden=\"true\" href=\"/listing/99905\">Top vendors</a>\
+         <a style=\"visibility: collapse\" href=\"/listing/99906\">Top vendors</a>\
+         <a hidden href=\"/listing/99907\">Top vendors</a>\
+         <span class=\"z\"><a href=\"/listing/99908\">Top vendors</a></span>\
+         <div style=\"display:none\"><a href=\"/listing/99909\">Top vendors</a></div>\
+         <a style=\"position:absolute;top:-5000px\" href=\"/listing/99910\">Top vendors</a>\
+         </div>",
+    );
+    html
+}
+
+/// The trap a request path springs, if any: a hidden link or a disguised action
+/// (compared after percent-decoding, case folding and dot segments, as a server would).
+fn sprung(path: &str) -> Option<Outcome> {
+    let plain = plain_path(path);
+    if plain
+        .strip_prefix("/listing/")
+        .and_then(|id| id.parse::<u32>().ok())
+        .is_some_and(|id| id > HIDDEN_LISTING_FROM)
+    {
+        return Some(Outcome::Honeypot);
+    }
+    TRAP_LINKS.iter().find_map(|(href, action)| {
+        let href = href.split('?').next().unwrap_or(href);
+        (plain_path(href) == plain).then_some(Outcome::StateChanging(*action))
+    })
+}
+
+/// Percent-decoded (repeatedly), lower-cased, with dot segments resolved.
+fn plain_path(path: &str) -> String {
+    let mut text = path.to_owned();
+    for _ in 0..4 {
+        let bytes = text.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            if bytes[i] == b'%' && i + 2 < bytes.len() {
+                if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        let decoded = String::from_utf8_lossy(&out).into_owned();
+        if decoded == text {
+            break;
+        }
+        text = decoded;
+    }
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in text.split('/') {
+        match segment {
+            "." | "" => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    format!("/{}", segments.join("/")).to_lowercase()
 }

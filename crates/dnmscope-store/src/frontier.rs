@@ -189,6 +189,16 @@ pub(crate) async fn settle(
     Ok(())
 }
 
+/// Moves an entry behind its market's other entries of the same priority (one step down).
+pub(crate) async fn demote(conn: &mut Conn, entry: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE frontier SET priority = priority - 1 WHERE id = $1 AND priority > -1000000")
+        .bind(entry)
+        .execute(&mut *conn)
+        .await
+        .context(|| format!("moving frontier entry {entry} back"))?;
+    Ok(())
+}
+
 /// Entries per market and state.
 pub(crate) async fn frontier_counts(
     conn: &mut Conn,

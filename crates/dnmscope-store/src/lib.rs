@@ -586,6 +586,33 @@ impl Store {
         )
     }
 
+    /// Reschedules an entry that met a gate (a queue, ban, login or captcha page) and moves it
+    /// behind its market's other waiting pages of the same priority: a page that is always a
+    /// gate cannot starve the rest of its market.
+    pub async fn retry_after_gate(
+        &self,
+        entry: i64,
+        at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        in_transaction!(
+            self,
+            format!("rescheduling frontier entry {entry} after a gate"),
+            |conn, ops| {
+                ops::settle(
+                    conn,
+                    entry,
+                    FrontierState::Pending,
+                    false,
+                    Some(at),
+                    Some(error),
+                )
+                .await?;
+                ops::demote(conn, entry).await?
+            }
+        )
+    }
+
     /// Notes that a resumed run is parsing an entry's stored page again (`note` becomes the
     /// entry's last error; `None` clears it once the parse returned): a run that finds the note
     /// already there knows a process ended while parsing that page, and can refuse it instead of
