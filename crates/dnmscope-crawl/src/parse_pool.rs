@@ -10,16 +10,23 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use dnmscope_parse::{parse_page, Limits, Market, ParsedPage};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 
 /// Stack of each parsing thread.
 const STACK_BYTES: usize = 64 * 1024 * 1024;
+
+/// Bytes of page being parsed at once, over all threads. A tree can take ten times its page
+/// and more, so a budget in bytes of input bounds the pool's memory: two 8 MiB pages never
+/// parse side by side, while ordinary pages (tens of KiB) never wait for one another.
+pub(crate) const PARSE_BUDGET_BYTES: usize = 12 << 20;
 
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Threads that parse pages; dropped with the run (the threads end when the queue closes).
 pub(crate) struct ParsePool {
     jobs: Mutex<mpsc::Sender<Job>>,
+    /// Permits are KiB of page in the parser (see [`PARSE_BUDGET_BYTES`]).
+    budget: Arc<Semaphore>,
 }
 
 impl ParsePool {
@@ -45,6 +52,7 @@ impl ParsePool {
         }
         Ok(ParsePool {
             jobs: Mutex::new(tx),
+            budget: Arc::new(Semaphore::new(PARSE_BUDGET_BYTES >> 10)),
         })
     }
 
@@ -56,6 +64,12 @@ impl ParsePool {
         market: Arc<Market>,
         limits: Limits,
     ) -> Result<ParsedPage, String> {
+        // A page larger than the whole budget waits for all of it.
+        let kib = (body.len() >> 10).clamp(1, PARSE_BUDGET_BYTES >> 10);
+        let permit = Arc::clone(&self.budget)
+            .acquire_many_owned(u32::try_from(kib).unwrap_or(u32::MAX))
+            .await
+            .map_err(|_| "the parsing pool is gone".to_owned())?;
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move || {
             let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -68,6 +82,9 @@ impl ParsePool {
                     .or_else(|| payload.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "a panic without a message".into())
             });
+            // The tree is gone with the parse: the page's share of the budget is free before
+            // its answer is.
+            drop(permit);
             let _ = tx.send(outcome);
         });
         let sent = self
@@ -106,5 +123,34 @@ mod tests {
         let plain: Arc<str> = "<html><title>x</title><body>hi</body></html>".into();
         let page = pool.parse(plain, market, Limits::default()).await.unwrap();
         assert!(page.refused.is_none());
+    }
+
+    #[tokio::test]
+    async fn pages_larger_than_the_budget_are_parsed_one_at_a_time_and_small_ones_meanwhile() {
+        let pool = Arc::new(ParsePool::new(2).unwrap());
+        let market = Arc::new(
+            dnmscope_parse::builtin_markets()
+                .unwrap()
+                .into_iter()
+                .next()
+                .unwrap(),
+        );
+        let big: Arc<str> = "<p>x</p>".repeat(PARSE_BUDGET_BYTES / 8 + 1).into();
+        let small: Arc<str> = "<html><title>x</title><body>hi</body></html>".into();
+        let mut jobs = Vec::new();
+        for body in [big.clone(), small.clone(), big, small] {
+            let (pool, market) = (Arc::clone(&pool), Arc::clone(&market));
+            jobs.push(tokio::spawn(async move {
+                pool.parse(body, market, Limits::default()).await
+            }));
+        }
+        for job in jobs {
+            job.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            pool.budget.available_permits(),
+            PARSE_BUDGET_BYTES >> 10,
+            "every permit is back"
+        );
     }
 }

@@ -110,8 +110,43 @@ pub fn canonical_link(plan: &MarketPlan, page_url: &str, href: &str) -> Option<S
             url.set_host(Some(main)).ok()?;
         }
     }
-    let text = url.to_string();
+    // One page, one URL: `/listing/%31%32` is `/listing/12` (RFC 3986 6.2.2), so no page is
+    // fetched twice under two spellings.
+    let text = Url::parse(&unreserved_decoded(url.as_str()))
+        .map_or_else(|_| url.to_string(), |u| u.to_string());
     (!is_denied(&text)).then_some(text)
+}
+
+/// `url` with percent-escapes of unreserved characters (letters, digits, `-._~`) decoded and
+/// the hex digits of the other escapes in upper case: the same resource, one spelling.
+fn unreserved_decoded(url: &str) -> String {
+    let bytes = url.as_bytes();
+    let mut out = String::with_capacity(url.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = |b: u8| (b as char).to_digit(16);
+            if let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) {
+                let c = (h * 16 + l) as u8;
+                if c.is_ascii_alphanumeric() || b"-._~".contains(&c) {
+                    out.push(c as char);
+                } else {
+                    out.push('%');
+                    out.push_str(&format!("{c:02X}"));
+                }
+                i += 3;
+                continue;
+            }
+        }
+        // Not an escape: copy the character whole (the URL may hold non-ASCII text).
+        let len = url[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&url[i..i + len]);
+        i += len;
+    }
+    out
 }
 
 /// The order pages are fetched in: navigation first, so listings are discovered early.
@@ -187,5 +222,35 @@ mod tests {
         }
         assert!(check("/index.php?p=cat&c=cannabis&pg=2").is_some());
         assert!(check("/v/greenleaf/reviews/2").is_some());
+    }
+
+    #[test]
+    fn one_page_has_one_url_whatever_its_escapes() {
+        let p = plan();
+        let page = "http://main.onion/index.php?p=home";
+        let check = |href: &str| canonical_link(&p, page, href);
+        for spelling in [
+            "/listing/12",
+            "/listing/%31%32",
+            "/%6Cisting/1%32",
+            "/listing/x/%2e%2e/12",
+            "/./listing/12",
+        ] {
+            assert_eq!(
+                check(spelling).as_deref(),
+                Some("http://main.onion/listing/12"),
+                "{spelling}"
+            );
+        }
+        // Reserved characters stay escaped (a decoded `/` or `&` would change the URL's
+        // meaning), with their hex in upper case; text outside ASCII is kept.
+        assert_eq!(
+            check("/search?q=a%2fb%26c").as_deref(),
+            Some("http://main.onion/search?q=a%2Fb%26c")
+        );
+        assert_eq!(
+            check("/v/caf%C3%A9").as_deref(),
+            Some("http://main.onion/v/caf%C3%A9")
+        );
     }
 }
