@@ -1173,4 +1173,24 @@ mod tests {
         );
         assert_eq!(meta_refresh("<p>no refresh</p>"), None);
     }
+
+    #[test]
+    fn a_queue_refresh_past_the_maximum_is_clamped() {
+        for written in [
+            "9000000000000",
+            "18446744073709551615",
+            "99999999999999999999999",
+        ] {
+            let page = format!("<meta http-equiv=\"refresh\" content=\"{written}\">");
+            assert_eq!(
+                meta_refresh(&page),
+                Some((MAX_QUEUE_WAIT_SECS, None)),
+                "{written}"
+            );
+        }
+        assert_eq!(
+            meta_refresh("<meta http-equiv=\"refresh\" content=\"600\">"),
+            Some((600, None))
+        );
+    }
 }
