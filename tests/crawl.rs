@@ -175,12 +175,21 @@ fn assert_same(got: &Contents, expected: &Contents) {
     assert!(twice.is_empty(), "pages stored more than once: {twice:?}");
 }
 
-fn contents(path: &Path) -> Contents {
+/// Opens the SQLite store at `path`, reads it with `read`, and closes it.
+pub(crate) fn with_store<T>(path: &Path, read: impl AsyncFnOnce(&Store) -> T) -> T {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let store = Store::open(&StoreOptions::new(Location::SqliteFile(path.to_owned())))
             .await
             .unwrap();
+        let out = read(&store).await;
+        store.close().await;
+        out
+    })
+}
+
+fn contents(path: &Path) -> Contents {
+    with_store(path, async |store| {
         let stats = store.stats().await.unwrap();
         let rows = stats
             .tables
@@ -195,7 +204,6 @@ fn contents(path: &Path) -> Contents {
             let capture = store.capture(id).await.unwrap();
             *pages.entry(capture.url.clone()).or_default() += 1;
         }
-        store.close().await;
         Contents { rows, pages }
     })
 }
@@ -205,13 +213,8 @@ fn run_finished(path: &Path) -> bool {
     if !path.exists() {
         return false;
     }
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let store = Store::open(&StoreOptions::new(Location::SqliteFile(path.to_owned())))
-            .await
-            .unwrap();
+    with_store(path, async |store| {
         let stats = store.stats().await.unwrap();
-        store.close().await;
         stats.crawls.iter().any(|c| c.finished_at.is_some())
     })
 }
@@ -219,11 +222,7 @@ fn run_finished(path: &Path) -> bool {
 /// The completeness accounting of a store's one run, per market: the figures the store can
 /// vouch for (what only a process saw, failed attempts and gates, is left out).
 fn vouched_accounting(path: &Path) -> BTreeMap<String, serde_json::Value> {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let store = Store::open(&StoreOptions::new(Location::SqliteFile(path.to_owned())))
-            .await
-            .unwrap();
+    with_store(path, async |store| {
         let stats = store.stats().await.unwrap();
         assert_eq!(stats.crawls.len(), 1, "one run in {}", path.display());
         let crawl = dnmscope_model::CrawlId(stats.crawls[0].id);
@@ -255,7 +254,6 @@ fn vouched_accounting(path: &Path) -> BTreeMap<String, serde_json::Value> {
                 .collect();
             out.insert(market, serde_json::Value::Object(vouched));
         }
-        store.close().await;
         out
     })
 }
@@ -705,16 +703,8 @@ fn every_takes_a_snapshot_per_interval_until_stopped() {
         status.code() == Some(0) || status.code() == Some(130),
         "{status:?}"
     );
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let crawls = runtime.block_on(async {
-        let store = Store::open(&StoreOptions::new(Location::SqliteFile(
-            dir.path().join("e.sqlite"),
-        )))
-        .await
-        .unwrap();
-        let stats = store.stats().await.unwrap();
-        store.close().await;
-        stats.crawls
+    let crawls = with_store(&dir.path().join("e.sqlite"), async |store| {
+        store.stats().await.unwrap().crawls
     });
     let finished = crawls.iter().filter(|c| c.finished_at.is_some()).count();
     assert!(finished >= 2, "{crawls:?}");

@@ -32,10 +32,9 @@ use std::time::Duration;
 use dnmscope_model::{CrawlId, FrontierState};
 use dnmscope_sim::view::Ctx;
 use dnmscope_sim::{Hostile, Page, ServerConfig, PARSE_BOMBS};
-use dnmscope_store::{Location, Store, StoreOptions};
 
 use crate::cli::{stderr, stdout, tool_missing};
-use crate::crawl::{migrated, wait_with_deadline, Markets, DAY};
+use crate::crawl::{migrated, wait_with_deadline, with_store, Markets, DAY};
 
 /// The most a run against the hostile market may take before the test calls it hung.
 const HANG_GUARD: Duration = Duration::from_secs(15 * 60);
@@ -230,11 +229,7 @@ fn read_trace(path: &Path) -> Traced {
 
 /// The store's frontier of its one run, by URL.
 fn frontier(db: &Path) -> BTreeMap<String, dnmscope_model::FrontierEntry> {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let store = Store::open(&StoreOptions::new(Location::SqliteFile(db.to_owned())))
-            .await
-            .unwrap();
+    with_store(db, async |store| {
         let stats = store.stats().await.unwrap();
         assert_eq!(stats.crawls.len(), 1, "one run in {}", db.display());
         let crawl = CrawlId(stats.crawls[0].id);
@@ -253,7 +248,6 @@ fn frontier(db: &Path) -> BTreeMap<String, dnmscope_model::FrontierEntry> {
             }
             id += 1;
         }
-        store.close().await;
         entries
     })
 }

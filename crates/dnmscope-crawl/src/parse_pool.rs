@@ -20,6 +20,9 @@ const STACK_BYTES: usize = 64 * 1024 * 1024;
 /// parse side by side, while ordinary pages (tens of KiB) never wait for one another.
 pub(crate) const PARSE_BUDGET_BYTES: usize = 12 << 20;
 
+/// The budget in permits (KiB).
+const BUDGET_KIB: u32 = (PARSE_BUDGET_BYTES >> 10) as u32;
+
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Threads that parse pages; dropped with the run (the threads end when the queue closes).
@@ -52,7 +55,7 @@ impl ParsePool {
         }
         Ok(ParsePool {
             jobs: Mutex::new(tx),
-            budget: Arc::new(Semaphore::new(PARSE_BUDGET_BYTES >> 10)),
+            budget: Arc::new(Semaphore::new(BUDGET_KIB as usize)),
         })
     }
 
@@ -65,9 +68,9 @@ impl ParsePool {
         limits: Limits,
     ) -> Result<ParsedPage, String> {
         // A page larger than the whole budget waits for all of it.
-        let kib = (body.len() >> 10).clamp(1, PARSE_BUDGET_BYTES >> 10);
+        let kib = (body.len() >> 10).clamp(1, BUDGET_KIB as usize) as u32;
         let permit = Arc::clone(&self.budget)
-            .acquire_many_owned(u32::try_from(kib).unwrap_or(u32::MAX))
+            .acquire_many_owned(kib)
             .await
             .map_err(|_| "the parsing pool is gone".to_owned())?;
         let (tx, rx) = oneshot::channel();
@@ -104,16 +107,20 @@ impl ParsePool {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn pages_are_parsed_on_the_pool_and_deep_ones_do_not_crash_it() {
-        let pool = ParsePool::new(2).unwrap();
-        let market = Arc::new(
+    fn a_market() -> Arc<Market> {
+        Arc::new(
             dnmscope_parse::builtin_markets()
                 .unwrap()
                 .into_iter()
                 .next()
                 .unwrap(),
-        );
+        )
+    }
+
+    #[tokio::test]
+    async fn pages_are_parsed_on_the_pool_and_deep_ones_do_not_crash_it() {
+        let pool = ParsePool::new(2).unwrap();
+        let market = a_market();
         let deep: Arc<str> = "<div><span>".repeat(200_000).into();
         let page = pool
             .parse(deep, Arc::clone(&market), Limits::default())
@@ -128,13 +135,7 @@ mod tests {
     #[tokio::test]
     async fn pages_larger_than_the_budget_are_parsed_one_at_a_time_and_small_ones_meanwhile() {
         let pool = Arc::new(ParsePool::new(2).unwrap());
-        let market = Arc::new(
-            dnmscope_parse::builtin_markets()
-                .unwrap()
-                .into_iter()
-                .next()
-                .unwrap(),
-        );
+        let market = a_market();
         let big: Arc<str> = "<p>x</p>".repeat(PARSE_BUDGET_BYTES / 8 + 1).into();
         let small: Arc<str> = "<html><title>x</title><body>hi</body></html>".into();
         let mut jobs = Vec::new();
@@ -149,7 +150,7 @@ mod tests {
         }
         assert_eq!(
             pool.budget.available_permits(),
-            PARSE_BUDGET_BYTES >> 10,
+            BUDGET_KIB as usize,
             "every permit is back"
         );
     }

@@ -1328,7 +1328,9 @@ fn sprung(path: &str) -> Option<Outcome> {
     })
 }
 
-/// Percent-decoded (repeatedly), lower-cased, with dot segments resolved.
+/// Percent-decoded (repeatedly), lower-cased, with dot segments resolved. Written here on
+/// purpose rather than taken from `dnmscope_parse::safety`: the simulator judges whether the
+/// crawler sprang a trap, and a judge sharing the crawler's normaliser would share its bugs.
 fn plain_path(path: &str) -> String {
     let mut text = path.to_owned();
     for _ in 0..4 {
