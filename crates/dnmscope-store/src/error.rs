@@ -49,6 +49,18 @@ pub enum StoreError {
     },
     #[error("{} is empty: it is not a dnmscope store (create one with `dnmscope db migrate --db {}`)", path.display(), path.display())]
     EmptyFile { path: PathBuf },
+    #[error("invalid raw-body key: {reason}")]
+    RawKey { reason: String },
+    #[error("{what} needs the raw-body key {key_id}, and none was given (set store.raw_key_file to the key file this store was encrypted with; everything but raw bodies reads without it)")]
+    RawKeyNeeded { what: String, key_id: String },
+    #[error("{what} needs the raw-body key {needed}, but the key given is {given} (a different key; use the key file this store was encrypted with)")]
+    WrongRawKey {
+        what: String,
+        needed: String,
+        given: String,
+    },
+    #[error("the raw page of capture {capture_id} was purged by purge {purge_id} (its observations remain)")]
+    Purged { capture_id: i64, purge_id: i64 },
     #[error("{location} was written by a newer dnmscope (its schema has migration {version}, which this version does not know); use that version or a later one")]
     Newer { location: String, version: i64 },
 }

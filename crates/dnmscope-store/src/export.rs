@@ -138,6 +138,9 @@ pub const RELATIONS: &[Relation] = &[
             ("hash", Text, "BLAKE3 hash of the uncompressed body (hex)."),
             ("size", Integer, "Uncompressed size in bytes."),
             ("compression", Text, "How the body is stored (zstd)."),
+            ("encryption", Text, "The cipher the stored body is sealed with (xchacha20poly1305); null when stored unencrypted."),
+            ("key_id", Text, "The id of the key an encrypted body needs (not the key); null when unencrypted."),
+            ("purge_id", Integer, "The purge that deleted the body's bytes (raw_purges.id); null while kept."),
         ],
     },
     Relation {
@@ -159,6 +162,7 @@ pub const RELATIONS: &[Relation] = &[
             ("body_size", Integer, "Body size in bytes."),
             ("truncated", Text, "Why the body is short (length, time, disconnect, unspecified); null when whole."),
             ("elapsed_ms", Integer, "Milliseconds the fetch took."),
+            ("raw_purge_id", Integer, "The purge that deleted this page's raw body (raw_purges.id); null while kept. Observations read from it remain."),
         ],
     },
     Relation {
@@ -470,6 +474,35 @@ pub const RELATIONS: &[Relation] = &[
         columns: columns![
             ("name", Text, "The roll-up."),
             ("last_observation_id", Integer, "The last listing_observations.id it has taken in."),
+        ],
+    },
+    Relation {
+        name: "raw_encryption",
+        kind: RelationKind::Table,
+        description: "The store's policy for raw bodies, append-only: the newest row is in force; none means unencrypted.",
+        order_by: "id",
+        columns: columns![
+            ("id", Integer, "Policy row id."),
+            ("cipher", Text, "The cipher new raw bodies are sealed with (xchacha20poly1305)."),
+            ("key_id", Text, "The id of the key (a digest of it, not the key)."),
+            ("enabled_at", Timestamp, "When encryption was turned on."),
+            ("enabled_by", Text, "What turned it on (a new store, or dnmscope db encrypt-raw and who ran it)."),
+        ],
+    },
+    Relation {
+        name: "raw_purges",
+        kind: RelationKind::Table,
+        description: "The audit of raw-page retention, append-only: one row per dnmscope db purge-raw.",
+        order_by: "id",
+        columns: columns![
+            ("id", Integer, "Purge id (referenced as raw_purge_id and purge_id)."),
+            ("purged_at", Timestamp, "When the purge ran."),
+            ("purged_by", Text, "Who ran it (user@host)."),
+            ("before", Timestamp, "Raw pages fetched before this instant were purged."),
+            ("market_id", Integer, "The market purged (markets.id); null for every market."),
+            ("captures", Integer, "Captures whose raw page was purged."),
+            ("bodies", Integer, "Stored bodies deleted (a body shared with a capture that is kept stays)."),
+            ("bytes", Integer, "Uncompressed bytes of the bodies deleted."),
         ],
     },
     // Views (0004_views.sql).

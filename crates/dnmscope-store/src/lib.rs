@@ -23,6 +23,7 @@ mod error;
 mod export;
 mod location;
 mod lock;
+mod raw;
 mod stats;
 
 use std::time::Duration;
@@ -41,7 +42,8 @@ pub use export::{
 };
 pub use location::Location;
 pub use lock::WriterLock;
-pub use stats::{CrawlSummary, Stats, TableCount};
+pub use raw::{RawKey, RawPolicy, CIPHER as RAW_CIPHER};
+pub use stats::{CrawlSummary, PurgeRecord, PurgeReport, RawStats, Stats, TableCount};
 
 use error::Context;
 
@@ -64,6 +66,7 @@ mod sqlite_ops {
     include!("ops.rs");
     include!("frontier.rs");
     include!("analytics_ops.rs");
+    include!("raw_ops.rs");
 }
 
 mod postgres_ops {
@@ -90,6 +93,7 @@ mod postgres_ops {
     include!("ops.rs");
     include!("frontier.rs");
     include!("analytics_ops.rs");
+    include!("raw_ops.rs");
 }
 
 pub use analytics::{
@@ -139,6 +143,8 @@ pub const TABLES: &[&str] = &[
     "vendor_link_decisions",
     "listing_weeks",
     "rollup_state",
+    "raw_encryption",
+    "raw_purges",
 ];
 
 /// How SQLite makes commits durable.
@@ -166,6 +172,12 @@ pub struct StoreOptions {
     pub postgres_schema: Option<String>,
     /// zstd level for raw bodies.
     pub compression_level: i32,
+    /// The key raw bodies are encrypted with (kept apart from the store). Without it the store
+    /// opens for everything but encrypted raw bodies.
+    pub raw_key: Option<RawKey>,
+    /// A store that holds no raw body yet and has no encryption policy starts encrypting with
+    /// `raw_key` (new stores are encrypted by default).
+    pub encrypt_new_stores: bool,
 }
 
 impl StoreOptions {
@@ -178,6 +190,8 @@ impl StoreOptions {
             max_connections: 4,
             postgres_schema: None,
             compression_level: 3,
+            raw_key: None,
+            encrypt_new_stores: true,
         }
     }
 }
@@ -242,6 +256,7 @@ pub struct Store {
     backend: Backend,
     location: Location,
     compression_level: i32,
+    raw_key: Option<RawKey>,
 }
 
 /// Runs `$body` in a write transaction on whichever backend the store has, with `$ops` naming
@@ -336,8 +351,28 @@ impl Store {
             backend,
             location: options.location.clone(),
             compression_level: options.compression_level,
+            raw_key: options.raw_key.clone(),
         };
         store.migrate().await?;
+        if let (Some(key), true) = (&options.raw_key, options.encrypt_new_stores) {
+            let enabled = in_transaction!(
+                store,
+                "turning on raw-body encryption".to_string(),
+                |conn, ops| {
+                    if ops::raw_policy(conn).await?.is_none() && ops::blob_total(conn).await? == 0 {
+                        ops::enable_raw_policy(conn, key, "a new store", Utc::now()).await?
+                    } else {
+                        false
+                    }
+                }
+            )?;
+            if enabled {
+                tracing::info!(
+                    key_id = key.id(),
+                    "raw bodies of this new store are encrypted"
+                );
+            }
+        }
         tracing::debug!(location = %store.location, "store open");
         Ok(store)
     }
@@ -420,7 +455,9 @@ impl Store {
         in_transaction!(
             self,
             format!("storing the capture of {}", capture.url),
-            |conn, ops| { ops::store_capture(conn, capture, level, Utc::now()).await? }
+            |conn, ops| {
+                ops::store_capture(conn, capture, level, self.raw_key.as_ref(), Utc::now()).await?
+            }
         )
     }
 
@@ -450,7 +487,8 @@ impl Store {
         let level = self.compression_level;
         in_transaction!(self, format!("ingesting {}", capture.url), |conn, ops| {
             let now = Utc::now();
-            let stored = ops::store_capture(conn, capture, level, now).await?;
+            let stored =
+                ops::store_capture(conn, capture, level, self.raw_key.as_ref(), now).await?;
             let mut report = ops::ingest_extraction(conn, stored.id, extraction, now).await?;
             report.capture_new = stored.new;
             report
@@ -516,7 +554,9 @@ impl Store {
             self,
             format!("storing the capture of {}", capture.url),
             |conn, ops| {
-                let stored = ops::store_capture(conn, capture, level, Utc::now()).await?;
+                let stored =
+                    ops::store_capture(conn, capture, level, self.raw_key.as_ref(), Utc::now())
+                        .await?;
                 ops::attach_capture(conn, entry, stored.id).await?;
                 stored
             }
@@ -717,7 +757,7 @@ impl Store {
         on_connection!(
             self,
             format!("reading capture {capture_id}"),
-            |conn, ops| ops::load_capture(conn, capture_id).await
+            |conn, ops| ops::load_capture(conn, capture_id, self.raw_key.as_ref()).await
         )
     }
 
@@ -737,6 +777,88 @@ impl Store {
         stats.backend = self.backend_name().to_string();
         stats.location = self.location.to_string();
         Ok(stats)
+    }
+
+    /// The store's policy for new raw bodies (`None`: stored unencrypted).
+    pub async fn raw_policy(&self) -> Result<Option<RawPolicy>, StoreError> {
+        on_connection!(self, "reading the raw-body policy", |conn, ops| {
+            ops::raw_policy(conn).await
+        })
+    }
+
+    /// The key this store was opened with, if any.
+    pub fn raw_key(&self) -> Option<&RawKey> {
+        self.raw_key.as_ref()
+    }
+
+    /// Encrypts the store's unencrypted raw bodies in place with the key it was opened with,
+    /// `batch` bodies per transaction, calling `progress(done, total)` after each. Turns the
+    /// policy on first, so new bodies are encrypted from then on. Resumable: a run killed at any
+    /// point leaves every body either plain or encrypted, never lost, and the next run goes on.
+    pub async fn encrypt_raw(
+        &self,
+        batch: u32,
+        by: &str,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<u64, StoreError> {
+        let key = self.raw_key.clone().ok_or_else(|| StoreError::RawKey {
+            reason: "encrypting raw bodies needs a key (store.raw_key_file)".to_string(),
+        })?;
+        in_transaction!(
+            self,
+            "turning on raw-body encryption".to_string(),
+            |conn, ops| { ops::enable_raw_policy(conn, &key, by, Utc::now()).await? }
+        )?;
+        let total = self.stats().await?.raw.bodies_plain;
+        let mut done = 0u64;
+        loop {
+            let (n, _) =
+                in_transaction!(self, "encrypting raw bodies".to_string(), |conn, ops| {
+                    ops::encrypt_batch(conn, &key, i64::from(batch.max(1))).await?
+                })?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+            progress(done, total);
+        }
+        Ok(done)
+    }
+
+    /// Purges the raw pages of captures fetched before `before` (of one market, or all): the
+    /// observations stay, the captures say they were purged, the bodies no unpurged capture
+    /// needs lose their bytes, and an audit row records who (`by`), when and how much.
+    pub async fn purge_raw(
+        &self,
+        before: DateTime<Utc>,
+        market: Option<&MarketName>,
+        by: &str,
+    ) -> Result<Option<PurgeReport>, StoreError> {
+        in_transaction!(self, "purging raw pages".to_string(), |conn, ops| {
+            ops::purge_raw(conn, before, market, by, Utc::now()).await?
+        })
+    }
+
+    /// Gives the space of deleted and rewritten rows back and leaves none of their old bytes in
+    /// the store's files: SQLite checkpoints its write-ahead log, vacuums and truncates the log;
+    /// PostgreSQL rewrites the raw tables (`VACUUM FULL`). Run after encrypting or purging.
+    pub async fn compact(&self) -> Result<(), StoreError> {
+        let statements: &[&str] = match &self.backend {
+            Backend::Sqlite(_) => &[
+                "PRAGMA wal_checkpoint(TRUNCATE)",
+                "VACUUM",
+                "PRAGMA wal_checkpoint(TRUNCATE)",
+            ],
+            Backend::Postgres(_) => &["VACUUM FULL blobs", "VACUUM FULL captures"],
+        };
+        for statement in statements {
+            match &self.backend {
+                Backend::Sqlite(pool) => sqlx::query(*statement).execute(pool).await.map(|_| ()),
+                Backend::Postgres(pool) => sqlx::query(*statement).execute(pool).await.map(|_| ()),
+            }
+            .context(|| format!("compacting the store ({statement})"))?;
+        }
+        Ok(())
     }
 
     /// Waits for every connection to close. A dropped store closes them too, less tidily.
@@ -774,6 +896,7 @@ mod tests {
         include_str!("../../../migrations/sqlite/0003_analytics.sql"),
         include_str!("../../../migrations/sqlite/0004_views.sql"),
         include_str!("../../../migrations/sqlite/0005_needs_human.sql"),
+        include_str!("../../../migrations/sqlite/0006_raw_protection.sql"),
     ];
     const POSTGRES: &[&str] = &[
         include_str!("../../../migrations/postgres/0001_init.sql"),
@@ -781,11 +904,12 @@ mod tests {
         include_str!("../../../migrations/postgres/0003_analytics.sql"),
         include_str!("../../../migrations/postgres/0004_views.sql"),
         include_str!("../../../migrations/postgres/0005_needs_human.sql"),
+        include_str!("../../../migrations/postgres/0006_raw_protection.sql"),
     ];
 
     /// Table → column names, read from a migration's `CREATE TABLE` statements.
     fn tables(sql: &str) -> BTreeMap<String, Vec<String>> {
-        let mut tables = BTreeMap::new();
+        let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut current: Option<(String, Vec<String>)> = None;
         for line in sql.lines().map(str::trim) {
             if let Some(rest) = line.strip_prefix("DROP TABLE ") {
@@ -796,6 +920,10 @@ mod tests {
                 if let [old, "RENAME", "TO", new] = words[..] {
                     if let Some(columns) = tables.remove(old) {
                         tables.insert(new.to_string(), columns);
+                    }
+                } else if let [table, "ADD", "COLUMN", column, ..] = words[..] {
+                    if let Some(columns) = tables.get_mut(table) {
+                        columns.push(column.to_string());
                     }
                 }
             } else if let Some(rest) = line.strip_prefix("CREATE TABLE ") {

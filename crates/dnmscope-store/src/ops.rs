@@ -145,6 +145,7 @@ pub(crate) async fn store_capture(
     conn: &mut Conn,
     capture: &Capture,
     compression_level: i32,
+    raw_key: Option<&crate::RawKey>,
     now: DateTime<Utc>,
 ) -> Result<CaptureStored, StoreError> {
     let key = capture.key();
@@ -177,6 +178,14 @@ pub(crate) async fn store_capture(
         .await
         .context(|| format!("looking up body {hash}"))?;
     if blob_exists.is_none() {
+        // Read in the transaction: another process may have turned encryption on.
+        let policy = raw_policy(conn).await?;
+        let key = match &policy {
+            Some(policy) => Some(crate::raw::key_for(raw_key, &policy.key_id, || {
+                format!("storing the body of {}", capture.url)
+            })?),
+            None => None,
+        };
         let compressed =
             zstd::bulk::compress(&capture.body, compression_level).map_err(|source| {
                 StoreError::Compression {
@@ -184,13 +193,24 @@ pub(crate) async fn store_capture(
                     source,
                 }
             })?;
+        let (data, encryption, key_id) = match key {
+            Some(key) => (
+                key.seal(&hash.0, &compressed),
+                Some(crate::raw::CIPHER),
+                Some(key.id()),
+            ),
+            None => (compressed, None, None),
+        };
         sqlx::query(
-            "INSERT INTO blobs (hash, size, compression, data) VALUES ($1, $2, 'zstd', $3)
+            "INSERT INTO blobs (hash, size, compression, data, encryption, key_id)
+             VALUES ($1, $2, 'zstd', $3, $4, $5)
              ON CONFLICT (hash) DO NOTHING",
         )
         .bind(&hash.0)
         .bind(to_db_int(capture.body.len() as u64))
-        .bind(compressed)
+        .bind(data)
+        .bind(encryption)
+        .bind(key_id)
         .execute(&mut *conn)
         .await
         .context(|| format!("storing the body of {}", capture.url))?;
@@ -238,6 +258,9 @@ type CaptureRow = (
     i64,
     String,
     Vec<u8>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
 );
 
 /// Ids of stored captures in storage order, optionally of one crawl.
@@ -262,10 +285,15 @@ pub(crate) async fn capture_ids(
     Ok(ids)
 }
 
-pub(crate) async fn load_capture(conn: &mut Conn, capture_id: i64) -> Result<Capture, StoreError> {
+pub(crate) async fn load_capture(
+    conn: &mut Conn,
+    capture_id: i64,
+    raw_key: Option<&crate::RawKey>,
+) -> Result<Capture, StoreError> {
     let row: Option<CaptureRow> = sqlx::query_as(
         "SELECT m.name, c.crawl_id, c.url, c.final_url, c.fetched_at, c.status, c.headers,
-                c.body_hash, c.truncated, c.elapsed_ms, b.size, b.compression, b.data
+                c.body_hash, c.truncated, c.elapsed_ms, b.size, b.compression, b.data,
+                b.encryption, b.key_id, COALESCE(c.raw_purge_id, b.purge_id)
          FROM captures c
          JOIN markets m ON m.id = c.market_id
          JOIN blobs b ON b.hash = c.body_hash
@@ -289,6 +317,9 @@ pub(crate) async fn load_capture(conn: &mut Conn, capture_id: i64) -> Result<Cap
         size,
         compression,
         data,
+        encryption,
+        key_id,
+        purge,
     )) = row
     else {
         return Err(StoreError::Missing {
@@ -299,9 +330,24 @@ pub(crate) async fn load_capture(conn: &mut Conn, capture_id: i64) -> Result<Cap
     let corrupt = |what: String| StoreError::Corrupt {
         what: format!("capture {capture_id}: {what}"),
     };
+    if let Some(purge_id) = purge {
+        return Err(StoreError::Purged {
+            capture_id,
+            purge_id,
+        });
+    }
     if compression != "zstd" {
         return Err(corrupt(format!("unknown compression {compression:?}")));
     }
+    let data = match encryption.as_deref() {
+        None => data,
+        Some(crate::raw::CIPHER) => {
+            let key_id = key_id.ok_or_else(|| corrupt("an encrypted body without a key id".into()))?;
+            crate::raw::key_for(raw_key, &key_id, || format!("reading capture {capture_id}"))?
+                .open(&body_hash, &data)?
+        }
+        Some(other) => return Err(corrupt(format!("unknown encryption {other:?}"))),
+    };
     let capacity = usize::try_from(size).map_err(|_| corrupt(format!("body size {size}")))?;
     let body = zstd::bulk::decompress(&data, capacity).map_err(|source| {
         StoreError::Compression {
@@ -1080,5 +1126,6 @@ pub(crate) async fn stats(conn: &mut Conn) -> Result<Stats, StoreError> {
         last_observation,
         body_bytes,
         stored_body_bytes,
+        raw: raw_stats(conn).await?,
     })
 }

@@ -32,6 +32,96 @@ pub struct Stats {
     /// Raw body bytes before and after compression.
     pub body_bytes: i64,
     pub stored_body_bytes: i64,
+    /// Encryption and retention of the raw bodies.
+    pub raw: RawStats,
+}
+
+/// Whether raw bodies are encrypted, with which key, and what was purged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RawStats {
+    /// The policy for new bodies; `None`: they are stored unencrypted.
+    pub policy: Option<crate::RawPolicy>,
+    pub bodies_encrypted: u64,
+    pub bodies_plain: u64,
+    pub bodies_purged: u64,
+    /// The key ids the encrypted bodies need.
+    pub key_ids: Vec<String>,
+    pub captures_purged: u64,
+    /// The fetch times of the oldest and newest captures whose raw page is kept.
+    pub oldest_kept: Option<DateTime<Utc>>,
+    pub newest_kept: Option<DateTime<Utc>>,
+    /// Every purge, oldest first (the audit rows).
+    pub purges: Vec<PurgeRecord>,
+}
+
+/// One `raw_purges` row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PurgeRecord {
+    pub id: i64,
+    pub purged_at: DateTime<Utc>,
+    pub purged_by: String,
+    pub before: DateTime<Utc>,
+    pub market: Option<String>,
+    pub captures: u64,
+    pub bodies: u64,
+    pub bytes: u64,
+}
+
+/// What one purge did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PurgeReport {
+    pub purge_id: i64,
+    pub captures: u64,
+    pub bodies: u64,
+    pub bytes: u64,
+}
+
+impl RawStats {
+    /// One line on encryption, for `db stats` and the datasheet.
+    pub fn encryption_summary(&self) -> String {
+        let state = match &self.policy {
+            Some(p) => format!(
+                "new raw bodies are encrypted ({}, key id {}) since {}",
+                p.cipher,
+                p.key_id,
+                p.enabled_at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            None => {
+                "raw bodies are NOT encrypted (convert with `dnmscope db encrypt-raw`)".to_string()
+            }
+        };
+        format!(
+            "{state}; {} encrypted, {} unencrypted, {} purged",
+            self.bodies_encrypted, self.bodies_plain, self.bodies_purged
+        )
+    }
+
+    /// One line on retention, for `db stats` and the datasheet.
+    pub fn retention_summary(&self) -> String {
+        let kept = match (self.oldest_kept, self.newest_kept) {
+            (Some(a), Some(b)) => format!(
+                "raw pages kept from {} to {}",
+                a.format("%Y-%m-%d"),
+                b.format("%Y-%m-%d")
+            ),
+            _ => "no raw pages kept".to_string(),
+        };
+        match self.purges.last() {
+            None => format!("{kept}; never purged"),
+            Some(last) => format!(
+                "{kept}; {} captures purged in {} purges, the last at {} by {} (before {}{})",
+                self.captures_purged,
+                self.purges.len(),
+                last.purged_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                last.purged_by,
+                last.before.format("%Y-%m-%d %H:%M:%S UTC"),
+                last.market
+                    .as_deref()
+                    .map(|m| format!(", market {m}"))
+                    .unwrap_or_default()
+            ),
+        }
+    }
 }
 
 impl Stats {
@@ -70,6 +160,8 @@ impl fmt::Display for Stats {
                 self.body_bytes as f64 / self.stored_body_bytes.max(1) as f64
             )?;
         }
+        writeln!(f, "encryption:        {}", self.raw.encryption_summary())?;
+        writeln!(f, "retention:         {}", self.raw.retention_summary())?;
         writeln!(f)?;
         if self.crawls.is_empty() {
             return writeln!(f, "crawls: none yet");

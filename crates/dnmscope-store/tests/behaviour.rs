@@ -21,8 +21,8 @@ use dnmscope_model::{
     MarketName, Money, NewLink, PageKind, PgpFingerprint, Pseudonym, PseudonymKey, Vendor,
 };
 use dnmscope_store::{
-    AnalyticsFilter, LinkDecision, Location, Period, RateRow, Store, StoreError, StoreOptions,
-    Value, VendorRef, RELATIONS,
+    AnalyticsFilter, LinkDecision, Location, Period, RateRow, RawKey, Store, StoreError,
+    StoreOptions, Value, VendorRef, RELATIONS,
 };
 use futures_util::TryStreamExt;
 use libtest_mimic::{Arguments, Trial};
@@ -66,6 +66,9 @@ cases![
     link_decisions_keep_their_history_and_the_latest_counts,
     bulk_loading_observes_many_listings_in_one_transaction,
     every_event_kind_the_model_knows_is_accepted,
+    a_new_store_encrypts_raw_bodies_and_a_store_without_the_key_reads_all_else,
+    encrypting_an_existing_store_converts_every_body_once,
+    purging_raw_pages_keeps_observations_and_records_an_audit_row,
 ];
 
 fn main() {
@@ -264,6 +267,77 @@ impl Fixture {
             .into_iter()
             .map(|t| (t.table, t.rows))
             .collect()
+    }
+
+    /// The same store opened again with a raw-body key.
+    async fn with_key(&self, key: &RawKey) -> Store {
+        let mut options = match &self.kind {
+            Kind::Sqlite => StoreOptions::new(Location::SqliteFile(PathBuf::from(&self.place))),
+            Kind::Postgres(url) => {
+                let mut options = StoreOptions::new(Location::parse(url).unwrap());
+                options.postgres_schema = Some(self.place.clone());
+                options
+            }
+        };
+        options.raw_key = Some(key.clone());
+        Store::open(&options)
+            .await
+            .expect("opening the store with a key")
+    }
+
+    /// Every stored body's bytes as the database holds them, by hash.
+    async fn blob_data(&self) -> Vec<(String, Vec<u8>)> {
+        let sql = "SELECT hash, data FROM blobs ORDER BY hash";
+        match &self.kind {
+            Kind::Sqlite => {
+                let url = format!("sqlite://{}", self.place);
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
+            }
+            Kind::Postgres(url) => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "SET search_path TO {}",
+                    self.place
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+                sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
+            }
+        }
+    }
+
+    async fn set_blob_data(&self, hash: &str, data: &[u8]) {
+        let sql = "UPDATE blobs SET data = $1 WHERE hash = $2";
+        match &self.kind {
+            Kind::Sqlite => {
+                let url = format!("sqlite://{}", self.place);
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query(sql)
+                    .bind(data)
+                    .bind(hash)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            Kind::Postgres(url) => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "SET search_path TO {}",
+                    self.place
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+                sqlx::query(sql)
+                    .bind(data)
+                    .bind(hash)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        }
     }
 
     async fn count(&self, table: &str) -> i64 {
@@ -1355,6 +1429,14 @@ fn cell<'a>(name: &str, rows: &'a [Vec<Value>], row: usize, column: &str) -> &'a
 
 async fn every_table_and_view_reads_back_in_its_documented_column_order(fx: Fixture) {
     let (first, _) = populate(&fx).await;
+    // Raw protection's tables: the bodies encrypted, then day 0's raw pages purged.
+    let keyed = fx.with_key(&RawKey::from_bytes([5; 32])).await;
+    keyed.encrypt_raw(2, "test", |_, _| {}).await.unwrap();
+    let purge = keyed
+        .purge_raw(at(0) + Duration::hours(1), None, "tester@host")
+        .await
+        .unwrap();
+    assert!(purge.is_some());
     let counts = fx.counts().await;
     for relation in RELATIONS {
         let rows = read_all(&fx, relation.name).await;
@@ -1989,4 +2071,275 @@ async fn every_event_kind_the_model_knows_is_accepted(fx: Fixture) {
     }
     let events = read_all(&fx, "market_events_view").await;
     assert_eq!(events.len(), MarketEventKind::ALL.len());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw pages at rest: encryption and retention.
+
+/// The page text a test looks for in the stored bytes: a masked buyer, as markets show them.
+const PERSON: &[u8] = b"<td class=buyer>b***s (12)</td>";
+
+fn page_with_person(n: usize) -> Vec<u8> {
+    let mut body = format!("<html><p>page {n}</p><table>").into_bytes();
+    for _ in 0..40 {
+        body.extend_from_slice(PERSON);
+    }
+    body.extend_from_slice(b"</table></html>");
+    body
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+async fn a_new_store_encrypts_raw_bodies_and_a_store_without_the_key_reads_all_else(fx: Fixture) {
+    let key = RawKey::from_bytes([1; 32]);
+    // The fixture's store is new and empty: opening it with a key turns encryption on.
+    let keyed = fx.with_key(&key).await;
+    let policy = keyed.raw_policy().await.unwrap().expect("encryption is on");
+    assert_eq!(policy.key_id, key.id());
+    assert_eq!(policy.cipher, "xchacha20poly1305");
+    let crawl = fx.crawl(0).await;
+    let body = page_with_person(1);
+    let stored = keyed
+        .ingest(
+            &capture(crawl, "http://testmarket.onion/listing/1", 0, &body),
+            &listing_page("10.00"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(keyed.capture(stored.capture_id).await.unwrap().body, body);
+    // What the database holds is ciphertext: no zstd frame, no page text.
+    let blobs = fx.blob_data().await;
+    assert_eq!(blobs.len(), 1);
+    let data = &blobs[0].1;
+    assert!(!contains(data, b"b***s") && !contains(data, b"<html>"));
+    assert!(
+        !contains(&data[24..], &[0x28, 0xb5, 0x2f, 0xfd]),
+        "a zstd frame in the clear"
+    );
+    // The same body again (another URL) is one blob: the hash is of the plaintext.
+    keyed
+        .store_capture(&capture(
+            crawl,
+            "http://testmarket.onion/listing/1?m=2",
+            0,
+            &body,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(fx.count("blobs").await, 1);
+    // Without the key: everything but raw bodies reads, and the error names the key needed.
+    let stats = fx.store.stats().await.unwrap();
+    assert_eq!(stats.raw.bodies_encrypted, 1);
+    assert_eq!(stats.raw.key_ids, vec![key.id().to_string()]);
+    assert!(stats.to_string().contains(key.id()), "{stats}");
+    assert_eq!(fx.count("listing_observations").await, 1);
+    let err = fx.store.capture(stored.capture_id).await.unwrap_err();
+    assert!(matches!(err, StoreError::RawKeyNeeded { .. }), "{err:?}");
+    assert!(err.to_string().contains(key.id()), "{err}");
+    // Storing a new body needs the key too (the policy says bodies are encrypted).
+    let err = fx
+        .store
+        .store_capture(&capture(crawl, "http://testmarket.onion/x", 0, b"new"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::RawKeyNeeded { .. }), "{err:?}");
+    // A wrong key is an error naming both keys, never garbage.
+    let wrong_key = RawKey::from_bytes([2; 32]);
+    let wrong = fx.with_key(&wrong_key).await;
+    let err = wrong.capture(stored.capture_id).await.unwrap_err();
+    assert!(matches!(err, StoreError::WrongRawKey { .. }), "{err:?}");
+    assert!(err.to_string().contains(wrong_key.id()), "{err}");
+    assert!(wrong
+        .store_capture(&capture(crawl, "http://testmarket.onion/y", 0, b"new"))
+        .await
+        .is_err());
+    assert_eq!(
+        fx.count("captures").await,
+        2,
+        "nothing was stored by the refused writes"
+    );
+    // A damaged ciphertext is an error, never garbage.
+    let (hash, mut damaged) = fx.blob_data().await.remove(0);
+    damaged[40] ^= 0x01;
+    fx.set_blob_data(&hash, &damaged).await;
+    let err = keyed.capture(stored.capture_id).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    keyed.close().await;
+    wrong.close().await;
+}
+
+async fn encrypting_an_existing_store_converts_every_body_once(fx: Fixture) {
+    // An unencrypted store (as before this version), with bodies in it.
+    let crawl = fx.crawl(0).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let url = format!("http://testmarket.onion/listing/{n}");
+        let stored = fx
+            .store
+            .store_capture(&capture(crawl, &url, 0, &page_with_person(n)))
+            .await
+            .unwrap();
+        ids.push(stored.id);
+    }
+    assert!(fx.store.raw_policy().await.unwrap().is_none());
+    let plain = fx.blob_data().await;
+    assert_eq!(plain.len(), 5);
+    let key = RawKey::from_bytes([3; 32]);
+    // A key alone does not change a store that already has plain bodies.
+    let keyed = fx.with_key(&key).await;
+    assert!(keyed.raw_policy().await.unwrap().is_none());
+    assert_eq!(keyed.stats().await.unwrap().raw.bodies_plain, 5);
+    let mut seen = Vec::new();
+    let converted = keyed
+        .encrypt_raw(2, "tester", |done, total| seen.push((done, total)))
+        .await
+        .unwrap();
+    assert_eq!(converted, 5);
+    assert_eq!(seen, vec![(2, 5), (4, 5), (5, 5)]);
+    let stats = keyed.stats().await.unwrap();
+    assert_eq!((stats.raw.bodies_encrypted, stats.raw.bodies_plain), (5, 0));
+    assert_eq!(stats.raw.policy.unwrap().enabled_by, "tester");
+    for (n, id) in ids.iter().enumerate() {
+        assert_eq!(keyed.capture(*id).await.unwrap().body, page_with_person(n));
+        assert!(matches!(
+            fx.store.capture(*id).await.unwrap_err(),
+            StoreError::RawKeyNeeded { .. }
+        ));
+    }
+    for ((hash, before), (hash_after, after)) in plain.iter().zip(fx.blob_data().await.iter()) {
+        assert_eq!(hash, hash_after);
+        assert_ne!(before, after);
+        assert!(!contains(after, b"b***s"));
+    }
+    // Again: nothing to do. With another key: refused (no rotation), nothing changed.
+    assert_eq!(keyed.encrypt_raw(2, "tester", |_, _| {}).await.unwrap(), 0);
+    let other = fx.with_key(&RawKey::from_bytes([4; 32])).await;
+    let err = other.encrypt_raw(2, "tester", |_, _| {}).await.unwrap_err();
+    assert!(matches!(err, StoreError::WrongRawKey { .. }), "{err:?}");
+    assert_eq!(fx.count("raw_encryption").await, 1);
+    // New bodies are encrypted from now on.
+    let new = keyed
+        .store_capture(&capture(
+            crawl,
+            "http://testmarket.onion/new",
+            0,
+            b"new page",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(keyed.capture(new.id).await.unwrap().body, b"new page");
+    assert_eq!(keyed.stats().await.unwrap().raw.bodies_encrypted, 6);
+    keyed.compact().await.unwrap();
+    assert_eq!(keyed.capture(new.id).await.unwrap().body, b"new page");
+    keyed.close().await;
+    other.close().await;
+}
+
+async fn purging_raw_pages_keeps_observations_and_records_an_audit_row(fx: Fixture) {
+    let first = fx.crawl(0).await;
+    let second = fx.crawl(2).await;
+    // Day 0: a listing page and a vendor page; day 2: the same listing page, byte for byte.
+    let listing0 = fx
+        .store
+        .ingest(
+            &capture(
+                first,
+                "http://testmarket.onion/listing/1",
+                0,
+                b"same listing",
+            ),
+            &listing_page("10.00"),
+        )
+        .await
+        .unwrap();
+    let vendor0 = fx
+        .store
+        .store_capture(&capture(
+            first,
+            "http://testmarket.onion/vendor/v",
+            0,
+            b"vendor page",
+        ))
+        .await
+        .unwrap();
+    let listing2 = fx
+        .store
+        .ingest(
+            &capture(
+                second,
+                "http://testmarket.onion/listing/1",
+                2,
+                b"same listing",
+            ),
+            &listing_page("11.00"),
+        )
+        .await
+        .unwrap();
+    let observations = fx.count("listing_observations").await;
+    // An unknown market is refused, nothing written.
+    let err = fx
+        .store
+        .purge_raw(
+            at(1),
+            Some(&MarketName::new("nosuch").unwrap()),
+            "tester@host",
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Refused { .. }), "{err:?}");
+    assert_eq!(fx.count("raw_purges").await, 0);
+    let report = fx
+        .store
+        .purge_raw(at(1), Some(&market()), "tester@host")
+        .await
+        .unwrap()
+        .expect("something to purge");
+    // Two captures purged; the vendor body deleted; the listing body kept for day 2's capture.
+    assert_eq!((report.captures, report.bodies), (2, 1));
+    assert_eq!(report.bytes, b"vendor page".len() as u64);
+    for id in [listing0.capture_id, vendor0.id] {
+        let err = fx.store.capture(id).await.unwrap_err();
+        assert!(matches!(err, StoreError::Purged { .. }), "{err:?}");
+    }
+    assert_eq!(
+        fx.store.capture(listing2.capture_id).await.unwrap().body,
+        b"same listing"
+    );
+    let data: BTreeMap<String, Vec<u8>> = fx.blob_data().await.into_iter().collect();
+    assert!(
+        data.values().any(|d| d.is_empty()),
+        "the vendor body's bytes are gone"
+    );
+    assert_eq!(data.len(), 2, "its hash and size stay");
+    assert_eq!(fx.count("listing_observations").await, observations);
+    let stats = fx.store.stats().await.unwrap();
+    assert_eq!(stats.raw.captures_purged, 2);
+    assert_eq!(stats.raw.bodies_purged, 1);
+    assert_eq!(stats.raw.oldest_kept, Some(at(2)));
+    let audit = &stats.raw.purges;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].purged_by, "tester@host");
+    assert_eq!(audit[0].before, at(1));
+    assert_eq!(audit[0].market.as_deref(), Some("testmarket"));
+    assert!(stats.to_string().contains("tester@host"), "{stats}");
+    // Purging the same range again finds nothing and writes no audit row.
+    assert!(fx
+        .store
+        .purge_raw(at(1), None, "tester@host")
+        .await
+        .unwrap()
+        .is_none());
+    // Purging everything later takes the shared body too.
+    let report = fx
+        .store
+        .purge_raw(at(3), None, "tester@host")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((report.captures, report.bodies), (1, 1));
+    assert_eq!(fx.count("raw_purges").await, 2);
+    fx.store.compact().await.unwrap();
+    assert_eq!(fx.count("listing_observations").await, observations);
 }
