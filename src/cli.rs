@@ -250,6 +250,11 @@ pub enum ExportCommand {
         /// Only this crawl's captures
         #[arg(long)]
         crawl: Option<i64>,
+        /// Write the pages as stored, buyers' and authors' handles included (the file says so
+        /// in its warcinfo record). By default the spans a market definition marks as a buyer or
+        /// a non-vendor author are replaced, and a page that cannot be redacted is left out
+        #[arg(long)]
+        raw: bool,
     },
 }
 
@@ -476,6 +481,34 @@ pub enum DbCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Encrypt the store's unencrypted raw bodies in place with the raw-body key
+    /// (store.raw_key_file, created if missing), and every new body from then on. Resumable:
+    /// stopped at any point, run it again
+    EncryptRaw {
+        /// Bodies per transaction
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        batch: u32,
+    },
+    /// Delete the raw bodies of pages fetched before a date (the observations stay, and their
+    /// captures say the raw page was purged); each purge is recorded in raw_purges
+    PurgeRaw {
+        /// Purge pages fetched before this day (YYYY-MM-DD, UTC midnight) or instant (RFC 3339)
+        #[arg(long, value_parser = parse_instant)]
+        before: chrono::DateTime<chrono::Utc>,
+        /// Only this market's pages
+        #[arg(long)]
+        market: Option<String>,
+    },
+}
+
+/// A day (`2026-01-31`, its UTC midnight) or an RFC 3339 instant.
+pub fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| format!("{text:?} is neither a day (YYYY-MM-DD) nor an RFC 3339 instant"))
 }
 
 #[cfg(test)]

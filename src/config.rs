@@ -332,6 +332,10 @@ pub struct StoreConfig {
     pub max_connections: u32,
     pub postgres_schema: String,
     pub compression_level: i32,
+    /// The raw-body key file [default: fetch.data_dir/raw.key].
+    pub raw_key_file: String,
+    /// Encrypt the raw bodies of new stores (on by default).
+    pub encrypt_raw: bool,
 }
 
 impl Default for StoreConfig {
@@ -343,6 +347,8 @@ impl Default for StoreConfig {
             max_connections: 4,
             postgres_schema: "public".to_string(),
             compression_level: 3,
+            raw_key_file: String::new(),
+            encrypt_raw: true,
         }
     }
 }
@@ -355,6 +361,7 @@ impl StoreConfig {
         options.max_connections = self.max_connections;
         options.postgres_schema = Some(self.postgres_schema.clone());
         options.compression_level = self.compression_level;
+        options.encrypt_new_stores = self.encrypt_raw;
         options
     }
 }

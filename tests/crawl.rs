@@ -60,7 +60,7 @@ impl Markets {
     }
 
     /// A configuration crawling `markets` (indices) over the loopback transport.
-    fn config(&self, dir: &Path, markets: &[usize], extra: &str) -> String {
+    pub(crate) fn config(&self, dir: &Path, markets: &[usize], extra: &str) -> String {
         let addr = self.server().addr();
         let mut text = format!(
             "[fetch]\ntransport = \"loopback\"\nloopback_addr = \"{addr}\"\ndata_dir = \"{}\"\n\
@@ -120,13 +120,14 @@ fn slow_down(config: &str, per_minute: u32) {
 
 /// Creates the store `db` in `dir` if it is not there (`crawl` never creates one).
 pub(crate) fn migrated(dir: &Path, db: &str) {
-    if !dir.join(db).exists() {
+    // A PostgreSQL store is migrated by its test, with its own schema.
+    if !db.starts_with("postgres") && !dir.join(db).exists() {
         let output = dnmscope(dir, &["--db", db, "db", "migrate"]);
         assert!(output.status.success(), "{}", stderr(&output));
     }
 }
 
-fn crawl_command(dir: &Path, config: &str, db: &str, progress: &str) -> Command {
+pub(crate) fn crawl_command(dir: &Path, config: &str, db: &str, progress: &str) -> Command {
     migrated(dir, db);
     let mut command = Command::new(env!("CARGO_BIN_EXE_dnmscope"));
     command
@@ -175,13 +176,24 @@ fn assert_same(got: &Contents, expected: &Contents) {
     assert!(twice.is_empty(), "pages stored more than once: {twice:?}");
 }
 
-/// Opens the SQLite store at `path`, reads it with `read`, and closes it.
+/// The raw-body key a test's binary made beside the store at `path` (in the test
+/// configuration's `data`, or the default `dnmscope-data`), if any.
+pub(crate) fn raw_key_beside(path: &Path) -> Option<dnmscope_store::RawKey> {
+    let dir = path.parent()?;
+    ["data/raw.key", "dnmscope-data/raw.key"]
+        .iter()
+        .find_map(|name| std::fs::read_to_string(dir.join(name)).ok())
+        .map(|text| dnmscope_store::RawKey::from_hex(&text).unwrap())
+}
+
+/// Opens the SQLite store at `path` (with the raw-body key beside it), reads it with `read`,
+/// and closes it.
 pub(crate) fn with_store<T>(path: &Path, read: impl AsyncFnOnce(&Store) -> T) -> T {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let store = Store::open(&StoreOptions::new(Location::SqliteFile(path.to_owned())))
-            .await
-            .unwrap();
+        let mut options = StoreOptions::new(Location::SqliteFile(path.to_owned()));
+        options.raw_key = raw_key_beside(path);
+        let store = Store::open(&options).await.unwrap();
         let out = read(&store).await;
         store.close().await;
         out

@@ -62,7 +62,7 @@ fn tool(variable: &str, fallbacks: &[&str], probe: &[&str]) -> Option<(PathBuf, 
     })
 }
 
-fn python() -> Option<PathBuf> {
+pub(crate) fn python() -> Option<PathBuf> {
     let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv/bin/python");
     match tool(
         "DNMSCOPE_PYTHON",
@@ -181,7 +181,7 @@ fn exports_open_in_pandas_and_pyarrow_with_the_documented_columns_and_types() {
             stderr(&check)
         );
         assert!(
-            stdout(&check).starts_with("ok: 48 tables"),
+            stdout(&check).starts_with("ok: 50 tables"),
             "{}",
             stdout(&check)
         );

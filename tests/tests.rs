@@ -8,6 +8,7 @@ mod db;
 mod fetch;
 mod hostile;
 mod parse;
+mod privacy;
 mod query;
 mod report;
 mod sim;

@@ -15,7 +15,7 @@ use dnmscope_crawl::{
     Sessions, Stop,
 };
 use dnmscope_fetch::{Fetcher, TokioClock};
-use dnmscope_model::{FrontierState, MarketName, PseudonymKey};
+use dnmscope_model::{FrontierState, MarketName};
 use dnmscope_parse::Market;
 use dnmscope_store::{Store, StoreOptions};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -228,12 +228,12 @@ pub fn crawl_config(config: &Config, only: &[String]) -> anyhow::Result<CrawlCon
         ban_pause: Duration::from_secs(settings.ban_pause_secs),
         login_pause: Duration::from_secs(settings.login_pause_secs),
         unreachable_after: settings.unreachable_after,
-        pseudonyms: pseudonym_key(config)?,
+        pseudonyms: super::keys::pseudonym_key(config)?,
         parse_limits: dnmscope_parse::Limits::default(),
     })
 }
 
-fn definitions(dir: &str) -> anyhow::Result<Vec<Market>> {
+pub fn definitions(dir: &str) -> anyhow::Result<Vec<Market>> {
     let mut markets =
         dnmscope_parse::builtin_markets().context("compiling the built-in market definitions")?;
     if dir.is_empty() {
@@ -253,46 +253,6 @@ fn definitions(dir: &str) -> anyhow::Result<Vec<Market>> {
         markets.push(market);
     }
     Ok(markets)
-}
-
-/// The key that pseudonymises forum authors, kept apart from the data: crawl.pseudonym_key_file,
-/// or data_dir/pseudonym.key, created (random, readable by the owner only) on first use.
-fn pseudonym_key(config: &Config) -> anyhow::Result<PseudonymKey> {
-    let path = if config.crawl.pseudonym_key_file.is_empty() {
-        Path::new(&config.fetch.data_dir).join("pseudonym.key")
-    } else {
-        PathBuf::from(&config.crawl.pseudonym_key_file)
-    };
-    if !path.exists() {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        let key: [u8; 32] = rand::random();
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options
-            .open(&path)
-            .with_context(|| format!("creating the pseudonym key {}", path.display()))?;
-        std::io::Write::write_all(&mut file, format!("{}\n", hex::encode(key)).as_bytes())
-            .with_context(|| format!("writing the pseudonym key {}", path.display()))?;
-        eprintln!(
-            "created the pseudonym key {} (keep it, and keep it apart from the data)",
-            path.display()
-        );
-    }
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading the pseudonym key {}", path.display()))?;
-    let mut key = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut key).map_err(|_| {
-        anyhow::anyhow!(
-            "the pseudonym key {} must be 64 hexadecimal digits",
-            path.display()
-        )
-    })?;
-    Ok(PseudonymKey::from_bytes(key))
 }
 
 #[derive(Debug, Clone, Copy)]

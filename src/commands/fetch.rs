@@ -568,26 +568,3 @@ pub fn session_import(config: &Config, market: &str, file: &Path) -> anyhow::Res
     );
     Ok(ExitCode::SUCCESS)
 }
-
-pub async fn export_warc(
-    options: &StoreOptions,
-    out: &Path,
-    crawl: Option<i64>,
-) -> anyhow::Result<ExitCode> {
-    let store = Store::open(options).await?;
-    let ids = store.capture_ids(crawl.map(CrawlId)).await?;
-    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut writer = dnmscope_fetch::warc::WarcWriter::new(std::io::BufWriter::new(file));
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    writer.write_info(&name, chrono::Utc::now())?;
-    for id in ids {
-        writer.write_capture(&store.capture(id).await?)?;
-    }
-    let records = writer.records();
-    writer.finish()?;
-    println!("wrote {records} records to {}", out.display());
-    Ok(ExitCode::SUCCESS)
-}

@@ -4,10 +4,12 @@ mod crawl;
 mod db;
 mod demo;
 mod fetch;
+mod keys;
 mod parse;
 mod query;
 mod report;
 mod sim;
+mod warc;
 
 use std::process::ExitCode;
 
@@ -38,9 +40,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             fetch::session_import(&config, &market, &file)
         }
         Command::Export(crate::cli::ExportArgs {
-            command: Some(crate::cli::ExportCommand::Warc { out, crawl }),
+            command: Some(crate::cli::ExportCommand::Warc { out, crawl, raw }),
             ..
-        }) => fetch::export_warc(&store, &out, crawl).await,
+        }) => warc::export_warc(&config, &store, &out, crawl, raw).await,
         Command::Export(crate::cli::ExportArgs {
             command: None,
             format,
@@ -68,5 +70,15 @@ fn store_options(cli: &Cli, config: &Config) -> anyhow::Result<StoreOptions> {
         .clone()
         .unwrap_or_else(|| config.store.location.clone());
     let location = Location::parse(&text).context("reading the store location")?;
-    Ok(config.store.options(location))
+    let mut options = config.store.options(location);
+    // Commands that write raw pages make the raw-body key when there is none yet.
+    let writes_raw = matches!(
+        &cli.command,
+        Command::Db(crate::cli::DbCommand::Migrate | crate::cli::DbCommand::EncryptRaw { .. })
+            | Command::Crawl(_)
+            | Command::Demo(_)
+            | Command::Fetch { store: true, .. }
+    );
+    options.raw_key = keys::raw_key(config, writes_raw)?;
+    Ok(options)
 }

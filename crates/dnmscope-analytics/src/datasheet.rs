@@ -135,12 +135,50 @@ pub fn render(facts: &DatasheetFacts, files: Option<(Format, &[DictionaryEntry])
         }
     }
     out.push_str(
-        "\n**Personal data.** Buyers are never stored, not even as masked handles: feedback rows have no author. \
-         Vendor handles are stored as shown (vendors are public sellers). Forum authors who are not vendors are \
-         kept only as keyed HMAC-SHA256 pseudonyms (`p:` followed by 32 hex digits); the key is kept apart from \
-         the data, so a pseudonym cannot be reversed from the dataset alone, and the schema refuses any other \
-         form. Session cookies and authorisation headers are redacted before a page is stored.\n\n",
+        "\n**Personal data in the tables.** No table has a buyer column: feedback rows have no author, not even a \
+         masked handle. Vendor handles are stored as shown (vendors are public sellers). Forum authors who are not \
+         vendors are kept only as keyed HMAC-SHA256 pseudonyms (`p:` followed by 32 hex digits); the key is kept \
+         apart from the data, so a pseudonym cannot be reversed from the dataset alone, and the schema refuses any \
+         other form. Session cookies and authorisation headers are redacted before a page is stored.\n\n\
+         **Personal data in the raw pages.** The store also keeps every page as fetched, and those pages do name \
+         people: buyers' masked handles in feedback rows and forum authors' plain handles. ",
     );
+    let raw = &facts.stats.raw;
+    let _ = write!(out, "In this store {}. ", md(&raw.encryption_summary()));
+    out.push_str(
+        "An encrypted body is XChaCha20-Poly1305 under a key kept in a file apart from the store (the store holds \
+         only the key's id); without that key the store opens for everything but raw bodies. Each body's BLAKE3 \
+         hash of the plaintext stays visible, so anyone holding an exact copy of a page could confirm it is in the \
+         store. `dnmscope export warc` redacts by default: the spans the market definitions mark as buyers become \
+         `[buyer]`, non-vendor authors their keyed pseudonym, and a page that cannot be redacted is left out; \
+         `export warc --raw` writes the pages as stored and says so in its warcinfo record. The table exports \
+         never contain raw bodies.\n\n\
+         **Known residual risk.** Text fields are kept as written: a feedback text or forum post that quotes a \
+         buyer's or another user's handle (\"thanks b***s\", \"@someone\") still contains it, in the tables, their \
+         exports and the redacted WARC; so may a page's URL where a market puts a handle in it. Review free text \
+         before sharing it beyond the research team.\n\n",
+    );
+    let _ = writeln!(out, "**Retention.** {}.\n", md(&raw.retention_summary()));
+    if !raw.purges.is_empty() {
+        out.push_str("| purge | when | by | raw pages before | market | captures | bodies deleted |\n|---|---|---|---|---|---|---|\n");
+        for p in &raw.purges {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                p.id,
+                time(Some(p.purged_at)),
+                md(&p.purged_by),
+                time(Some(p.before)),
+                p.market
+                    .as_deref()
+                    .map(md)
+                    .unwrap_or_else(|| "all".to_string()),
+                p.captures,
+                p.bodies
+            );
+        }
+        out.push('\n');
+    }
     let _ = writeln!(
         out,
         "{TO_FILL} is the dataset a sample of the markets of its time, and how were the markets chosen? What is \
@@ -219,7 +257,7 @@ pub fn render(facts: &DatasheetFacts, files: Option<(Format, &[DictionaryEntry])
 
     out.push_str("## 4. Preprocessing, cleaning, labeling\n\n");
     out.push_str(
-        "Raw pages are kept as fetched (in the store; `dnmscope export warc` writes them as WARC 1.1), so every \
+        "Raw pages are kept as fetched until purged (in the store; `dnmscope export warc` writes them as WARC 1.1, redacted), so every \
          observation can be traced to its page and re-parsed. Parsing is done by versioned market definitions; \
          a later parser version adds observations beside the old ones, never replacing them. Normalisation: \
          prices as exact decimals with their currency, countries as ISO 3166-1 codes or region words, quantities \
@@ -263,8 +301,8 @@ pub fn render(facts: &DatasheetFacts, files: Option<(Format, &[DictionaryEntry])
     let _ = writeln!(
         out,
         "{TO_FILL} will the dataset be shared, with whom, under which licence or data-use agreement, and when? \
-         Do export controls or other regulatory restrictions apply? Raw pages may contain text authored by market \
-         users; consider sharing derived tables only.\n"
+         Do export controls or other regulatory restrictions apply? Raw pages contain text authored by market \
+         users; share the redacted WARC, never the store file or a `--raw` WARC.\n"
     );
 
     out.push_str("## 7. Maintenance\n\n");
@@ -274,8 +312,9 @@ pub fn render(facts: &DatasheetFacts, files: Option<(Format, &[DictionaryEntry])
     );
     let _ = writeln!(
         out,
-        "{TO_FILL} who maintains the dataset and how can they be contacted? How long are raw pages and the \
-         pseudonymisation key kept (retention period), and how are errata published?"
+        "{TO_FILL} who maintains the dataset and how can they be contacted? How long are raw pages kept (purge \
+         them with `dnmscope db purge-raw --before DATE`; each purge is recorded in `raw_purges`) and the \
+         pseudonymisation and raw-body keys, and how are errata published?"
     );
     out
 }

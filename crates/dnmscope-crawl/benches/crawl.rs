@@ -9,7 +9,14 @@
 //!
 //! Environment: DNMSCOPE_BENCH_PAGES (pages per market, default 120), DNMSCOPE_BENCH_RATE
 //! (requests per minute per market, default 240), DNMSCOPE_BENCH_LATENCIES (medians in ms,
-//! default "500,2000").
+//! default "500,2000"; empty: none).
+//!
+//! Then the cost of encrypting raw bodies at rest, on the two paths that write them, each run
+//! with the store's raw-body key and without, interleaved (DNMSCOPE_BENCH_ENCRYPTION_ROUNDS
+//! rounds, default 5; 0: skipped), medians of CPU per page:
+//! - the crawl path: the same crawl with no latency and no politeness wait (fetch, parse, store);
+//! - the import path: the crawled pages (DNMSCOPE_BENCH_IMPORT_PAGES of them, default 2000,
+//!   cycled with distinct URLs) stored, parsed and ingested into a new store, as an import does.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -22,10 +29,11 @@ use dnmscope_fetch::{
     Connecting, Fetcher, IsolationKey, Limits, LoopbackTransport, MarketSpec, Politeness,
     TokioClock, Transport,
 };
-use dnmscope_model::{CrawlId, MarketName, PseudonymKey};
+use dnmscope_model::{Capture, CrawlId, MarketName, PseudonymKey};
+use dnmscope_parse::{Market, PageContext};
 use dnmscope_sim::view::Ctx;
 use dnmscope_sim::{generate, Page, ServerConfig, SimServer, World, WorldConfig};
-use dnmscope_store::{Location, Store, StoreOptions};
+use dnmscope_store::{Location, RawKey, Store, StoreOptions};
 use rand::{Rng, SeedableRng};
 
 const SEED: u64 = 7;
@@ -105,8 +113,15 @@ fn main() {
     let rate: u32 = env("DNMSCOPE_BENCH_RATE", "240").parse().expect("rate");
     let latencies: Vec<u64> = env("DNMSCOPE_BENCH_LATENCIES", "500,2000")
         .split(',')
+        .filter(|l| !l.trim().is_empty())
         .map(|l| l.trim().parse().expect("latency in ms"))
         .collect();
+    let rounds: usize = env("DNMSCOPE_BENCH_ENCRYPTION_ROUNDS", "5")
+        .parse()
+        .expect("rounds");
+    let import_pages: usize = env("DNMSCOPE_BENCH_IMPORT_PAGES", "2000")
+        .parse()
+        .expect("import pages");
 
     // The simulated markets, in a child process.
     let mut child = Command::new(std::env::current_exe().expect("this executable"))
@@ -129,7 +144,8 @@ fn main() {
     for median in latencies {
         let ceiling = f64::from(rate) / 60.0 * world.markets.len() as f64;
         let cpu_before = cpu_seconds();
-        let (fetched, took) = runtime.block_on(run(&world, addr, pages, rate, median));
+        let (fetched, took, _) =
+            runtime.block_on(run(&world, addr, pages, rate, median, None, false));
         let cpu = cpu_seconds() - cpu_before;
         let achieved = fetched as f64 / took.as_secs_f64();
         println!(
@@ -140,8 +156,135 @@ fn main() {
             peak_rss_mib()
         );
     }
+    if rounds > 0 {
+        encryption_cost(&runtime, &world, addr, pages, rounds, import_pages);
+    }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// CPU per page of the crawl and import paths with and without raw-body encryption,
+/// interleaved (the order alternates each round), as medians.
+fn encryption_cost(
+    runtime: &tokio::runtime::Runtime,
+    world: &World,
+    addr: SocketAddr,
+    pages: u64,
+    rounds: usize,
+    import_pages: usize,
+) {
+    let key = RawKey::from_bytes([9; 32]);
+    println!(
+        "raw-body encryption (XChaCha20-Poly1305 after zstd), {rounds} interleaved rounds, medians of CPU per page:"
+    );
+    let mut crawl_cpu: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    // The pages the import path stores: one crawl's, read back.
+    let (_, _, captures) = runtime.block_on(run(world, addr, pages, 1_000_000, 0, None, true));
+    for round in 0..rounds {
+        for which in [round % 2, 1 - round % 2] {
+            let key = (which == 1).then(|| key.clone());
+            let before = cpu_seconds();
+            let (fetched, _, _) =
+                runtime.block_on(run(world, addr, pages, 1_000_000, 0, key, false));
+            crawl_cpu[which].push((cpu_seconds() - before) / fetched.max(1) as f64 * 1e3);
+        }
+    }
+    let (plain, sealed) = (median(crawl_cpu[0].clone()), median(crawl_cpu[1].clone()));
+    println!(
+        "  crawl path (no latency, no politeness wait): {plain:.3} ms plain, {sealed:.3} ms encrypted: {:+.1} %",
+        (sealed / plain - 1.0) * 100.0
+    );
+    let definitions = dnmscope_parse::builtin_markets().expect("definitions");
+    let mut import_cpu: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut bytes = 0usize;
+    for round in 0..rounds {
+        for which in [round % 2, 1 - round % 2] {
+            let key = (which == 1).then(|| key.clone());
+            let before = cpu_seconds();
+            let (stored, b) =
+                runtime.block_on(import(world, &captures, import_pages, &definitions, key));
+            bytes = b;
+            import_cpu[which].push((cpu_seconds() - before) / stored.max(1) as f64 * 1e3);
+        }
+    }
+    let (plain, sealed) = (median(import_cpu[0].clone()), median(import_cpu[1].clone()));
+    println!(
+        "  import path ({import_pages} pages, {:.1} KiB each on average: store, parse, ingest): {plain:.3} ms plain, {sealed:.3} ms encrypted: {:+.1} %",
+        bytes as f64 / import_pages.max(1) as f64 / 1024.0,
+        (sealed / plain - 1.0) * 100.0
+    );
+}
+
+/// Stores, parses and ingests `n` pages (the crawled ones, cycled under distinct URLs) into a
+/// new SQLite store, as an import of saved pages does. Pages stored, and their bytes.
+async fn import(
+    world: &World,
+    captures: &[Capture],
+    n: usize,
+    definitions: &[Market],
+    key: Option<RawKey>,
+) -> (usize, usize) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut options = StoreOptions::new(Location::SqliteFile(dir.path().join("import.sqlite")));
+    options.create = true;
+    options.raw_key = key;
+    let store = Store::open(&options).await.expect("the store");
+    let markets: Vec<MarketName> = world
+        .markets
+        .iter()
+        .map(|m| MarketName::new(&m.slug).expect("a name"))
+        .collect();
+    let run = store
+        .begin_crawl(
+            &markets,
+            &serde_json::json!({"import": "bench"}),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("a run");
+    let pseudonyms = PseudonymKey::from_bytes([3; 32]);
+    let mut bytes = 0;
+    for i in 0..n {
+        let mut capture = captures[i % captures.len()].clone();
+        capture.crawl = run;
+        if i >= captures.len() {
+            capture.url = format!("{}?copy={}", capture.url, i / captures.len());
+            // A distinct page, so the body is stored (and sealed) again.
+            capture
+                .body
+                .extend_from_slice(format!("<!-- {i} -->").as_bytes());
+        }
+        bytes += capture.body.len();
+        let definition = definitions
+            .iter()
+            .find(|d| d.name == capture.market.as_str());
+        let text = String::from_utf8_lossy(&capture.body);
+        let page = dnmscope_parse::parse_page(&text, definition, dnmscope_parse::Limits::default());
+        let extraction = dnmscope_parse::to_extraction(
+            &page,
+            &PageContext {
+                market: &capture.market,
+                url: &capture.url,
+                captured_at: capture.fetched_at,
+                pseudonyms: &pseudonyms,
+            },
+        );
+        let stored = store.store_capture(&capture).await.expect("storing");
+        // Interstitial pages yield nothing; the store refuses what it must not hold.
+        let _ = store.ingest_extraction(stored.id, &extraction).await;
+    }
+    store.close().await;
+    (n, bytes)
 }
 
 async fn run(
@@ -150,10 +293,13 @@ async fn run(
     pages: u64,
     rate: u32,
     median_ms: u64,
-) -> (u64, Duration) {
+    key: Option<RawKey>,
+    collect: bool,
+) -> (u64, Duration, Vec<Capture>) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut options = StoreOptions::new(Location::SqliteFile(dir.path().join("bench.sqlite")));
     options.create = true;
+    options.raw_key = key;
     let store = Store::open(&options).await.expect("the store");
     let mut plans = Vec::new();
     let mut specs = Vec::new();
@@ -236,8 +382,17 @@ async fn run(
     .expect("the crawl");
     let took = started.elapsed();
     let fetched = outcome.accounting.values().map(|a| a.fetched).sum();
+    let mut captures = Vec::new();
+    let ids = if collect {
+        store.capture_ids(None).await.expect("capture ids")
+    } else {
+        Vec::new()
+    };
+    for id in ids {
+        captures.push(store.capture(id).await.expect("a capture"));
+    }
     store.close().await;
-    (fetched, took)
+    (fetched, took, captures)
 }
 
 /// The child: serves the world on loopback and prints its address.

@@ -31,10 +31,24 @@ impl<W: Write> WarcWriter<W> {
 
     /// The `warcinfo` record that opens a file.
     pub fn write_info(&mut self, filename: &str, date: DateTime<Utc>) -> Result<(), FetchError> {
-        let body = format!(
+        self.write_info_with(filename, date, &[])
+    }
+
+    /// The `warcinfo` record with more `name: value` fields (line breaks in values become
+    /// spaces).
+    pub fn write_info_with(
+        &mut self,
+        filename: &str,
+        date: DateTime<Utc>,
+        fields: &[(&str, &str)],
+    ) -> Result<(), FetchError> {
+        let mut body = format!(
             "software: dnmscope {}\r\nformat: WARC File Format 1.1\r\nconformsTo: http://iso-commons.net/iso28500\r\n",
             env!("CARGO_PKG_VERSION")
         );
+        for (name, value) in fields {
+            body.push_str(&format!("{name}: {}\r\n", value.replace(['\r', '\n'], " ")));
+        }
         let id = record_id(&[
             b"warcinfo",
             filename.as_bytes(),

@@ -34,6 +34,12 @@
 //! [[links]]                              # links to report, with their kind; `follow = false`
 //! kind = "listing"                       # marks state-changing links and honeypots: the
 //! selector = "a[href*='viewProduct']"    # crawler never follows them
+//!
+//! [[redact]]                             # spans that name people who are not vendors: replaced
+//! kind = "buyer"                         # in shared pages ("buyer" or "author", a forum or
+//! selector = "td.buyer"                  # feedback author who is not a vendor); the elements
+//! regex = '^(.+?) \(\d+\)$'              # whose text holds the identifier, and optionally a
+//!                                        # regex whose first group is it (see `redact`)
 //! ```
 //!
 //! A field spec is a small pipeline, applied in this order:
@@ -68,6 +74,12 @@
 //! regex whose first group, on the item's `class`, is the depth; `selected` is the class that
 //! marks the current item. The result is the current item and its ancestors, top first.
 //!
+//! A `redact` rule reads the identifier like a field: `selector`, then `label` (the element whose
+//! text is the label, moved to its next element sibling), then the text with white space
+//! collapsed, then `regex` (its first group, or the whole match without groups). A text the
+//! regex does not match is taken whole: the rule fails closed, so a changed layout makes a page
+//! unshareable rather than shared with a person in it.
+//!
 //! Money in several currencies: `"฿0.00387 ($41.6)"` takes `regex = "^([^(]+)"` for the first,
 //! `regex = "\\(([^)]+)\\)"` for the second; a price column per currency is one field each.
 
@@ -77,6 +89,8 @@ use dnmscope_model::PageKind;
 use regex::Regex;
 use scraper::Selector;
 use serde::Deserialize;
+
+use crate::redact::IdentifierKind;
 
 /// A definition that cannot be used, with where the problem is.
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +177,18 @@ struct RawMarket {
     /// Generic recognisers this market turns off (`generic_off = ["seizure"]`).
     #[serde(default)]
     generic_off: Vec<String>,
+    /// Spans that name people who are not vendors (`[[redact]]`).
+    #[serde(default)]
+    redact: Vec<RawRedact>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRedact {
+    kind: String,
+    selector: String,
+    label: Option<String>,
+    regex: Option<String>,
 }
 
 fn one() -> u32 {
@@ -254,6 +280,8 @@ pub struct Market {
     pub(crate) links: Vec<LinkRule>,
     /// The generic recognisers this market turned off.
     pub(crate) generic_off: Vec<Generic>,
+    /// Where pages name people who are not vendors.
+    pub(crate) redact: Vec<RedactRule>,
 }
 
 /// The generic recognisers, each of which a market can turn off with `generic_off`.
@@ -446,6 +474,30 @@ impl Market {
                 follow: link.follow,
             });
         }
+        let mut redact = Vec::new();
+        for (index, rule) in raw.redact.iter().enumerate() {
+            let place = format!("redact[{index}]");
+            let Some(kind) = IdentifierKind::parse(&rule.kind) else {
+                return Err(compiler.invalid(
+                    &format!("{place}.kind"),
+                    &format!(
+                        "unknown kind {:?}; the known ones are {}",
+                        rule.kind,
+                        IdentifierKind::ALL
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            };
+            redact.push(RedactRule {
+                kind,
+                selector: compiler.selector(&format!("{place}.selector"), &rule.selector)?,
+                label: rule.label.as_deref().map(normalise_label),
+                regex: compiler.regex_opt(&format!("{place}.regex"), rule.regex.as_deref())?,
+            });
+        }
         Ok(Market {
             name: raw.name,
             version: raw.version,
@@ -456,6 +508,7 @@ impl Market {
             fields,
             links,
             generic_off,
+            redact,
         })
     }
 
@@ -496,6 +549,16 @@ pub(crate) struct LinkRule {
     pub selector: Selector,
     pub href: Option<Regex>,
     pub follow: bool,
+}
+
+/// A `[[redact]]` rule: where a page names a person who is not a vendor.
+#[derive(Debug)]
+pub(crate) struct RedactRule {
+    pub kind: IdentifierKind,
+    pub selector: Selector,
+    /// Normalised as labels are compared (`normalise_label`).
+    pub label: Option<String>,
+    pub regex: Option<Regex>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -797,6 +860,50 @@ mod tests {
                 "cobalt@2",
                 "tessera@1"
             ]
+        );
+    }
+
+    #[test]
+    fn bad_redact_rules_name_the_file_key_and_value() {
+        check_error(
+            "name = \"x\"\n[[redact]]\nkind = \"buyers\"\nselector = \"td\"\n",
+            expect_test::expect![[
+                r#"market definition bad.toml: field redact[0].kind: unknown kind "buyers"; the known ones are buyer, author"#
+            ]],
+        );
+        check_error(
+            "name = \"x\"\n[[redact]]\nkind = \"buyer\"\nselector = \"td[\"\n",
+            expect_test::expect![[
+                r#"market definition bad.toml: field redact[0].selector: invalid CSS selector "td[": EndOfLine"#
+            ]],
+        );
+        check_error(
+            "name = \"x\"\n[[redact]]\nkind = \"author\"\nselector = \"td\"\nregex = \"(\"\n",
+            expect_test::expect![[r#"
+                market definition bad.toml: field redact[0].regex: invalid regex "(": regex parse error:
+                    (
+                    ^
+                error: unclosed group"#]],
+        );
+        check_error(
+            "name = \"x\"\n[[redact]]\nkind = \"author\"\nselector = \"td\"\nattr = \"title\"\n",
+            expect_test::expect![[r#"
+                reading market definition bad.toml: TOML parse error at line 5, column 1
+                  |
+                5 | attr = "title"
+                  | ^^^^
+                unknown field `attr`, expected one of `kind`, `selector`, `label`, `regex`
+            "#]],
+        );
+        check_error(
+            "name = \"x\"\n[[redact]]\nkind = \"author\"\n",
+            expect_test::expect![[r#"
+                reading market definition bad.toml: TOML parse error at line 2, column 1
+                  |
+                2 | [[redact]]
+                  | ^^^^^^^^^^
+                missing field `selector`
+            "#]],
         );
     }
 

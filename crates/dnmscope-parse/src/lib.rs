@@ -6,6 +6,8 @@
 //!   their kind and whether following them is safe), and say what could not be read.
 //! - [`to_extraction`]: the page's fields as model values (an `Extraction` the store ingests),
 //!   normalised, with buyers dropped and non-vendor forum authors pseudonymised.
+//! - [`redact`]: the people a page names who are not vendors (by the definition's `[[redact]]`
+//!   rules) and their replacement in the page's bytes, for pages the project shares.
 //! - [`compare`]: SCHEMA.md's comparison rules, for scoring a parser against labelled pages.
 //! - [`normalize`]: the normalisation every market shares (money, quantities, countries, dates,
 //!   ratings, PGP fingerprints).
@@ -21,6 +23,7 @@ mod extract;
 mod guard;
 pub mod into_model;
 pub mod normalize;
+pub mod redact;
 pub mod safety;
 mod yields;
 
@@ -36,6 +39,7 @@ use serde_json::{Map, Value};
 pub use definition::{builtin_markets, DefinitionError, Market};
 pub use guard::Limits;
 pub use into_model::{to_extraction, PageContext};
+pub use redact::{identifiers, identifiers_within, redact, Identifier, IdentifierKind, Redacted};
 pub use yields::FieldYield;
 
 /// What the parser made of one page.

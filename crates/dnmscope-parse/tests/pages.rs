@@ -9,6 +9,14 @@
 //! The real corpus is read from `../shared/corpus/real` beside the workspace; when it is absent
 //! its trials are listed as ignored and the reason is printed.
 //!
+//! `redact::*` trials take every page of both corpora through `identifiers` and `redact` and
+//! check the result against what the page shows, found independently of the definitions'
+//! `[[redact]]` rules: no masked buyer is left (the sim skins' and Empire's `b***3`, Dream's
+//! `s . . . r`), no forum author who is not a vendor (the simulator's truth, minus the authors
+//! rendered with the vendor tag) and no account the page was fetched with ("Logged in as ...");
+//! every vendor handle the page shows (expected and parsed) is left as often as it was; nothing
+//! the rules found is missed in the bytes; and the page is still the same kind of page.
+//!
 //! `fuzz::*` trials are a mutation fuzzer seeded from every page of both corpora: each page is
 //! mutated (bytes flipped, hostile fragments spliced in, slices repeated, cut short, pages
 //! spliced together) and parsed with its market's definition and with `--market auto`, then
@@ -19,6 +27,8 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::LazyLock;
+
 use dnmscope_parse::{builtin_markets, parse_page, Limits, Market, ParsedPage};
 use libtest_mimic::{Arguments, Failed, Trial};
 use rand::{Rng, SeedableRng};
@@ -27,6 +37,7 @@ fn main() {
     let args = Arguments::from_args();
     let mut trials = golden_trials();
     trials.extend(sim_trials());
+    trials.extend(redact_trials());
     trials.extend(hostile_trials());
     trials.extend(fuzz_trials());
     libtest_mimic::run(&args, trials).exit();
@@ -169,6 +180,250 @@ fn score_all(market: &Market, page: &Path, expected: &Path) -> Result<(), Failed
         )
         .into())
     }
+}
+
+/// Redaction trials for every page of the simulator's corpus and of the real one.
+fn redact_trials() -> Vec<Trial> {
+    let mut pages: Vec<(String, PathBuf, Option<PathBuf>)> = Vec::new();
+    let sim = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/sim");
+    for market in ["nightshade", "cobalt", "tessera"] {
+        let entries = std::fs::read_dir(sim.join(market).join("pages"))
+            .expect("the simulator corpus is part of the repository");
+        for page in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            let expected = sim
+                .join(market)
+                .join("expected")
+                .join(page.with_extension("json").file_name().unwrap_or_default());
+            pages.push((market.to_owned(), page, Some(expected)));
+        }
+    }
+    let real = corpus_dir();
+    let mut trials = Vec::new();
+    for market in ["dream", "empire"] {
+        let before = pages.len();
+        for folder in ["pages", "unlabelled"] {
+            let Ok(entries) = std::fs::read_dir(real.join(market).join(folder)) else {
+                continue;
+            };
+            for page in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+                let expected = real
+                    .join(market)
+                    .join("expected")
+                    .join(page.with_extension("json").file_name().unwrap_or_default());
+                let expected = expected.is_file().then_some(expected);
+                pages.push((market.to_owned(), page, expected));
+            }
+        }
+        if pages.len() == before {
+            eprintln!(
+                "redact::{market}: ignored: the real corpus is not at {}",
+                real.display()
+            );
+            trials.push(
+                Trial::test(format!("redact::{market}::corpus_missing"), || Ok(()))
+                    .with_ignored_flag(true),
+            );
+        }
+    }
+    pages.sort();
+    for (market, page, expected) in pages {
+        let stem = page
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        trials.push(Trial::test(
+            format!("redact::{market}::{stem}"),
+            move || {
+                let markets = builtin_markets().expect("the built-in definitions compile");
+                let definition = markets
+                    .iter()
+                    .find(|m| m.name == market)
+                    .expect("a built-in definition");
+                check_redaction(definition, &page, expected.as_deref())
+            },
+        ));
+    }
+    trials
+}
+
+/// Masked buyers as the markets show them, whatever the definitions say: `b***3` (the
+/// simulator's skins, Empire) and `s . . . r` (Dream).
+static MASKED_BUYER: LazyLock<Vec<regex::Regex>> = LazyLock::new(|| {
+    [r"\w\*{3}\w", r"\S \. \. \. \S"]
+        .iter()
+        .map(|p| regex::Regex::new(p).expect("a valid pattern"))
+        .collect()
+});
+
+/// The account a page was fetched with, as each market's menu shows it.
+static ACCOUNT: LazyLock<Vec<regex::Regex>> = LazyLock::new(|| {
+    [
+        // Empire
+        r"Logged in as <a [^>]*>([^<]+)</a>",
+        // Dream
+        r#"title="Update my profile settings"><a href="[^"]*">([^<]+)</a>"#,
+        // the simulator's table, cards and list skins
+        r#"class="user">([^<|]+?) \| <a"#,
+        r#"class="hello">Hello, ([^<]+)</li>"#,
+        r"signed in as <b>([^<]+)</b>",
+    ]
+    .iter()
+    .map(|p| regex::Regex::new(p).expect("a valid pattern"))
+    .collect()
+});
+
+/// How often `needle` occurs in `text` as a whole word (ASCII letters, digits and `_` are
+/// word bytes), as itself or HTML-escaped.
+fn count_whole(text: &str, needle: &str) -> usize {
+    let escaped = needle
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
+    let word = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    let mut forms = vec![needle.to_owned()];
+    if escaped != needle {
+        forms.push(escaped);
+    }
+    forms
+        .iter()
+        .map(|form| {
+            text.match_indices(form.as_str())
+                .filter(|(at, m)| {
+                    let bytes = text.as_bytes();
+                    !word(at.checked_sub(1).and_then(|i| bytes.get(i)))
+                        && !word(bytes.get(at + m.len()))
+                })
+                .count()
+        })
+        .sum()
+}
+
+/// The vendor handles a page's fields name (`vendor`, `name`, `listings[].vendor`).
+fn vendor_handles(fields: &serde_json::Value, out: &mut Vec<String>) {
+    for key in ["vendor", "name"] {
+        if let Some(handle) = fields.get(key).and_then(serde_json::Value::as_str) {
+            out.push(handle.to_owned());
+        }
+    }
+    for row in fields
+        .get("listings")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(handle) = row.get("vendor").and_then(serde_json::Value::as_str) {
+            out.push(handle.to_owned());
+        }
+    }
+}
+
+/// The one check of every redaction trial: see the module documentation.
+fn check_redaction(market: &Market, page: &Path, expected: Option<&Path>) -> Result<(), Failed> {
+    let bytes = std::fs::read(page).map_err(|e| format!("reading {}: {e}", page.display()))?;
+    let html = String::from_utf8_lossy(&bytes).into_owned();
+    let (found, cut) = dnmscope_parse::identifiers_within(market, &html, Limits::default());
+    if !cut.is_empty() {
+        return Err(format!("the page was not read whole: {cut:?}").into());
+    }
+    let redacted = dnmscope_parse::redact(&bytes, &found, |_| "[x]".to_owned());
+    if !redacted.missed.is_empty() {
+        return Err(format!(
+            "found in the page but not in its bytes: {:?}",
+            redacted.missed
+        )
+        .into());
+    }
+    let after = String::from_utf8_lossy(&redacted.body).into_owned();
+    let marks = after.matches("[x]").count() - html.matches("[x]").count();
+    if marks != redacted.replaced {
+        return Err(format!(
+            "{} replaced, {marks} replacements in the page",
+            redacted.replaced
+        )
+        .into());
+    }
+    for pattern in MASKED_BUYER.iter() {
+        if let Some(left) = pattern.find(&after) {
+            let from = after.floor_char_boundary(left.start().saturating_sub(80));
+            let to = after.ceil_char_boundary((left.end() + 40).min(after.len()));
+            return Err(format!("a masked buyer is left: {:?}", &after[from..to]).into());
+        }
+    }
+    let expected: Option<serde_json::Value> = match expected {
+        Some(path) => Some(
+            serde_json::from_str(
+                &std::fs::read_to_string(path)
+                    .map_err(|e| format!("reading {}: {e}", path.display()))?,
+            )
+            .map_err(|e| format!("{}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let parsed = parse_page(&html, Some(market), Limits::default());
+    let mut vendors = Vec::new();
+    let mut people = Vec::new();
+    if let Some(fields) = expected.as_ref().and_then(|e| e.get("fields")) {
+        vendor_handles(fields, &mut vendors);
+        // Forum authors: the simulator's truth; a vendor's is rendered as a link with the
+        // vendor tag after it.
+        for post in fields
+            .get("posts")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(author) = post.get("author").and_then(serde_json::Value::as_str) else {
+                continue;
+            };
+            let tagged = format!(">{author}</a> <span class=\"tag\">Vendor</span>");
+            if html.contains(&tagged) {
+                vendors.push(author.to_owned());
+            } else {
+                people.push(author.to_owned());
+            }
+        }
+    }
+    // The parser's handles too (the unlabelled pages have no truth), where the page holds them
+    // as they are (a Dream vendor's name is parsed with the "()" of its external ratings).
+    let mut parsed_vendors = Vec::new();
+    vendor_handles(
+        &serde_json::Value::Object(parsed.fields.clone()),
+        &mut parsed_vendors,
+    );
+    let required = vendors.len();
+    vendors.extend(parsed_vendors);
+    for pattern in ACCOUNT.iter() {
+        people.extend(pattern.captures_iter(&html).map(|c| c[1].trim().to_owned()));
+    }
+    people.sort();
+    people.dedup();
+    for person in &people {
+        if vendors.contains(person) {
+            continue;
+        }
+        let left = count_whole(&after, person);
+        if left > 0 {
+            return Err(format!("{person:?} is left {left} times").into());
+        }
+    }
+    for (index, vendor) in vendors.iter().enumerate() {
+        let (was, is) = (count_whole(&html, vendor), count_whole(&after, vendor));
+        if (was == 0 && index < required) || was != is {
+            return Err(format!("vendor {vendor:?} was on the page {was} times, now {is}").into());
+        }
+    }
+    let reparsed = parse_page(&after, Some(market), Limits::default());
+    if reparsed.page_kind != parsed.page_kind {
+        return Err(format!(
+            "redacted, the page is a {} page, not a {} page",
+            reparsed.page_kind.as_str(),
+            parsed.page_kind.as_str()
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Parses a hostile page and checks what every page owes: no panic (the trial would fail), a
@@ -485,6 +740,9 @@ fn fuzz_trials() -> Vec<Trial> {
                         };
                         let _ = dnmscope_parse::to_extraction(&parsed, &ctx);
                         let _ = dnmscope_parse::to_extraction(&auto, &ctx);
+                        let found = dnmscope_parse::identifiers(definition, &mutated);
+                        let _ =
+                            dnmscope_parse::redact(mutated.as_bytes(), &found, |_| "[x]".into());
                         serde_json::to_string(&parsed).expect("a parsed page serialises");
                         assert!(!parsed.page_kind.as_str().is_empty());
                     });

@@ -172,12 +172,15 @@ pub(crate) async fn store_capture(
     let market = market_id(conn, &capture.market, now).await?;
 
     let hash = capture.body_hash();
-    let blob_exists: Option<i64> = sqlx::query_scalar("SELECT size FROM blobs WHERE hash = $1")
-        .bind(&hash.0)
-        .fetch_optional(&mut *conn)
-        .await
-        .context(|| format!("looking up body {hash}"))?;
-    if blob_exists.is_none() {
+    // None: a new body; Some(Some(purge)): a body whose bytes a purge deleted, which this
+    // capture brings back (the captures that purge covered still say their page was purged).
+    let blob_purge: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT purge_id FROM blobs WHERE hash = $1")
+            .bind(&hash.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .context(|| format!("looking up body {hash}"))?;
+    if !matches!(blob_purge, Some(None)) {
         // Read in the transaction: another process may have turned encryption on.
         let policy = raw_policy(conn).await?;
         let key = match &policy {
@@ -204,7 +207,10 @@ pub(crate) async fn store_capture(
         sqlx::query(
             "INSERT INTO blobs (hash, size, compression, data, encryption, key_id)
              VALUES ($1, $2, 'zstd', $3, $4, $5)
-             ON CONFLICT (hash) DO NOTHING",
+             ON CONFLICT (hash) DO UPDATE
+                SET data = excluded.data, encryption = excluded.encryption,
+                    key_id = excluded.key_id, purge_id = NULL
+                WHERE blobs.purge_id IS NOT NULL",
         )
         .bind(&hash.0)
         .bind(to_db_int(capture.body.len() as u64))

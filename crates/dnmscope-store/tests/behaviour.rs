@@ -2342,4 +2342,25 @@ async fn purging_raw_pages_keeps_observations_and_records_an_audit_row(fx: Fixtu
     assert_eq!(fx.count("raw_purges").await, 2);
     fx.store.compact().await.unwrap();
     assert_eq!(fx.count("listing_observations").await, observations);
+    // The same page fetched again after its body was purged is kept whole; the purged captures
+    // still say their page was purged.
+    let again = fx
+        .store
+        .store_capture(&capture(
+            second,
+            "http://testmarket.onion/vendor/v?again",
+            4,
+            b"vendor page",
+        ))
+        .await
+        .unwrap();
+    assert!(again.new);
+    assert_eq!(
+        fx.store.capture(again.id).await.unwrap().body,
+        b"vendor page"
+    );
+    let err = fx.store.capture(vendor0.id).await.unwrap_err();
+    assert!(matches!(err, StoreError::Purged { .. }), "{err:?}");
+    let stats = fx.store.stats().await.unwrap();
+    assert_eq!(stats.raw.bodies_purged, 1, "{:?}", stats.raw);
 }
