@@ -164,6 +164,19 @@ fn fetch_stores_a_simulator_page_and_export_writes_it_as_warc() {
         dir.path(),
         &["--db", "s.sqlite", "export", "warc", "--out", "out.warc"],
     );
+    // The raw-body key is in the configuration's data directory: without it, a clear error.
+    assert!(!export.status.success());
+    assert!(
+        stderr(&export).contains("needs the raw-body key"),
+        "{}",
+        stderr(&export)
+    );
+    let export = dnmscope(
+        dir.path(),
+        &[
+            "--config", &config, "--db", "s.sqlite", "export", "warc", "--out", "out.warc",
+        ],
+    );
     assert!(export.status.success(), "{}", stderr(&export));
     assert!(stdout(&export).contains("out.warc"), "{}", stdout(&export));
     let warc = std::fs::read(dir.path().join("out.warc")).unwrap();
@@ -198,6 +211,8 @@ fn fetch_stores_a_simulator_page_and_export_writes_it_as_warc() {
     let none = dnmscope(
         dir.path(),
         &[
+            "--config",
+            &config,
             "--db",
             "s.sqlite",
             "export",

@@ -71,14 +71,17 @@ fn store_options(cli: &Cli, config: &Config) -> anyhow::Result<StoreOptions> {
         .unwrap_or_else(|| config.store.location.clone());
     let location = Location::parse(&text).context("reading the store location")?;
     let mut options = config.store.options(location);
-    // Commands that write raw pages make the raw-body key when there is none yet.
+    // Commands that write raw pages make the raw-body key when there is none yet, and turn
+    // encryption on in a store that holds no raw page yet. Others (`db migrate` included, which
+    // may run without the configuration a crawl will use) only read the key if it is there.
     let writes_raw = matches!(
         &cli.command,
-        Command::Db(crate::cli::DbCommand::Migrate | crate::cli::DbCommand::EncryptRaw { .. })
+        Command::Db(crate::cli::DbCommand::EncryptRaw { .. })
             | Command::Crawl(_)
             | Command::Demo(_)
             | Command::Fetch { store: true, .. }
     );
     options.raw_key = keys::raw_key(config, writes_raw)?;
+    options.encrypt_new_stores = writes_raw && config.store.encrypt_raw;
     Ok(options)
 }
