@@ -344,15 +344,19 @@ pub struct WorldArgs {
     /// The world's seed: same seed, same world
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Number of markets (skins taken in turn: table, cards, list)
-    #[arg(long, default_value_t = 3)]
-    pub markets: u32,
-    /// Number of simulated days
-    #[arg(long, default_value_t = 60)]
-    pub days: u32,
-    /// Number of people selling (about 1.2 vendor accounts each)
-    #[arg(long, default_value_t = 300)]
-    pub vendors: u32,
+    /// A world file (TOML): any of the generator's knobs, the rest at their defaults (see
+    /// config/worlds/default.toml); --markets, --days and --vendors override it
+    #[arg(long, value_name = "FILE")]
+    pub world: Option<std::path::PathBuf>,
+    /// Number of markets (skins taken in turn: table, cards, list) [default: 3]
+    #[arg(long)]
+    pub markets: Option<u32>,
+    /// Number of simulated days [default: 60]
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// Number of people selling (about 1.2 vendor accounts each) [default: 300]
+    #[arg(long)]
+    pub vendors: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

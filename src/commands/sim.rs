@@ -22,6 +22,7 @@ pub async fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
             layout_change_day,
             host_alias,
         } => {
+            let world = world_config(&world)?;
             let schedule = match (day, days_per_minute) {
                 (Some(day), _) => {
                     if day >= world.days {
@@ -68,7 +69,7 @@ pub async fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
             }
         }
         SimCommand::Truth { world, out } => {
-            let world = build(&world)?;
+            let world = build(&world_config(&world)?)?;
             dnmscope_sim::truth::write_truth(&world, &out)?;
             println!(
                 "wrote the truth of seed {} ({} markets, {} days, {} vendor accounts, {} listings, {} reviews) to {}",
@@ -87,6 +88,7 @@ pub async fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
             per_kind,
             out,
         } => {
+            let world = world_config(&world)?;
             if day >= world.days {
                 bail!(
                     "--day {day} is outside the world: days run from 0 to {}",
@@ -104,17 +106,26 @@ pub async fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn build(args: &WorldArgs) -> anyhow::Result<World> {
-    let config = WorldConfig {
-        markets: args.markets,
-        days: args.days,
-        vendors: args.vendors,
-        ..WorldConfig::new(args.seed)
-    };
+/// The world the flags and the world file describe.
+fn world_config(args: &WorldArgs) -> anyhow::Result<WorldConfig> {
+    let mut config = WorldConfig::new(args.seed);
+    if let Some(path) = &args.world {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the world file {}", path.display()))?;
+        config = WorldConfig::from_toml(&text, config)
+            .with_context(|| format!("in the world file {}", path.display()))?;
+    }
+    config.markets = args.markets.unwrap_or(config.markets);
+    config.days = args.days.unwrap_or(config.days);
+    config.vendors = args.vendors.unwrap_or(config.vendors);
+    Ok(config)
+}
+
+fn build(config: &WorldConfig) -> anyhow::Result<World> {
     let started = Instant::now();
-    let world = dnmscope_sim::generate(&config).context("generating the simulated world")?;
+    let world = dnmscope_sim::generate(config).context("generating the simulated world")?;
     tracing::info!(
-        seed = args.seed,
+        seed = config.seed,
         vendors = world.vendors.len(),
         listings = world.listings.len(),
         seconds = started.elapsed().as_secs_f64(),

@@ -7,7 +7,8 @@
 //! against the persons behind the accounts, the sales estimate against true sales, detection of
 //! the fake-review campaigns, and recovery of the migrations after the seizure. The figures are
 //! printed (`cargo test -p dnmscope-analytics --test validation -- --nocapture`); another world
-//! is one `DNMSCOPE_VALIDATION_SEED=N` away.
+//! is one `DNMSCOPE_VALIDATION_SEED=N` away, another kind of world one
+//! `DNMSCOPE_VALIDATION_WORLD=config/worlds/FILE.toml` away.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -37,14 +38,25 @@ fn seed() -> u64 {
         .unwrap_or(71)
 }
 
+/// The world: the test's own, changed by the world file `DNMSCOPE_VALIDATION_WORLD` when it is
+/// set (e.g. `config/worlds/handles.toml`; the targets below stay what they are).
 fn world_config() -> WorldConfig {
-    WorldConfig {
+    let base = WorldConfig {
         days: 30,
         vendors: 24,
         listings_per_vendor: 3.0,
         threads_per_market: 6,
         fake_review_share: 0.1,
         ..WorldConfig::small(seed())
+    };
+    match std::env::var("DNMSCOPE_VALIDATION_WORLD") {
+        Ok(path) if !path.is_empty() => {
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("reading the world file {path}: {e}"));
+            WorldConfig::from_toml(&text, base)
+                .unwrap_or_else(|e| panic!("the world file {path}: {e}"))
+        }
+        _ => base,
     }
 }
 
@@ -302,6 +314,30 @@ async fn indicators_recover_the_simulated_truth() {
             l.evidence(&profiles),
             profiles[l.a].imported_from,
             profiles[l.b].imported_from,
+        );
+    }
+    // Impersonators (worlds that have them): links to the person whose handle they copy.
+    let impersonating: Vec<usize> = (0..profiles.len())
+        .filter(|&a| world.vendors[accounts[a] as usize].impersonates.is_some())
+        .collect();
+    if !impersonating.is_empty() {
+        let fooled = predicted
+            .iter()
+            .filter(|&&(a, b)| {
+                let (va, vb) = (
+                    &world.vendors[accounts[a] as usize],
+                    &world.vendors[accounts[b] as usize],
+                );
+                let copies = |x: &dnmscope_sim::VendorAccount, y: &dnmscope_sim::VendorAccount| {
+                    x.impersonates
+                        .is_some_and(|c| world.vendors[c as usize].person == y.person)
+                };
+                copies(va, vb) || copies(vb, va)
+            })
+            .count();
+        println!(
+            "impersonators: {} observed, {fooled} probable links to the vendor they copy",
+            impersonating.len()
         );
     }
     assert!(truth_pairs.len() >= 5, "the world has cross-market vendors");

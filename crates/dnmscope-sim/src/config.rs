@@ -1,6 +1,9 @@
 //! The knobs of a simulated world. Same configuration and seed, same world.
+//!
+//! A world file (`dnmscope sim ... --world FILE`, [`WorldConfig::from_toml`]) sets any of them;
+//! `config/worlds/default.toml` lists every knob with today's default and what it means.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::world::{Day, EventKind};
 
@@ -29,15 +32,179 @@ pub struct WorldConfig {
     pub threads_per_market: u32,
     /// Scripted events; `None` picks the default script for the world's size.
     pub events: Option<Vec<ScriptedEvent>>,
+    /// How vendors behave across markets: handles, keys, imported ratings, impersonators.
+    pub behaviour: Behaviour,
+}
+
+/// How vendors present themselves across markets. The defaults are the world the estimators
+/// were first written against; a world file changes them to make worlds they were not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Behaviour {
+    pub accounts: AccountBehaviour,
+    pub migration: MigrationBehaviour,
+    pub impersonators: Impersonators,
+}
+
+/// Vendors who sell on several markets from the start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountBehaviour {
+    /// Share of a person's second and third accounts that use the person's handle unchanged
+    /// (the others change it, drawn from `handle_changes`).
+    pub same_handle: f64,
+    /// Share of accounts showing a rating imported from a market outside the simulation.
+    pub outside_rating_share: f64,
+    /// How a changed handle changes.
+    pub handle_changes: HandleFamilies,
+}
+
+impl Default for AccountBehaviour {
+    fn default() -> Self {
+        AccountBehaviour {
+            same_handle: 0.8,
+            outside_rating_share: 0.15,
+            handle_changes: HandleFamilies::default(),
+        }
+    }
+}
+
+/// Vendors who move after their market closes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MigrationBehaviour {
+    /// Share of movers who keep their handle unchanged.
+    pub keep_handle: f64,
+    /// Share of movers who keep their PGP key (the others make a new one).
+    pub keep_key: f64,
+    /// Share of movers whose new profile shows the closed market's rating.
+    pub import_rating: f64,
+    /// How a changed handle changes.
+    pub handle_changes: HandleFamilies,
+}
+
+impl Default for MigrationBehaviour {
+    fn default() -> Self {
+        MigrationBehaviour {
+            keep_handle: 0.65,
+            keep_key: 0.9,
+            import_rating: 1.0,
+            handle_changes: HandleFamilies::default(),
+        }
+    }
+}
+
+/// A mixture of the ways a vendor changes a handle: relative weights (at least one above 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HandleFamilies {
+    /// `greendragon_official`, `thegreendragon`, `greendragon17`, `real_greendragon`.
+    pub decorations: f64,
+    /// Letters written as digits or look-alikes: `gr33ndrag0n`, `GreenDragon` as `GreenDrag0n`.
+    pub leetspeak: f64,
+    /// Separators and case: `green.dragon`, `Green-Dragon`, `GREEN_DRAGON`.
+    pub separators_case: f64,
+    /// The words swapped or cut short: `dragongreen`, `grndrgn`, `gdragon`.
+    pub reordered: f64,
+    /// A new handle with nothing in common (the same person, often the same key).
+    pub unrelated: f64,
+}
+
+impl Default for HandleFamilies {
+    fn default() -> Self {
+        HandleFamilies {
+            decorations: 1.0,
+            leetspeak: 0.0,
+            separators_case: 0.0,
+            reordered: 0.0,
+            unrelated: 0.0,
+        }
+    }
+}
+
+/// How a handle was changed (recorded on the account in the truth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandleFamily {
+    Decorations,
+    Leetspeak,
+    SeparatorsCase,
+    Reordered,
+    Unrelated,
+}
+
+impl HandleFamilies {
+    pub(crate) fn weights(&self) -> [(HandleFamily, f64); 5] {
+        [
+            (HandleFamily::Decorations, self.decorations),
+            (HandleFamily::Leetspeak, self.leetspeak),
+            (HandleFamily::SeparatorsCase, self.separators_case),
+            (HandleFamily::Reordered, self.reordered),
+            (HandleFamily::Unrelated, self.unrelated),
+        ]
+    }
+
+    fn check(&self, place: &str) -> Option<String> {
+        let weights = self.weights();
+        if weights
+            .iter()
+            .any(|(_, w)| !w.is_finite() || *w < 0.0 || *w > 1e6)
+        {
+            return Some(format!(
+                "{place}: each weight must be between 0 and 1000000"
+            ));
+        }
+        if weights.iter().all(|(_, w)| *w == 0.0) {
+            return Some(format!("{place}: at least one weight must be above 0"));
+        }
+        None
+    }
+}
+
+/// Accounts that copy a famous vendor's handle with a key of their own: other people, whom a
+/// linker must not link to the vendor they copy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Impersonators {
+    /// How many (each copies one of the most popular vendors, on a market that vendor is not on
+    /// when there is one).
+    pub count: u32,
+    /// Share of impersonators whose profile claims the copied vendor's rating from the copied
+    /// vendor's market (a forged imported rating).
+    pub forged_rating_share: f64,
+}
+
+/// A world file: any of [`WorldConfig`]'s knobs; the ones it leaves out keep their defaults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorldFile {
+    markets: Option<u32>,
+    days: Option<u32>,
+    vendors: Option<u32>,
+    listings_per_vendor: Option<f64>,
+    listing_lifetime_days: Option<f64>,
+    feedback_rate: Option<f64>,
+    fake_review_share: Option<f64>,
+    migration_share: Option<f64>,
+    threads_per_market: Option<u32>,
+    events: Option<Vec<ScriptedEvent>>,
+    #[serde(default)]
+    accounts: Option<AccountBehaviour>,
+    #[serde(default)]
+    migration: Option<MigrationBehaviour>,
+    #[serde(default)]
+    impersonators: Option<Impersonators>,
 }
 
 /// One scripted event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScriptedEvent {
     pub market: u32,
     pub kind: EventKind,
     pub day: Day,
     /// Days an outage lasts.
+    #[serde(default)]
     pub length: u32,
 }
 
@@ -57,7 +224,93 @@ impl WorldConfig {
             migration_share: 0.7,
             threads_per_market: 120,
             events: None,
+            behaviour: Behaviour::default(),
         }
+    }
+
+    /// `base` changed by a world file's text (TOML; see `config/worlds/default.toml`). An
+    /// unknown key, a value of the wrong type or out of range is an error naming it.
+    pub fn from_toml(text: &str, base: WorldConfig) -> Result<WorldConfig, crate::SimError> {
+        let file: WorldFile =
+            toml::from_str(text).map_err(|e| crate::SimError::Config(e.to_string()))?;
+        let mut config = base;
+        macro_rules! set {
+            ($($field:ident),*) => {
+                $(if let Some(value) = file.$field { config.$field = value; })*
+            };
+        }
+        set!(
+            markets,
+            days,
+            vendors,
+            listings_per_vendor,
+            listing_lifetime_days,
+            feedback_rate,
+            fake_review_share,
+            migration_share,
+            threads_per_market
+        );
+        if let Some(events) = file.events {
+            config.events = Some(events);
+        }
+        if let Some(accounts) = file.accounts {
+            config.behaviour.accounts = accounts;
+        }
+        if let Some(migration) = file.migration {
+            config.behaviour.migration = migration;
+        }
+        if let Some(impersonators) = file.impersonators {
+            config.behaviour.impersonators = impersonators;
+        }
+        crate::generate::validate(&config)?;
+        Ok(config)
+    }
+
+    /// What is wrong with the behaviour knobs, if anything.
+    pub(crate) fn problem(&self) -> Option<String> {
+        let b = &self.behaviour;
+        let shares = [
+            ("accounts.same_handle", b.accounts.same_handle),
+            (
+                "accounts.outside_rating_share",
+                b.accounts.outside_rating_share,
+            ),
+            ("migration.keep_handle", b.migration.keep_handle),
+            ("migration.keep_key", b.migration.keep_key),
+            ("migration.import_rating", b.migration.import_rating),
+            (
+                "impersonators.forged_rating_share",
+                b.impersonators.forged_rating_share,
+            ),
+        ];
+        for (name, value) in shares {
+            if !(0.0..=1.0).contains(&value) {
+                return Some(format!("{name} must be between 0 and 1, not {value}"));
+            }
+        }
+        if let Some(problem) = b
+            .accounts
+            .handle_changes
+            .check("accounts.handle_changes")
+            .or_else(|| b.migration.handle_changes.check("migration.handle_changes"))
+        {
+            return Some(problem);
+        }
+        if b.impersonators.count > self.vendors {
+            return Some(format!(
+                "impersonators.count must be at most vendors ({}), not {}",
+                self.vendors, b.impersonators.count
+            ));
+        }
+        for (n, event) in self.events.iter().flatten().enumerate() {
+            if event.day >= self.days {
+                return Some(format!(
+                    "events[{n}].day must be below days ({}), not {}",
+                    self.days, event.day
+                ));
+            }
+        }
+        None
     }
 
     /// A small world for tests and the demo: the same machinery, fewer rows.
@@ -104,5 +357,130 @@ impl WorldConfig {
         }
         events.retain(|e| e.day < self.days);
         events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFAULT: &str = include_str!("../../../config/worlds/default.toml");
+
+    /// Every key path of a TOML value (`migration.handle_changes.leetspeak`).
+    fn keys(value: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+        if let toml::Value::Table(table) = value {
+            for (key, value) in table {
+                let path = format!("{prefix}{key}");
+                match value {
+                    toml::Value::Table(_) => keys(value, &format!("{path}."), out),
+                    _ => out.push(path),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_default_world_file_is_the_default_world_and_names_every_knob() {
+        let config = WorldConfig::from_toml(DEFAULT, WorldConfig::new(5)).unwrap();
+        assert_eq!(config, WorldConfig::new(5));
+        // Every knob is in the file: the scalar fields and every behaviour key.
+        let mut written = Vec::new();
+        keys(&DEFAULT.parse::<toml::Value>().unwrap(), "", &mut written);
+        written.sort();
+        let mut knobs = Vec::new();
+        keys(
+            &toml::Value::try_from(&WorldConfig::new(5).behaviour).unwrap(),
+            "",
+            &mut knobs,
+        );
+        knobs.extend(
+            [
+                "markets",
+                "days",
+                "vendors",
+                "listings_per_vendor",
+                "listing_lifetime_days",
+                "threads_per_market",
+                "feedback_rate",
+                "fake_review_share",
+                "migration_share",
+            ]
+            .map(String::from),
+        );
+        knobs.sort();
+        assert_eq!(written, knobs);
+        // The shipped adversarial worlds read.
+        for text in [
+            include_str!("../../../config/worlds/handles.toml"),
+            include_str!("../../../config/worlds/impersonators.toml"),
+        ] {
+            let config = WorldConfig::from_toml(text, WorldConfig::new(5)).unwrap();
+            assert_ne!(config, WorldConfig::new(5));
+        }
+    }
+
+    fn error(text: &str) -> String {
+        WorldConfig::from_toml(text, WorldConfig::small(1))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_bad_world_file_is_refused_naming_the_key() {
+        let unknown = error("[migration]\nkeep_handles = 0.5\n");
+        assert!(
+            unknown.contains("unknown field `keep_handles`") && unknown.contains("line 2"),
+            "{unknown}"
+        );
+        let share = error("[migration]\nkeep_key = 1.5\n");
+        assert!(
+            share.contains("migration.keep_key must be between 0 and 1, not 1.5"),
+            "{share}"
+        );
+        let none = error("[accounts.handle_changes]\ndecorations = 0.0\n");
+        assert!(
+            none.contains("accounts.handle_changes: at least one weight must be above 0"),
+            "{none}"
+        );
+        let negative = error("[migration.handle_changes]\nleetspeak = -1\n");
+        assert!(negative.contains("migration.handle_changes"), "{negative}");
+        let too_many = error("vendors = 5\n[impersonators]\ncount = 6\n");
+        assert!(
+            too_many.contains("impersonators.count must be at most vendors (5), not 6"),
+            "{too_many}"
+        );
+        let event = error("[[events]]\nmarket = 3\nkind = \"seizure\"\nday = 4\n");
+        assert!(
+            event.contains("an event names market 3 but the world has 3 markets"),
+            "{event}"
+        );
+        let late = error("days = 10\n[[events]]\nmarket = 0\nkind = \"seizure\"\nday = 10\n");
+        assert!(
+            late.contains("events[0].day must be below days (10), not 10"),
+            "{late}"
+        );
+        let kind = error("[[events]]\nmarket = 0\nkind = \"raid\"\nday = 4\n");
+        assert!(kind.contains("unknown variant `raid`"), "{kind}");
+        let typed = error("days = \"many\"\n");
+        assert!(typed.contains("invalid type"), "{typed}");
+    }
+
+    #[test]
+    fn a_world_file_sets_events_and_sizes() {
+        let config = WorldConfig::from_toml(
+            "days = 20\nvendors = 10\n[[events]]\nmarket = 1\nkind = \"outage\"\nday = 5\nlength = 2\n",
+            WorldConfig::small(1),
+        )
+        .unwrap();
+        assert_eq!((config.days, config.vendors), (20, 10));
+        assert_eq!(
+            config.script(),
+            vec![ScriptedEvent {
+                market: 1,
+                kind: EventKind::Outage,
+                day: 5,
+                length: 2
+            }]
+        );
     }
 }

@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 
-use crate::config::WorldConfig;
+use crate::config::{HandleFamilies, HandleFamily, WorldConfig};
 use crate::error::SimError;
 use crate::pgpkey;
 use crate::skin::SkinKind;
@@ -33,12 +33,13 @@ pub fn generate(config: &WorldConfig) -> Result<World, SimError> {
         g.populate(account);
     }
     g.migrations()?;
+    g.impersonators()?;
     g.fake_campaigns();
     g.forums();
     Ok(g.finish())
 }
 
-fn validate(config: &WorldConfig) -> Result<(), SimError> {
+pub(crate) fn validate(config: &WorldConfig) -> Result<(), SimError> {
     let problem = if config.markets == 0 || config.markets > 64 {
         Some("markets must be between 1 and 64")
     } else if config.days == 0 || config.days > 3650 {
@@ -60,6 +61,9 @@ fn validate(config: &WorldConfig) -> Result<(), SimError> {
     };
     if let Some(problem) = problem {
         return Err(SimError::Config(problem.to_owned()));
+    }
+    if let Some(problem) = config.problem() {
+        return Err(SimError::Config(problem));
     }
     for event in config.script() {
         if event.market >= config.markets {
@@ -414,6 +418,8 @@ impl<'c> Generator<'c> {
             joined,
             left,
             migrated_from: None,
+            handle_change: None,
+            impersonates: None,
             imported: Vec::new(),
             about,
             terms,
@@ -448,13 +454,18 @@ impl<'c> Generator<'c> {
             let base = self.person_handle[person as usize].clone();
             let key = self.person_key[person as usize];
             let mut made = Vec::new();
+            let behaviour = &self.config.behaviour.accounts;
             for (n, &market) in chosen.iter().enumerate() {
-                let handle = if n == 0 || rng.gen_bool(0.8) {
-                    base.clone()
+                let (handle, change) = if n == 0 || rng.gen_bool(behaviour.same_handle) {
+                    (base.clone(), None)
                 } else {
-                    vary_handle(&mut rng, &base)
+                    let family = pick_family(&mut rng, &behaviour.handle_changes);
+                    let handle = change_handle(&mut rng, family, &base);
+                    (handle, Some(family))
                 };
-                made.push(self.new_account(&mut rng, person, market, joined, &handle, key));
+                let account = self.new_account(&mut rng, person, market, joined, &handle, key);
+                self.vendors[account as usize].handle_change = change;
+                made.push(account);
             }
             // Vendors on several markets show each other's ratings, and some
             // bring a rating from a market outside the simulation.
@@ -469,7 +480,7 @@ impl<'c> Generator<'c> {
                         sales: rng.gen_range(10..3000),
                     });
                 }
-                if rng.gen_bool(0.15) {
+                if rng.gen_bool(self.config.behaviour.accounts.outside_rating_share) {
                     imported.push(ImportedRating {
                         market: (*vocab::OUTSIDE_MARKETS.choose(&mut rng).expect("names"))
                             .to_owned(),
@@ -748,12 +759,16 @@ impl<'c> Generator<'c> {
                 }
                 let target = *survivors.choose(&mut rng).expect("survivors");
                 let old_handle = self.vendors[account as usize].handle.clone();
-                let handle = if rng.gen_bool(0.65) {
-                    old_handle.clone()
+                let behaviour = &self.config.behaviour.migration;
+                let (handle, change) = if rng.gen_bool(behaviour.keep_handle) {
+                    (old_handle.clone(), None)
                 } else {
-                    vary_handle(&mut rng, &old_handle)
+                    let family = pick_family(&mut rng, &behaviour.handle_changes);
+                    (change_handle(&mut rng, family, &old_handle), Some(family))
                 };
-                let key = if rng.gen_bool(0.9) {
+                let import_rating =
+                    behaviour.import_rating >= 1.0 || rng.gen_bool(behaviour.import_rating);
+                let key = if rng.gen_bool(behaviour.keep_key) {
                     self.vendors[account as usize].pgp_key
                 } else {
                     self.new_key(&mut key_rng, &handle)?
@@ -764,13 +779,90 @@ impl<'c> Generator<'c> {
                 let closed_name = self.markets[closed as usize].name.clone();
                 let v = &mut self.vendors[new as usize];
                 v.migrated_from = Some(account);
-                v.imported = vec![ImportedRating {
-                    market: closed_name,
-                    rating,
-                    sales,
-                }];
+                v.handle_change = change;
+                if import_rating {
+                    v.imported = vec![ImportedRating {
+                        market: closed_name,
+                        rating,
+                        sales,
+                    }];
+                }
                 self.populate(new);
             }
+        }
+        Ok(())
+    }
+
+    /// Accounts that copy the most popular vendors' handles, each a person of their own with a
+    /// key of their own, on a market the copied person does not sell on (when there is one open).
+    fn impersonators(&mut self) -> Result<(), SimError> {
+        let config = self.config.behaviour.impersonators.clone();
+        if config.count == 0 {
+            return Ok(());
+        }
+        let mut rng = stream(self.seed, "impersonators");
+        let mut key_rng = stream(self.seed, "pgp-impersonators");
+        let mut famous: Vec<u32> = (0..self.vendors.len() as u32).collect();
+        famous.sort_by(|a, b| {
+            self.popularity[*b as usize]
+                .total_cmp(&self.popularity[*a as usize])
+                .then(a.cmp(b))
+        });
+        let days = self.days();
+        let mut copied = HashSet::new();
+        let mut made = 0;
+        for target in famous {
+            if made == config.count {
+                break;
+            }
+            let victim = self.vendors[target as usize].clone();
+            if !copied.insert(victim.person) {
+                continue;
+            }
+            let joined = (victim.joined + rng.gen_range(1..=14)).min(days - 1);
+            let on: HashSet<u32> = self.persons[victim.person as usize]
+                .accounts
+                .iter()
+                .map(|&a| self.vendors[a as usize].market)
+                .collect();
+            let open: Vec<u32> = (0..self.config.markets)
+                .filter(|&m| self.market_open(m, joined + 1))
+                .collect();
+            let elsewhere: Vec<u32> = open.iter().copied().filter(|m| !on.contains(m)).collect();
+            let Some(&market) = (if elsewhere.is_empty() {
+                &open
+            } else {
+                &elsewhere
+            })
+            .choose(&mut rng) else {
+                continue;
+            };
+            let person = self.persons.len() as u32;
+            self.persons.push(Person {
+                id: person,
+                country: weighted(&mut rng, vocab::ORIGINS, |o| o.2).0.to_owned(),
+                trouble: rng.gen_range(0.05..0.3),
+                joined,
+                left: None,
+                accounts: Vec::new(),
+            });
+            let key = self.new_key(&mut key_rng, &victim.handle)?;
+            self.person_key.push(key);
+            self.person_handle.push(victim.handle.clone());
+            let account = self.new_account(&mut rng, person, market, joined, &victim.handle, key);
+            let forged = rng.gen_bool(config.forged_rating_share);
+            let victim_market = self.markets[victim.market as usize].name.clone();
+            let v = &mut self.vendors[account as usize];
+            v.impersonates = Some(target);
+            if forged {
+                v.imported = vec![ImportedRating {
+                    market: victim_market,
+                    rating: Decimal::new(rng.gen_range(480..=500), 2),
+                    sales: rng.gen_range(500..5000),
+                }];
+            }
+            self.populate(account);
+            made += 1;
         }
         Ok(())
     }
@@ -1046,6 +1138,174 @@ fn capitalise(word: &str) -> String {
 }
 
 /// A changed handle that still resembles the old one.
+/// A family from the mixture; a mixture of one family draws nothing (so the default world's
+/// random streams are what they were before the mixture existed).
+fn pick_family(rng: &mut impl Rng, families: &HandleFamilies) -> HandleFamily {
+    let weights: Vec<(HandleFamily, f64)> = families
+        .weights()
+        .into_iter()
+        .filter(|(_, w)| *w > 0.0)
+        .collect();
+    if weights.len() == 1 {
+        return weights[0].0;
+    }
+    let total: f64 = weights.iter().map(|w| w.1).sum();
+    let mut pick = rng.gen_range(0.0..total);
+    for (family, weight) in &weights {
+        if pick < *weight {
+            return *family;
+        }
+        pick -= weight;
+    }
+    weights[weights.len() - 1].0
+}
+
+/// `handle` changed the way `family` changes handles; never the handle itself, nor the handle
+/// in other case (markets and linkers compare handles ignoring case).
+fn change_handle(rng: &mut impl Rng, family: HandleFamily, handle: &str) -> String {
+    for _ in 0..8 {
+        let changed = change_handle_once(rng, family, handle);
+        if changed.to_lowercase() != handle.to_lowercase() && changed.len() >= 3 {
+            return changed;
+        }
+    }
+    vary_handle(rng, handle)
+}
+
+fn change_handle_once(rng: &mut impl Rng, family: HandleFamily, handle: &str) -> String {
+    match family {
+        HandleFamily::Decorations => vary_handle(rng, handle),
+        HandleFamily::Leetspeak => leetspeak(rng, handle),
+        HandleFamily::SeparatorsCase => {
+            let words = handle_words(handle);
+            match rng.gen_range(0..4) {
+                0 => words.join("."),
+                1 => words
+                    .iter()
+                    .map(|w| capitalise(w))
+                    .collect::<Vec<_>>()
+                    .join("-"),
+                2 => words.join("_").to_uppercase(),
+                _ => words
+                    .iter()
+                    .enumerate()
+                    .map(|(n, w)| if n == 0 { w.to_string() } else { capitalise(w) })
+                    .collect(),
+            }
+        }
+        HandleFamily::Reordered => {
+            let words = handle_words(handle);
+            match rng.gen_range(0..3) {
+                0 if words.len() >= 2 => {
+                    let mut swapped = words.clone();
+                    swapped.rotate_left(1);
+                    swapped.concat()
+                }
+                1 if words.len() >= 2 => {
+                    let first = words[0].chars().next().unwrap_or('x');
+                    format!("{first}{}", words[1..].concat())
+                }
+                _ => {
+                    // Vowels dropped but the first letter of each word.
+                    words
+                        .iter()
+                        .map(|w| {
+                            w.chars()
+                                .enumerate()
+                                .filter(|(n, c)| *n == 0 || !"aeiou".contains(*c))
+                                .map(|(_, c)| c)
+                                .collect::<String>()
+                        })
+                        .collect()
+                }
+            }
+        }
+        HandleFamily::Unrelated => {
+            let first = vocab::HANDLE_FIRST.choose(rng).expect("words");
+            let second = vocab::HANDLE_SECOND.choose(rng).expect("words");
+            format!("{second}{first}{}", rng.gen_range(10..1000))
+        }
+    }
+}
+
+/// Letters written as digits or look-alikes: at least one, each eligible one with chance 1/2.
+fn leetspeak(rng: &mut impl Rng, handle: &str) -> String {
+    let swap = |c: char| match c {
+        'a' | 'A' => Some('4'),
+        'e' | 'E' => Some('3'),
+        'i' | 'I' => Some('1'),
+        'o' | 'O' => Some('0'),
+        's' | 'S' => Some('5'),
+        't' | 'T' => Some('7'),
+        'l' => Some('I'),
+        _ => None,
+    };
+    let eligible: Vec<usize> = handle
+        .char_indices()
+        .filter(|(_, c)| swap(*c).is_some())
+        .map(|(n, _)| n)
+        .collect();
+    let Some(&forced) = eligible.choose(rng) else {
+        return format!("{handle}x");
+    };
+    handle
+        .char_indices()
+        .map(|(n, c)| match swap(c) {
+            Some(s) if n == forced || rng.gen_bool(0.5) => s,
+            _ => c,
+        })
+        .collect()
+}
+
+/// A handle's words, lower-cased: split at separators, case changes and the vocabulary's first
+/// words; trailing digits dropped.
+fn handle_words(handle: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut previous_lower = false;
+    for c in handle.chars() {
+        if !c.is_alphanumeric() {
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            previous_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && previous_lower && !current.is_empty() {
+            words.push(std::mem::take(&mut current));
+        }
+        previous_lower = c.is_lowercase();
+        current.extend(c.to_lowercase());
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    let mut split = Vec::new();
+    for word in words {
+        let word = word
+            .trim_end_matches(|c: char| c.is_ascii_digit())
+            .to_owned();
+        if word.is_empty() {
+            continue;
+        }
+        let first = vocab::HANDLE_FIRST
+            .iter()
+            .filter(|f| word.len() > f.len() + 1 && word.starts_with(**f))
+            .max_by_key(|f| f.len());
+        match first {
+            Some(first) => {
+                split.push((*first).to_owned());
+                split.push(word[first.len()..].to_owned());
+            }
+            None => split.push(word),
+        }
+    }
+    if split.is_empty() {
+        split.push(handle.to_lowercase());
+    }
+    split
+}
+
 fn vary_handle(rng: &mut impl Rng, handle: &str) -> String {
     match rng.gen_range(0..4) {
         0 => format!("{handle}_official"),

@@ -31,7 +31,10 @@ pub mod view;
 mod vocab;
 mod world;
 
-pub use config::{ScriptedEvent, WorldConfig};
+pub use config::{
+    AccountBehaviour, Behaviour, HandleFamilies, HandleFamily, Impersonators, MigrationBehaviour,
+    ScriptedEvent, WorldConfig,
+};
 pub use error::SimError;
 pub use generate::generate;
 pub use server::{

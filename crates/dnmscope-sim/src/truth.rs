@@ -55,6 +55,12 @@ pub struct VendorTruth<'w> {
     /// The market banned the account when it ended (see `World::vendor_banned`).
     pub banned: bool,
     pub migrated_from: Option<u32>,
+    /// How the handle differs from the person's other accounts', when it does by design.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handle_change: Option<crate::config::HandleFamily>,
+    /// The account this one impersonates (another person's handle, its own key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impersonates: Option<u32>,
     pub imported: &'w [ImportedRating],
     pub fake_campaign: Option<(Day, Day)>,
     pub real_sales: u32,
@@ -125,6 +131,8 @@ pub fn truth(world: &World) -> Truth<'_> {
             left: v.left,
             banned: v.left.is_some_and(|left| world.vendor_banned(v, left)),
             migrated_from: v.migrated_from,
+            handle_change: v.handle_change,
+            impersonates: v.impersonates,
             imported: &v.imported,
             fake_campaign: v.fake_campaign,
             real_sales: 0,

@@ -134,6 +134,13 @@ pub struct VendorAccount {
     pub left: Option<Day>,
     /// The account this one replaced after its market closed.
     pub migrated_from: Option<u32>,
+    /// How this account's handle differs from the one it came from (the account it moved from,
+    /// or the person's own handle), when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handle_change: Option<crate::config::HandleFamily>,
+    /// The account whose handle this one copies: an impersonator, another person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impersonates: Option<u32>,
     pub imported: Vec<ImportedRating>,
     pub about: String,
     pub terms: String,
@@ -300,7 +307,7 @@ pub struct Post {
     pub topics: Vec<Topic>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     Seizure,

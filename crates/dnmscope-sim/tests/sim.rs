@@ -901,3 +901,121 @@ async fn forced_logouts_end_sessions_and_days_advance_with_the_clock() {
     assert_eq!(server.day(), world.config.days - 1, "the last day holds");
     server.stop().await;
 }
+
+fn world_from_file(text: &str, base: WorldConfig) -> World {
+    generate(&WorldConfig::from_toml(text, base).expect("the world file reads")).expect("world")
+}
+
+#[test]
+fn a_handles_world_changes_handles_in_every_family_and_records_which() {
+    use dnmscope_sim::HandleFamily;
+    let base = WorldConfig {
+        vendors: 150,
+        listings_per_vendor: 2.0,
+        threads_per_market: 2,
+        ..WorldConfig::small(23)
+    };
+    // The default world changes handles only by decorations.
+    let plain = generate(&base).unwrap();
+    assert!(plain.vendors.iter().all(|v| v.impersonates.is_none()
+        && v.handle_change
+            .is_none_or(|f| f == HandleFamily::Decorations)));
+    let world = world_from_file(include_str!("../../../config/worlds/handles.toml"), base);
+    let mut families = std::collections::BTreeMap::new();
+    for v in &world.vendors {
+        let Some(family) = v.handle_change else {
+            continue;
+        };
+        *families.entry(format!("{family:?}")).or_insert(0) += 1;
+        // The changed handle differs from the one it came from: the account it moved from, or
+        // the person's own handle (on the person's accounts that neither moved nor changed).
+        let person = &world.persons[v.person as usize];
+        let sources: Vec<&str> = match v.migrated_from {
+            Some(from) => {
+                assert_eq!(world.vendors[from as usize].person, v.person);
+                vec![&world.vendors[from as usize].handle]
+            }
+            None => person
+                .accounts
+                .iter()
+                .map(|&a| &world.vendors[a as usize])
+                .filter(|o| o.handle_change.is_none() && o.migrated_from.is_none())
+                .map(|o| o.handle.as_str())
+                .collect(),
+        };
+        for source in sources {
+            assert_ne!(
+                source.to_lowercase(),
+                v.handle.to_lowercase(),
+                "{family:?} left {source} as it was"
+            );
+        }
+    }
+    assert_eq!(families.len(), 5, "every family occurs: {families:?}");
+    let changed: u32 = families.values().sum();
+    assert!(changed >= 40, "{changed} changed handles: {families:?}");
+    for (family, n) in &families {
+        // Equal weights: each family's share is a fifth, within sampling noise.
+        let share = f64::from(*n) / f64::from(changed);
+        assert!((0.08..=0.35).contains(&share), "{family}: {n} of {changed}");
+    }
+    // The truth says which.
+    let truth = serde_json::to_value(dnmscope_sim::truth::truth(&world)).unwrap();
+    let recorded = truth["vendors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v.get("handle_change").is_some())
+        .count();
+    assert_eq!(recorded as u32, changed);
+}
+
+#[test]
+fn impersonators_copy_famous_handles_with_keys_and_persons_of_their_own() {
+    let base = WorldConfig {
+        vendors: 60,
+        listings_per_vendor: 2.0,
+        threads_per_market: 2,
+        ..WorldConfig::small(29)
+    };
+    let world = world_from_file(
+        include_str!("../../../config/worlds/impersonators.toml"),
+        base,
+    );
+    let impersonators: Vec<_> = world
+        .vendors
+        .iter()
+        .filter(|v| v.impersonates.is_some())
+        .collect();
+    assert_eq!(impersonators.len(), 12);
+    let mut forged = 0;
+    for fake in &impersonators {
+        let victim = &world.vendors[fake.impersonates.unwrap() as usize];
+        assert_ne!(fake.person, victim.person, "another person");
+        assert_eq!(world.persons[fake.person as usize].accounts, vec![fake.id]);
+        assert!(
+            fake.handle
+                .to_lowercase()
+                .starts_with(&victim.handle.to_lowercase()),
+            "{} copies {}",
+            fake.handle,
+            victim.handle
+        );
+        let victim_keys: BTreeSet<u32> = world.persons[victim.person as usize]
+            .accounts
+            .iter()
+            .map(|&a| world.vendors[a as usize].pgp_key)
+            .collect();
+        assert!(!victim_keys.contains(&fake.pgp_key), "a key of its own");
+        assert!(
+            world.listings.iter().any(|l| l.vendor == fake.id),
+            "{} sells",
+            fake.handle
+        );
+        if let Some(rating) = fake.imported.first() {
+            assert_eq!(rating.market, world.markets[victim.market as usize].name);
+            forged += 1;
+        }
+    }
+    assert!((2..=10).contains(&forged), "{forged} forged ratings of 12");
+}
