@@ -7,11 +7,16 @@
 //! - handles: equal ignoring case 0.7; equal after dropping decorations (`the`, `real_`,
 //!   `_official`, trailing digits, separators) 0.5; otherwise similar (normalised edit
 //!   distance ≥ 0.85) 0.4;
-//! - a rating imported from the other account's market shown on a profile: 0.6;
+//! - a rating imported from the other account's market shown on a profile: 0.6, unless the
+//!   numbers it claims (rating, sales) contradict what the other account was observed showing
+//!   (a rating more than 0.15 off, or sales more than a quarter plus 10 off, at the observation
+//!   nearest the claim): a forged import is no evidence;
 //! - overlapping listing titles: 0.25 × their Jaccard similarity.
 //!
-//! When both accounts show keys and none is shared, and no imported rating vouches for a move,
-//! the score is multiplied by 0.35: people who move keep their key far more often than not.
+//! When both accounts show keys and none is shared, and no imported rating vouches for a move
+//! (shown and not contradicted), the score is multiplied by 0.35: people who move keep their key
+//! far more often than not, and an account that copies a handle with a key of its own is
+//! another person more often than not.
 //! A link is `probable` at a score of at least [`LINK_THRESHOLD`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -34,6 +39,10 @@ pub struct Profile {
     pub fingerprints: BTreeSet<String>,
     /// Markets named by imported ratings, normalised.
     pub imported_from: BTreeSet<String>,
+    /// Imported ratings as shown: the market (normalised) and the text ("4.87/5 (123 sales)").
+    pub imported: BTreeSet<(String, String)>,
+    /// What the account showed of itself when observed: (when, rating, sales).
+    pub stats: Vec<(DateTime<Utc>, Option<f64>, Option<u64>)>,
     pub titles: BTreeSet<String>,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
@@ -50,6 +59,9 @@ pub struct Link {
     pub handle_similarity: f64,
     pub handle_evidence: &'static str,
     pub imported_rating: bool,
+    /// A profile claims a rating from the other market that the other account's observed rating
+    /// or sales contradict: (claimed text, observed rating, observed sales).
+    pub imported_contradicted: Option<(String, Option<f64>, Option<u64>)>,
     pub listing_overlap: f64,
     /// A third account both are probably linked to, when the link is implied through it
     /// rather than scored on its own evidence (the score is then the weaker of the two links).
@@ -87,6 +99,13 @@ impl Link {
         if self.imported_rating {
             parts.push("a profile shows a rating imported from the other market".to_string());
         }
+        if let Some((claimed, rating, sales)) = &self.imported_contradicted {
+            parts.push(format!(
+                "a profile claims {claimed:?} from the other market, which showed rating {} and {} sales",
+                rating.map_or("?".to_string(), |r| format!("{r:.2}")),
+                sales.map_or("?".to_string(), |s| s.to_string())
+            ));
+        }
         if self.listing_overlap > 0.0 {
             parts.push(format!(
                 "listing titles overlap {:.2}",
@@ -115,6 +134,8 @@ pub fn profiles(data: &Dataset) -> Vec<Profile> {
                 handle: handle.to_string(),
                 fingerprints: BTreeSet::new(),
                 imported_from: BTreeSet::new(),
+                imported: BTreeSet::new(),
+                stats: Vec::new(),
                 titles: BTreeSet::new(),
                 first_seen: at,
                 last_seen: at,
@@ -123,8 +144,15 @@ pub fn profiles(data: &Dataset) -> Vec<Profile> {
         p.last_seen = p.last_seen.max(at);
         (market.to_string(), id)
     };
-    // (account, fingerprint, markets named by imported ratings, listing title)
-    type Extra = ((String, i64), Option<String>, Vec<String>, Option<String>);
+    // (account, fingerprint, imported ratings (market, text), listing title, observed stats)
+    type Stats = (DateTime<Utc>, Option<f64>, Option<u64>);
+    type Extra = (
+        (String, i64),
+        Option<String>,
+        Vec<(String, String)>,
+        Option<String>,
+        Option<Stats>,
+    );
     let mut extra: Vec<Extra> = Vec::new();
     for v in &data.vendors {
         let key = touch(&v.market, v.vendor_id, &v.handle, v.observed_at);
@@ -137,24 +165,29 @@ pub fn profiles(data: &Dataset) -> Vec<Profile> {
             v.vendor
                 .external_ratings
                 .iter()
-                .map(|r| normalise(&r.market).replace(' ', ""))
+                .map(|r| (normalise(&r.market).replace(' ', ""), r.text.clone()))
                 .collect(),
             None,
+            Some((v.observed_at, v.vendor.rating, v.vendor.sales)),
         ));
     }
     for l in &data.listings {
         if let (Some(id), Some(handle)) = (l.vendor_id, &l.vendor) {
             let key = touch(&l.market, id, handle, l.observed_at);
-            extra.push((key, None, Vec::new(), l.listing.title.clone()));
+            extra.push((key, None, Vec::new(), l.listing.title.clone(), None));
         }
     }
-    for (key, fingerprint, imported, title) in extra {
+    for (key, fingerprint, imported, title, stats) in extra {
         if let Some(p) = map.get_mut(&key) {
             p.fingerprints.extend(fingerprint);
-            p.imported_from.extend(imported);
+            for (market, text) in imported {
+                p.imported_from.insert(market.clone());
+                p.imported.insert((market, text));
+            }
             if let Some(title) = title {
                 p.titles.insert(title_core(&title));
             }
+            p.stats.extend(stats);
         }
     }
     map.into_values().collect()
@@ -228,6 +261,67 @@ fn jaccard(a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
     a.intersection(b).count() as f64 / union as f64
 }
 
+/// The rating and sales an imported rating's text claims ("4.87/5 (123 sales)", "98.5% 1,204
+/// orders"): the first number up to 5 (a 5-point rating), and the number before a word for
+/// sales.
+fn claimed(text: &str) -> (Option<f64>, Option<u64>) {
+    let mut rating = None;
+    let mut sales = None;
+    // Thousands separators go first: "1,204 orders".
+    let text = text.replace(',', "");
+    let tokens: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == '/')
+        .filter(|t| !t.is_empty())
+        .collect();
+    for (n, token) in tokens.iter().enumerate() {
+        if let Ok(value) = token.parse::<f64>() {
+            let next = tokens
+                .get(n + 1)
+                .map(|t| t.to_lowercase())
+                .unwrap_or_default();
+            if ["sales", "orders", "transactions", "deals", "sold"]
+                .iter()
+                .any(|w| next.starts_with(w))
+                && value.fract() == 0.0
+                && value >= 0.0
+            {
+                sales = sales.or(Some(value as u64));
+            } else if rating.is_none() && (0.0..=5.0).contains(&value) && sales.is_none() {
+                rating = Some(value);
+            }
+        }
+    }
+    (rating, sales)
+}
+
+/// Whether an imported rating's claim contradicts what `other` was observed showing at the
+/// observation nearest `when` (the claimer's first sighting): the observed (rating, sales) if
+/// it does. A claim with nothing to check, or an account never observed with figures, does not.
+fn contradiction(
+    text: &str,
+    when: DateTime<Utc>,
+    other: &Profile,
+) -> Option<(Option<f64>, Option<u64>)> {
+    let (rating, sales) = claimed(text);
+    let &(_, observed_rating, observed_sales) = other
+        .stats
+        .iter()
+        .filter(|(_, r, s)| r.is_some() || s.is_some())
+        .min_by_key(|(at, _, _)| (*at - when).num_seconds().abs())?;
+    let rating_off = matches!(
+        (rating, observed_rating),
+        (Some(c), Some(o)) if o <= 5.0 && (c - o).abs() > 0.15
+    );
+    let sales_off = match (sales, observed_sales) {
+        (Some(c), Some(o)) => {
+            let (c, o) = (c as f64, o as f64);
+            (c - o).abs() > 0.25 * c.max(o) + 10.0
+        }
+        _ => false,
+    };
+    (rating_off || sales_off).then_some((observed_rating, observed_sales))
+}
+
 /// Scores one pair of accounts on different markets.
 fn score_pair(profiles: &[Profile], a: usize, b: usize) -> Link {
     let (pa, pb) = (&profiles[a], &profiles[b]);
@@ -251,8 +345,23 @@ fn score_pair(profiles: &[Profile], a: usize, b: usize) -> Link {
         }
     };
     let names = |market: &str| normalise(market).replace(' ', "");
-    let imported_rating = pa.imported_from.contains(&names(&pb.market))
-        || pb.imported_from.contains(&names(&pa.market));
+    // Imports from the other account's market, each checked against what it showed.
+    let mut shown = false;
+    let mut imported_contradicted = None;
+    for (claimer, other) in [(pa, pb), (pb, pa)] {
+        let market = names(&other.market);
+        for (_, text) in claimer.imported.iter().filter(|(m, _)| *m == market) {
+            shown = true;
+            if let Some(observed) = contradiction(text, claimer.first_seen, other) {
+                imported_contradicted.get_or_insert((text.clone(), observed.0, observed.1));
+            }
+        }
+    }
+    // Profiles built without texts (older callers) count the market names alone.
+    shown = shown
+        || (pa.imported.is_empty() && pa.imported_from.contains(&names(&pb.market)))
+        || (pb.imported.is_empty() && pb.imported_from.contains(&names(&pa.market)));
+    let imported_rating = shown && imported_contradicted.is_none();
     let listing_overlap = jaccard(&pa.titles, &pb.titles);
     let mut weights = vec![handle_weight, 0.25 * listing_overlap];
     if same_pgp {
@@ -274,6 +383,7 @@ fn score_pair(profiles: &[Profile], a: usize, b: usize) -> Link {
         handle_similarity,
         handle_evidence,
         imported_rating,
+        imported_contradicted,
         listing_overlap,
         via: None,
         decision: None,
@@ -432,6 +542,39 @@ pub fn links_table(profiles: &[Profile], links: &[Link]) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn imported_claims_are_read_and_checked() {
+        assert_eq!(claimed("4.87/5 (123 sales)"), (Some(4.87), Some(123)));
+        assert_eq!(claimed("98.5% 1,204 orders"), (None, Some(1204)));
+        assert_eq!(claimed("5.00/5 (0 sales)"), (Some(5.0), Some(0)));
+        assert_eq!(claimed("level 7"), (None, None));
+        let at = |day: i64| DateTime::<Utc>::from_timestamp(day * 86_400, 0).unwrap();
+        let other = Profile {
+            market: "m".into(),
+            vendor_id: 1,
+            handle: "h".into(),
+            fingerprints: BTreeSet::new(),
+            imported_from: BTreeSet::new(),
+            imported: BTreeSet::new(),
+            stats: vec![
+                (at(10), Some(4.9), Some(100)),
+                (at(20), Some(4.8), Some(180)),
+            ],
+            titles: BTreeSet::new(),
+            first_seen: at(10),
+            last_seen: at(20),
+        };
+        // The nearest observation: day 20's.
+        assert_eq!(contradiction("4.81/5 (190 sales)", at(22), &other), None);
+        assert_eq!(
+            contradiction("4.95/5 (2400 sales)", at(22), &other),
+            Some((Some(4.8), Some(180)))
+        );
+        assert!(contradiction("4.30/5 (180 sales)", at(22), &other).is_some());
+        // Nothing to check against: no contradiction.
+        assert_eq!(contradiction("trusted vendor", at(22), &other), None);
+    }
 
     #[test]
     fn handle_cores_drop_decorations() {

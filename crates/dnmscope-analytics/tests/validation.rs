@@ -316,6 +316,21 @@ async fn indicators_recover_the_simulated_truth() {
             profiles[l.b].imported_from,
         );
     }
+    let candidates: BTreeSet<(usize, usize)> =
+        links.iter().map(|l| (l.a.min(l.b), l.a.max(l.b))).collect();
+    for &(a, b) in truth_pairs.difference(&candidates) {
+        println!(
+            "  not a candidate: {}:{} ~ {}:{} (keys {:?} and {:?}, imported ratings {:?} and {:?})",
+            profiles[a].market,
+            profiles[a].handle,
+            profiles[b].market,
+            profiles[b].handle,
+            profiles[a].fingerprints.len(),
+            profiles[b].fingerprints.len(),
+            profiles[a].imported,
+            profiles[b].imported,
+        );
+    }
     // Impersonators (worlds that have them): links to the person whose handle they copy.
     let impersonating: Vec<usize> = (0..profiles.len())
         .filter(|&a| world.vendors[accounts[a] as usize].impersonates.is_some())
