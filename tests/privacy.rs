@@ -104,6 +104,11 @@ fn run_ok(dir: &Path, args: &[&str]) -> String {
     stdout(&output)
 }
 
+/// `dnmscope --config CONFIG --db DB ARGS...` in `dir`, which must succeed: its stdout.
+fn on_store(dir: &Path, config: &str, db: &str, args: &[&str]) -> String {
+    run_ok(dir, &[&["--config", config, "--db", db][..], args].concat())
+}
+
 /// Crawls the simulated markets into `db` (a SQLite file in `dir`, or a PostgreSQL URL).
 fn crawl(markets: &Markets, dir: &Path, db: &str, extra_config: &str) -> String {
     let config = markets.config(dir, &[0, 1, 2], "max_pages = 150");
@@ -156,10 +161,7 @@ fn no_buyer_or_author_leaves_a_new_store_but_as_ciphertext_or_in_a_raw_warc() {
     let (in_bodies, encrypted, total) = sqlite_bodies(&db, &key, &search);
     assert_eq!(encrypted, total, "every body is encrypted");
     assert!(in_bodies > 100, "the pages showed {in_bodies} handles");
-    let stats = run_ok(
-        dir,
-        &["--config", &config, "--db", "store.sqlite", "db", "stats"],
-    );
+    let stats = on_store(dir, &config, "store.sqlite", &["db", "stats"]);
     assert!(
         stats.contains(key.id()) && stats.contains("encrypted"),
         "{stats}"
@@ -168,48 +170,22 @@ fn no_buyer_or_author_leaves_a_new_store_but_as_ciphertext_or_in_a_raw_warc() {
     // Every export format, the report, the default WARC: nothing.
     for format in ["csv", "jsonl", "parquet"] {
         let out = format!("export-{format}");
-        run_ok(
+        on_store(
             dir,
-            &[
-                "--config",
-                &config,
-                "--db",
-                "store.sqlite",
-                "export",
-                "--format",
-                format,
-                "--out",
-                &out,
-            ],
+            &config,
+            "store.sqlite",
+            &["export", "--format", format, "--out", &out],
         );
         search.assert_none(&dir.join(&out), &format!("the {format} export"));
     }
     parquet_as_text(dir, &search);
-    run_ok(
-        dir,
-        &[
-            "--config",
-            &config,
-            "--db",
-            "store.sqlite",
-            "report",
-            "--out",
-            "report",
-        ],
-    );
+    on_store(dir, &config, "store.sqlite", &["report", "--out", "report"]);
     search.assert_none(&dir.join("report"), "the report");
-    let said = run_ok(
+    let said = on_store(
         dir,
-        &[
-            "--config",
-            &config,
-            "--db",
-            "store.sqlite",
-            "export",
-            "warc",
-            "--out",
-            "shared.warc",
-        ],
+        &config,
+        "store.sqlite",
+        &["export", "warc", "--out", "shared.warc"],
     );
     search.assert_none(&dir.join("shared.warc"), "the default WARC");
     let shared = std::fs::read(dir.join("shared.warc")).unwrap();
@@ -232,19 +208,11 @@ fn no_buyer_or_author_leaves_a_new_store_but_as_ciphertext_or_in_a_raw_warc() {
     assert!(!said.contains("left out"), "pages were withheld: {said}");
 
     // With --raw: the people are there, and the file says so.
-    let said = run_ok(
+    let said = on_store(
         dir,
-        &[
-            "--config",
-            &config,
-            "--db",
-            "store.sqlite",
-            "export",
-            "warc",
-            "--raw",
-            "--out",
-            "raw.warc",
-        ],
+        &config,
+        "store.sqlite",
+        &["export", "warc", "--raw", "--out", "raw.warc"],
     );
     let raw_hits = search.total(&dir.join("raw.warc"));
     assert!(raw_hits > 100, "{raw_hits}");
@@ -262,30 +230,19 @@ fn no_buyer_or_author_leaves_a_new_store_but_as_ciphertext_or_in_a_raw_warc() {
 
     // Without the key: everything but raw bodies, and a clear error for them.
     std::fs::rename(dir.join("data/raw.key"), dir.join("elsewhere.key")).unwrap();
-    run_ok(
+    on_store(
         dir,
-        &[
-            "--config",
-            &config,
-            "--db",
-            "store.sqlite",
-            "report",
-            "--out",
-            "report-2",
-        ],
+        &config,
+        "store.sqlite",
+        &["report", "--out", "report-2"],
     );
     let output = dnmscope(
         dir,
         &[
-            "--config",
-            &config,
-            "--db",
-            "store.sqlite",
-            "export",
-            "warc",
-            "--out",
-            "x.warc",
-        ],
+            &["--config", &config, "--db", "store.sqlite"][..],
+            &["export", "warc", "--out", "x.warc"],
+        ]
+        .concat(),
     );
     assert!(!output.status.success());
     assert!(
@@ -480,19 +437,11 @@ fn conversion(backend: Backend) {
         before_at_rest > 50,
         "an unencrypted store shows the handles to anyone with zstd: {before_at_rest}"
     );
-    run_ok(
+    on_store(
         dir,
-        &[
-            "--config",
-            &config,
-            "--db",
-            &db,
-            "export",
-            "warc",
-            "--raw",
-            "--out",
-            "before.warc",
-        ],
+        &config,
+        &db,
+        &["export", "warc", "--raw", "--out", "before.warc"],
     );
     let before_raw = search.total(&dir.join("before.warc"));
     assert!(before_raw > 50, "{before_raw}");
@@ -597,19 +546,7 @@ fn conversion(backend: Backend) {
     );
 
     // Run again: it goes on, and nothing is lost.
-    let said = run_ok(
-        dir,
-        &[
-            "--config",
-            &config,
-            "--db",
-            &db,
-            "db",
-            "encrypt-raw",
-            "--batch",
-            "64",
-        ],
-    );
+    let said = on_store(dir, &config, &db, &["db", "encrypt-raw", "--batch", "64"]);
     assert!(
         said.contains(&format!("encrypting {} raw bodies", total - last)),
         "{said}"
@@ -645,18 +582,11 @@ fn conversion(backend: Backend) {
         after_at_rest, 0,
         "handles left in the store after encrypt-raw"
     );
-    run_ok(
+    on_store(
         dir,
-        &[
-            "--config",
-            &config,
-            "--db",
-            &db,
-            "export",
-            "warc",
-            "--out",
-            "after.warc",
-        ],
+        &config,
+        &db,
+        &["export", "warc", "--out", "after.warc"],
     );
     search.assert_none(&dir.join("after.warc"), "the default WARC after conversion");
 
@@ -665,24 +595,13 @@ fn conversion(backend: Backend) {
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
         .format("%Y-%m-%d")
         .to_string();
-    let purge = [
-        "--config",
-        &config,
-        "--db",
-        &db,
-        "db",
-        "purge-raw",
-        "--before",
-        &tomorrow,
-        "--market",
-        market,
-    ];
-    let said = run_ok(dir, &purge);
+    let purge = ["db", "purge-raw", "--before", &tomorrow, "--market", market];
+    let said = on_store(dir, &config, &db, &purge);
     assert!(
         said.contains("purged") && said.contains("observations kept"),
         "{said}"
     );
-    let stats_text = run_ok(dir, &["--config", &config, "--db", &db, "db", "stats"]);
+    let stats_text = on_store(dir, &config, &db, &["db", "stats"]);
     assert!(
         stats_text.contains("in 1 purges") && stats_text.contains('@'),
         "{stats_text}"
@@ -701,18 +620,11 @@ fn conversion(backend: Backend) {
     );
     assert_eq!(after.rows("raw_purges"), Some(1));
     assert!(after.raw.captures_purged >= 3000, "{:?}", after.raw);
-    let said = run_ok(
+    let said = on_store(
         dir,
-        &[
-            "--config",
-            &config,
-            "--db",
-            &db,
-            "export",
-            "warc",
-            "--out",
-            "purged.warc",
-        ],
+        &config,
+        &db,
+        &["export", "warc", "--out", "purged.warc"],
     );
     assert!(
         said.contains(&format!(
@@ -722,7 +634,7 @@ fn conversion(backend: Backend) {
         "{said}"
     );
     // Purging the same range again does nothing and records nothing.
-    let said = run_ok(dir, &purge);
+    let said = on_store(dir, &config, &db, &purge);
     assert!(said.contains("nothing to purge"), "{said}");
     println!(
         "privacy (conversion, {}): handles at rest before {before_at_rest}, after 0; in the raw WARC {before_raw}; killed at {last} of {total} bodies encrypted",
