@@ -44,6 +44,46 @@ pub struct Behaviour {
     pub accounts: AccountBehaviour,
     pub migration: MigrationBehaviour,
     pub impersonators: Impersonators,
+    pub fake_reviews: FakeReviews,
+}
+
+/// How the vendors who buy reviews (`fake_review_share` of them) run their campaigns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FakeReviews {
+    /// A campaign lasts this many days at least and at most.
+    pub campaign_days_min: u32,
+    pub campaign_days_max: u32,
+    /// Reviews a campaign buys, at least and at most.
+    pub reviews_min: u32,
+    pub reviews_max: u32,
+    /// What the reviews say: `short` generic praise ("A+++", "legit"), or `like_real`, drawn
+    /// from the texts real five-star reviews use.
+    pub text: FakeText,
+    /// Share of the reviews left by aged buyer accounts (existing buyers with orders behind
+    /// them) rather than accounts made for the review.
+    pub aged_buyers: f64,
+}
+
+impl Default for FakeReviews {
+    fn default() -> Self {
+        FakeReviews {
+            campaign_days_min: 2,
+            campaign_days_max: 3,
+            reviews_min: 15,
+            reviews_max: 40,
+            text: FakeText::Short,
+            aged_buyers: 0.0,
+        }
+    }
+}
+
+/// What fake reviews say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FakeText {
+    Short,
+    LikeReal,
 }
 
 /// Vendors who sell on several markets from the start.
@@ -194,6 +234,8 @@ struct WorldFile {
     migration: Option<MigrationBehaviour>,
     #[serde(default)]
     impersonators: Option<Impersonators>,
+    #[serde(default)]
+    fake_reviews: Option<FakeReviews>,
 }
 
 /// One scripted event.
@@ -262,6 +304,9 @@ impl WorldConfig {
         if let Some(impersonators) = file.impersonators {
             config.behaviour.impersonators = impersonators;
         }
+        if let Some(fake_reviews) = file.fake_reviews {
+            config.behaviour.fake_reviews = fake_reviews;
+        }
         crate::generate::validate(&config)?;
         Ok(config)
     }
@@ -282,6 +327,7 @@ impl WorldConfig {
                 "impersonators.forged_rating_share",
                 b.impersonators.forged_rating_share,
             ),
+            ("fake_reviews.aged_buyers", b.fake_reviews.aged_buyers),
         ];
         for (name, value) in shares {
             if !(0.0..=1.0).contains(&value) {
@@ -295,6 +341,22 @@ impl WorldConfig {
             .or_else(|| b.migration.handle_changes.check("migration.handle_changes"))
         {
             return Some(problem);
+        }
+        let f = &b.fake_reviews;
+        if f.campaign_days_min == 0
+            || f.campaign_days_min > f.campaign_days_max
+            || f.campaign_days_max > 365
+        {
+            return Some(format!(
+                "fake_reviews.campaign_days_min and campaign_days_max must satisfy 1 <= min <= max <= 365, not {} and {}",
+                f.campaign_days_min, f.campaign_days_max
+            ));
+        }
+        if f.reviews_min == 0 || f.reviews_min > f.reviews_max || f.reviews_max > 10_000 {
+            return Some(format!(
+                "fake_reviews.reviews_min and reviews_max must satisfy 1 <= min <= max <= 10000, not {} and {}",
+                f.reviews_min, f.reviews_max
+            ));
         }
         if b.impersonators.count > self.vendors {
             return Some(format!(
@@ -413,6 +475,7 @@ mod tests {
         for text in [
             include_str!("../../../config/worlds/handles.toml"),
             include_str!("../../../config/worlds/impersonators.toml"),
+            include_str!("../../../config/worlds/fake_reviews.toml"),
         ] {
             let config = WorldConfig::from_toml(text, WorldConfig::new(5)).unwrap();
             assert_ne!(config, WorldConfig::new(5));
@@ -461,6 +524,13 @@ mod tests {
         );
         let kind = error("[[events]]\nmarket = 0\nkind = \"raid\"\nday = 4\n");
         assert!(kind.contains("unknown variant `raid`"), "{kind}");
+        let spread = error("[fake_reviews]\ncampaign_days_min = 5\ncampaign_days_max = 4\n");
+        assert!(
+            spread.contains("fake_reviews.campaign_days_min"),
+            "{spread}"
+        );
+        let text = error("[fake_reviews]\ntext = \"long\"\n");
+        assert!(text.contains("unknown variant `long`"), "{text}");
         let typed = error("days = \"many\"\n");
         assert!(typed.contains("invalid type"), "{typed}");
     }

@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 
-use crate::config::{HandleFamilies, HandleFamily, WorldConfig};
+use crate::config::{FakeText, HandleFamilies, HandleFamily, WorldConfig};
 use crate::error::SimError;
 use crate::pgpkey;
 use crate::skin::SkinKind;
@@ -902,18 +902,20 @@ impl<'c> Generator<'c> {
         if chosen.is_empty() && self.config.fake_review_share > 0.0 {
             chosen.extend(eligible.choose(&mut rng));
         }
+        let how = self.config.behaviour.fake_reviews.clone();
         for account in chosen {
             let (joined, end) = (
                 self.vendors[account as usize].joined,
                 self.account_end(account),
             );
             let start = rng.gen_range(joined + 2..end - 3);
-            let length = rng.gen_range(2..=3);
-            self.vendors[account as usize].fake_campaign = Some((start, start + length));
+            let length = rng.gen_range(how.campaign_days_min..=how.campaign_days_max);
+            let stop = (start + length).min(end);
+            self.vendors[account as usize].fake_campaign = Some((start, stop));
             let market = self.vendors[account as usize].market;
-            let reviews = rng.gen_range(15..=40);
+            let reviews = rng.gen_range(how.reviews_min..=how.reviews_max);
             for _ in 0..reviews {
-                let day = rng.gen_range(start..start + length);
+                let day = rng.gen_range(start..stop);
                 let active: Vec<u32> = (0..self.listings.len() as u32)
                     .filter(|&l| {
                         let l = &self.listings[l as usize];
@@ -923,14 +925,32 @@ impl<'c> Generator<'c> {
                 let Some(&listing) = active.choose(&mut rng) else {
                     continue;
                 };
-                let buyer = self.new_buyer(&mut rng, market, day);
+                // An aged account: a buyer of the market made at least two weeks before.
+                let aged = (how.aged_buyers > 0.0 && rng.gen_bool(how.aged_buyers))
+                    .then(|| {
+                        let pool: Vec<u32> = self.buyer_pool[market as usize]
+                            .iter()
+                            .copied()
+                            .filter(|&b| self.buyers[b as usize].created + 14 <= day)
+                            .collect();
+                        pool.choose(&mut rng).copied()
+                    })
+                    .flatten();
+                let buyer = match aged {
+                    Some(buyer) => buyer,
+                    None => self.new_buyer(&mut rng, market, day),
+                };
                 self.sales.push(Sale {
                     listing,
                     day,
                     buyer,
                     real: false,
                 });
-                let text = (*vocab::FAKE_REVIEWS.choose(&mut rng).expect("texts")).to_owned();
+                let texts = match how.text {
+                    FakeText::Short => vocab::FAKE_REVIEWS,
+                    FakeText::LikeReal => vocab::POSITIVE_REVIEWS,
+                };
+                let text = (*texts.choose(&mut rng).expect("texts")).to_owned();
                 self.push_feedback(Feedback {
                     id: 0,
                     vendor: account,

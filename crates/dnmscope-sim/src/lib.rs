@@ -32,8 +32,8 @@ mod vocab;
 mod world;
 
 pub use config::{
-    AccountBehaviour, Behaviour, HandleFamilies, HandleFamily, Impersonators, MigrationBehaviour,
-    ScriptedEvent, WorldConfig,
+    AccountBehaviour, Behaviour, FakeReviews, FakeText, HandleFamilies, HandleFamily,
+    Impersonators, MigrationBehaviour, ScriptedEvent, WorldConfig,
 };
 pub use error::SimError;
 pub use generate::generate;

@@ -1019,3 +1019,56 @@ fn impersonators_copy_famous_handles_with_keys_and_persons_of_their_own() {
     }
     assert!((2..=10).contains(&forged), "{forged} forged ratings of 12");
 }
+
+#[test]
+fn a_fake_reviews_world_spreads_campaigns_with_real_texts_and_aged_buyers() {
+    let base = WorldConfig {
+        vendors: 80,
+        listings_per_vendor: 3.0,
+        threads_per_market: 2,
+        ..WorldConfig::small(31)
+    };
+    let default = generate(&base).unwrap();
+    let world = world_from_file(
+        include_str!("../../../config/worlds/fake_reviews.toml"),
+        base,
+    );
+    let fakes: Vec<_> = world.feedback.iter().filter(|f| f.fake).collect();
+    assert!(fakes.len() >= 60, "{} fake reviews", fakes.len());
+    let real_texts: BTreeSet<&str> = world
+        .feedback
+        .iter()
+        .filter(|f| !f.fake && f.stars == 5)
+        .map(|f| f.text.as_str())
+        .collect();
+    assert!(
+        fakes.iter().all(|f| real_texts.contains(f.text.as_str())),
+        "fake texts are real ones"
+    );
+    let aged = fakes.iter().filter(|f| f.buyer_orders > 0).count();
+    assert!(
+        (fakes.len() / 5..=fakes.len() * 4 / 5).contains(&aged),
+        "{aged} of {} fake reviews by buyers with orders behind them",
+        fakes.len()
+    );
+    for v in world.vendors.iter().filter(|v| v.fake_campaign.is_some()) {
+        let (start, stop) = v.fake_campaign.unwrap();
+        // At least two weeks, unless cut short by the account's end.
+        let end = v.left.unwrap_or(world.config.days).min(world.config.days);
+        assert!(
+            stop - start >= 14 || stop == end,
+            "{start}..{stop}, account ends {end}"
+        );
+        assert!(world
+            .feedback
+            .iter()
+            .filter(|f| f.fake && f.vendor == v.id)
+            .all(|f| (start..stop).contains(&f.day)));
+    }
+    // The default world's campaigns: two or three days, short texts, new accounts.
+    let default_fakes: Vec<_> = default.feedback.iter().filter(|f| f.fake).collect();
+    assert!(!default_fakes.is_empty());
+    assert!(default_fakes
+        .iter()
+        .all(|f| f.buyer_orders == 0 && f.text.len() < 20));
+}
