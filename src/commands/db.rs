@@ -119,15 +119,36 @@ pub async fn run(command: DbCommand, options: &StoreOptions) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-/// Who runs a command, for audit rows: `user@host` from the environment and /etc/hostname.
+/// Who runs a command, for audit rows: `user@host` from the environment (or the process's uid
+/// in /etc/passwd) and /etc/hostname.
 fn operator() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".to_string());
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(user_of_uid)
+        .unwrap_or_else(|| "unknown".to_string());
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown-host".to_string());
     format!("{user}@{host}")
+}
+
+/// The name /etc/passwd gives this process's real uid (`uid N` when it names none).
+fn user_of_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() > 2 && fields[2] == uid).then(|| fields[0].to_string())
+    });
+    Some(name.unwrap_or_else(|| format!("uid {uid}")))
 }
