@@ -23,6 +23,9 @@ use crate::crawl::{crawl_command, migrated, raw_key_beside, wait_with_deadline, 
 
 const SEED: u64 = 14;
 
+/// A masked buyer on a page nested past the parser's depth limit.
+const DEEP_BUYER: &str = "zq***9";
+
 /// The people the simulated world shows: masked feedback buyers and forum authors who are not
 /// vendors (buyers), by the world's own records, not by dnmscope's rules.
 fn people(markets: &Markets) -> Vec<String> {
@@ -469,7 +472,16 @@ fn conversion(backend: Backend) {
                 fetched_at: now,
                 status: 200,
                 headers: Vec::new(),
-                body: format!("<html><p>filler page {n}</p></html>").into_bytes(),
+                body: if n == 0 {
+                    // A buyer past the parser's depth limit: the rules cannot see them.
+                    format!(
+                        "<html>{}<table class=\"feedback\"><tr><td class=\"buyer\">{DEEP_BUYER} (3)</td></tr></table></html>",
+                        "<div>".repeat(1000)
+                    )
+                } else {
+                    format!("<html><p>filler page {n}</p></html>")
+                }
+                .into_bytes(),
                 truncated: None,
                 elapsed_ms: None,
             };
@@ -582,13 +594,20 @@ fn conversion(backend: Backend) {
         after_at_rest, 0,
         "handles left in the store after encrypt-raw"
     );
-    on_store(
+    let said = on_store(
         dir,
         &config,
         &db,
         &["export", "warc", "--out", "after.warc"],
     );
     search.assert_none(&dir.join("after.warc"), "the default WARC after conversion");
+    // The page too deep to read whole is left out, not shared with its buyer.
+    assert!(
+        said.contains("left out: 1 pages that could not be read whole"),
+        "{said}"
+    );
+    let after = std::fs::read(dir.join("after.warc")).unwrap();
+    assert_eq!(Search::new(&[DEEP_BUYER.to_string()]).hits(&after), 0);
 
     // Purge one market's raw pages: observations stay, the audit row says who and what.
     let market = &markets.world.markets[0].slug;

@@ -45,8 +45,18 @@ fn key_file(path: &Path, what: &str, create: bool) -> anyhow::Result<Option<[u8;
             path.display()
         );
     }
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the {what} {}", path.display()))?;
+    // A key file is 64 hex digits and a newline: read no more than a page of it (a path to a
+    // device or a huge file is refused, not read to the end).
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(
+            std::fs::File::open(path)
+                .with_context(|| format!("opening the {what} {}", path.display()))?,
+            4096,
+        ),
+        &mut text,
+    )
+    .with_context(|| format!("reading the {what} {}", path.display()))?;
     let mut key = [0u8; 32];
     hex::decode_to_slice(text.trim(), &mut key).map_err(|_| {
         anyhow::anyhow!(

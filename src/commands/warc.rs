@@ -4,14 +4,14 @@
 //! authors who are not vendors. A shared WARC must not. By default each page goes through its
 //! market definition's `[[redact]]` rules (`dnmscope_parse::redact`): a buyer becomes
 //! `[buyer]`, an author the keyed pseudonym the tables use (`[author]` when the pseudonym key
-//! is not at hand). A page the rules find a person on that cannot be replaced byte for byte,
-//! and a page of a market without a definition, is left out and counted. `--raw` writes pages
+//! is not at hand). A page the rules find a person on that cannot be replaced byte for byte, a
+//! page not read whole (past the parser's limits), and a page of a market without a definition
+//! or whose definition has no `[[redact]]` rules, are left out and counted. `--raw` writes pages
 //! as stored; the warcinfo record says which of the two a file is.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use dnmscope_model::{CrawlId, Pseudonym};
@@ -28,6 +28,9 @@ struct Tally {
     spans_replaced: u64,
     pages_redacted: u64,
     withheld_unredactable: u64,
+    /// Pages not read whole (past the parser's limits): a person may be past the cut.
+    withheld_unread: u64,
+    /// Per market: no definition, or one without `[[redact]]` rules.
     withheld_no_definition: BTreeMap<String, u64>,
     purged: u64,
 }
@@ -41,17 +44,14 @@ pub async fn export_warc(
 ) -> anyhow::Result<ExitCode> {
     let store = Store::open(options).await?;
     // The definitions that know where people are on a market's pages.
-    let definitions: Vec<Arc<Market>> = super::crawl::definitions(&config.crawl.definitions_dir)?
-        .into_iter()
-        .map(Arc::new)
-        .collect();
-    let definition_of = |market: &str| -> Option<Arc<Market>> {
+    let definitions: Vec<Market> = super::crawl::definitions(&config.crawl.definitions_dir)?;
+    let definition_of = |market: &str| -> Option<&Market> {
         let wanted = config
             .markets
             .get(market)
-            .and_then(|m| m.definition.clone())
-            .unwrap_or_else(|| market.to_string());
-        definitions.iter().find(|d| d.name == wanted).cloned()
+            .and_then(|m| m.definition.as_deref())
+            .unwrap_or(market);
+        definitions.iter().find(|d| d.name == wanted)
     };
     let pseudonyms = if raw {
         None
@@ -101,7 +101,20 @@ pub async fn export_warc(
                 continue;
             };
             let text = String::from_utf8_lossy(&capture.body);
-            let people = redact::identifiers(&definition, &text);
+            let (people, unread) =
+                redact::identifiers_within(definition, &text, dnmscope_parse::Limits::default());
+            if unread.iter().any(|reason| reason == redact::NO_RULES) {
+                *tally
+                    .withheld_no_definition
+                    .entry(capture.market.to_string())
+                    .or_default() += 1;
+                continue;
+            }
+            if !unread.is_empty() {
+                tracing::debug!(capture = id, reasons = ?unread, "page left out: not read whole");
+                tally.withheld_unread += 1;
+                continue;
+            }
             if !people.is_empty() {
                 let market = capture.market.clone();
                 let replace = |person: &Identifier| match (person.kind, &pseudonyms) {
@@ -156,9 +169,15 @@ pub async fn export_warc(
                 tally.withheld_unredactable
             );
         }
+        if tally.withheld_unread > 0 {
+            println!(
+                "left out: {} pages that could not be read whole (past the parser's limits), so a person past the cut would not be found",
+                tally.withheld_unread
+            );
+        }
         for (market, n) in &tally.withheld_no_definition {
             println!(
-                "left out: {n} pages of {market}, which has no market definition to redact them by"
+                "left out: {n} pages of {market}, which has no market definition with [[redact]] rules to redact them by"
             );
         }
     }

@@ -10,13 +10,14 @@
 //! - a rating imported from the other account's market shown on a profile: 0.6, unless the
 //!   numbers it claims (rating, sales) contradict what the other account was observed showing
 //!   (a rating more than 0.15 off, or sales more than a quarter plus 10 off, at the observation
-//!   nearest the claim): a forged import is no evidence;
+//!   nearest the claim): invented figures are no evidence;
 //! - overlapping listing titles: 0.25 × their Jaccard similarity.
 //!
 //! When both accounts show keys and none is shared, and no imported rating vouches for a move
-//! (shown and not contradicted), the score is multiplied by 0.35: people who move keep their key
-//! far more often than not, and an account that copies a handle with a key of its own is
-//! another person more often than not.
+//! (shown, not contradicted, and of an account last seen before the claimer was first seen),
+//! the score is multiplied by 0.35: people who move keep their key far more often than not, and
+//! an account that copies a live vendor's handle and figures with a key of its own is another
+//! person more often than not.
 //! A link is `probable` at a score of at least [`LINK_THRESHOLD`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -37,8 +38,6 @@ pub struct Profile {
     pub vendor_id: i64,
     pub handle: String,
     pub fingerprints: BTreeSet<String>,
-    /// Markets named by imported ratings, normalised.
-    pub imported_from: BTreeSet<String>,
     /// Imported ratings as shown: the market (normalised) and the text ("4.87/5 (123 sales)").
     pub imported: BTreeSet<(String, String)>,
     /// What the account showed of itself when observed: (when, rating, sales).
@@ -46,6 +45,13 @@ pub struct Profile {
     pub titles: BTreeSet<String>,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+}
+
+impl Profile {
+    /// The markets (normalised) its imported ratings name.
+    pub fn imported_from(&self) -> BTreeSet<&str> {
+        self.imported.iter().map(|(m, _)| m.as_str()).collect()
+    }
 }
 
 /// One candidate link with its evidence.
@@ -59,6 +65,9 @@ pub struct Link {
     pub handle_similarity: f64,
     pub handle_evidence: &'static str,
     pub imported_rating: bool,
+    /// The imported rating is of an account last seen before the claimer first was: a move,
+    /// which is when a vendor may also have changed key.
+    pub moved: bool,
     /// A profile claims a rating from the other market that the other account's observed rating
     /// or sales contradict: (claimed text, observed rating, observed sales).
     pub imported_contradicted: Option<(String, Option<f64>, Option<u64>)>,
@@ -97,7 +106,14 @@ impl Link {
             ));
         }
         if self.imported_rating {
-            parts.push("a profile shows a rating imported from the other market".to_string());
+            parts.push(format!(
+                "a profile shows a rating imported from the other market{}",
+                if self.moved {
+                    ", whose account was gone when it appeared"
+                } else {
+                    ", whose account was still seen after it appeared"
+                }
+            ));
         }
         if let Some((claimed, rating, sales)) = &self.imported_contradicted {
             parts.push(format!(
@@ -133,7 +149,6 @@ pub fn profiles(data: &Dataset) -> Vec<Profile> {
                 vendor_id: id,
                 handle: handle.to_string(),
                 fingerprints: BTreeSet::new(),
-                imported_from: BTreeSet::new(),
                 imported: BTreeSet::new(),
                 stats: Vec::new(),
                 titles: BTreeSet::new(),
@@ -180,10 +195,7 @@ pub fn profiles(data: &Dataset) -> Vec<Profile> {
     for (key, fingerprint, imported, title, stats) in extra {
         if let Some(p) = map.get_mut(&key) {
             p.fingerprints.extend(fingerprint);
-            for (market, text) in imported {
-                p.imported_from.insert(market.clone());
-                p.imported.insert((market, text));
-            }
+            p.imported.extend(imported);
             if let Some(title) = title {
                 p.titles.insert(title_core(&title));
             }
@@ -347,21 +359,23 @@ fn score_pair(profiles: &[Profile], a: usize, b: usize) -> Link {
     let names = |market: &str| normalise(market).replace(' ', "");
     // Imports from the other account's market, each checked against what it showed.
     let mut shown = false;
+    let mut moved = false;
     let mut imported_contradicted = None;
     for (claimer, other) in [(pa, pb), (pb, pa)] {
         let market = names(&other.market);
         for (_, text) in claimer.imported.iter().filter(|(m, _)| *m == market) {
             shown = true;
-            if let Some(observed) = contradiction(text, claimer.first_seen, other) {
-                imported_contradicted.get_or_insert((text.clone(), observed.0, observed.1));
+            match contradiction(text, claimer.first_seen, other) {
+                Some(observed) => {
+                    imported_contradicted.get_or_insert((text.clone(), observed.0, observed.1));
+                }
+                // A move: the claimed account was gone when the claimer appeared.
+                None => moved |= other.last_seen <= claimer.first_seen,
             }
         }
     }
-    // Profiles built without texts (older callers) count the market names alone.
-    shown = shown
-        || (pa.imported.is_empty() && pa.imported_from.contains(&names(&pb.market)))
-        || (pb.imported.is_empty() && pb.imported_from.contains(&names(&pa.market)));
     let imported_rating = shown && imported_contradicted.is_none();
+    let moved = imported_rating && moved;
     let listing_overlap = jaccard(&pa.titles, &pb.titles);
     let mut weights = vec![handle_weight, 0.25 * listing_overlap];
     if same_pgp {
@@ -371,7 +385,7 @@ fn score_pair(profiles: &[Profile], a: usize, b: usize) -> Link {
         weights.push(0.6);
     }
     let mut score = 1.0 - weights.iter().map(|w| 1.0 - w).product::<f64>();
-    if pgp_conflict && !imported_rating {
+    if pgp_conflict && !moved {
         score *= 0.35;
     }
     Link {
@@ -383,6 +397,7 @@ fn score_pair(profiles: &[Profile], a: usize, b: usize) -> Link {
         handle_similarity,
         handle_evidence,
         imported_rating,
+        moved,
         imported_contradicted,
         listing_overlap,
         via: None,
@@ -507,7 +522,7 @@ pub fn links_table(profiles: &[Profile], links: &[Link]) -> Table {
             Column::new("same_pgp", T::Boolean, "the accounts showed the same PGP fingerprint"),
             Column::new("pgp_conflict", T::Boolean, "both showed keys and none is shared"),
             Column::new("handle_similarity", T::Float, "0-1, edit similarity of the handles"),
-            Column::new("imported_rating", T::Boolean, "a profile shows a rating imported from the other market"),
+            Column::new("imported_rating", T::Boolean, "a profile shows a rating imported from the other market, which the other account's observed rating and sales do not contradict"),
             Column::new("listing_overlap", T::Float, "Jaccard similarity of listing titles without quantities"),
             Column::new("evidence", T::Text, "the evidence in words"),
         ],
@@ -555,7 +570,6 @@ mod tests {
             vendor_id: 1,
             handle: "h".into(),
             fingerprints: BTreeSet::new(),
-            imported_from: BTreeSet::new(),
             imported: BTreeSet::new(),
             stats: vec![
                 (at(10), Some(4.9), Some(100)),
@@ -574,6 +588,43 @@ mod tests {
         assert!(contradiction("4.30/5 (180 sales)", at(22), &other).is_some());
         // Nothing to check against: no contradiction.
         assert_eq!(contradiction("trusted vendor", at(22), &other), None);
+    }
+
+    #[test]
+    fn an_imported_rating_outweighs_a_key_conflict_only_for_a_move() {
+        let at = |day: i64| DateTime::<Utc>::from_timestamp(day * 86_400, 0).unwrap();
+        let profile = |market: &str, key: &str, seen: (i64, i64)| Profile {
+            market: market.into(),
+            vendor_id: 1,
+            handle: "GreenDragon".into(),
+            fingerprints: BTreeSet::from([key.to_string()]),
+            imported: BTreeSet::new(),
+            stats: vec![(at(seen.1), Some(4.9), Some(100))],
+            titles: BTreeSet::new(),
+            first_seen: at(seen.0),
+            last_seen: at(seen.1),
+        };
+        let claim = || BTreeSet::from([("alpha".to_string(), "4.90/5 (100 sales)".to_string())]);
+        // The original account, last seen on day 20.
+        let original = profile("alpha", "k1", (0, 20));
+        // A new key on another market from day 22 with the original's figures: a move.
+        let mut mover = profile("beta", "k2", (22, 40));
+        mover.imported = claim();
+        // The same from day 10, while the original still sells: a copy.
+        let mut copy = profile("beta", "k3", (10, 40));
+        copy.imported = claim();
+        let moved = score_pair(&[original.clone(), mover], 0, 1);
+        assert!(moved.moved && moved.imported_rating && moved.pgp_conflict);
+        assert!(moved.score >= LINK_THRESHOLD, "{}", moved.score);
+        let copied = score_pair(&[original.clone(), copy], 0, 1);
+        assert!(copied.imported_rating && !copied.moved);
+        assert!(copied.score < LINK_THRESHOLD, "{}", copied.score);
+        // Invented figures are no evidence, whenever they appear.
+        let mut liar = profile("beta", "k4", (22, 40));
+        liar.imported = BTreeSet::from([("alpha".to_string(), "4.95/5 (2400 sales)".to_string())]);
+        let lied = score_pair(&[original, liar], 0, 1);
+        assert!(!lied.imported_rating && lied.imported_contradicted.is_some());
+        assert!(lied.score < LINK_THRESHOLD, "{}", lied.score);
     }
 
     #[test]

@@ -312,8 +312,8 @@ async fn indicators_recover_the_simulated_truth() {
             profiles[l.b].handle,
             l.score,
             l.evidence(&profiles),
-            profiles[l.a].imported_from,
-            profiles[l.b].imported_from,
+            profiles[l.a].imported_from(),
+            profiles[l.b].imported_from(),
         );
     }
     let candidates: BTreeSet<(usize, usize)> =

@@ -14,7 +14,8 @@
 //! Then the cost of encrypting raw bodies at rest, on the two paths that write them, each run
 //! with the store's raw-body key and without, interleaved (DNMSCOPE_BENCH_ENCRYPTION_ROUNDS
 //! rounds, default 5; 0: skipped), medians of CPU per page:
-//! - the crawl path: the same crawl with no latency and no politeness wait (fetch, parse, store);
+//! - the crawl path: the same crawl with no latency and a rate limit it never reaches (fetch,
+//!   parse, store);
 //! - the import path: the crawled pages (DNMSCOPE_BENCH_IMPORT_PAGES of them, default 2000,
 //!   cycled with distinct URLs) stored, parsed and ingested into a new store, as an import does.
 
@@ -201,7 +202,7 @@ fn encryption_cost(
     }
     let (plain, sealed) = (median(crawl_cpu[0].clone()), median(crawl_cpu[1].clone()));
     println!(
-        "  crawl path (no latency, no politeness wait): {plain:.3} ms plain, {sealed:.3} ms encrypted: {:+.1} %",
+        "  crawl path (no latency, rate limit out of reach): {plain:.3} ms plain, {sealed:.3} ms encrypted: {:+.1} %",
         (sealed / plain - 1.0) * 100.0
     );
     let definitions = dnmscope_parse::builtin_markets().expect("definitions");

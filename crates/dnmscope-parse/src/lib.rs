@@ -39,7 +39,7 @@ use serde_json::{Map, Value};
 pub use definition::{builtin_markets, DefinitionError, Market};
 pub use guard::Limits;
 pub use into_model::{to_extraction, PageContext};
-pub use redact::{identifiers, identifiers_within, redact, Identifier, IdentifierKind, Redacted};
+pub use redact::{identifiers_within, redact, Identifier, IdentifierKind, Redacted};
 pub use yields::FieldYield;
 
 /// What the parser made of one page.

@@ -4,7 +4,7 @@
 //!
 //! Two halves that meet only in [`Identifier`]:
 //!
-//! - [`identifiers`] reads the page's tree (built through the same guard as [`crate::parse_page`],
+//! - [`identifiers_within`] reads the page's tree (built through the same guard as [`crate::parse_page`],
 //!   so a hostile page costs no more) and returns what each rule's elements say, white space
 //!   collapsed as the extractor collapses it.
 //! - [`redact`] works on the bytes as saved, not on a re-serialised tree: the page stays the
@@ -66,23 +66,20 @@ pub struct Identifier {
 /// and [`redact`]'s cost grows with it. They are reported missed.
 pub const MAX_IDENTIFIER_CHARS: usize = 200;
 
-/// Never fails: the people a page names, by the definition's redact rules (deduplicated, longest
-/// first). The page is read within the default [`Limits`]; see [`identifiers_within`] to learn
-/// whether it was read whole.
-pub fn identifiers(market: &Market, html: &str) -> Vec<Identifier> {
-    identifiers_within(market, html, Limits::default()).0
-}
+/// Why [`identifiers_within`] could not look: the definition marks no one.
+pub const NO_RULES: &str = "the market definition has no [[redact]] rules";
 
 /// The people a page names, and why the list may be incomplete: the limits the page reached
-/// (cut or refused, as in [`crate::ParsedPage`]'s diagnostics). People past a cut are not found,
-/// so a page with any reason here cannot be shared safely.
+/// (cut or refused, as in [`crate::ParsedPage`]'s diagnostics), or [`NO_RULES`]. People past a
+/// cut are not found, and a definition without rules finds no one, so a page with any reason
+/// here cannot be shared safely.
 pub fn identifiers_within(
     market: &Market,
     html: &str,
     limits: Limits,
 ) -> (Vec<Identifier>, Vec<String>) {
     if market.redact.is_empty() {
-        return (Vec::new(), Vec::new());
+        return (Vec::new(), vec![NO_RULES.to_string()]);
     }
     let (doc, _, cuts) = guard::parse_bounded(html, limits);
     let mut found = Vec::new();
@@ -641,7 +638,9 @@ selector = "span.author"
                     <td class=buyer>b***3 (1)</td></tr></table>\
                     <dl class=review><dt>From</dt><dd>k***8</dd><dt>Paid</dt><dd>USD 1</dd></dl>\
                     <span class=author>joe</span><a class=author>VendorX</a><span class=author> </span>";
-        let found: Vec<String> = identifiers(&market, html)
+        let (found, reasons) = identifiers_within(&market, html, Limits::default());
+        assert!(reasons.is_empty(), "{reasons:?}");
+        let found: Vec<String> = found
             .iter()
             .map(|i| format!("{}:{}", i.kind.as_str(), i.text))
             .collect();
@@ -682,5 +681,11 @@ selector = "span.author"
         };
         let (_, cut) = identifiers_within(&markets[2], &pages[0], small);
         assert!(!cut.is_empty(), "a page past the limits says so");
+        // A definition without rules finds no one, and says it did not look.
+        let bare = market("name = \"bare\"\n");
+        let (found, reasons) =
+            identifiers_within(&bare, "<td class=buyer>b***3</td>", Limits::default());
+        assert!(found.is_empty());
+        assert_eq!(reasons, [NO_RULES]);
     }
 }

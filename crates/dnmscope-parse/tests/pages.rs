@@ -740,7 +740,11 @@ fn fuzz_trials() -> Vec<Trial> {
                         };
                         let _ = dnmscope_parse::to_extraction(&parsed, &ctx);
                         let _ = dnmscope_parse::to_extraction(&auto, &ctx);
-                        let found = dnmscope_parse::identifiers(definition, &mutated);
+                        let (found, _) = dnmscope_parse::identifiers_within(
+                            definition,
+                            &mutated,
+                            Limits::default(),
+                        );
                         let _ =
                             dnmscope_parse::redact(mutated.as_bytes(), &found, |_| "[x]".into());
                         serde_json::to_string(&parsed).expect("a parsed page serialises");

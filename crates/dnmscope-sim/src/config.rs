@@ -210,7 +210,7 @@ pub struct Impersonators {
     /// when there is one).
     pub count: u32,
     /// Share of impersonators whose profile claims the copied vendor's rating from the copied
-    /// vendor's market (a forged imported rating).
+    /// vendor's market (a forged imported rating, with the figures the copied vendor shows).
     pub forged_rating_share: f64,
 }
 
@@ -352,9 +352,9 @@ impl WorldConfig {
                 f.campaign_days_min, f.campaign_days_max
             ));
         }
-        if f.reviews_min == 0 || f.reviews_min > f.reviews_max || f.reviews_max > 10_000 {
+        if f.reviews_min == 0 || f.reviews_min > f.reviews_max || f.reviews_max > 1_000 {
             return Some(format!(
-                "fake_reviews.reviews_min and reviews_max must satisfy 1 <= min <= max <= 10000, not {} and {}",
+                "fake_reviews.reviews_min and reviews_max must satisfy 1 <= min <= max <= 1000, not {} and {}",
                 f.reviews_min, f.reviews_max
             ));
         }

@@ -850,15 +850,19 @@ impl<'c> Generator<'c> {
             self.person_key.push(key);
             self.person_handle.push(victim.handle.clone());
             let account = self.new_account(&mut rng, person, market, joined, &victim.handle, key);
-            let forged = rng.gen_bool(config.forged_rating_share);
+            // A forger copies the figures the copied vendor shows (anyone can read them), so
+            // the claim agrees with what a crawler saw of the original.
+            let forged = rng
+                .gen_bool(config.forged_rating_share)
+                .then(|| self.rating_so_far(target, joined));
             let victim_market = self.markets[victim.market as usize].name.clone();
             let v = &mut self.vendors[account as usize];
             v.impersonates = Some(target);
-            if forged {
+            if let Some((rating, sales)) = forged {
                 v.imported = vec![ImportedRating {
                     market: victim_market,
-                    rating: Decimal::new(rng.gen_range(480..=500), 2),
-                    sales: rng.gen_range(500..5000),
+                    rating,
+                    sales,
                 }];
             }
             self.populate(account);
@@ -914,26 +918,31 @@ impl<'c> Generator<'c> {
             self.vendors[account as usize].fake_campaign = Some((start, stop));
             let market = self.vendors[account as usize].market;
             let reviews = rng.gen_range(how.reviews_min..=how.reviews_max);
+            // The account's listings, once per campaign (in id order, as each review picks).
+            let own: Vec<u32> = (0..self.listings.len() as u32)
+                .filter(|&l| self.listings[l as usize].vendor == account)
+                .collect();
             for _ in 0..reviews {
                 let day = rng.gen_range(start..stop);
-                let active: Vec<u32> = (0..self.listings.len() as u32)
+                let active: Vec<u32> = own
+                    .iter()
+                    .copied()
                     .filter(|&l| {
                         let l = &self.listings[l as usize];
-                        l.vendor == account && l.first_day <= day && day < l.end_day
+                        l.first_day <= day && day < l.end_day
                     })
                     .collect();
                 let Some(&listing) = active.choose(&mut rng) else {
                     continue;
                 };
-                // An aged account: a buyer of the market made at least two weeks before.
+                // An aged account: a buyer of the market made at least two weeks before (the
+                // pool is in creation order, so they are a prefix of it).
                 let aged = (how.aged_buyers > 0.0 && rng.gen_bool(how.aged_buyers))
                     .then(|| {
-                        let pool: Vec<u32> = self.buyer_pool[market as usize]
-                            .iter()
-                            .copied()
-                            .filter(|&b| self.buyers[b as usize].created + 14 <= day)
-                            .collect();
-                        pool.choose(&mut rng).copied()
+                        let pool = &self.buyer_pool[market as usize];
+                        let aged =
+                            pool.partition_point(|&b| self.buyers[b as usize].created + 14 <= day);
+                        pool[..aged].choose(&mut rng).copied()
                     })
                     .flatten();
                 let buyer = match aged {

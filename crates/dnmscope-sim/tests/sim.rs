@@ -1014,6 +1014,19 @@ fn impersonators_copy_famous_handles_with_keys_and_persons_of_their_own() {
         );
         if let Some(rating) = fake.imported.first() {
             assert_eq!(rating.market, world.markets[victim.market as usize].name);
+            // The copied vendor's own figures when the impersonator appeared.
+            let sales = world
+                .sales
+                .iter()
+                .filter(|s| {
+                    s.day < fake.joined && world.listings[s.listing as usize].vendor == victim.id
+                })
+                .count();
+            assert_eq!(
+                rating.sales as usize, sales,
+                "{} copies {}",
+                fake.handle, victim.handle
+            );
             forged += 1;
         }
     }
