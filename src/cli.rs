@@ -51,6 +51,11 @@ pub enum Command {
     Crawl(CrawlArgs),
     /// Crawl simulated markets on loopback into a SQLite store, one snapshot per simulated day
     Demo(DemoArgs),
+    /// Score the estimators against a simulated world's truth: for each seed, serve the world on
+    /// loopback, crawl it with the real fetcher on seven of its days, run the analytics and
+    /// compare them with what happened (linking, impersonators, review campaigns, sales and
+    /// revenue with their intervals, harm-reduction topics per post, events and migrations)
+    Validate(ValidateArgs),
     /// Fetch pages of configured markets (all at once, each market through its own isolated
     /// circuits) and print each one's status and a summary
     Fetch {
@@ -314,6 +319,32 @@ pub fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
             "{text:?} is longer than a year (366d), the longest interval"
         )),
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// A world file (TOML, see config/worlds/); its knobs change the validation world (24
+    /// vendors, 30 days), whose size the file may also set [default: the validation world]
+    #[arg(long, value_name = "FILE")]
+    pub world: Option<PathBuf>,
+    /// Simulated days of the world (crawled on seven of them) [default: 30, or the file's]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(10..=365))]
+    pub days: Option<u32>,
+    /// People selling [default: 24, or the file's]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(4..=2000))]
+    pub vendors: Option<u32>,
+    /// A seed to run (repeat for several; each is a different world of the same kind)
+    #[arg(long = "seed", default_values_t = [71u64, 72, 5])]
+    pub seeds: Vec<u64>,
+    /// Print the scorecards as JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+    /// Also print the errors behind the figures (false and missed links, missed campaigns)
+    #[arg(long)]
+    pub details: bool,
+    /// Write the table as a Markdown file too (a section for the report or README)
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod parse;
 mod query;
 mod report;
 mod sim;
+mod validate;
 mod warc;
 
 use std::process::ExitCode;
@@ -30,6 +31,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sim(command) => sim::run(command).await,
         Command::Crawl(args) => crawl::run(args, &config, &store).await,
         Command::Demo(args) => demo::run(args, &store).await,
+        Command::Validate(args) => validate::run(args).await,
         Command::Fetch {
             urls,
             market,

@@ -369,8 +369,9 @@ fn score_pair(profiles: &[Profile], a: usize, b: usize) -> Link {
                 Some(observed) => {
                     imported_contradicted.get_or_insert((text.clone(), observed.0, observed.1));
                 }
-                // A move: the claimed account was gone when the claimer appeared.
-                None => moved |= other.last_seen <= claimer.first_seen,
+                // A move: the claimed account was gone when the claimer appeared (seen by an
+                // earlier crawl than the claimer; seen together, both were selling).
+                None => moved |= other.last_seen < claimer.first_seen,
             }
         }
     }
@@ -616,6 +617,12 @@ mod tests {
         let moved = score_pair(&[original.clone(), mover], 0, 1);
         assert!(moved.moved && moved.imported_rating && moved.pgp_conflict);
         assert!(moved.score >= LINK_THRESHOLD, "{}", moved.score);
+        // Seen first by the crawl that saw the original last: both were selling then.
+        let mut same_crawl = profile("beta", "k4", (20, 40));
+        same_crawl.imported = claim();
+        let together = score_pair(&[original.clone(), same_crawl], 0, 1);
+        assert!(together.imported_rating && !together.moved);
+        assert!(together.score < LINK_THRESHOLD, "{}", together.score);
         let copied = score_pair(&[original.clone(), copy], 0, 1);
         assert!(copied.imported_rating && !copied.moved);
         assert!(copied.score < LINK_THRESHOLD, "{}", copied.score);

@@ -35,6 +35,8 @@ pub struct FetchSource {
     /// Date captures by the server's `Date` header (the simulator's simulated day), not by
     /// this machine's clock.
     server_dates: bool,
+    /// The latest server date seen (with `server_dates`).
+    last_server_date: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 impl FetchSource {
@@ -44,6 +46,7 @@ impl FetchSource {
             sessions,
             loaded: Mutex::new(HashMap::new()),
             server_dates: false,
+            last_server_date: Mutex::new(None),
         }
     }
 
@@ -91,6 +94,23 @@ impl FetchSource {
     }
 }
 
+impl FetchSource {
+    /// With `server_dates`, dates the capture by its `Date` header and remembers the latest.
+    fn date_by_server(&self, capture: &mut Capture) {
+        if !self.server_dates {
+            return;
+        }
+        if let Some(date) = capture
+            .header("date")
+            .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+        {
+            capture.fetched_at = date.with_timezone(&chrono::Utc);
+            let mut last = self.last_server_date.lock().expect("date lock");
+            *last = Some(last.map_or(capture.fetched_at, |l| l.max(capture.fetched_at)));
+        }
+    }
+}
+
 fn why_refused(reason: &RedirectRefusal) -> &'static str {
     match reason {
         RedirectRefusal::OtherHost => "not one of the market's hosts",
@@ -128,14 +148,7 @@ impl Source for FetchSource {
                         answer: Some(Box::new(capture)),
                     });
                 }
-                if self.server_dates {
-                    if let Some(date) = capture
-                        .header("date")
-                        .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
-                    {
-                        capture.fetched_at = date.with_timezone(&chrono::Utc);
-                    }
-                }
+                self.date_by_server(&mut capture);
                 Ok(capture)
             }
             Err(error) => Err(SourceError {
@@ -150,10 +163,20 @@ impl Source for FetchSource {
                 message: error.to_string(),
                 answer: error.into_answer().map(|mut answer| {
                     answer.crawl = crawl;
+                    self.date_by_server(&mut answer);
                     answer
                 }),
             }),
         }
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        if self.server_dates {
+            if let Some(date) = *self.last_server_date.lock().expect("date lock") {
+                return date;
+            }
+        }
+        chrono::Utc::now()
     }
 
     fn report(&self, market: &MarketName, signal: Signal) {

@@ -1027,7 +1027,7 @@ impl<S: Source> Runner<'_, S> {
         if new_episode {
             let event = MarketEvent {
                 kind: MarketEventKind::NeedsHuman,
-                observed_at: Utc::now(),
+                observed_at: self.source.now(),
                 detail: instructions,
             };
             self.store
@@ -1136,7 +1136,7 @@ impl<S: Source> Runner<'_, S> {
             tracing::warn!(market, "the market stopped answering: marked unreachable for this run, the crawl goes on with the others");
             let event = MarketEvent {
                 kind: MarketEventKind::Outage,
-                observed_at: Utc::now(),
+                observed_at: self.source.now(),
                 detail: format!("unreachable during {}: {}", self.crawl, error.message),
             };
             self.store

@@ -74,4 +74,11 @@ pub trait Source: Sync {
 
     /// Tells the source what a page said about the market's mood.
     fn report(&self, _market: &MarketName, _signal: Signal) {}
+
+    /// The time to date what the run observes without a page (a market that stopped
+    /// answering, one that needs a human): this machine's clock. A source that dates pages by
+    /// the server's clock (the simulator's simulated days) gives the last date it saw.
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
 }
