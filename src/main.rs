@@ -11,7 +11,14 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    install_logging(cli.global.verbose, cli.global.quiet);
+    // `validate` crawls worlds built to fail (seizures, outages, hostile vendors): their
+    // warnings are the expected course of a run, and its output is the table, so it logs only
+    // errors unless asked with -v.
+    let quiet = match cli.command {
+        cli::Command::Validate(_) if cli.global.verbose == 0 => cli.global.quiet.max(1),
+        _ => cli.global.quiet,
+    };
+    install_logging(cli.global.verbose, quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

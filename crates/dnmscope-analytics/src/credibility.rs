@@ -7,8 +7,16 @@
 //! - `near_duplicate_texts`: in such a burst, most entries repeat a text of the same burst;
 //! - `short_text_burst`: a burst of entries of three words or fewer against the vendor's usual
 //!   rate of such entries (a busy vendor's overall rate can hide a campaign);
-//! - `suspected_campaign`: a burst whose entries are mostly short or repeated, or a burst of
-//!   short entries: the pattern of bought reviews.
+//! - `rate_shift`: one to four weeks in which the vendor received far more entries than its own
+//!   rate on its other days predicts (at least twice as many, at least 10 more, and a Poisson
+//!   tail probability below one in a million): bought reviews spread over weeks and written
+//!   like real ones, which neither text nor a three-day burst shows;
+//! - `negative_shift`: the same test on the vendor's negative entries alone (negative, or a
+//!   score in the bottom two fifths of its scale), against its own rate of them and against
+//!   its share of negatives (or its market's, when larger) for the entries of the window: a
+//!   wave of bad reviews a competitor bought, or a vendor that stopped shipping;
+//! - `suspected_campaign`: a burst whose entries are mostly short or repeated, a burst of short
+//!   entries, a rate shift or a negative shift: the patterns of bought reviews.
 //!
 //! Reviews from new buyer accounts are a known signal too, but dnmscope stores nothing about
 //! buyers (not even their order counts), so it is not computed.
@@ -22,6 +30,14 @@ use crate::indicators::{int, text};
 use crate::table::{Cell, Column, ColumnType as T, Table};
 
 const WINDOW_DAYS: i64 = 3;
+/// Rate shifts are looked for in windows of these lengths (days)...
+const SHIFT_WINDOWS: [i64; 4] = [7, 14, 21, 28];
+/// ...with at least this many times the entries the vendor's rate elsewhere predicts,
+const SHIFT_FACTOR: f64 = 2.0;
+/// at least this many more,
+const SHIFT_EXCESS: f64 = 10.0;
+/// and a Poisson upper tail below this (a vendor of a year is tested about 1,400 times).
+const SHIFT_P: f64 = 1e-6;
 const MIN_BURST: usize = 8;
 const BURST_FACTOR: f64 = 4.0;
 
@@ -41,6 +57,21 @@ pub struct Flag {
 struct Entry {
     day: NaiveDate,
     text: String,
+    negative: bool,
+}
+
+/// Whether a stored rating (`positive`, `neutral`, `negative`, a score, `unknown`) is bad: a
+/// score in the bottom two fifths of the scale it appears to be on (5, 10 or 100 points).
+fn is_negative(rating: &str) -> bool {
+    if rating == "negative" {
+        return true;
+    }
+    match rating.parse::<f64>() {
+        Ok(score) if score <= 5.0 => score <= 2.0,
+        Ok(score) if score <= 10.0 => score <= 4.0,
+        Ok(score) => score <= 40.0,
+        Err(_) => false,
+    }
 }
 
 /// Flags for every vendor with feedback.
@@ -57,8 +88,20 @@ pub fn review_flags(data: &Dataset) -> Vec<Flag> {
             .push(Entry {
                 day: Dataset::feedback_day(f),
                 text: normalise(&f.text),
+                negative: is_negative(&f.rating),
             });
     }
+    // Each market's share of negative entries: the least a vendor's own share is taken to be.
+    let mut market_negative: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for ((market, _), (_, entries)) in &by_vendor {
+        let e = market_negative.entry(market.as_str()).or_default();
+        e.0 += entries.iter().filter(|x| x.negative).count();
+        e.1 += entries.len();
+    }
+    let market_negative: BTreeMap<String, f64> = market_negative
+        .into_iter()
+        .map(|(m, (neg, all))| (m.to_string(), neg as f64 / all.max(1) as f64))
+        .collect();
     let mut flags = Vec::new();
     for ((market, vendor_id), (vendor, mut entries)) in by_vendor {
         entries.sort_by_key(|e| e.day);
@@ -175,8 +218,248 @@ pub fn review_flags(data: &Dataset) -> Vec<Flag> {
                 });
             }
         }
+        // Weeks of more entries than the vendor's own rate predicts, whatever their texts.
+        let mut windows_so_far: Vec<(NaiveDate, NaiveDate)> = flags
+            .iter()
+            .filter(|f| {
+                f.flag == "suspected_campaign" && f.market == market && f.vendor_id == vendor_id
+            })
+            .map(|f| (f.from, f.to))
+            .collect();
+        let negative_days: Vec<NaiveDate> = entries
+            .iter()
+            .filter(|e| e.negative)
+            .map(|e| e.day)
+            .collect();
+        let shifts = rate_shifts(&all_days, first, last)
+            .into_iter()
+            .map(|s| (false, s))
+            .chain(
+                negative_waves(
+                    &all_days,
+                    &negative_days,
+                    first,
+                    last,
+                    market_negative.get(&market).copied().unwrap_or(0.0),
+                )
+                .into_iter()
+                .chain(rate_shifts(&negative_days, first, last))
+                .map(|s| (true, s)),
+            );
+        for (negative, shift) in shifts {
+            if windows_so_far
+                .iter()
+                .any(|(from, to)| shift.start <= *to && *from <= shift.end)
+            {
+                continue;
+            }
+            windows_so_far.push((shift.start, shift.end));
+            let days = (shift.end - shift.start).num_days() + 1;
+            let what = if negative {
+                "negative entries"
+            } else {
+                "entries"
+            };
+            for (flag, evidence) in [
+                (
+                    if negative {
+                        "negative_shift"
+                    } else {
+                        "rate_shift"
+                    },
+                    format!(
+                        "{} {what} in the {days} days from {} to {}, where the vendor's rate of \
+                         them on its other days predicts {:.1} (Poisson tail probability {:.1e})",
+                        shift.count, shift.start, shift.end, shift.expected, shift.p
+                    ),
+                ),
+                (
+                    "suspected_campaign",
+                    format!(
+                        "{:.1} times the vendor's usual number of {what} over {days} days from \
+                         {} to {}",
+                        shift.count as f64 / shift.expected.max(f64::MIN_POSITIVE),
+                        shift.start,
+                        shift.end
+                    ),
+                ),
+            ] {
+                flags.push(Flag {
+                    market: market.clone(),
+                    vendor_id,
+                    vendor: vendor.clone(),
+                    flag,
+                    from: shift.start,
+                    to: shift.end,
+                    entries: shift.count,
+                    evidence,
+                });
+            }
+        }
     }
     flags
+}
+
+/// A window of more entries than the vendor's rate elsewhere predicts.
+#[derive(Debug, Clone, PartialEq)]
+struct Shift {
+    start: NaiveDate,
+    end: NaiveDate,
+    count: usize,
+    expected: f64,
+    p: f64,
+}
+
+/// P(X >= k) for X ~ Poisson(lambda), summed in log space from k up.
+fn poisson_tail(k: usize, lambda: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if lambda <= 0.0 {
+        return 0.0;
+    }
+    let ln_factorial = |n: usize| (1..=n).map(|i| (i as f64).ln()).sum::<f64>();
+    let mut log_term = -lambda + k as f64 * lambda.ln() - ln_factorial(k);
+    let mut total = 0.0;
+    let mut i = k;
+    loop {
+        let term = log_term.exp();
+        total += term;
+        i += 1;
+        log_term += lambda.ln() - (i as f64).ln();
+        if term < total * 1e-12 || i > k + 10_000 {
+            break;
+        }
+    }
+    total.min(1.0)
+}
+
+/// Windows of `SHIFT_WINDOWS` days among `days` (one per entry, sorted) between `first` and
+/// `last` with far more entries than the rate outside them predicts, most improbable first, not
+/// overlapping. A window needs at least as many days outside it as inside.
+fn rate_shifts(days: &[NaiveDate], first: NaiveDate, last: NaiveDate) -> Vec<Shift> {
+    let span = (last - first).num_days() + 1;
+    let Ok(len) = usize::try_from(span) else {
+        return Vec::new();
+    };
+    // Entries per day and prefix sums.
+    let mut per_day = vec![0usize; len];
+    for day in days {
+        if let Ok(i) = usize::try_from((*day - first).num_days()) {
+            if i < len {
+                per_day[i] += 1;
+            }
+        }
+    }
+    let mut prefix = vec![0usize; len + 1];
+    for (i, n) in per_day.iter().enumerate() {
+        prefix[i + 1] = prefix[i] + n;
+    }
+    let total = prefix[len];
+    let mut candidates: Vec<Shift> = Vec::new();
+    for w in SHIFT_WINDOWS {
+        if span < 2 * w {
+            continue;
+        }
+        let w_len = w as usize;
+        for start in 0..=len - w_len {
+            let count = prefix[start + w_len] - prefix[start];
+            let usual = (total - count) as f64 / (span - w) as f64 * w as f64;
+            let expected = usual.max(0.5);
+            if (count as f64) < SHIFT_FACTOR * expected || (count as f64) - expected < SHIFT_EXCESS
+            {
+                continue;
+            }
+            let p = poisson_tail(count, expected);
+            if p < SHIFT_P {
+                let from = first + chrono::Days::new(start as u64);
+                candidates.push(Shift {
+                    start: from,
+                    end: from + chrono::Days::new(w as u64 - 1),
+                    count,
+                    expected,
+                    p,
+                });
+            }
+        }
+    }
+    candidates.sort_by(|a, b| a.p.total_cmp(&b.p).then(a.start.cmp(&b.start)));
+    let mut found: Vec<Shift> = Vec::new();
+    for c in candidates {
+        if found.iter().all(|f| c.end < f.start || f.end < c.start) {
+            found.push(c);
+        }
+    }
+    found
+}
+
+/// Windows of `SHIFT_WINDOWS` days whose negative entries far exceed what the vendor's share of
+/// negatives predicts for the window's entries: that share is the vendor's own outside the
+/// window or, when larger, its market's (so a young vendor with no history outside is judged
+/// against its peers). Same thresholds as [`rate_shifts`]; most improbable first, not
+/// overlapping.
+fn negative_waves(
+    days: &[NaiveDate],
+    negative_days: &[NaiveDate],
+    first: NaiveDate,
+    last: NaiveDate,
+    market_share: f64,
+) -> Vec<Shift> {
+    let span = (last - first).num_days() + 1;
+    let Ok(len) = usize::try_from(span) else {
+        return Vec::new();
+    };
+    let prefix = |days: &[NaiveDate]| {
+        let mut per_day = vec![0usize; len + 1];
+        for day in days {
+            if let Ok(i) = usize::try_from((*day - first).num_days()) {
+                if i < len {
+                    per_day[i + 1] += 1;
+                }
+            }
+        }
+        for i in 1..=len {
+            per_day[i] += per_day[i - 1];
+        }
+        per_day
+    };
+    let (all, bad) = (prefix(days), prefix(negative_days));
+    let (total, total_bad) = (all[len], bad[len]);
+    let mut candidates = Vec::new();
+    for w in SHIFT_WINDOWS {
+        let w_len = (w as usize).min(len);
+        for start in 0..=len - w_len {
+            let (m, k) = (
+                all[start + w_len] - all[start],
+                bad[start + w_len] - bad[start],
+            );
+            let own = (total_bad - k) as f64 / (total - m).max(1) as f64;
+            let share = own.max(market_share);
+            let expected = (share * m as f64).max(0.5);
+            if (k as f64) < SHIFT_FACTOR * expected || (k as f64) - expected < SHIFT_EXCESS {
+                continue;
+            }
+            let p = poisson_tail(k, expected);
+            if p < SHIFT_P {
+                let from = first + chrono::Days::new(start as u64);
+                candidates.push(Shift {
+                    start: from,
+                    end: from + chrono::Days::new(w_len as u64 - 1),
+                    count: k,
+                    expected,
+                    p,
+                });
+            }
+        }
+    }
+    candidates.sort_by(|a, b| a.p.total_cmp(&b.p).then(a.start.cmp(&b.start)));
+    let mut found: Vec<Shift> = Vec::new();
+    for c in candidates {
+        if found.iter().all(|f| c.end < f.start || f.end < c.start) {
+            found.push(c);
+        }
+    }
+    found
 }
 
 /// Dense windows of `WINDOW_DAYS` days among sorted `days` (one per entry) between `first` and
@@ -227,7 +510,9 @@ pub fn flags_table(flags: &[Flag]) -> Table {
     let mut table = Table::new(
         "review_flags",
         "Review credibility flags per vendor with their evidence: bursts of feedback, short \
-         generic texts and near-duplicate texts in a burst, and suspected review campaigns. \
+         generic texts and near-duplicate texts in a burst, weeks of far more feedback (or far \
+         more negative feedback) than the vendor's own rate predicts, and suspected review \
+         campaigns. \
          Reviews from new buyer accounts are not assessed: dnmscope stores nothing about buyers.",
         vec![
             Column::new("market", T::Text, "market name"),
@@ -235,7 +520,7 @@ pub fn flags_table(flags: &[Flag]) -> Table {
             Column::new(
                 "flag",
                 T::Text,
-                "feedback_burst, short_generic_texts, near_duplicate_texts, short_text_burst or suspected_campaign",
+                "feedback_burst, short_generic_texts, near_duplicate_texts, short_text_burst, rate_shift, negative_shift or suspected_campaign",
             ),
             Column::new("from", T::Date, "first day of the window"),
             Column::new("to", T::Date, "last day of the window"),
@@ -255,4 +540,85 @@ pub fn flags_table(flags: &[Flag]) -> Table {
         ]);
     }
     table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(n: u64) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Days::new(n)
+    }
+
+    #[test]
+    fn poisson_tail_matches_closed_forms() {
+        // P(X >= 1) = 1 - e^-lambda.
+        assert!((poisson_tail(1, 2.0) - (1.0 - (-2.0f64).exp())).abs() < 1e-12);
+        // P(X >= 2) for lambda 1: 1 - 2/e.
+        assert!((poisson_tail(2, 1.0) - (1.0 - 2.0 / std::f64::consts::E)).abs() < 1e-12);
+        assert_eq!(poisson_tail(0, 3.0), 1.0);
+        assert!(poisson_tail(40, 5.0) < 1e-15);
+    }
+
+    #[test]
+    fn a_steady_rate_is_no_shift_and_two_added_weeks_are() {
+        // One entry a day for 90 days (two on every fifth).
+        let steady: Vec<NaiveDate> = (0..90)
+            .flat_map(|d| std::iter::repeat_n(day(d), if d % 5 == 0 { 2 } else { 1 }))
+            .collect();
+        assert!(rate_shifts(&steady, day(0), day(89)).is_empty());
+        // Plus 30 entries spread over days 40 to 53, two or three a day.
+        let mut campaign = steady.clone();
+        campaign.extend((0..30).map(|i| day(40 + i % 14)));
+        campaign.sort();
+        let shifts = rate_shifts(&campaign, day(0), day(89));
+        assert_eq!(shifts.len(), 1, "{shifts:?}");
+        let s = &shifts[0];
+        assert!(s.start >= day(33) && s.end <= day(60), "{s:?}");
+        assert!(s.count >= 30 && s.p < SHIFT_P, "{s:?}");
+    }
+
+    #[test]
+    fn ratings_are_negative_in_the_bottom_two_fifths_of_their_scale() {
+        for (rating, negative) in [
+            ("negative", true),
+            ("neutral", false),
+            ("positive", false),
+            ("unknown", false),
+            ("1", true),
+            ("2", true),
+            ("3", false),
+            ("4.5", false),
+            ("7", false),
+            ("3.5", false),
+            ("35", true),
+            ("98.5", false),
+        ] {
+            assert_eq!(is_negative(rating), negative, "{rating}");
+        }
+    }
+
+    #[test]
+    fn a_wave_of_negatives_stands_out_against_the_market_even_without_history() {
+        // Ten days of three entries a day; twelve of days 2 to 6's fifteen are negative.
+        let days: Vec<NaiveDate> = (0..10)
+            .flat_map(|d| std::iter::repeat_n(day(d), 3))
+            .collect();
+        let bad: Vec<NaiveDate> = (2..6)
+            .flat_map(|d| std::iter::repeat_n(day(d), 3))
+            .collect();
+        let waves = negative_waves(&days, &bad, day(0), day(9), 0.05);
+        assert_eq!(waves.len(), 1, "{waves:?}");
+        assert_eq!(waves[0].count, 12);
+        // The same share of negatives spread evenly over a vendor's life is its normal.
+        let even: Vec<NaiveDate> = (0..90).map(day).collect();
+        let spread: Vec<NaiveDate> = (0..90).step_by(3).map(day).collect();
+        assert!(negative_waves(&even, &spread, day(0), day(89), 0.05).is_empty());
+    }
+
+    #[test]
+    fn a_short_history_is_not_tested() {
+        let days: Vec<NaiveDate> = (0..40).map(|i| day(i % 10)).collect();
+        assert!(rate_shifts(&days, day(0), day(9)).is_empty());
+    }
 }

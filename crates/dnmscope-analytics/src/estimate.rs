@@ -7,16 +7,21 @@
 //! stand for n / p sales with a standard error of sqrt(n (1 - p)) / p). `sales_sensitivity`
 //! shows the estimate over the whole range of rates, so a reader can substitute their own.
 //!
-//! What it does not correct: entries the crawl never saw (removed before a crawl, or on pages
-//! not reached), bought reviews the credibility flags missed (counted as sales), and real
-//! reviews inside a flagged window (left out with the fakes).
+//! A market that shows only a vendor's latest entries, or a vendor who hides them, still shows
+//! how many there are on the profile (positive, neutral, negative): a vendor whose profile
+//! counts more reviews than the crawls stored entries has the difference added, priced at the
+//! mean of its stored entries (or, with none, at the mean of its listings' prices).
+//!
+//! What it does not correct: entries removed before a crawl, bought reviews the credibility
+//! flags missed (counted as sales), and real reviews inside a flagged window (left out with
+//! the fakes).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::credibility::Flag;
-use crate::data::Sale;
+use crate::data::{Dataset, Sale};
 use crate::indicators::{float, int};
 use crate::table::{Column, ColumnType as T, Table};
 
@@ -55,7 +60,9 @@ pub struct SalesEstimate {
     pub entries: usize,
     /// Entries inside a vendor's suspected-campaign window: left out.
     pub excluded: usize,
-    /// Entries counted: `entries - excluded`.
+    /// Reviews the vendors' profiles count beyond the entries stored (hidden or not shown).
+    pub unseen: usize,
+    /// Reviews counted: `entries - excluded + unseen`.
     pub counted: usize,
     /// USD of the counted entries that have a price.
     pub counted_usd: f64,
@@ -99,17 +106,112 @@ fn campaign_windows(
     windows
 }
 
+/// What a vendor's profile says beyond its stored entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ProfileReviews {
+    /// The most reviews the profile counted (positive + neutral + negative) in any observation.
+    pub reviews: u64,
+    /// The mean over the vendor's observed listings of each one's median USD price: the price
+    /// of a review the crawls could not see, when the vendor has no priced entries.
+    pub listing_usd: Option<f64>,
+}
+
+/// [`ProfileReviews`] per vendor: (market, vendor id) -> what its profile counts.
+pub fn shown_review_counts(data: &Dataset) -> BTreeMap<(String, i64), ProfileReviews> {
+    let mut counts: BTreeMap<(String, i64), ProfileReviews> = BTreeMap::new();
+    for row in &data.vendors {
+        if let Some(c) = row.vendor.feedback_counts {
+            let total = c
+                .positive
+                .saturating_add(c.neutral)
+                .saturating_add(c.negative);
+            let entry = counts
+                .entry((row.market.clone(), row.vendor_id))
+                .or_default();
+            entry.reviews = entry.reviews.max(total);
+        }
+    }
+    // Each listing's USD prices, per vendor.
+    let mut prices: BTreeMap<(String, i64), BTreeMap<i64, Vec<f64>>> = BTreeMap::new();
+    for row in &data.listings {
+        let Some(vendor) = row.vendor_id else {
+            continue;
+        };
+        if !counts.contains_key(&(row.market.clone(), vendor)) {
+            continue;
+        }
+        if let Some((usd, _)) =
+            data.book
+                .listing_usd(&row.market, row.observed_at.date_naive(), &row.listing)
+        {
+            prices
+                .entry((row.market.clone(), vendor))
+                .or_default()
+                .entry(row.listing_id)
+                .or_default()
+                .push(usd);
+        }
+    }
+    for (key, listings) in prices {
+        let medians: Vec<f64> = listings
+            .into_values()
+            .map(|mut p| {
+                p.sort_by(f64::total_cmp);
+                p[p.len() / 2]
+            })
+            .collect();
+        if let Some(entry) = counts.get_mut(&key) {
+            entry.listing_usd = Some(medians.iter().sum::<f64>() / medians.len() as f64);
+        }
+    }
+    counts
+}
+
 /// The estimate for `sales` (from [`crate::Dataset::sales`], filtered as the caller likes),
-/// leaving out entries in the `flags`' suspected campaigns.
-pub fn estimate_sales(sales: &[Sale], flags: &[Flag], rate: ReviewRate) -> SalesEstimate {
+/// adding the reviews `shown` (from [`shown_review_counts`]) counts beyond them and leaving out
+/// entries in the `flags`' suspected campaigns.
+pub fn estimate_sales(
+    sales: &[Sale],
+    shown: &BTreeMap<(String, i64), ProfileReviews>,
+    flags: &[Flag],
+    rate: ReviewRate,
+) -> SalesEstimate {
     let windows = campaign_windows(flags);
     let (mut excluded, mut counted, mut counted_usd) = (0usize, 0usize, 0f64);
+    // Per vendor: entries stored, and the USD of its priced ones.
+    let mut per_vendor: BTreeMap<(&str, i64), (u64, usize, f64)> = BTreeMap::new();
     for sale in sales {
+        if let Some(v) = sale.vendor_id {
+            let e = per_vendor.entry((sale.market.as_str(), v)).or_default();
+            e.0 += 1;
+            if let Some(usd) = sale.usd {
+                e.1 += 1;
+                e.2 += usd;
+            }
+        }
         if in_campaign(sale, &windows) {
             excluded += 1;
         } else {
             counted += 1;
             counted_usd += sale.usd.unwrap_or(0.0);
+        }
+    }
+    let mut unseen = 0usize;
+    for ((market, vendor), profile) in shown {
+        let (stored, priced, usd) = per_vendor
+            .get(&(market.as_str(), *vendor))
+            .copied()
+            .unwrap_or_default();
+        let extra = profile.reviews.saturating_sub(stored);
+        if extra == 0 {
+            continue;
+        }
+        unseen += extra as usize;
+        counted += extra as usize;
+        if priced > 0 {
+            counted_usd += extra as f64 * usd / priced as f64;
+        } else if let Some(price) = profile.listing_usd {
+            counted_usd += extra as f64 * price;
         }
     }
     let n = counted as f64;
@@ -121,6 +223,7 @@ pub fn estimate_sales(sales: &[Sale], flags: &[Flag], rate: ReviewRate) -> Sales
     SalesEstimate {
         entries: sales.len(),
         excluded,
+        unseen,
         counted,
         counted_usd,
         rate,
@@ -134,12 +237,17 @@ pub fn estimate_sales(sales: &[Sale], flags: &[Flag], rate: ReviewRate) -> Sales
 }
 
 /// `sales_sensitivity`: the estimate under review rates from 0.3 to 1.0.
-pub fn sales_sensitivity(sales: &[Sale], flags: &[Flag]) -> Table {
+pub fn sales_sensitivity(
+    sales: &[Sale],
+    shown: &BTreeMap<(String, i64), ProfileReviews>,
+    flags: &[Flag],
+) -> Table {
     let mut table = Table::new(
         "sales_sensitivity",
         "Estimated total sales and revenue under different shares of orders that leave a \
          review (the review rate, which no market shows). Entries in suspected review campaigns \
-         are left out. The interval is the sampling noise of reviewing at that rate (1.96 \
+         are left out; reviews vendors' profiles count beyond the entries stored are added. \
+         The interval is the sampling noise of reviewing at that rate (1.96 \
          standard errors).",
         vec![
             Column::new(
@@ -163,10 +271,14 @@ pub fn sales_sensitivity(sales: &[Sale], flags: &[Flag]) -> Table {
             ),
         ],
     );
+    if sales.is_empty() && shown.is_empty() {
+        return table;
+    }
     for tenth in 3..=10 {
         let p = f64::from(tenth) / 10.0;
         let e = estimate_sales(
             sales,
+            shown,
             flags,
             ReviewRate {
                 low: p,
@@ -178,6 +290,7 @@ pub fn sales_sensitivity(sales: &[Sale], flags: &[Flag]) -> Table {
             float(Some(p)),
             int(e.counted as i64),
             int(e.excluded as i64),
+            int(e.unseen as i64),
             float(Some(e.sales)),
             float(Some(e.sales_low)),
             float(Some(e.sales_high)),
@@ -219,7 +332,12 @@ mod tests {
             entries: 5,
             evidence: String::new(),
         }];
-        let e = estimate_sales(&sales, &flags, ReviewRate::new(0.5, 0.75, 1.0).unwrap());
+        let e = estimate_sales(
+            &sales,
+            &BTreeMap::new(),
+            &flags,
+            ReviewRate::new(0.5, 0.75, 1.0).unwrap(),
+        );
         assert_eq!((e.entries, e.excluded, e.counted), (20, 5, 15));
         assert!((e.sales - 20.0).abs() < 1e-9);
         assert!((e.revenue_usd - 200.0).abs() < 1e-9);
@@ -229,6 +347,29 @@ mod tests {
         let expected_high = 30.0 + 1.96 * (7.5f64).sqrt() / 0.5;
         assert!((e.sales_high - expected_high).abs() < 1e-9);
         assert!((e.revenue_high_usd - expected_high * 10.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn reviews_a_profile_counts_beyond_the_entries_are_added_at_the_vendors_mean_price() {
+        let sales: Vec<Sale> = (1..=10).map(|d| sale(d, f64::from(d))).collect();
+        let profile = |reviews, listing_usd| ProfileReviews {
+            reviews,
+            listing_usd,
+        };
+        let shown = BTreeMap::from([
+            (("m".to_string(), 1), profile(25, Some(1000.0))),
+            // A vendor that hides its entries: priced at its listings' mean.
+            (("m".to_string(), 2), profile(4, Some(7.0))),
+            // Hidden and no priced listing: counted, unpriced.
+            (("m".to_string(), 3), profile(2, None)),
+            // A profile counting fewer than stored changes nothing.
+            (("n".to_string(), 1), profile(0, None)),
+        ]);
+        let rate = ReviewRate::new(1.0, 1.0, 1.0).unwrap();
+        let e = estimate_sales(&sales, &shown, &[], rate);
+        assert_eq!((e.entries, e.unseen, e.counted), (10, 21, 31));
+        // 55 USD stored, mean 5.5, 15 more at 5.5 (not the listings' 1000), 4 at 7.
+        assert!((e.counted_usd - (55.0 + 15.0 * 5.5 + 4.0 * 7.0)).abs() < 1e-9);
     }
 
     #[test]

@@ -32,7 +32,10 @@ pub use credibility::{flags_table, review_flags, Flag};
 pub use data::{Dataset, Sale};
 pub use dnmscope_store::Period;
 pub use error::AnalyticsError;
-pub use estimate::{estimate_sales, sales_sensitivity, ReviewRate, SalesEstimate};
+pub use estimate::{
+    estimate_sales, sales_sensitivity, shown_review_counts, ProfileReviews, ReviewRate,
+    SalesEstimate,
+};
 pub use events::{event_tables, Migration};
 pub use harm::{topics_of, TOPICS};
 pub use indicators::SALES_ASSUMPTIONS;
@@ -189,7 +192,11 @@ pub async fn compute_all(store: &Store, filter: &Filter) -> Result<Indicators, A
     tables.extend(event_tables);
     tables.push(linking::links_table(&profiles, &links));
     let flags = credibility::review_flags(&data);
-    tables.push(estimate::sales_sensitivity(&sales, &flags));
+    tables.push(estimate::sales_sensitivity(
+        &sales,
+        &estimate::shown_review_counts(&data),
+        &flags,
+    ));
     tables.push(credibility::flags_table(&flags));
     tables.push(harm::harm_reduction_table(&data, period));
 

@@ -45,6 +45,24 @@ pub struct Behaviour {
     pub migration: MigrationBehaviour,
     pub impersonators: Impersonators,
     pub fake_reviews: FakeReviews,
+    pub feedback: FeedbackBehaviour,
+}
+
+/// How buyers review and how markets show reviews.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedbackBehaviour {
+    /// The share of real sales that leave a review on each market, in market order (a market
+    /// not listed uses `feedback_rate`).
+    pub rate_by_market: Vec<f64>,
+    /// How that share changes over the run: added per 30 days (-0.2: buyers review less and
+    /// less), the result kept between 0 and 1.
+    pub rate_change_per_30_days: f64,
+    /// Share of vendor accounts that hide their feedback: their pages show the rating and
+    /// counts but no entries.
+    pub hidden_share: f64,
+    /// Markets show only a vendor's latest this many entries (0: all of them).
+    pub show_last: u32,
 }
 
 /// How the vendors who buy reviews (`fake_review_share` of them) run their campaigns.
@@ -63,6 +81,9 @@ pub struct FakeReviews {
     /// Share of the reviews left by aged buyer accounts (existing buyers with orders behind
     /// them) rather than accounts made for the review.
     pub aged_buyers: f64,
+    /// Share of campaigns that are negative: one- and two-star reviews a competitor buys
+    /// against the vendor.
+    pub negative_share: f64,
 }
 
 impl Default for FakeReviews {
@@ -74,6 +95,7 @@ impl Default for FakeReviews {
             reviews_max: 40,
             text: FakeText::Short,
             aged_buyers: 0.0,
+            negative_share: 0.0,
         }
     }
 }
@@ -236,6 +258,8 @@ struct WorldFile {
     impersonators: Option<Impersonators>,
     #[serde(default)]
     fake_reviews: Option<FakeReviews>,
+    #[serde(default)]
+    feedback: Option<FeedbackBehaviour>,
 }
 
 /// One scripted event.
@@ -307,6 +331,9 @@ impl WorldConfig {
         if let Some(fake_reviews) = file.fake_reviews {
             config.behaviour.fake_reviews = fake_reviews;
         }
+        if let Some(feedback) = file.feedback {
+            config.behaviour.feedback = feedback;
+        }
         crate::generate::validate(&config)?;
         Ok(config)
     }
@@ -328,6 +355,8 @@ impl WorldConfig {
                 b.impersonators.forged_rating_share,
             ),
             ("fake_reviews.aged_buyers", b.fake_reviews.aged_buyers),
+            ("fake_reviews.negative_share", b.fake_reviews.negative_share),
+            ("feedback.hidden_share", b.feedback.hidden_share),
         ];
         for (name, value) in shares {
             if !(0.0..=1.0).contains(&value) {
@@ -341,6 +370,26 @@ impl WorldConfig {
             .or_else(|| b.migration.handle_changes.check("migration.handle_changes"))
         {
             return Some(problem);
+        }
+        for (n, rate) in b.feedback.rate_by_market.iter().enumerate() {
+            if !(0.0..=1.0).contains(rate) {
+                return Some(format!(
+                    "feedback.rate_by_market[{n}] must be between 0 and 1, not {rate}"
+                ));
+            }
+        }
+        if b.feedback.rate_by_market.len() > self.markets as usize {
+            return Some(format!(
+                "feedback.rate_by_market has {} rates for {} markets",
+                b.feedback.rate_by_market.len(),
+                self.markets
+            ));
+        }
+        if !(-1.0..=1.0).contains(&b.feedback.rate_change_per_30_days) {
+            return Some(format!(
+                "feedback.rate_change_per_30_days must be between -1 and 1, not {}",
+                b.feedback.rate_change_per_30_days
+            ));
         }
         let f = &b.fake_reviews;
         if f.campaign_days_min == 0
@@ -476,6 +525,7 @@ mod tests {
             include_str!("../../../config/worlds/handles.toml"),
             include_str!("../../../config/worlds/impersonators.toml"),
             include_str!("../../../config/worlds/fake_reviews.toml"),
+            include_str!("../../../config/worlds/feedback.toml"),
         ] {
             let config = WorldConfig::from_toml(text, WorldConfig::new(5)).unwrap();
             assert_ne!(config, WorldConfig::new(5));
@@ -531,8 +581,69 @@ mod tests {
         );
         let text = error("[fake_reviews]\ntext = \"long\"\n");
         assert!(text.contains("unknown variant `long`"), "{text}");
+        let rate = error("[feedback]\nrate_by_market = [0.5, 1.2]\n");
+        assert!(
+            rate.contains("feedback.rate_by_market[1] must be between 0 and 1, not 1.2"),
+            "{rate}"
+        );
+        let rates = error("[feedback]\nrate_by_market = [0.5, 0.5, 0.5, 0.5]\n");
+        assert!(
+            rates.contains("feedback.rate_by_market has 4 rates for 3 markets"),
+            "{rates}"
+        );
+        let hidden = error("[feedback]\nhidden_share = -0.1\n");
+        assert!(hidden.contains("feedback.hidden_share"), "{hidden}");
         let typed = error("days = \"many\"\n");
         assert!(typed.contains("invalid type"), "{typed}");
+    }
+
+    #[test]
+    fn feedback_knobs_change_what_is_reviewed_and_shown() {
+        let base = WorldConfig {
+            days: 20,
+            vendors: 12,
+            ..WorldConfig::small(3)
+        };
+        let plain = crate::generate(&base).unwrap();
+        let world = |text: &str| {
+            crate::generate(&WorldConfig::from_toml(text, base.clone()).unwrap()).unwrap()
+        };
+        let real = |w: &crate::World, market: u32| {
+            let reviews = w
+                .feedback
+                .iter()
+                .filter(|f| !f.fake && w.vendors[f.vendor as usize].market == market)
+                .count();
+            let sales = w
+                .sales
+                .iter()
+                .filter(|s| s.real && w.listings[s.listing as usize].market == market)
+                .count();
+            reviews as f64 / sales as f64
+        };
+        // Review rates per market: none on the first, all on the second.
+        let rated = world("[feedback]\nrate_by_market = [0.0, 1.0]\n");
+        assert_eq!(real(&rated, 0), 0.0);
+        assert!(real(&rated, 1) > 0.9, "{}", real(&rated, 1));
+        // Hidden and truncated feedback: the counts stay, the entries go.
+        let hidden = world("[feedback]\nhidden_share = 1.0\n");
+        let shown_last = world("[feedback]\nshow_last = 3\n");
+        for v in 0..plain.vendors.len() as u32 {
+            let day = base.days - 1;
+            assert!(hidden.shown_feedback(v, day).is_empty());
+            assert_eq!(
+                hidden.vendor_stats(v, day).positive,
+                plain.vendor_stats(v, day).positive
+            );
+            let all = shown_last.feedback_until(v, day).len();
+            assert_eq!(shown_last.shown_feedback(v, day).len(), all.min(3));
+            assert_eq!(plain.shown_feedback(v, day).len(), all);
+        }
+        // Negative campaigns: every bought review is one or two stars.
+        let negative = world("fake_review_share = 0.3\n[fake_reviews]\nnegative_share = 1.0\n");
+        let bought: Vec<_> = negative.feedback.iter().filter(|f| f.fake).collect();
+        assert!(!bought.is_empty());
+        assert!(bought.iter().all(|f| f.stars <= 2));
     }
 
     #[test]

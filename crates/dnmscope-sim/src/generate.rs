@@ -35,6 +35,7 @@ pub fn generate(config: &WorldConfig) -> Result<World, SimError> {
     g.migrations()?;
     g.impersonators()?;
     g.fake_campaigns();
+    g.hidden_feedback();
     g.forums();
     Ok(g.finish())
 }
@@ -424,6 +425,8 @@ impl<'c> Generator<'c> {
             about,
             terms,
             fake_campaign: None,
+            negative_campaign: false,
+            hides_feedback: false,
             disputes_won: rng.gen_range(0..20),
             disputes_lost: rng.gen_range(0..4),
         });
@@ -673,7 +676,7 @@ impl<'c> Generator<'c> {
                     buyer,
                     real: true,
                 });
-                if rng.gen_bool(self.config.feedback_rate) {
+                if rng.gen_bool(self.review_rate(market, day)) {
                     let review_day = day + rng.gen_range(1..=5);
                     if review_day < self.days() {
                         let roll: f64 = rng.gen();
@@ -893,6 +896,30 @@ impl<'c> Generator<'c> {
     }
 
     /// A few vendors buy bursts of short five-star reviews from new accounts.
+    /// The share of real sales on `market` that leave a review, on `day`.
+    fn review_rate(&self, market: u32, day: Day) -> f64 {
+        let how = &self.config.behaviour.feedback;
+        let base = how
+            .rate_by_market
+            .get(market as usize)
+            .copied()
+            .unwrap_or(self.config.feedback_rate);
+        (base + how.rate_change_per_30_days * f64::from(day) / 30.0).clamp(0.0, 1.0)
+    }
+
+    /// Vendors who hide their feedback (drawn only in worlds that have them, so the default
+    /// world's draws do not change).
+    fn hidden_feedback(&mut self) {
+        let share = self.config.behaviour.feedback.hidden_share;
+        if share <= 0.0 {
+            return;
+        }
+        let mut rng = stream(self.seed, "hidden-feedback");
+        for v in &mut self.vendors {
+            v.hides_feedback = rng.gen_bool(share);
+        }
+    }
+
     fn fake_campaigns(&mut self) {
         let mut rng = stream(self.seed, "fake-reviews");
         let eligible: Vec<u32> = (0..self.vendors.len() as u32)
@@ -916,6 +943,8 @@ impl<'c> Generator<'c> {
             let length = rng.gen_range(how.campaign_days_min..=how.campaign_days_max);
             let stop = (start + length).min(end);
             self.vendors[account as usize].fake_campaign = Some((start, stop));
+            let negative = how.negative_share > 0.0 && rng.gen_bool(how.negative_share);
+            self.vendors[account as usize].negative_campaign = negative;
             let market = self.vendors[account as usize].market;
             let reviews = rng.gen_range(how.reviews_min..=how.reviews_max);
             // The account's listings, once per campaign (in id order, as each review picks).
@@ -956,16 +985,18 @@ impl<'c> Generator<'c> {
                     real: false,
                 });
                 let texts = match how.text {
+                    _ if negative => vocab::NEGATIVE_REVIEWS,
                     FakeText::Short => vocab::FAKE_REVIEWS,
                     FakeText::LikeReal => vocab::POSITIVE_REVIEWS,
                 };
                 let text = (*texts.choose(&mut rng).expect("texts")).to_owned();
+                let stars = if negative { rng.gen_range(1..=2) } else { 5 };
                 self.push_feedback(Feedback {
                     id: 0,
                     vendor: account,
                     listing,
                     day,
-                    stars: 5,
+                    stars,
                     text,
                     buyer,
                     buyer_orders: day,

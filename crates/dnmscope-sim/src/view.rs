@@ -299,7 +299,7 @@ pub fn listing(ctx: &Ctx, listing: &Listing) -> ListingView {
         rates: ctx.exchange_rates(),
         feedback: ctx
             .world
-            .listing_feedback_until(listing.id, ctx.day)
+            .shown_listing_feedback(listing.id, ctx.day)
             .into_iter()
             .take(5)
             .map(|f| feedback_row(ctx, f))
@@ -329,7 +329,7 @@ pub struct VendorView {
 pub fn vendor(ctx: &Ctx, v: &VendorAccount) -> VendorView {
     let stats = ctx.world.vendor_stats(v.id, ctx.day);
     let key = &ctx.world.pgp_keys[v.pgp_key as usize];
-    let all_feedback = ctx.world.feedback_until(v.id, ctx.day);
+    let all_feedback = ctx.world.shown_feedback(v.id, ctx.day);
     VendorView {
         handle: v.handle.clone(),
         level: format!("Level {}", stats.level),
@@ -497,7 +497,7 @@ pub struct FeedbackPageView {
 }
 
 pub fn feedback_page(ctx: &Ctx, v: &VendorAccount, page: u32) -> FeedbackPageView {
-    let all = ctx.world.feedback_until(v.id, ctx.day);
+    let all = ctx.world.shown_feedback(v.id, ctx.day);
     let pages = all.len().div_ceil(FEEDBACK_PER_PAGE).max(1) as u32;
     let start = (page as usize - 1) * FEEDBACK_PER_PAGE;
     FeedbackPageView {

@@ -146,6 +146,12 @@ pub struct VendorAccount {
     pub terms: String,
     /// Whether the vendor runs a fake-review campaign, and when.
     pub fake_campaign: Option<(Day, Day)>,
+    /// The campaign is negative: a competitor's one- and two-star reviews against the vendor.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub negative_campaign: bool,
+    /// The vendor hides its feedback: its pages show the rating and counts but no entries.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hides_feedback: bool,
     pub disputes_won: u32,
     pub disputes_lost: u32,
 }
@@ -445,6 +451,39 @@ impl World {
             .filter(|f| f.day <= day)
             .collect();
         rows.reverse();
+        rows
+    }
+
+    /// The entries a vendor's pages show on a day, newest first: none when the vendor hides
+    /// them, at most the market's `show_last` otherwise.
+    pub fn shown_feedback(&self, vendor: u32, day: Day) -> Vec<&Feedback> {
+        if self.vendors[vendor as usize].hides_feedback {
+            return Vec::new();
+        }
+        let mut rows = self.feedback_until(vendor, day);
+        let last = self.config.behaviour.feedback.show_last as usize;
+        if last > 0 {
+            rows.truncate(last);
+        }
+        rows
+    }
+
+    /// The entries a listing's page shows on a day, newest first: those of it its vendor's
+    /// pages show.
+    pub fn shown_listing_feedback(&self, listing: u32, day: Day) -> Vec<&Feedback> {
+        let vendor = self.listings[listing as usize].vendor;
+        if self.vendors[vendor as usize].hides_feedback {
+            return Vec::new();
+        }
+        let mut rows = self.listing_feedback_until(listing, day);
+        if self.config.behaviour.feedback.show_last > 0 {
+            let shown: std::collections::HashSet<u32> = self
+                .shown_feedback(vendor, day)
+                .iter()
+                .map(|f| f.id)
+                .collect();
+            rows.retain(|f| shown.contains(&f.id));
+        }
         rows
     }
 

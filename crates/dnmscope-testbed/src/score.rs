@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use dnmscope_analytics::{
-    candidate_links, estimate_sales, event_tables, profiles, review_flags, topics_of, Dataset,
-    Profile, ReviewRate, SalesEstimate,
+    candidate_links, estimate_sales, event_tables, profiles, review_flags, shown_review_counts,
+    topics_of, Dataset, Profile, ReviewRate, SalesEstimate,
 };
 use dnmscope_sim::{EventKind, MarketState, Topic, VendorAccount, World};
 use serde::Serialize;
@@ -68,12 +68,20 @@ pub struct LinkingScore {
     pub impersonators_linked: usize,
 }
 
+/// A campaign counts as one to find when at least this many of its bought reviews are dated
+/// before its market's last crawl while up (fewer cannot make a pattern).
+pub const CAMPAIGN_MIN_VISIBLE: usize = 8;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CampaignScore {
-    /// Observed vendors whose campaign ended before their market's last crawl while up.
+    /// Observed vendors with at least `CAMPAIGN_MIN_VISIBLE` bought reviews dated before their
+    /// market's last crawl while up.
     pub campaigns: usize,
-    /// Vendors with a `suspected_campaign` flag.
+    /// Vendors with a `suspected_campaign` flag, and those of them with any visible bought
+    /// review (right flags).
+    pub flagged_right: usize,
     pub flagged_vendors: usize,
+    /// Campaigns with a flag.
     pub caught: usize,
     pub precision: f64,
     pub recall: f64,
@@ -359,23 +367,45 @@ pub fn score(world: &World, world_name: &str, data: &Dataset, crawl_days: &[u32]
         .iter()
         .filter_map(|f| account_of(&f.market, &f.vendor))
         .collect();
-    let campaigns: BTreeSet<u32> = world
-        .vendors
+    // Bought reviews a crawl could have seen, per observed vendor: dated up to its market's
+    // last crawl while up.
+    let mut visible_fakes: BTreeMap<u32, usize> = BTreeMap::new();
+    for f in world.feedback.iter().filter(|f| f.fake) {
+        let v = &world.vendors[f.vendor as usize];
+        if observed.contains(&v.id) && f.day <= last_up[&v.market] {
+            *visible_fakes.entry(v.id).or_default() += 1;
+        }
+    }
+    // A campaign to find: at least `CAMPAIGN_MIN_VISIBLE` of its reviews visible. A flag is
+    // right on any vendor with a visible bought review.
+    let campaigns: BTreeSet<u32> = visible_fakes
         .iter()
-        .filter(|v| observed.contains(&v.id))
-        .filter(|v| {
-            v.fake_campaign
-                .is_some_and(|(_, end)| end <= last_up[&v.market])
-        })
-        .map(|v| v.id)
+        .filter(|(_, &n)| n >= CAMPAIGN_MIN_VISIBLE)
+        .map(|(&v, _)| v)
         .collect();
+    let flagged_right = flagged
+        .iter()
+        .filter(|v| visible_fakes.contains_key(v))
+        .count();
     let caught = flagged.intersection(&campaigns).count();
     for &missed in campaigns.difference(&flagged) {
         let v = &world.vendors[missed as usize];
         let (start, end) = v.fake_campaign.expect("a campaign");
+        let slug = &world.markets[v.market as usize].slug;
+        // The stored entries per simulated day, for a reader to see the campaign (or not).
+        let mut per_day: BTreeMap<i64, usize> = BTreeMap::new();
+        for f in data
+            .feedback
+            .iter()
+            .filter(|f| &f.market == slug && f.vendor.as_deref() == Some(v.handle.as_str()))
+        {
+            *per_day
+                .entry((Dataset::feedback_day(f) - world.start_date).num_days())
+                .or_default() += 1;
+        }
         details.push(format!(
-            "missed campaign {}:{} days {start}..{end}, {} bought reviews",
-            world.markets[v.market as usize].slug,
+            "missed campaign {slug}:{} days {start}..{end}, {} bought reviews; stored entries \
+             by day: {per_day:?}",
             v.handle,
             world
                 .feedback
@@ -384,11 +414,18 @@ pub fn score(world: &World, world_name: &str, data: &Dataset, crawl_days: &[u32]
                 .count()
         ));
     }
-    for &wrong in flagged.difference(&campaigns) {
+    for &wrong in flagged.iter().filter(|v| !visible_fakes.contains_key(v)) {
         let v = &world.vendors[wrong as usize];
+        let slug = &world.markets[v.market as usize].slug;
+        let evidence: Vec<&str> = campaign_flags
+            .iter()
+            .filter(|f| &f.market == slug && f.vendor == v.handle)
+            .map(|f| f.evidence.as_str())
+            .collect();
         details.push(format!(
-            "campaign flag on {}:{}, who bought no reviews the crawls could see",
-            world.markets[v.market as usize].slug, v.handle
+            "campaign flag on {slug}:{}, who bought no reviews the crawls could see: {}",
+            v.handle,
+            evidence.join("; ")
         ));
     }
     // The truth's entries by (market, vendor, date, text): (bought, real).
@@ -433,7 +470,8 @@ pub fn score(world: &World, world_name: &str, data: &Dataset, crawl_days: &[u32]
         campaigns: campaigns.len(),
         flagged_vendors: flagged.len(),
         caught,
-        precision: ratio(caught, flagged.len()),
+        flagged_right,
+        precision: ratio(flagged_right, flagged.len()),
         recall: ratio(caught, campaigns.len()),
         fake_entries,
         flagged_entries,
@@ -470,7 +508,12 @@ pub fn score(world: &World, world_name: &str, data: &Dataset, crawl_days: &[u32]
             observed.contains(&f.vendor) && !f.fake && f.day <= last_up[&v.market]
         })
         .count();
-    let estimate = estimate_sales(&data.sales(), &flags, ReviewRate::default());
+    let estimate = estimate_sales(
+        &data.sales(),
+        &shown_review_counts(data),
+        &flags,
+        ReviewRate::default(),
+    );
     let relative = |estimate: f64, truth: f64| {
         if truth == 0.0 {
             0.0

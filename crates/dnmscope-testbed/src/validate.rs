@@ -246,9 +246,14 @@ pub fn markdown_table(cards: &[Scorecard]) -> String {
     );
     row(
         "campaign flags right (precision)",
-        &|c| format!("{}/{}", c.campaigns.caught, c.campaigns.flagged_vendors),
+        &|c| {
+            format!(
+                "{}/{}",
+                c.campaigns.flagged_right, c.campaigns.flagged_vendors
+            )
+        },
         share(super::score::ratio(
-            sum(&|c| c.campaigns.caught),
+            sum(&|c| c.campaigns.flagged_right),
             sum(&|c| c.campaigns.flagged_vendors),
         )),
     );

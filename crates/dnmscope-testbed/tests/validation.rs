@@ -6,7 +6,7 @@
 //! derived from a run. Where an estimator cannot meet the target on a world, the test
 //! asserts what it achieves and README's accuracy section says so with the numbers.
 //!
-//! Short form (CI): two seeds of the default world and one of each adversarial world. Long form:
+//! Short form (CI): three seeds of the default world and two of each adversarial world. Long form:
 //! `DNMSCOPE_VALIDATION_SEEDS=71,72,5,6,7` (any list) runs every world over those seeds. The
 //! tables are printed (`cargo test -p dnmscope-testbed --test validation -- --nocapture`).
 
@@ -103,7 +103,10 @@ impl Totals<'_> {
         self.share(|c| c.campaigns.caught, |c| c.campaigns.campaigns)
     }
     fn campaign_precision(&self) -> f64 {
-        self.share(|c| c.campaigns.caught, |c| c.campaigns.flagged_vendors)
+        self.share(
+            |c| c.campaigns.flagged_right,
+            |c| c.campaigns.flagged_vendors,
+        )
     }
     fn covered(&self) -> f64 {
         self.share(|c| usize::from(c.sales.covered), |_| 1)
@@ -128,7 +131,7 @@ impl Totals<'_> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_world() {
-    let cards = run("default", &[71, 72]).await;
+    let cards = run("default", &[71, 72, 5]).await;
     let t = Totals(&cards);
     assert!(
         t.sum(|c| c.linking.true_pairs) >= 10,
@@ -184,7 +187,7 @@ async fn default_world() {
 /// Handles changed in every way the world file knows, keys dropped and ratings not imported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handles_world() {
-    let cards = run("handles", &[71]).await;
+    let cards = run("handles", &[71, 72]).await;
     let t = Totals(&cards);
     assert!(t.sum(|c| c.linking.true_pairs) >= 5);
     assert!(
@@ -205,7 +208,7 @@ async fn handles_world() {
 /// the copied vendor's rating.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn impersonators_world() {
-    let cards = run("impersonators", &[71]).await;
+    let cards = run("impersonators", &[71, 72]).await;
     let t = Totals(&cards);
     assert!(
         t.sum(|c| c.linking.impersonators) >= 3,
@@ -228,13 +231,72 @@ async fn impersonators_world() {
 /// buyer accounts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fake_reviews_world() {
-    let cards = run("fake_reviews", &[71]).await;
+    let cards = run("fake_reviews", &[71, 72]).await;
     let t = Totals(&cards);
-    assert!(t.sum(|c| c.campaigns.campaigns) >= 2, "campaigns to find");
-    // Below the 0.85 (see README): a campaign of 15 to 40 real-looking reviews over
-    // weeks hides in a busy vendor's normal flow. What holds: few false flags.
+    assert!(t.sum(|c| c.campaigns.campaigns) >= 5, "campaigns to find");
+    // Far below the 0.85 (README says so): 15 to 40 reviews written like real ones,
+    // spread over two to four weeks of a young account's life, add too little to the vendor's
+    // own rate to stand out, and nothing else about them is stored. What holds: the flags
+    // raised are right, and the sales interval still covers the truth.
     assert!(
-        t.campaign_precision() >= 0.5,
+        t.campaign_recall() >= 0.1,
+        "campaign recall {:.3}",
+        t.campaign_recall()
+    );
+    assert!(
+        t.campaign_precision() >= 0.9,
+        "campaign precision {:.3}",
+        t.campaign_precision()
+    );
+    assert!(t.covered() >= 0.9, "the sales interval covers the truth");
+}
+
+/// Reviews that are not the steady share of sales the estimate assumes: review rates that
+/// differ by market and fall over the run, vendors hiding their feedback, markets showing only
+/// the latest 10 entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feedback_world() {
+    let cards = run("feedback", &[71, 72]).await;
+    let t = Totals(&cards);
+    // The profiles' review counts stand in for the entries no page shows.
+    assert!(
+        t.sum(|c| c.sales.estimate.unseen) > 100,
+        "reviews counted beyond the stored entries"
+    );
+    assert!(
+        t.covered() >= 0.9,
+        "the sales interval covers the truth in {:.0} % of seeds",
+        100.0 * t.covered()
+    );
+    // The revenue of unseen reviews is a guess at the vendor's mean price: it misses by up to
+    // a third here, and its interval covers the truth in one seed of two (README says so).
+    for c in &cards {
+        assert!(
+            c.sales.revenue_error <= 0.4,
+            "seed {}: revenue error {:.3}",
+            c.seed,
+            c.sales.revenue_error
+        );
+    }
+    assert!(t.linking_precision() >= 0.95);
+}
+
+/// Competitors' bought one- and two-star reviews against one vendor in ten, over one to three
+/// weeks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn negative_reviews_world() {
+    let cards = run("negative_reviews", &[71, 72]).await;
+    let t = Totals(&cards);
+    assert!(t.sum(|c| c.campaigns.campaigns) >= 5, "campaigns to find");
+    // Below the 0.85 (README says so): a wave of negatives on a young account, with no
+    // history of its own to stand out from and a market full of other waves, can pass.
+    assert!(
+        t.campaign_recall() >= 0.7,
+        "campaign recall {:.3}",
+        t.campaign_recall()
+    );
+    assert!(
+        t.campaign_precision() >= 0.9,
         "campaign precision {:.3}",
         t.campaign_precision()
     );
