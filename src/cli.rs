@@ -324,9 +324,11 @@ pub fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// A world file (TOML, see config/worlds/); its knobs change the validation world (24
-    /// vendors, 30 days), whose size the file may also set [default: the validation world]
-    #[arg(long, value_name = "FILE")]
-    pub world: Option<PathBuf>,
+    /// vendors, 30 days), whose size the file may also set. Repeat for several worlds (then a
+    /// summary table compares them); `default` is the validation world as it is [default:
+    /// default]
+    #[arg(long = "world", value_name = "FILE")]
+    pub worlds: Vec<PathBuf>,
     /// Simulated days of the world (crawled on seven of them) [default: 30, or the file's]
     #[arg(long, value_parser = clap::value_parser!(u32).range(10..=365))]
     pub days: Option<u32>,

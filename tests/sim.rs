@@ -310,3 +310,75 @@ fn the_demo_crawls_the_simulated_markets_into_a_store() {
     let bad = dnmscope(dir.path(), &["demo", "--db", "x.sqlite", "--days", "0"]);
     assert_clean_failure(&bad);
 }
+
+/// `dnmscope validate` on a small world: the scorecard as JSON and a Markdown table, with
+/// every estimator's figures; bad flags and world files refused before any work.
+#[test]
+fn validate_scores_a_world_and_refuses_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("world.toml"),
+        "fake_review_share = 0.2\n[impersonators]\ncount = 2\n",
+    )
+    .unwrap();
+    let output = dnmscope(
+        dir.path(),
+        &[
+            "validate",
+            "--world",
+            "world.toml",
+            "--vendors",
+            "10",
+            "--days",
+            "20",
+            "--seed",
+            "3",
+            "--json",
+            "--markdown",
+            "table.md",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let cards: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let card = &cards[0];
+    assert_eq!(card["world"], "world");
+    assert_eq!(card["seed"], 3);
+    assert_eq!(card["days"], 20);
+    assert_eq!(card["violations"], 0);
+    for figure in [
+        "/linking/precision",
+        "/linking/recall",
+        "/linking/impersonators_linked",
+        "/campaigns/recall",
+        "/sales/estimate/sales_low",
+        "/sales/covered",
+        "/harm/overall/f1",
+        "/events/false_alarms",
+    ] {
+        assert!(card.pointer(figure).is_some(), "{figure} in {card}");
+    }
+    assert!(card["observed_accounts"].as_u64().unwrap() > 0);
+    let table = std::fs::read_to_string(dir.path().join("table.md")).unwrap();
+    assert!(table.contains("| linking precision |"), "{table}");
+    assert!(table.contains("| seed 3 |"), "{table}");
+    // No log noise on a normal run: the table (or JSON) is the output.
+    assert!(!stderr(&output).contains("WARN"), "{}", stderr(&output));
+
+    for (args, says) in [
+        (&["validate", "--days", "5"][..], "--days"),
+        (&["validate", "--world", "missing.toml"][..], "missing.toml"),
+        (&["validate", "--vendors", "0"][..], "--vendors"),
+    ] {
+        let output = dnmscope(dir.path(), args);
+        assert_clean_failure(&output);
+        assert!(stderr(&output).contains(says), "{}", stderr(&output));
+    }
+    std::fs::write(dir.path().join("bad.toml"), "[migration]\nkeep_key = 2\n").unwrap();
+    let output = dnmscope(dir.path(), &["validate", "--world", "bad.toml"]);
+    assert_clean_failure(&output);
+    assert!(
+        stderr(&output).contains("migration.keep_key must be between 0 and 1"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -426,3 +426,136 @@ pub fn markdown_table(cards: &[Scorecard]) -> String {
     );
     out
 }
+
+/// Several worlds side by side, each over all its seeds: a row per figure, a column per world.
+pub fn summary_table(worlds: &[(String, Vec<Scorecard>)]) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "| figure (all seeds) |");
+    for (name, _) in worlds {
+        let _ = write!(out, " `{name}` |");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "|---|{}", "---|".repeat(worlds.len()));
+    type Cell<'a> = &'a dyn Fn(&[Scorecard]) -> String;
+    let rows: Vec<(&str, Cell)> = vec![
+        ("seeds", &|c| {
+            c.iter()
+                .map(|c| c.seed.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
+        ("linking precision", &|c| {
+            share(super::score::ratio(
+                sum_of(c, |c| c.linking.correct),
+                sum_of(c, |c| c.linking.probable),
+            ))
+        }),
+        ("linking recall", &|c| {
+            share(super::score::ratio(
+                sum_of(c, |c| c.linking.correct),
+                sum_of(c, |c| c.linking.true_pairs),
+            ))
+        }),
+        ("impersonators linked", &|c| {
+            format!(
+                "{} of {}",
+                sum_of(c, |c| c.linking.impersonators_linked),
+                sum_of(c, |c| c.linking.impersonators)
+            )
+        }),
+        ("campaign recall", &|c| {
+            format!(
+                "{} ({}/{})",
+                share(super::score::ratio(
+                    sum_of(c, |c| c.campaigns.caught),
+                    sum_of(c, |c| c.campaigns.campaigns)
+                )),
+                sum_of(c, |c| c.campaigns.caught),
+                sum_of(c, |c| c.campaigns.campaigns)
+            )
+        }),
+        ("campaign precision", &|c| {
+            format!(
+                "{} ({}/{})",
+                share(super::score::ratio(
+                    sum_of(c, |c| c.campaigns.flagged_right),
+                    sum_of(c, |c| c.campaigns.flagged_vendors)
+                )),
+                sum_of(c, |c| c.campaigns.flagged_right),
+                sum_of(c, |c| c.campaigns.flagged_vendors)
+            )
+        }),
+        ("bought reviews flagged (review recall)", &|c| {
+            share(super::score::ratio(
+                sum_of(c, |c| c.campaigns.fake_flagged),
+                sum_of(c, |c| c.campaigns.fake_entries),
+            ))
+        }),
+        ("flagged reviews bought (review precision)", &|c| {
+            share(super::score::ratio(
+                sum_of(c, |c| c.campaigns.fake_flagged),
+                sum_of(c, |c| c.campaigns.flagged_entries),
+            ))
+        }),
+        ("sales error (mean); interval covers", &|c| {
+            format!(
+                "{:.1} %; {} of {}",
+                100.0 * mean(c.iter().map(|c| c.sales.sales_error)),
+                c.iter().filter(|c| c.sales.covered).count(),
+                c.len()
+            )
+        }),
+        ("revenue error (mean); interval covers", &|c| {
+            format!(
+                "{:.1} %; {} of {}",
+                100.0 * mean(c.iter().map(|c| c.sales.revenue_error)),
+                c.iter().filter(|c| c.sales.revenue_covered).count(),
+                c.len()
+            )
+        }),
+        ("harm-reduction topic F1 per post", &|c| {
+            let tp = sum_of(c, |c| c.harm.overall.true_positives) as f64;
+            let wrong = sum_of(c, |c| {
+                c.harm.overall.false_positives + c.harm.overall.false_negatives
+            }) as f64;
+            share(if tp + wrong == 0.0 {
+                1.0
+            } else {
+                2.0 * tp / (2.0 * tp + wrong)
+            })
+        }),
+        ("events detected (observable)", &|c| {
+            let events = || c.iter().flat_map(|c| &c.events.events);
+            format!(
+                "{}/{}",
+                events().filter(|e| e.detected).count(),
+                events().filter(|e| e.observable).count()
+            )
+        }),
+        ("false event alarms", &|c| {
+            sum_of(c, |c| c.events.false_alarms).to_string()
+        }),
+        ("migrations recovered", &|c| {
+            format!(
+                "{}/{}",
+                sum_of(c, |c| c.events.migrations.found),
+                sum_of(c, |c| c.events.migrations.of)
+            )
+        }),
+        ("forbidden requests", &|c| {
+            sum_of(c, |c| c.violations).to_string()
+        }),
+    ];
+    for (name, cell) in rows {
+        let _ = write!(out, "| {name} |");
+        for (_, cards) in worlds {
+            let _ = write!(out, " {} |", cell(cards));
+        }
+        let _ = writeln!(out);
+    }
+    out
+}
+
+fn sum_of(cards: &[Scorecard], f: impl Fn(&Scorecard) -> usize) -> usize {
+    cards.iter().map(f).sum()
+}
