@@ -344,9 +344,13 @@ pub struct ValidateArgs {
     /// Also print the errors behind the figures (false and missed links, missed campaigns)
     #[arg(long)]
     pub details: bool,
-    /// Write the table as a Markdown file too (a section for the report or README)
+    /// Write the tables as a Markdown file too (README's accuracy section is this file)
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Write the tables as an HTML report too (the directory is created; an earlier report
+    /// there is replaced)
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

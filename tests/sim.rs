@@ -302,6 +302,11 @@ fn the_demo_crawls_the_simulated_markets_into_a_store() {
         "the demo says where its report is: {out}"
     );
     let report = std::fs::read_to_string(dir.path().join("demo-report/index.html")).unwrap();
+    // The demo's world is known, and the report says how the analytics did on it.
+    assert!(
+        report.contains("Accuracy on the world demo") && report.contains("linking precision"),
+        "{report}"
+    );
     assert!(report.contains("<svg") && report.contains("Crawl completeness"));
     assert!(dir
         .path()
@@ -336,6 +341,8 @@ fn validate_scores_a_world_and_refuses_bad_input() {
             "--json",
             "--markdown",
             "table.md",
+            "--report",
+            "report",
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
@@ -361,6 +368,9 @@ fn validate_scores_a_world_and_refuses_bad_input() {
     let table = std::fs::read_to_string(dir.path().join("table.md")).unwrap();
     assert!(table.contains("| linking precision |"), "{table}");
     assert!(table.contains("| seed 3 |"), "{table}");
+    let html = std::fs::read_to_string(dir.path().join("report/index.html")).unwrap();
+    assert!(html.contains("Accuracy on the world world"), "{html}");
+    assert!(html.contains("linking precision"), "{html}");
     // No log noise on a normal run: the table (or JSON) is the output.
     assert!(!stderr(&output).contains("WARN"), "{}", stderr(&output));
 

@@ -70,10 +70,12 @@ pub async fn run(args: DemoArgs, store_options: &StoreOptions) -> anyhow::Result
         }
     });
 
+    let mut crawled_days = Vec::new();
     for day in (0..world.config.days)
         .step_by(args.every as usize)
         .take(args.days as usize)
     {
+        crawled_days.push(day);
         let day_started = Instant::now();
         let outcome = bed
             .crawl_day(&store, day, &settings, &stop)
@@ -104,7 +106,13 @@ pub async fn run(args: DemoArgs, store_options: &StoreOptions) -> anyhow::Result
     );
     println!("look at it with: dnmscope db stats --db {0}   or   sqlite3 {0} 'SELECT * FROM listing_observations_view LIMIT 5'", store.location());
     let report_dir = super::report::demo_report_dir(store_options);
-    let report = super::report::write_report(&store, &report_dir).await?;
+    // The demo's world is known: how the analytics did on it is the report's last section.
+    let data = dnmscope_analytics::Dataset::load(&store, &Default::default())
+        .await
+        .context("loading the crawled data to score it")?;
+    let card = dnmscope_testbed::score(&world, "demo", &data, &crawled_days);
+    let accuracy = super::validate::sections(&[("demo".to_string(), vec![card])]);
+    let report = super::report::write_report(&store, &report_dir, accuracy).await?;
     println!(
         "report: {} (open it in a browser; charts as SVG, PNG and CSV in {})",
         report.index.display(),

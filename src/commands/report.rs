@@ -54,7 +54,7 @@ pub async fn export(
 
 pub async fn report(options: &StoreOptions, out: &Path) -> anyhow::Result<ExitCode> {
     let store = Store::open(options).await.context("opening the store")?;
-    let files = write_report(&store, out).await?;
+    let files = write_report(&store, out, Vec::new()).await?;
     store.close().await;
     println!(
         "report: {} ({} charts, each also as SVG, PNG and CSV in {})",
@@ -65,8 +65,12 @@ pub async fn report(options: &StoreOptions, out: &Path) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-/// Builds the report from the store and writes it to `out`.
-pub async fn write_report(store: &Store, out: &Path) -> anyhow::Result<ReportFiles> {
+/// Builds the report from the store, with `extra` sections at its end, and writes it to `out`.
+pub async fn write_report(
+    store: &Store,
+    out: &Path,
+    extra: Vec<Section>,
+) -> anyhow::Result<ReportFiles> {
     let mut sections = report::basic_sections(store)
         .await
         .context("building the report")?;
@@ -74,6 +78,7 @@ pub async fn write_report(store: &Store, out: &Path) -> anyhow::Result<ReportFil
         .await
         .context("computing the indicators")?;
     sections.extend(indicator_sections(&indicators));
+    sections.extend(extra);
     let report = Report {
         title: "dnmscope report".to_string(),
         generated_at: Utc::now(),

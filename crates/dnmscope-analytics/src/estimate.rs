@@ -255,19 +255,28 @@ pub fn sales_sensitivity(
                 T::Float,
                 "share of orders assumed to leave a review",
             ),
-            Column::new("entries_counted", T::Integer, "feedback entries counted"),
+            Column::new(
+                "reviews_counted",
+                T::Integer,
+                "feedback entries outside suspected campaigns plus the reviews profiles count beyond them",
+            ),
             Column::new(
                 "entries_excluded",
                 T::Integer,
                 "entries in suspected campaigns, left out",
             ),
-            Column::new("estimated_sales", T::Float, "entries counted / review rate"),
+            Column::new(
+                "reviews_unseen",
+                T::Integer,
+                "reviews profiles count beyond the entries stored (added)",
+            ),
+            Column::new("estimated_sales", T::Float, "reviews counted / review rate"),
             Column::new("sales_low", T::Float, "lower end of the interval"),
             Column::new("sales_high", T::Float, "upper end of the interval"),
             Column::new(
                 "estimated_revenue_usd",
                 T::Float,
-                "USD of the counted entries / review rate",
+                "USD of the reviews counted / review rate",
             ),
         ],
     );
@@ -303,6 +312,7 @@ pub fn sales_sensitivity(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::Cell;
     use chrono::NaiveDate;
 
     fn sale(day: u32, usd: f64) -> Sale {
@@ -370,6 +380,22 @@ mod tests {
         assert_eq!((e.entries, e.unseen, e.counted), (10, 21, 31));
         // 55 USD stored, mean 5.5, 15 more at 5.5 (not the listings' 1000), 4 at 7.
         assert!((e.counted_usd - (55.0 + 15.0 * 5.5 + 4.0 * 7.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_sensitivity_table_has_a_row_per_rate_and_none_for_no_data() {
+        let sales: Vec<Sale> = (1..=10).map(|d| sale(d, 2.0)).collect();
+        let table = sales_sensitivity(&sales, &BTreeMap::new(), &[]);
+        assert_eq!(table.rows.len(), 8);
+        for row in &table.rows {
+            assert_eq!(row.len(), table.columns.len());
+        }
+        // At a rate of 0.5, ten entries are twenty sales.
+        assert_eq!(table.rows[2][0], Cell::Float(0.5));
+        assert_eq!(table.rows[2][4], Cell::Float(20.0));
+        assert!(sales_sensitivity(&[], &BTreeMap::new(), &[])
+            .rows
+            .is_empty());
     }
 
     #[test]

@@ -21,6 +21,6 @@ pub use score::{
     Scorecard, TopicScore,
 };
 pub use validate::{
-    crawl_schedule, markdown_table, summary_table, validate_world, validation_world,
-    world_from_file,
+    crawl_schedule, markdown_table, summary_grid, summary_table, validate_world, validation_world,
+    world_from_file, world_grid, Grid,
 };

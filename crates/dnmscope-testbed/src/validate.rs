@@ -141,34 +141,62 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
+/// A table of figures: a caption, column headers, rows of text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grid {
+    pub caption: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Grid {
+    /// As Markdown: the caption, then the table.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        if !self.caption.is_empty() {
+            let _ = writeln!(out, "{}\n", self.caption);
+        }
+        let _ = writeln!(out, "| {} |", self.header.join(" | "));
+        let _ = writeln!(out, "|{}", "---|".repeat(self.header.len()));
+        for row in &self.rows {
+            let _ = writeln!(out, "| {} |", row.join(" | "));
+        }
+        out
+    }
+}
+
 /// The scorecards of one world (one per seed) as a Markdown table: a row per figure, a column
 /// per seed and one for all seeds together.
 pub fn markdown_table(cards: &[Scorecard]) -> String {
-    let mut out = String::new();
+    world_grid(cards).markdown()
+}
+
+/// The scorecards of one world as a [`Grid`].
+pub fn world_grid(cards: &[Scorecard]) -> Grid {
     let Some(first) = cards.first() else {
-        return out;
+        return Grid {
+            caption: String::new(),
+            header: Vec::new(),
+            rows: Vec::new(),
+        };
     };
     let seeds: Vec<String> = cards.iter().map(|c| c.seed.to_string()).collect();
-    let _ = writeln!(
-        out,
-        "World `{}`: {} days, crawled on days {:?}; seeds {}.\n",
+    let caption = format!(
+        "World `{}`: {} days, crawled on days {:?}; seeds {}.",
         first.world,
         first.days,
         first.crawl_days,
         seeds.join(", ")
     );
-    let _ = write!(out, "| figure |");
-    for s in &seeds {
-        let _ = write!(out, " seed {s} |");
-    }
-    let _ = writeln!(out, " all |");
-    let _ = writeln!(out, "|---|{}---|", "---|".repeat(cards.len()));
+    let mut header = vec!["figure".to_string()];
+    header.extend(seeds.iter().map(|s| format!("seed {s}")));
+    header.push("all".into());
+    let mut rows: Vec<Vec<String>> = Vec::new();
     let mut row = |name: &str, cell: &dyn Fn(&Scorecard) -> String, all: String| {
-        let _ = write!(out, "| {name} |");
-        for c in cards {
-            let _ = write!(out, " {} |", cell(c));
-        }
-        let _ = writeln!(out, " {all} |");
+        let mut r = vec![name.to_string()];
+        r.extend(cards.iter().map(cell));
+        r.push(all);
+        rows.push(r);
     };
     let sum = |f: &dyn Fn(&Scorecard) -> usize| cards.iter().map(f).sum::<usize>();
     row(
@@ -217,7 +245,7 @@ pub fn markdown_table(cards: &[Scorecard]) -> String {
     for family in families {
         let get = |c: &Scorecard| c.linking.by_family.get(family).copied().unwrap_or_default();
         row(
-            &format!("&nbsp;&nbsp;recall, {family}"),
+            &format!("recall of {family} pairs"),
             &|c| format!("{}/{}", get(c).found, get(c).of),
             format!("{}/{}", sum(&|c| get(c).found), sum(&|c| get(c).of)),
         );
@@ -341,7 +369,7 @@ pub fn markdown_table(cards: &[Scorecard]) -> String {
         cards.iter().flat_map(|c| c.harm.topics.keys()).collect();
     for topic in topics {
         row(
-            &format!("&nbsp;&nbsp;F1, {topic}"),
+            &format!("F1 of {topic}"),
             &|c| {
                 c.harm
                     .topics
@@ -424,18 +452,27 @@ pub fn markdown_table(cards: &[Scorecard]) -> String {
         &|c| c.violations.to_string(),
         sum(&|c| c.violations).to_string(),
     );
-    out
+    Grid {
+        caption,
+        header,
+        rows,
+    }
 }
 
 /// Several worlds side by side, each over all its seeds: a row per figure, a column per world.
 pub fn summary_table(worlds: &[(String, Vec<Scorecard>)]) -> String {
-    let mut out = String::new();
-    let _ = write!(out, "| figure (all seeds) |");
-    for (name, _) in worlds {
-        let _ = write!(out, " `{name}` |");
-    }
-    let _ = writeln!(out);
-    let _ = writeln!(out, "|---|{}", "---|".repeat(worlds.len()));
+    summary_grid(worlds).markdown()
+}
+
+/// [`summary_table`] as a [`Grid`].
+pub fn summary_grid(worlds: &[(String, Vec<Scorecard>)]) -> Grid {
+    let mut header = vec!["figure (all seeds)".to_string()];
+    header.extend(worlds.iter().map(|(name, _)| format!("`{name}`")));
+    let mut grid = Grid {
+        caption: String::new(),
+        header,
+        rows: Vec::new(),
+    };
     type Cell<'a> = &'a dyn Fn(&[Scorecard]) -> String;
     let rows: Vec<(&str, Cell)> = vec![
         ("seeds", &|c| {
@@ -547,13 +584,11 @@ pub fn summary_table(worlds: &[(String, Vec<Scorecard>)]) -> String {
         }),
     ];
     for (name, cell) in rows {
-        let _ = write!(out, "| {name} |");
-        for (_, cards) in worlds {
-            let _ = write!(out, " {} |", cell(cards));
-        }
-        let _ = writeln!(out);
+        let mut row = vec![name.to_string()];
+        row.extend(worlds.iter().map(|(_, cards)| cell(cards)));
+        grid.rows.push(row);
     }
-    out
+    grid
 }
 
 fn sum_of(cards: &[Scorecard], f: impl Fn(&Scorecard) -> usize) -> usize {
