@@ -38,6 +38,8 @@ pub struct Profile {
     pub vendor_id: i64,
     pub handle: String,
     pub fingerprints: BTreeSet<String>,
+    /// Keys that certified the account's keys (third-party signatures on them).
+    pub certifiers: BTreeSet<String>,
     /// Imported ratings as shown: the market (normalised) and the text ("4.87/5 (123 sales)").
     pub imported: BTreeSet<(String, String)>,
     /// What the account showed of itself when observed: (when, rating, sales).
@@ -61,6 +63,8 @@ pub struct Link {
     pub b: usize,
     pub score: f64,
     pub same_pgp: bool,
+    /// One account's key carries a certification by the other's key (a signed rotation).
+    pub key_certified: bool,
     pub pgp_conflict: bool,
     pub handle_similarity: f64,
     pub handle_evidence: &'static str,
@@ -92,6 +96,9 @@ impl Link {
         let mut parts = Vec::new();
         if self.same_pgp {
             parts.push("same PGP fingerprint".to_string());
+        }
+        if self.key_certified {
+            parts.push("one account's PGP key is certified by the other's".to_string());
         }
         if self.pgp_conflict {
             parts.push("different PGP keys".to_string());
@@ -149,6 +156,7 @@ pub fn profiles(data: &Dataset) -> Vec<Profile> {
                 vendor_id: id,
                 handle: handle.to_string(),
                 fingerprints: BTreeSet::new(),
+                certifiers: BTreeSet::new(),
                 imported: BTreeSet::new(),
                 stats: Vec::new(),
                 titles: BTreeSet::new(),
@@ -168,9 +176,20 @@ pub fn profiles(data: &Dataset) -> Vec<Profile> {
         Option<String>,
         Option<Stats>,
     );
+    let mut certifiers: Vec<((String, i64), Vec<String>)> = Vec::new();
     let mut extra: Vec<Extra> = Vec::new();
     for v in &data.vendors {
         let key = touch(&v.market, v.vendor_id, &v.handle, v.observed_at);
+        if !v.vendor.pgp_certified_by.is_empty() {
+            certifiers.push((
+                key.clone(),
+                v.vendor
+                    .pgp_certified_by
+                    .iter()
+                    .map(|f| f.as_str().to_string())
+                    .collect(),
+            ));
+        }
         extra.push((
             key,
             v.vendor
@@ -200,6 +219,11 @@ pub fn profiles(data: &Dataset) -> Vec<Profile> {
                 p.titles.insert(title_core(&title));
             }
             p.stats.extend(stats);
+        }
+    }
+    for (key, by) in certifiers {
+        if let Some(p) = map.get_mut(&key) {
+            p.certifiers.extend(by);
         }
     }
     map.into_values().collect()
@@ -342,7 +366,20 @@ fn score_pair(profiles: &[Profile], a: usize, b: usize) -> Link {
         .intersection(&pb.fingerprints)
         .next()
         .is_some();
-    let pgp_conflict = !same_pgp && !pa.fingerprints.is_empty() && !pb.fingerprints.is_empty();
+    // One account's key certified by the other's: a rotation signed by the old key.
+    let key_certified = !same_pgp
+        && (pa
+            .certifiers
+            .intersection(&pb.fingerprints)
+            .next()
+            .is_some()
+            || pb
+                .certifiers
+                .intersection(&pa.fingerprints)
+                .next()
+                .is_some());
+    let pgp_conflict =
+        !same_pgp && !key_certified && !pa.fingerprints.is_empty() && !pb.fingerprints.is_empty();
     let (ha, hb) = (pa.handle.to_lowercase(), pb.handle.to_lowercase());
     let (handle_similarity, handle_evidence, handle_weight) = if ha == hb {
         (1.0, "equal", 0.7)
@@ -382,6 +419,9 @@ fn score_pair(profiles: &[Profile], a: usize, b: usize) -> Link {
     if same_pgp {
         weights.push(0.97);
     }
+    if key_certified {
+        weights.push(0.9);
+    }
     if imported_rating {
         weights.push(0.6);
     }
@@ -394,6 +434,7 @@ fn score_pair(profiles: &[Profile], a: usize, b: usize) -> Link {
         b,
         score,
         same_pgp,
+        key_certified,
         pgp_conflict,
         handle_similarity,
         handle_evidence,
@@ -412,7 +453,7 @@ fn score_pair(profiles: &[Profile], a: usize, b: usize) -> Link {
 pub fn candidate_links(data: &Dataset, profiles: &[Profile]) -> Vec<Link> {
     let mut blocks: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, p) in profiles.iter().enumerate() {
-        for f in &p.fingerprints {
+        for f in p.fingerprints.iter().chain(&p.certifiers) {
             blocks.entry(format!("pgp:{f}")).or_default().push(i);
         }
         blocks
@@ -571,6 +612,7 @@ mod tests {
             vendor_id: 1,
             handle: "h".into(),
             fingerprints: BTreeSet::new(),
+            certifiers: BTreeSet::new(),
             imported: BTreeSet::new(),
             stats: vec![
                 (at(10), Some(4.9), Some(100)),
@@ -599,6 +641,7 @@ mod tests {
             vendor_id: 1,
             handle: "GreenDragon".into(),
             fingerprints: BTreeSet::from([key.to_string()]),
+            certifiers: BTreeSet::new(),
             imported: BTreeSet::new(),
             stats: vec![(at(seen.1), Some(4.9), Some(100))],
             titles: BTreeSet::new(),
@@ -623,6 +666,18 @@ mod tests {
         let together = score_pair(&[original.clone(), same_crawl], 0, 1);
         assert!(together.imported_rating && !together.moved);
         assert!(together.score < LINK_THRESHOLD, "{}", together.score);
+        // A new key certified by the original's, under an unrelated handle and with no rating:
+        // a signed rotation links on its own; the same key uncertified does not.
+        let mut signed = profile("beta", "k5", (22, 40));
+        signed.handle = "depotmister374".into();
+        signed.certifiers = BTreeSet::from(["k1".to_string()]);
+        let rotation = score_pair(&[original.clone(), signed.clone()], 0, 1);
+        assert!(rotation.key_certified && !rotation.pgp_conflict);
+        assert!(rotation.score >= LINK_THRESHOLD, "{}", rotation.score);
+        signed.certifiers.clear();
+        let unsigned = score_pair(&[original.clone(), signed], 0, 1);
+        assert!(!unsigned.key_certified && unsigned.pgp_conflict);
+        assert!(unsigned.score < LINK_THRESHOLD, "{}", unsigned.score);
         let copied = score_pair(&[original.clone(), copy], 0, 1);
         assert!(copied.imported_rating && !copied.moved);
         assert!(copied.score < LINK_THRESHOLD, "{}", copied.score);

@@ -18,6 +18,10 @@ pub struct Vendor {
     /// Vendor or trust level as shown.
     pub level: Option<String>,
     pub pgp_fingerprint: Option<PgpFingerprint>,
+    /// Keys that certified this key's user id (third-party signatures in the armored block):
+    /// a vendor who rotates keys often signs the new one with the old.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pgp_certified_by: Vec<PgpFingerprint>,
     /// The armored public key block, verbatim.
     pub pgp_key: Option<String>,
     /// Registration date as shown.

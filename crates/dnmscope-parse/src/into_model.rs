@@ -16,7 +16,7 @@ use dnmscope_model::{
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
-use crate::normalize::{find_quantity, parse_country, parse_date, parse_decimal, pgp_fingerprint};
+use crate::normalize::{find_quantity, parse_country, parse_date, parse_decimal, pgp_key_facts};
 use crate::ParsedPage;
 
 /// Where a page came from: what the conversion needs beyond the page.
@@ -423,13 +423,13 @@ impl Converter<'_, '_> {
             return None;
         };
         let pgp_key = text(fields, "pgp_key");
-        let pgp_fingerprint = match pgp_key.as_deref().map(pgp_fingerprint) {
-            Some(Ok(fingerprint)) => Some(fingerprint),
+        let (pgp_fingerprint, pgp_certified_by) = match pgp_key.as_deref().map(pgp_key_facts) {
+            Some(Ok((fingerprint, certifiers))) => (Some(fingerprint), certifiers),
             Some(Err(err)) => {
                 self.problem("pgp_key", err.to_string());
-                None
+                (None, Vec::new())
             }
-            None => None,
+            None => (None, Vec::new()),
         };
         let counts = fields.get("feedback_counts").and_then(Value::as_object);
         let disputes = fields.get("disputes").and_then(Value::as_object);
@@ -446,6 +446,7 @@ impl Converter<'_, '_> {
             }),
             level: text(fields, "level"),
             pgp_fingerprint,
+            pgp_certified_by,
             pgp_key,
             registered: text(fields, "registered"),
             last_seen: text(fields, "last_seen"),

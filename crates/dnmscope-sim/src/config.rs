@@ -139,6 +139,9 @@ pub struct MigrationBehaviour {
     pub keep_handle: f64,
     /// Share of movers who keep their PGP key (the others make a new one).
     pub keep_key: f64,
+    /// Share of the movers with a new key who certify it with their old one (a third-party
+    /// signature on the new key's user id, as vendors announce a rotation).
+    pub sign_new_key: f64,
     /// Share of movers whose new profile shows the closed market's rating.
     pub import_rating: f64,
     /// How a changed handle changes.
@@ -150,6 +153,7 @@ impl Default for MigrationBehaviour {
         MigrationBehaviour {
             keep_handle: 0.65,
             keep_key: 0.9,
+            sign_new_key: 0.0,
             import_rating: 1.0,
             handle_changes: HandleFamilies::default(),
         }
@@ -349,6 +353,7 @@ impl WorldConfig {
             ),
             ("migration.keep_handle", b.migration.keep_handle),
             ("migration.keep_key", b.migration.keep_key),
+            ("migration.sign_new_key", b.migration.sign_new_key),
             ("migration.import_rating", b.migration.import_rating),
             (
                 "impersonators.forged_rating_share",
@@ -526,6 +531,8 @@ mod tests {
             include_str!("../../../config/worlds/impersonators.toml"),
             include_str!("../../../config/worlds/fake_reviews.toml"),
             include_str!("../../../config/worlds/feedback.toml"),
+            include_str!("../../../config/worlds/negative_reviews.toml"),
+            include_str!("../../../config/worlds/keys.toml"),
         ] {
             let config = WorldConfig::from_toml(text, WorldConfig::new(5)).unwrap();
             assert_ne!(config, WorldConfig::new(5));

@@ -144,6 +144,8 @@ struct Generator<'c> {
     markets: Vec<Market>,
     events: Vec<Event>,
     pgp_keys: Vec<PgpKey>,
+    /// Each key's secret primary key, to certify a mover's new key with the old one.
+    key_secrets: Vec<pgp::packet::SecretKey>,
     persons: Vec<Person>,
     vendors: Vec<VendorAccount>,
     listings: Vec<Listing>,
@@ -177,6 +179,7 @@ impl<'c> Generator<'c> {
             markets: Vec::new(),
             events: Vec::new(),
             pgp_keys: Vec::new(),
+            key_secrets: Vec::new(),
             persons: Vec::new(),
             vendors: Vec::new(),
             listings: Vec::new(),
@@ -347,6 +350,16 @@ impl<'c> Generator<'c> {
     }
 
     fn new_key(&mut self, rng: &mut ChaCha8Rng, handle: &str) -> Result<u32, SimError> {
+        self.new_key_certified(rng, handle, None)
+    }
+
+    /// A new key, its user id certified by the key `certifier` when given.
+    fn new_key_certified(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        handle: &str,
+        certifier: Option<u32>,
+    ) -> Result<u32, SimError> {
         // Keys were made before the world starts: 30 to 1000 days earlier.
         let start = self
             .start_date
@@ -355,13 +368,20 @@ impl<'c> Generator<'c> {
             .and_utc()
             .timestamp();
         let created = start - rng.gen_range(30..1000) * 86_400 - rng.gen_range(0..86_400);
-        let key = pgpkey::generate(rng, handle, created as u32)?;
+        let key = pgpkey::generate(
+            rng,
+            handle,
+            created as u32,
+            certifier.map(|k| &self.key_secrets[k as usize]),
+        )?;
         let id = self.pgp_keys.len() as u32;
         self.pgp_keys.push(PgpKey {
             id,
             fingerprint: key.fingerprint,
             armored: key.armored,
+            certified_by: certifier,
         });
+        self.key_secrets.push(key.secret);
         Ok(id)
     }
 
@@ -774,7 +794,11 @@ impl<'c> Generator<'c> {
                 let key = if rng.gen_bool(behaviour.keep_key) {
                     self.vendors[account as usize].pgp_key
                 } else {
-                    self.new_key(&mut key_rng, &handle)?
+                    // Drawn only in worlds that sign, so other worlds' draws do not change.
+                    let old = self.vendors[account as usize].pgp_key;
+                    let sign =
+                        behaviour.sign_new_key > 0.0 && key_rng.gen_bool(behaviour.sign_new_key);
+                    self.new_key_certified(&mut key_rng, &handle, sign.then_some(old))?
                 };
                 let joined = (day + rng.gen_range(1..=7)).min(self.days() - 1);
                 let (rating, sales) = self.rating_so_far(account, day);

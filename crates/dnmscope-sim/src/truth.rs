@@ -50,6 +50,9 @@ pub struct VendorTruth<'w> {
     pub market: u32,
     pub handle: &'w str,
     pub pgp_fingerprint: &'w str,
+    /// The fingerprint of the key that certified this account's key (a signed rotation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pgp_certified_by: Option<&'w str>,
     pub joined: Day,
     pub left: Option<Day>,
     /// The market banned the account when it ended (see `World::vendor_banned`).
@@ -127,6 +130,9 @@ pub fn truth(world: &World) -> Truth<'_> {
             market: v.market,
             handle: &v.handle,
             pgp_fingerprint: &world.pgp_keys[v.pgp_key as usize].fingerprint,
+            pgp_certified_by: world.pgp_keys[v.pgp_key as usize]
+                .certified_by
+                .map(|k| world.pgp_keys[k as usize].fingerprint.as_str()),
             joined: v.joined,
             left: v.left,
             banned: v.left.is_some_and(|left| world.vendor_banned(v, left)),

@@ -99,6 +99,9 @@ pub struct PgpKey {
     pub fingerprint: String,
     /// The ASCII-armored public key block.
     pub armored: String,
+    /// The key that certified this one (a rotation signed by the old key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certified_by: Option<u32>,
 }
 
 /// A real person behind one or more vendor accounts.

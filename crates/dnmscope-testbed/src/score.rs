@@ -63,6 +63,8 @@ pub struct LinkingScore {
     /// Recall per way the second account's handle differs: `same_handle` or a family of the
     /// world file (`decorations`, `leetspeak`, `separators_case`, `reordered`, `unrelated`).
     pub by_family: BTreeMap<String, Found>,
+    /// True pairs where one account's key is certified by the other's (a signed rotation).
+    pub signed_rotations: Found,
     /// Observed impersonator accounts, and probable links from them to the vendor they copy.
     pub impersonators: usize,
     pub impersonators_linked: usize,
@@ -286,7 +288,16 @@ pub fn score(world: &World, world_name: &str, data: &Dataset, crawl_days: &[u32]
         }
     };
     let mut by_family: BTreeMap<String, Found> = BTreeMap::new();
+    let mut signed_rotations = Found::default();
     for &(a, b) in &truth_pairs {
+        let (ka, kb) = (
+            &world.pgp_keys[vendor(a).expect("true pair").pgp_key as usize],
+            &world.pgp_keys[vendor(b).expect("true pair").pgp_key as usize],
+        );
+        if ka.certified_by == Some(kb.id) || kb.certified_by == Some(ka.id) {
+            signed_rotations.of += 1;
+            signed_rotations.found += usize::from(predicted.contains(&(a, b)));
+        }
         let entry = by_family.entry(family(a, b)).or_default();
         entry.of += 1;
         if predicted.contains(&(a, b)) {
@@ -346,6 +357,7 @@ pub fn score(world: &World, world_name: &str, data: &Dataset, crawl_days: &[u32]
         precision: ratio(correct, predicted.len()),
         recall: ratio(correct, truth_pairs.len()),
         by_family,
+        signed_rotations,
         impersonators,
         impersonators_linked,
     };

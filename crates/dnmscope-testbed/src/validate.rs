@@ -251,6 +251,20 @@ pub fn world_grid(cards: &[Scorecard]) -> Grid {
         );
     }
     row(
+        "recall of pairs with a signed key rotation",
+        &|c| {
+            format!(
+                "{}/{}",
+                c.linking.signed_rotations.found, c.linking.signed_rotations.of
+            )
+        },
+        format!(
+            "{}/{}",
+            sum(&|c| c.linking.signed_rotations.found),
+            sum(&|c| c.linking.signed_rotations.of)
+        ),
+    );
+    row(
         "impersonators linked to the vendor they copy",
         &|c| {
             format!(

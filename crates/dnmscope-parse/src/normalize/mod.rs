@@ -18,7 +18,7 @@ use std::fmt;
 pub use country::parse_country;
 pub use date::{parse_date, ParsedDate};
 pub use money::{parse_decimal, parse_money, parse_price};
-pub use pgp::pgp_fingerprint;
+pub use pgp::{pgp_fingerprint, pgp_key_facts};
 pub use quantity::{find_quantity, parse_quantity, price_per_unit, UnitPrice};
 pub use rating::{parse_rating, RatingForm};
 

@@ -10,6 +10,13 @@ use super::Unreadable;
 ///
 /// Text around the block (a profile's prose, HTML entities already decoded) is ignored.
 pub fn pgp_fingerprint(text: &str) -> Result<PgpFingerprint, Unreadable> {
+    pgp_key_facts(text).map(|(fingerprint, _)| fingerprint)
+}
+
+/// The key's fingerprint and the fingerprints of the other keys that certified its user ids
+/// (issuer fingerprints of third-party signatures; a signature naming only a key id, or the key
+/// itself, is not counted), sorted and without repeats.
+pub fn pgp_key_facts(text: &str) -> Result<(PgpFingerprint, Vec<PgpFingerprint>), Unreadable> {
     let unreadable = |reason: String| Unreadable::new("PGP key", clip(text), reason);
     const BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
     const END: &str = "-----END PGP PUBLIC KEY BLOCK-----";
@@ -24,8 +31,21 @@ pub fn pgp_fingerprint(text: &str) -> Result<PgpFingerprint, Unreadable> {
     let block = rebuild_armor(&text[start..end]);
     let (key, _headers) = SignedPublicKey::from_string(&block)
         .map_err(|err| unreadable(format!("the key block does not parse: {err}")))?;
-    let fingerprint = hex(key.fingerprint().as_bytes());
-    PgpFingerprint::new(&fingerprint).map_err(|err| unreadable(err.to_string()))
+    let own = key.fingerprint();
+    let fingerprint =
+        PgpFingerprint::new(&hex(own.as_bytes())).map_err(|err| unreadable(err.to_string()))?;
+    let mut certifiers: Vec<PgpFingerprint> = key
+        .details
+        .users
+        .iter()
+        .flat_map(|user| &user.signatures)
+        .flat_map(|signature| signature.issuer_fingerprint())
+        .filter(|issuer| **issuer != own)
+        .filter_map(|issuer| PgpFingerprint::new(&hex(issuer.as_bytes())).ok())
+        .collect();
+    certifiers.sort();
+    certifiers.dedup();
+    Ok((fingerprint, certifiers))
 }
 
 fn clip(text: &str) -> &str {
