@@ -142,6 +142,8 @@ pub struct MigrationBehaviour {
     /// Share of the movers with a new key who certify it with their old one (a third-party
     /// signature on the new key's user id, as vendors announce a rotation).
     pub sign_new_key: f64,
+    /// Share of movers who publish no PGP key at all on their new market.
+    pub drop_key: f64,
     /// Share of movers whose new profile shows the closed market's rating.
     pub import_rating: f64,
     /// How a changed handle changes.
@@ -154,6 +156,7 @@ impl Default for MigrationBehaviour {
             keep_handle: 0.65,
             keep_key: 0.9,
             sign_new_key: 0.0,
+            drop_key: 0.0,
             import_rating: 1.0,
             handle_changes: HandleFamilies::default(),
         }
@@ -354,6 +357,7 @@ impl WorldConfig {
             ("migration.keep_handle", b.migration.keep_handle),
             ("migration.keep_key", b.migration.keep_key),
             ("migration.sign_new_key", b.migration.sign_new_key),
+            ("migration.drop_key", b.migration.drop_key),
             ("migration.import_rating", b.migration.import_rating),
             (
                 "impersonators.forged_rating_share",
@@ -646,6 +650,22 @@ mod tests {
             assert_eq!(shown_last.shown_feedback(v, day).len(), all.min(3));
             assert_eq!(plain.shown_feedback(v, day).len(), all);
         }
+        // Dropped keys: the movers who publish none show none.
+        let dropped = world(
+            "[migration]\ndrop_key = 1.0\n[[events]]\nmarket = 0\nkind = \"seizure\"\nday = 8\n",
+        );
+        let movers: Vec<_> = dropped
+            .vendors
+            .iter()
+            .filter(|v| v.migrated_from.is_some())
+            .collect();
+        assert!(!movers.is_empty());
+        assert!(movers.iter().all(|v| v.hides_key));
+        assert!(dropped
+            .vendors
+            .iter()
+            .filter(|v| v.migrated_from.is_none())
+            .all(|v| !v.hides_key));
         // Negative campaigns: every bought review is one or two stars.
         let negative = world("fake_review_share = 0.3\n[fake_reviews]\nnegative_share = 1.0\n");
         let bought: Vec<_> = negative.feedback.iter().filter(|f| f.fake).collect();

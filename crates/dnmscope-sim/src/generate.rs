@@ -447,6 +447,7 @@ impl<'c> Generator<'c> {
             fake_campaign: None,
             negative_campaign: false,
             hides_feedback: false,
+            hides_key: false,
             disputes_won: rng.gen_range(0..20),
             disputes_lost: rng.gen_range(0..4),
         });
@@ -800,6 +801,8 @@ impl<'c> Generator<'c> {
                         behaviour.sign_new_key > 0.0 && key_rng.gen_bool(behaviour.sign_new_key);
                     self.new_key_certified(&mut key_rng, &handle, sign.then_some(old))?
                 };
+                // Drawn only in worlds that drop keys, so other worlds' draws do not change.
+                let drop_key = behaviour.drop_key > 0.0 && key_rng.gen_bool(behaviour.drop_key);
                 let joined = (day + rng.gen_range(1..=7)).min(self.days() - 1);
                 let (rating, sales) = self.rating_so_far(account, day);
                 let new = self.new_account(&mut rng, person, target, joined, &handle, key);
@@ -807,6 +810,7 @@ impl<'c> Generator<'c> {
                 let v = &mut self.vendors[new as usize];
                 v.migrated_from = Some(account);
                 v.handle_change = change;
+                v.hides_key = drop_key;
                 if import_rating {
                     v.imported = vec![ImportedRating {
                         market: closed_name,

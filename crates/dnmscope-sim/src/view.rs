@@ -334,7 +334,11 @@ pub fn vendor(ctx: &Ctx, v: &VendorAccount) -> VendorView {
         handle: v.handle.clone(),
         level: format!("Level {}", stats.level),
         stats,
-        pgp_key: key.armored.clone(),
+        pgp_key: if v.hides_key {
+            String::new()
+        } else {
+            key.armored.clone()
+        },
         fingerprint: key.fingerprint.clone(),
         registered: ctx.date(v.joined),
         last_seen: ctx.date(ctx.day),
@@ -370,7 +374,7 @@ pub fn vendor(ctx: &Ctx, v: &VendorAccount) -> VendorView {
 
 impl VendorView {
     fn expected(&self) -> Value {
-        json!({
+        let mut fields = json!({
             "name": self.handle,
             "rating": num(self.stats.rating),
             "positive_percent": num(self.stats.positive_percent),
@@ -384,7 +388,14 @@ impl VendorView {
             "about": self.about,
             "terms": self.terms,
             "disputes": {"won": self.disputes.0, "lost": self.disputes.1},
-        })
+        });
+        // A vendor who publishes no key: the page has none to find.
+        if self.pgp_key.trim().is_empty() {
+            if let Some(map) = fields.as_object_mut() {
+                map.remove("pgp_key");
+            }
+        }
+        fields
     }
 }
 
@@ -702,10 +713,14 @@ pub fn expected(ctx: &Ctx, page: &Page) -> Option<(&'static str, Value)> {
             let v = w
                 .vendor_by_handle(ctx.market.id, handle)
                 .filter(|v| w.vendor_active(v, ctx.day))?;
-            (
-                "pgp_key",
-                json!({"name": v.handle, "pgp_key": w.pgp_keys[v.pgp_key as usize].armored.trim()}),
-            )
+            if v.hides_key {
+                ("pgp_key", json!({"name": v.handle}))
+            } else {
+                (
+                    "pgp_key",
+                    json!({"name": v.handle, "pgp_key": w.pgp_keys[v.pgp_key as usize].armored.trim()}),
+                )
+            }
         }
         Page::Forum { .. } => ("home", json!({})),
         Page::Thread { id, page } => {

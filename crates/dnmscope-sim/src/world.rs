@@ -155,6 +155,9 @@ pub struct VendorAccount {
     /// The vendor hides its feedback: its pages show the rating and counts but no entries.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub hides_feedback: bool,
+    /// The vendor publishes no PGP key (its pages show none).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hides_key: bool,
     pub disputes_won: u32,
     pub disputes_lost: u32,
 }

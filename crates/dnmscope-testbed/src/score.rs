@@ -65,6 +65,8 @@ pub struct LinkingScore {
     pub by_family: BTreeMap<String, Found>,
     /// True pairs where one account's key is certified by the other's (a signed rotation).
     pub signed_rotations: Found,
+    /// True pairs where one account publishes no key.
+    pub dropped_keys: Found,
     /// Observed impersonator accounts, and probable links from them to the vendor they copy.
     pub impersonators: usize,
     pub impersonators_linked: usize,
@@ -289,7 +291,12 @@ pub fn score(world: &World, world_name: &str, data: &Dataset, crawl_days: &[u32]
     };
     let mut by_family: BTreeMap<String, Found> = BTreeMap::new();
     let mut signed_rotations = Found::default();
+    let mut dropped_keys = Found::default();
     for &(a, b) in &truth_pairs {
+        if vendor(a).is_some_and(|v| v.hides_key) || vendor(b).is_some_and(|v| v.hides_key) {
+            dropped_keys.of += 1;
+            dropped_keys.found += usize::from(predicted.contains(&(a, b)));
+        }
         let (ka, kb) = (
             &world.pgp_keys[vendor(a).expect("true pair").pgp_key as usize],
             &world.pgp_keys[vendor(b).expect("true pair").pgp_key as usize],
@@ -358,6 +365,7 @@ pub fn score(world: &World, world_name: &str, data: &Dataset, crawl_days: &[u32]
         recall: ratio(correct, truth_pairs.len()),
         by_family,
         signed_rotations,
+        dropped_keys,
         impersonators,
         impersonators_linked,
     };

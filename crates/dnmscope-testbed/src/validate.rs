@@ -265,6 +265,20 @@ pub fn world_grid(cards: &[Scorecard]) -> Grid {
         ),
     );
     row(
+        "recall of pairs where one account publishes no key",
+        &|c| {
+            format!(
+                "{}/{}",
+                c.linking.dropped_keys.found, c.linking.dropped_keys.of
+            )
+        },
+        format!(
+            "{}/{}",
+            sum(&|c| c.linking.dropped_keys.found),
+            sum(&|c| c.linking.dropped_keys.of)
+        ),
+    );
+    row(
         "impersonators linked to the vendor they copy",
         &|c| {
             format!(

@@ -906,12 +906,13 @@ pub fn feedback(ctx: &Ctx, v: &view::FeedbackPageView) -> String {
 
 pub fn pgp(ctx: &Ctx, v: &VendorAccount) -> String {
     let key = &ctx.world.pgp_keys[v.pgp_key as usize];
+    let armored = if v.hides_key { "" } else { key.armored.trim() };
     format!(
         "<h2>PGP public key of <span class=\"{}\">{}</span></h2><pre class=\"{}\">{}</pre>",
         c(ctx, "key-owner"),
         esc(&v.handle),
         c(ctx, "pgp-block"),
-        esc(key.armored.trim())
+        esc(armored)
     )
 }
 
