@@ -365,24 +365,39 @@ fn rate_shifts(days: &[NaiveDate], first: NaiveDate, last: NaiveDate) -> Vec<Shi
         for start in 0..=len - w_len {
             let count = prefix[start + w_len] - prefix[start];
             let usual = (total - count) as f64 / (span - w) as f64 * w as f64;
-            let expected = usual.max(0.5);
-            if (count as f64) < SHIFT_FACTOR * expected || (count as f64) - expected < SHIFT_EXCESS
-            {
-                continue;
-            }
-            let p = poisson_tail(count, expected);
-            if p < SHIFT_P {
-                let from = first + chrono::Days::new(start as u64);
-                candidates.push(Shift {
-                    start: from,
-                    end: from + chrono::Days::new(w as u64 - 1),
-                    count,
-                    expected,
-                    p,
-                });
-            }
+            let from = first + chrono::Days::new(start as u64);
+            consider(&mut candidates, from, w_len, count, usual.max(0.5));
         }
     }
+    most_improbable(candidates)
+}
+
+/// Keeps the window of `days` days from `from` with `count` entries where `expected` were
+/// predicted when it passes the shift thresholds.
+fn consider(
+    candidates: &mut Vec<Shift>,
+    from: NaiveDate,
+    days: usize,
+    count: usize,
+    expected: f64,
+) {
+    if (count as f64) < SHIFT_FACTOR * expected || (count as f64) - expected < SHIFT_EXCESS {
+        return;
+    }
+    let p = poisson_tail(count, expected);
+    if p < SHIFT_P {
+        candidates.push(Shift {
+            start: from,
+            end: from + chrono::Days::new(days as u64 - 1),
+            count,
+            expected,
+            p,
+        });
+    }
+}
+
+/// The most improbable windows first, none overlapping another kept.
+fn most_improbable(mut candidates: Vec<Shift>) -> Vec<Shift> {
     candidates.sort_by(|a, b| a.p.total_cmp(&b.p).then(a.start.cmp(&b.start)));
     let mut found: Vec<Shift> = Vec::new();
     for c in candidates {
@@ -435,31 +450,11 @@ fn negative_waves(
             );
             let own = (total_bad - k) as f64 / (total - m).max(1) as f64;
             let share = own.max(market_share);
-            let expected = (share * m as f64).max(0.5);
-            if (k as f64) < SHIFT_FACTOR * expected || (k as f64) - expected < SHIFT_EXCESS {
-                continue;
-            }
-            let p = poisson_tail(k, expected);
-            if p < SHIFT_P {
-                let from = first + chrono::Days::new(start as u64);
-                candidates.push(Shift {
-                    start: from,
-                    end: from + chrono::Days::new(w_len as u64 - 1),
-                    count: k,
-                    expected,
-                    p,
-                });
-            }
+            let from = first + chrono::Days::new(start as u64);
+            consider(&mut candidates, from, w_len, k, (share * m as f64).max(0.5));
         }
     }
-    candidates.sort_by(|a, b| a.p.total_cmp(&b.p).then(a.start.cmp(&b.start)));
-    let mut found: Vec<Shift> = Vec::new();
-    for c in candidates {
-        if found.iter().all(|f| c.end < f.start || f.end < c.start) {
-            found.push(c);
-        }
-    }
-    found
+    most_improbable(candidates)
 }
 
 /// Dense windows of `WINDOW_DAYS` days among sorted `days` (one per entry) between `first` and
