@@ -38,6 +38,21 @@ const SHIFT_FACTOR: f64 = 2.0;
 const SHIFT_EXCESS: f64 = 10.0;
 /// and a Poisson upper tail below this (a vendor of a year is tested about 1,400 times).
 const SHIFT_P: f64 = 1e-6;
+/// Shifts are looked for in at most this many days before the vendor's last entry: a page can
+/// date an entry in year 1, and the tests allocate and scan a slot per day.
+const SHIFT_HISTORY_DAYS: u64 = 3 * 366;
+
+/// The first of `days` within the `SHIFT_HISTORY_DAYS` ending on `last` (and not before
+/// `first`): an entry dated long before the others is left out rather than stretching the
+/// history into years of empty days.
+fn shift_start(days: &[NaiveDate], first: NaiveDate, last: NaiveDate) -> NaiveDate {
+    let floor = first.max(last - chrono::Days::new(SHIFT_HISTORY_DAYS - 1));
+    days.iter()
+        .copied()
+        .filter(|d| *d >= floor)
+        .min()
+        .unwrap_or(floor)
+}
 const MIN_BURST: usize = 8;
 const BURST_FACTOR: f64 = 4.0;
 
@@ -335,9 +350,10 @@ fn poisson_tail(k: usize, lambda: f64) -> f64 {
 }
 
 /// Windows of `SHIFT_WINDOWS` days among `days` (one per entry, sorted) between `first` and
-/// `last` with far more entries than the rate outside them predicts, most improbable first, not
+/// `last` (at most `SHIFT_HISTORY_DAYS`; earlier entries are left out) with far more entries than the rate outside them predicts, most improbable first, not
 /// overlapping. A window needs at least as many days outside it as inside.
 fn rate_shifts(days: &[NaiveDate], first: NaiveDate, last: NaiveDate) -> Vec<Shift> {
+    let first = shift_start(days, first, last);
     let span = (last - first).num_days() + 1;
     let Ok(len) = usize::try_from(span) else {
         return Vec::new();
@@ -420,6 +436,7 @@ fn negative_waves(
     last: NaiveDate,
     market_share: f64,
 ) -> Vec<Shift> {
+    let first = shift_start(days, first, last);
     let span = (last - first).num_days() + 1;
     let Ok(len) = usize::try_from(span) else {
         return Vec::new();
@@ -609,6 +626,22 @@ mod tests {
         let even: Vec<NaiveDate> = (0..90).map(day).collect();
         let spread: Vec<NaiveDate> = (0..90).step_by(3).map(day).collect();
         assert!(negative_waves(&even, &spread, day(0), day(89), 0.05).is_empty());
+    }
+
+    #[test]
+    fn an_entry_dated_in_year_one_does_not_stretch_the_history() {
+        // One entry a day for 90 days, 30 more over days 40 to 53, and one a page dated in
+        // year 1: the shift is found within the bounded history, without a slot per day since.
+        let mut days: Vec<NaiveDate> = (0..90).map(day).collect();
+        days.extend((0..30).map(|i| day(40 + i % 14)));
+        let ancient = NaiveDate::from_ymd_opt(1, 1, 1).unwrap();
+        days.push(ancient);
+        days.sort();
+        assert_eq!(shift_start(&days, ancient, day(89)), day(0));
+        let shifts = rate_shifts(&days, ancient, day(89));
+        assert_eq!(shifts.len(), 1, "{shifts:?}");
+        let bad: Vec<NaiveDate> = vec![ancient];
+        assert!(negative_waves(&days, &bad, ancient, day(89), 0.05).is_empty());
     }
 
     #[test]

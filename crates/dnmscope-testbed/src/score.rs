@@ -45,12 +45,6 @@ pub struct Found {
     pub of: usize,
 }
 
-impl Found {
-    pub fn share(&self) -> f64 {
-        ratio(self.found, self.of)
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkingScore {
     /// Pairs of observed accounts on different markets run by one person.
@@ -224,14 +218,15 @@ pub fn score(world: &World, world_name: &str, data: &Dataset, crawl_days: &[u32]
     let profiles = profiles(data);
     // The truth's account behind each observed profile (None: not in the truth, which would be
     // a parser inventing vendors; counted as such).
+    let account_of = |market: &str, handle: &str| -> Option<u32> {
+        market_of
+            .get(market)
+            .and_then(|&m| world.vendor_by_handle(m, handle))
+            .map(|v| v.id)
+    };
     let accounts: Vec<Option<u32>> = profiles
         .iter()
-        .map(|p| {
-            market_of
-                .get(p.market.as_str())
-                .and_then(|&m| world.vendor_by_handle(m, &p.handle))
-                .map(|v| v.id)
-        })
+        .map(|p| account_of(&p.market, &p.handle))
         .collect();
     for (p, a) in profiles.iter().zip(&accounts) {
         if a.is_none() {
@@ -373,12 +368,6 @@ pub fn score(world: &World, world_name: &str, data: &Dataset, crawl_days: &[u32]
     // 2. Review campaigns, by vendor and by entry.
     let observed: BTreeSet<u32> = accounts.iter().flatten().copied().collect();
     let flags = review_flags(data);
-    let account_of = |market: &str, handle: &str| -> Option<u32> {
-        market_of
-            .get(market)
-            .and_then(|&m| world.vendor_by_handle(m, handle))
-            .map(|v| v.id)
-    };
     let campaign_flags: Vec<_> = flags
         .iter()
         .filter(|f| f.flag == "suspected_campaign")
