@@ -51,6 +51,10 @@ pub struct FetchConfig {
     pub max_redirects: u32,
     pub max_attempts: u32,
     pub backoff_ms: u64,
+    /// Idle keep-alive connections (Tor streams) kept per market; 0 opens one per request.
+    pub max_idle_connections: u32,
+    /// An idle keep-alive connection older than this is closed rather than reused.
+    pub idle_timeout_secs: u64,
     /// A custom Tor network for the arti transport instead of the public one: a private test
     /// network. Absent by default.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -194,6 +198,8 @@ impl Default for FetchConfig {
             max_redirects: limits.max_redirects,
             max_attempts: limits.max_attempts,
             backoff_ms: limits.backoff.as_millis() as u64,
+            max_idle_connections: limits.max_idle_connections as u32,
+            idle_timeout_secs: limits.idle_timeout.as_secs(),
             tor_network: None,
         }
     }
@@ -209,6 +215,8 @@ impl FetchConfig {
             max_redirects: self.max_redirects,
             max_attempts: self.max_attempts,
             backoff: Duration::from_millis(self.backoff_ms),
+            max_idle_connections: self.max_idle_connections as usize,
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
         }
     }
 }
@@ -387,7 +395,7 @@ impl Config {
         let f = &self.fetch;
         let p = &self.politeness;
         let c = &self.crawl;
-        let checks: [(&str, u64, u64); 19] = [
+        let checks: [(&str, u64, u64); 21] = [
             (
                 "fetch.bootstrap_timeout_secs",
                 f.bootstrap_timeout_secs,
@@ -404,6 +412,12 @@ impl Config {
             ("fetch.max_redirects", u64::from(f.max_redirects), 20),
             ("fetch.max_attempts", u64::from(f.max_attempts), 100),
             ("fetch.backoff_ms", f.backoff_ms, 3_600_000),
+            (
+                "fetch.max_idle_connections",
+                u64::from(f.max_idle_connections),
+                256,
+            ),
+            ("fetch.idle_timeout_secs", f.idle_timeout_secs, 3_600),
             (
                 "politeness.requests_per_minute",
                 u64::from(p.requests_per_minute),

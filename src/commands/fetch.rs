@@ -434,6 +434,11 @@ async fn check_page(
             }
         }
     }
+    let connections = fetcher.connection_stats();
+    println!(
+        "  connections: {} opened, {} reused (keep-alive, fetch.max_idle_connections = {})",
+        connections.opened, connections.reused, config.fetch.max_idle_connections
+    );
     #[cfg(feature = "arti")]
     if let Some(arti) = &started.arti {
         all_answered &= print_circuits(arti);

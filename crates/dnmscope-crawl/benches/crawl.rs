@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use dnmscope_crawl::{crawl, CrawlConfig, FetchSource, MarketPlan, Stop};
 use dnmscope_fetch::{
-    Connecting, Fetcher, IsolationKey, Limits, LoopbackTransport, MarketSpec, Politeness,
+    ConnectionStats, Connecting, Fetcher, IsolationKey, Limits, LoopbackTransport, MarketSpec, Politeness,
     TokioClock, Transport,
 };
 use dnmscope_model::{Capture, CrawlId, MarketName, PseudonymKey};
@@ -143,19 +143,26 @@ fn main() {
         world.markets.len()
     );
     for median in latencies {
-        let ceiling = f64::from(rate) / 60.0 * world.markets.len() as f64;
-        let cpu_before = cpu_seconds();
-        let (fetched, took, _) =
-            runtime.block_on(run(&world, addr, pages, rate, median, None, false));
-        let cpu = cpu_seconds() - cpu_before;
-        let achieved = fetched as f64 / took.as_secs_f64();
-        println!(
-            "  latency median {median:>5} ms: {fetched} pages in {:.1} s = {achieved:.2} pages/s against a ceiling of {ceiling:.1} ({:.0} %); CPU {:.2} ms per page; peak RSS {:.0} MiB",
-            took.as_secs_f64(),
-            achieved / ceiling * 100.0,
-            cpu / fetched.max(1) as f64 * 1e3,
-            peak_rss_mib()
-        );
+        // Without keep-alive (a new connection, through Tor a new stream, per request) and with.
+        for keep_alive in [false, true] {
+            let ceiling = f64::from(rate) / 60.0 * world.markets.len() as f64;
+            let cpu_before = cpu_seconds();
+            let (fetched, took, _, connections) = runtime.block_on(run(
+                &world, addr, pages, rate, median, None, false, keep_alive,
+            ));
+            let cpu = cpu_seconds() - cpu_before;
+            let achieved = fetched as f64 / took.as_secs_f64();
+            println!(
+                "  latency median {median:>5} ms, keep-alive {}: {fetched} pages in {:.1} s = {achieved:.2} pages/s against a ceiling of {ceiling:.1} ({:.0} %); {} connections opened, {} reused; CPU {:.2} ms per page; peak RSS {:.0} MiB",
+                if keep_alive { "on " } else { "off" },
+                took.as_secs_f64(),
+                achieved / ceiling * 100.0,
+                connections.opened,
+                connections.reused,
+                cpu / fetched.max(1) as f64 * 1e3,
+                peak_rss_mib()
+            );
+        }
     }
     if rounds > 0 {
         encryption_cost(&runtime, &world, addr, pages, rounds, import_pages);
@@ -190,13 +197,13 @@ fn encryption_cost(
     );
     let mut crawl_cpu: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     // The pages the import path stores: one crawl's, read back.
-    let (_, _, captures) = runtime.block_on(run(world, addr, pages, 1_000_000, 0, None, true));
+    let (_, _, captures, _) = runtime.block_on(run(world, addr, pages, 1_000_000, 0, None, true, true));
     for round in 0..rounds {
         for which in [round % 2, 1 - round % 2] {
             let key = (which == 1).then(|| key.clone());
             let before = cpu_seconds();
-            let (fetched, _, _) =
-                runtime.block_on(run(world, addr, pages, 1_000_000, 0, key, false));
+            let (fetched, _, _, _) =
+                runtime.block_on(run(world, addr, pages, 1_000_000, 0, key, false, true));
             crawl_cpu[which].push((cpu_seconds() - before) / fetched.max(1) as f64 * 1e3);
         }
     }
@@ -288,6 +295,7 @@ async fn import(
     (n, bytes)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     world: &World,
     addr: SocketAddr,
@@ -296,7 +304,8 @@ async fn run(
     median_ms: u64,
     key: Option<RawKey>,
     collect: bool,
-) -> (u64, Duration, Vec<Capture>) {
+    keep_alive: bool,
+) -> (u64, Duration, Vec<Capture>, ConnectionStats) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut options = StoreOptions::new(Location::SqliteFile(dir.path().join("bench.sqlite")));
     options.create = true;
@@ -357,7 +366,10 @@ async fn run(
     let fetcher = Fetcher::new(
         Arc::new(transport),
         Arc::new(TokioClock::new()),
-        Limits::default(),
+        Limits {
+            max_idle_connections: if keep_alive { 8 } else { 0 },
+            ..Limits::default()
+        },
         specs,
         CrawlId(0),
     );
@@ -373,15 +385,12 @@ async fn run(
         parse_limits: dnmscope_parse::Limits::default(),
     };
     let started = Instant::now();
-    let outcome = crawl(
-        &store,
-        &FetchSource::new(fetcher, None),
-        &config,
-        &Stop::new(),
-    )
-    .await
-    .expect("the crawl");
+    let source = FetchSource::new(fetcher, None);
+    let outcome = crawl(&store, &source, &config, &Stop::new())
+        .await
+        .expect("the crawl");
     let took = started.elapsed();
+    let connections = source.fetcher().connection_stats();
     let fetched = outcome.accounting.values().map(|a| a.fetched).sum();
     let mut captures = Vec::new();
     let ids = if collect {
@@ -393,7 +402,7 @@ async fn run(
         captures.push(store.capture(id).await.expect("a capture"));
     }
     store.close().await;
-    (fetched, took, captures)
+    (fetched, took, captures, connections)
 }
 
 /// The child: serves the world on loopback and prints its address.

@@ -50,6 +50,11 @@ impl FetchSource {
         }
     }
 
+    /// The fetcher (its connection figures, say).
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
     /// Dates each capture by the server's `Date` header instead of this machine's clock. Only
     /// for the simulator, whose `Date` is the simulated day, so that snapshots of simulated days
     /// land on their days; a real market's clock is never trusted.

@@ -13,7 +13,8 @@ use tokio::time::Instant;
 use crate::clock::Clock;
 use crate::cookies::CookieJar;
 use crate::error::{ErrorKind, FetchError};
-use crate::http::{self, ExchangeLimits, RawResponse};
+use crate::http::{self, Exchange, ExchangeLimits, RawResponse};
+use crate::pool::{Conn, ConnectionStats, Pool, PoolKey};
 use crate::politeness::{parse_retry_after, Gate, PageSignal, Politeness};
 use crate::transport::{IsolationKey, SharedTransport};
 
@@ -31,6 +32,11 @@ pub struct Limits {
     pub max_attempts: u32,
     /// Backoff after the first transient failure; doubles each time.
     pub backoff: Duration,
+    /// Idle keep-alive connections kept per market (and account); 0 opens a new connection
+    /// (a new Tor stream) for every request.
+    pub max_idle_connections: usize,
+    /// An idle connection older than this is closed rather than reused.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -43,6 +49,8 @@ impl Default for Limits {
             max_redirects: 5,
             max_attempts: 3,
             backoff: Duration::from_secs(5),
+            max_idle_connections: 8,
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -105,6 +113,7 @@ pub struct Fetcher {
     markets: HashMap<String, Market>,
     account: String,
     crawl: CrawlId,
+    pool: Pool,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -144,6 +153,7 @@ impl Fetcher {
         Fetcher {
             transport,
             clock,
+            pool: Pool::new(limits.max_idle_connections, limits.idle_timeout),
             limits,
             markets,
             account: "default".to_string(),
@@ -170,6 +180,8 @@ impl Fetcher {
         let market = self.market(market)?;
         jar.retain_hosts(&market.spec.hosts);
         *market.jar.lock().expect("jar lock") = jar;
+        // A new session starts on new streams.
+        self.pool.close_market(market.spec.name.as_str());
         Ok(())
     }
 
@@ -181,6 +193,8 @@ impl Fetcher {
     /// Tell the fetcher the caller saw a queue or ban page: it slows down.
     pub fn report(&self, market: &str, signal: PageSignal) -> Result<(), FetchError> {
         self.market(market)?.gate.signal(signal);
+        // A market that pushes back starts again on new streams.
+        self.pool.close_market(market);
         Ok(())
     }
 
@@ -313,23 +327,12 @@ impl Fetcher {
     async fn attempt(&self, market: &Market, url: &url::Url) -> Result<RawResponse, FetchError> {
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         let port = url.port_or_known_default().unwrap_or(80);
-        let key = IsolationKey::new(market.spec.name.as_str(), &self.account);
+        let key = PoolKey {
+            isolation: IsolationKey::new(market.spec.name.as_str(), &self.account),
+            host: host.clone(),
+            port,
+        };
         let deadline = Instant::now() + self.limits.total_timeout;
-        let connect_by = (Instant::now() + self.limits.connect_timeout).min(deadline);
-        let stream =
-            match tokio::time::timeout_at(connect_by, self.transport.connect(&host, port, &key))
-                .await
-            {
-                Ok(stream) => stream?,
-                Err(_) => {
-                    return Err(FetchError::ConnectTimeout {
-                        market: key.market,
-                        host,
-                        port,
-                        after: self.limits.connect_timeout,
-                    })
-                }
-            };
         let host_header = match url.port() {
             Some(port) => format!("{host}:{port}"),
             None => host.clone(),
@@ -349,19 +352,31 @@ impl Fetcher {
         {
             extra.push(("Cookie", cookie));
         }
-        let raw = http::get(
-            stream,
-            url.as_str(),
-            &host_header,
-            &target,
-            &extra,
-            ExchangeLimits {
-                first_byte: self.limits.first_byte_timeout,
-                deadline,
-                max_body: self.limits.max_body_bytes,
-            },
-        )
-        .await?;
+        let limits = ExchangeLimits {
+            first_byte: self.limits.first_byte_timeout,
+            deadline,
+            max_body: self.limits.max_body_bytes,
+        };
+        let (raw, reusable, conn) = loop {
+            let mut conn = match self.pool.take(&key) {
+                Some(conn) => conn,
+                None => self.open(&key, url, deadline).await?,
+            };
+            match http::exchange(&mut conn, url.as_str(), &host_header, &target, &extra, limits)
+                .await?
+            {
+                Exchange::Answered { raw, reusable } => break (raw, reusable, conn),
+                // Closed by the server while idle: send it again on a new connection (a stale
+                // connection is never handed out twice, so this ends).
+                Exchange::Stale(err) => {
+                    tracing::debug!("a kept-alive connection was closed: {err}");
+                    self.pool.stale();
+                }
+            }
+        };
+        if reusable {
+            self.pool.put(key, conn);
+        }
         let mut jar = market.jar.lock().expect("jar lock");
         for header in raw
             .headers
@@ -371,6 +386,40 @@ impl Fetcher {
             jar.store_set_cookie(&host, &header.value, now_unix);
         }
         Ok(raw)
+    }
+
+    /// A new connection for `key`, within the connect timeout.
+    async fn open(
+        &self,
+        key: &PoolKey,
+        url: &url::Url,
+        deadline: Instant,
+    ) -> Result<Conn, FetchError> {
+        let connect_by = (Instant::now() + self.limits.connect_timeout).min(deadline);
+        let connecting = self.transport.connect(&key.host, key.port, &key.isolation);
+        let stream = match tokio::time::timeout_at(connect_by, connecting).await {
+            Ok(stream) => stream?,
+            Err(_) => {
+                return Err(FetchError::ConnectTimeout {
+                    market: key.isolation.market.clone(),
+                    host: key.host.clone(),
+                    port: key.port,
+                    after: self.limits.connect_timeout,
+                })
+            }
+        };
+        self.pool.opened();
+        http::handshake(stream, url.as_str()).await
+    }
+
+    /// Connections opened and reused so far.
+    pub fn connection_stats(&self) -> ConnectionStats {
+        self.pool.stats()
+    }
+
+    /// Idle kept-alive connections held now.
+    pub fn idle_connections(&self) -> usize {
+        self.pool.idle()
     }
 }
 

@@ -12,6 +12,7 @@ use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 
 use crate::error::FetchError;
+use crate::pool::Conn;
 use crate::transport::BoxStream;
 
 /// The header set of Tor Browser (Firefox ESR 128) on a page load, minus encodings dnmscope
@@ -146,16 +147,10 @@ pub(crate) struct ExchangeLimits {
     pub max_body: usize,
 }
 
-/// Send a GET for `target` (path and query) with the given extra headers; read the response.
-pub(crate) async fn get(
-    stream: BoxStream,
-    url: &str,
-    host_header: &str,
-    target: &str,
-    extra: &[(&str, String)],
-    limits: ExchangeLimits,
-) -> Result<RawResponse, FetchError> {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+/// Open HTTP/1.1 on a connected stream; the connection is driven by its own task until the
+/// returned `Conn` is dropped.
+pub(crate) async fn handshake(stream: BoxStream, url: &str) -> Result<Conn, FetchError> {
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|source| FetchError::Http {
             url: url.to_string(),
@@ -166,6 +161,34 @@ pub(crate) async fn get(
             tracing::debug!("connection ended: {err}");
         }
     });
+    Ok(Conn {
+        sender,
+        driver,
+        reused: false,
+    })
+}
+
+/// How an exchange ended.
+#[derive(Debug)]
+pub(crate) enum Exchange {
+    /// A response; `reusable` when its body was read to the end and the connection may carry
+    /// the next request.
+    Answered { raw: RawResponse, reusable: bool },
+    /// A kept-alive connection turned out closed before any answer came: the request may be
+    /// sent again on a new connection.
+    Stale(FetchError),
+}
+
+/// Send a GET for `target` (path and query) with the given extra headers on `conn`; read the
+/// response.
+pub(crate) async fn exchange(
+    conn: &mut Conn,
+    url: &str,
+    host_header: &str,
+    target: &str,
+    extra: &[(&str, String)],
+    limits: ExchangeLimits,
+) -> Result<Exchange, FetchError> {
     let mut builder = http::Request::get(target).header("Host", host_header);
     for (name, value) in BROWSER_HEADERS {
         builder = builder.header(*name, *value);
@@ -180,24 +203,28 @@ pub(crate) async fn get(
             reason: err.to_string(),
         })?;
     let first_byte_at = (Instant::now() + limits.first_byte).min(limits.deadline);
-    let response = match tokio::time::timeout_at(first_byte_at, sender.send_request(request)).await
-    {
-        Ok(Ok(response)) => response,
-        Ok(Err(source)) => {
-            driver.abort();
-            return Err(FetchError::Http {
-                url: url.to_string(),
-                source,
-            });
-        }
-        Err(_) => {
-            driver.abort();
-            return Err(FetchError::FirstByteTimeout {
-                url: url.to_string(),
-                after: limits.first_byte,
-            });
-        }
-    };
+    let response =
+        match tokio::time::timeout_at(first_byte_at, conn.sender.send_request(request)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(source)) => {
+                let err = FetchError::Http {
+                    url: url.to_string(),
+                    source,
+                };
+                // A server may close an idle connection at any moment; the request was not
+                // answered, and a GET may be sent again.
+                if conn.reused {
+                    return Ok(Exchange::Stale(err));
+                }
+                return Err(err);
+            }
+            Err(_) => {
+                return Err(FetchError::FirstByteTimeout {
+                    url: url.to_string(),
+                    after: limits.first_byte,
+                });
+            }
+        };
     let status = response.status().as_u16();
     let headers: Vec<Header> = response
         .headers()
@@ -243,15 +270,31 @@ pub(crate) async fn get(
             }
         }
     }
-    driver.abort();
+    // Only a body read to its end leaves the connection at a message boundary.
+    let read_to_end = truncated.is_none();
+    drop(body);
     let (bytes, full) = decoder.finish(truncated.is_none());
     if full && truncated.is_none() {
         truncated = Some(Truncation::Length);
     }
-    Ok(RawResponse {
-        status,
-        headers,
-        body: bytes,
-        truncated,
+    // The connection's task sees the end of the message before the sender is ready again;
+    // wait for that briefly (it is a hand-off between two tasks, not a network round trip).
+    let reusable = read_to_end
+        && matches!(
+            tokio::time::timeout(READY_WAIT, conn.sender.ready()).await,
+            Ok(Ok(()))
+        );
+    Ok(Exchange::Answered {
+        raw: RawResponse {
+            status,
+            headers,
+            body: bytes,
+            truncated,
+        },
+        reusable,
     })
 }
+
+/// How long a connection whose message ended may take to be ready for the next request before
+/// it is closed instead of kept.
+const READY_WAIT: Duration = Duration::from_millis(250);

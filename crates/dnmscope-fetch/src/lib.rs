@@ -15,6 +15,7 @@ mod error;
 mod fetcher;
 pub mod http;
 pub mod politeness;
+mod pool;
 pub mod socks;
 pub mod transport;
 pub mod warc;
@@ -24,6 +25,7 @@ pub use cookies::CookieJar;
 pub use error::{ErrorKind, FetchError};
 pub use fetcher::{Fetched, Fetcher, Limits, MarketSpec, RedirectRefusal, RefusedRedirect};
 pub use politeness::{PageSignal, Politeness};
+pub use pool::ConnectionStats;
 pub use socks::SocksTransport;
 pub use transport::{
     BoxStream, Connecting, IsolationKey, LiteralResolver, LoopbackTransport, Resolver,

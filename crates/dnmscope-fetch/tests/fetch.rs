@@ -624,3 +624,223 @@ async fn warc_files_pass_warcio_check() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A keep-alive HTTP/1.1 server that logs, for every request, the connection it came on and its
+/// `Host` header. `close_after_each` closes every connection after its first answer (without
+/// saying so), as a server that drops idle connections does.
+async fn keep_alive_server(
+    close_after_each: bool,
+    body_len: usize,
+) -> (SocketAddr, Arc<Mutex<Vec<(usize, String)>>>) {
+    let listener = tokio::net::TcpListener::bind(loopback()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let seen = log.clone();
+    tokio::spawn(async move {
+        for connection in 0.. {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                loop {
+                    let mut chunk = [0u8; 4096];
+                    let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buffer[..end]).to_string();
+                    buffer.drain(..end + 4);
+                    let host = head
+                        .lines()
+                        .find_map(|l| {
+                            l.split_once(':')
+                                .filter(|(n, _)| n.eq_ignore_ascii_case("host"))
+                                .map(|(_, v)| v.trim().to_string())
+                        })
+                        .unwrap_or_default();
+                    log.lock().unwrap().push((connection, host));
+                    let body = format!("<html>{}</html>", "x".repeat(body_len));
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if socket.write_all(response.as_bytes()).await.is_err() || close_after_each {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+fn two_markets(addr: SocketAddr, limits: Limits) -> Fetcher {
+    let transport = LoopbackTransport::new([
+        ("alpha.onion".to_string(), addr),
+        ("alpha2.onion".to_string(), addr),
+        ("beta.onion".to_string(), addr),
+    ])
+    .unwrap();
+    let spec = |name: &str, hosts: &[&str]| MarketSpec {
+        name: MarketName::new(name).unwrap(),
+        hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        politeness: Politeness {
+            max_concurrent: 4,
+            ..unlimited()
+        },
+    };
+    Fetcher::new(
+        Arc::new(transport),
+        Arc::new(TokioClock::new()),
+        limits,
+        vec![
+            spec("alpha", &["alpha.onion", "alpha2.onion"]),
+            spec("beta", &["beta.onion"]),
+        ],
+        CrawlId(1),
+    )
+}
+
+#[tokio::test]
+async fn keep_alive_reuses_connections_within_a_market_and_never_across_markets() {
+    let (addr, log) = keep_alive_server(false, 2_000).await;
+    let fetcher = Arc::new(two_markets(addr, limits()));
+    let mut tasks = Vec::new();
+    // 8 fetches in flight at a time against 4 allowed per market; 3 hosts, two of one market.
+    for i in 0..120 {
+        let fetcher = fetcher.clone();
+        let (market, host) = match i % 3 {
+            0 => ("alpha", "alpha.onion"),
+            1 => ("alpha", "alpha2.onion"),
+            _ => ("beta", "beta.onion"),
+        };
+        tasks.push(tokio::spawn(async move {
+            let fetched = fetcher
+                .fetch(market, &format!("http://{host}/page/{i}"))
+                .await
+                .unwrap();
+            assert_eq!(fetched.capture.status, 200);
+            assert!(fetched.capture.truncated.is_none());
+            assert_eq!(fetched.attempts, 1);
+        }));
+        if tasks.len() == 8 {
+            for task in tasks.drain(..) {
+                task.await.unwrap();
+            }
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.len(), 120);
+    // Every connection carried one host only (and so one market only).
+    let mut hosts_by_connection: BTreeMap<usize, std::collections::BTreeSet<String>> =
+        BTreeMap::new();
+    for (connection, host) in &log {
+        hosts_by_connection
+            .entry(*connection)
+            .or_default()
+            .insert(host.clone());
+    }
+    for (connection, hosts) in &hosts_by_connection {
+        assert_eq!(hosts.len(), 1, "connection {connection} carried {hosts:?}");
+    }
+    // At most as many connections per host as requests were in flight for its market.
+    let connections = hosts_by_connection.len();
+    assert!(
+        connections <= 3 * 4,
+        "{connections} connections for 120 requests"
+    );
+    let stats = fetcher.connection_stats();
+    assert_eq!(stats.opened as usize, connections);
+    assert_eq!(stats.reused as usize, 120 - connections);
+    assert!(fetcher.idle_connections() <= connections);
+}
+
+#[tokio::test]
+async fn keep_alive_can_be_turned_off() {
+    let (addr, log) = keep_alive_server(false, 10).await;
+    let fetcher = two_markets(
+        addr,
+        Limits {
+            max_idle_connections: 0,
+            ..limits()
+        },
+    );
+    for i in 0..5 {
+        fetcher
+            .fetch("alpha", &format!("http://alpha.onion/{i}"))
+            .await
+            .unwrap();
+    }
+    let connections: std::collections::BTreeSet<usize> =
+        log.lock().unwrap().iter().map(|(c, _)| *c).collect();
+    assert_eq!(connections.len(), 5);
+    assert_eq!(fetcher.connection_stats().opened, 5);
+    assert_eq!(fetcher.connection_stats().reused, 0);
+}
+
+#[tokio::test]
+async fn a_connection_the_server_closed_is_replaced_without_costing_an_attempt() {
+    let (addr, log) = keep_alive_server(true, 10).await;
+    let fetcher = two_markets(
+        addr,
+        Limits {
+            max_attempts: 1,
+            ..limits()
+        },
+    );
+    for i in 0..6 {
+        let fetched = fetcher
+            .fetch("beta", &format!("http://beta.onion/{i}"))
+            .await
+            .unwrap();
+        assert_eq!(fetched.capture.status, 200);
+        assert_eq!(fetched.attempts, 1);
+    }
+    let connections: std::collections::BTreeSet<usize> =
+        log.lock().unwrap().iter().map(|(c, _)| *c).collect();
+    assert_eq!(connections.len(), 6, "each answer came on its own connection");
+    assert_eq!(fetcher.connection_stats().opened, 6);
+}
+
+#[tokio::test]
+async fn idle_connections_expire_and_cut_bodies_are_never_reused() {
+    let (addr, log) = keep_alive_server(false, 4_000).await;
+    let fetcher = two_markets(
+        addr,
+        Limits {
+            idle_timeout: Duration::from_millis(100),
+            ..limits()
+        },
+    );
+    fetcher.fetch("alpha", "http://alpha.onion/1").await.unwrap();
+    fetcher.fetch("alpha", "http://alpha.onion/2").await.unwrap();
+    assert_eq!(fetcher.connection_stats().opened, 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    fetcher.fetch("alpha", "http://alpha.onion/3").await.unwrap();
+    assert_eq!(fetcher.connection_stats().opened, 2, "the idle one expired");
+
+    // A body cut at the cap leaves the connection mid-message: it is closed, not reused.
+    let small = two_markets(
+        addr,
+        Limits {
+            max_body_bytes: 1_000,
+            ..limits()
+        },
+    );
+    for i in 0..3 {
+        let fetched = small
+            .fetch("alpha", &format!("http://alpha.onion/cut/{i}"))
+            .await
+            .unwrap();
+        assert_eq!(fetched.capture.truncated, Some(Truncation::Length));
+    }
+    assert_eq!(small.connection_stats().opened, 3);
+    assert_eq!(small.connection_stats().reused, 0);
+    assert_eq!(log.lock().unwrap().len(), 6);
+}
