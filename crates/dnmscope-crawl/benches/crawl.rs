@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use dnmscope_crawl::{crawl, CrawlConfig, FetchSource, MarketPlan, Stop};
 use dnmscope_fetch::{
-    ConnectionStats, Connecting, Fetcher, IsolationKey, Limits, LoopbackTransport, MarketSpec, Politeness,
-    TokioClock, Transport,
+    Connecting, ConnectionStats, Fetcher, IsolationKey, Limits, LoopbackTransport, MarketSpec,
+    Politeness, TokioClock, Transport,
 };
 use dnmscope_model::{Capture, CrawlId, MarketName, PseudonymKey};
 use dnmscope_parse::{Market, PageContext};
@@ -164,6 +164,12 @@ fn main() {
             );
         }
     }
+    let writes_rounds: usize = env("DNMSCOPE_BENCH_WRITES_ROUNDS", "3")
+        .parse()
+        .expect("rounds");
+    if writes_rounds > 0 {
+        store_writes(&runtime, &world, addr, pages, writes_rounds, import_pages);
+    }
     if rounds > 0 {
         encryption_cost(&runtime, &world, addr, pages, rounds, import_pages);
     }
@@ -197,7 +203,8 @@ fn encryption_cost(
     );
     let mut crawl_cpu: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     // The pages the import path stores: one crawl's, read back.
-    let (_, _, captures, _) = runtime.block_on(run(world, addr, pages, 1_000_000, 0, None, true, true));
+    let (_, _, captures, _) =
+        runtime.block_on(run(world, addr, pages, 1_000_000, 0, None, true, true));
     for round in 0..rounds {
         for which in [round % 2, 1 - round % 2] {
             let key = (which == 1).then(|| key.clone());
@@ -230,6 +237,168 @@ fn encryption_cost(
         "  import path ({import_pages} pages, {:.1} KiB each on average: store, parse, ingest): {plain:.3} ms plain, {sealed:.3} ms encrypted: {:+.1} %",
         bytes as f64 / import_pages.max(1) as f64 / 1024.0,
         (sealed / plain - 1.0) * 100.0
+    );
+}
+
+/// Context switches of every thread of this process so far (voluntary and not).
+fn context_switches() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .map(|task| {
+            std::fs::read_to_string(task.path().join("status"))
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
+}
+
+/// `n` pages (the crawled ones, cycled under distinct URLs and bodies) with their extractions.
+fn prepare_pages(
+    captures: &[Capture],
+    n: usize,
+    definitions: &[Market],
+) -> Vec<(Capture, dnmscope_model::Extraction)> {
+    let pseudonyms = PseudonymKey::from_bytes([3; 32]);
+    (0..n)
+        .map(|i| {
+            let mut capture = captures[i % captures.len()].clone();
+            if i >= captures.len() {
+                capture.url = format!("{}?copy={}", capture.url, i / captures.len());
+                capture
+                    .body
+                    .extend_from_slice(format!("<!-- {i} -->").as_bytes());
+                capture.fetched_at += chrono::Duration::days((i / captures.len()) as i64);
+            }
+            let definition = definitions
+                .iter()
+                .find(|d| d.name == capture.market.as_str());
+            let text = String::from_utf8_lossy(&capture.body);
+            let page =
+                dnmscope_parse::parse_page(&text, definition, dnmscope_parse::Limits::default());
+            let extraction = dnmscope_parse::to_extraction(
+                &page,
+                &PageContext {
+                    market: &capture.market,
+                    url: &capture.url,
+                    captured_at: capture.fetched_at,
+                    pseudonyms: &pseudonyms,
+                },
+            );
+            (capture, extraction)
+        })
+        .collect()
+}
+
+/// The store's write path against Python's `executemany` writing the same rows into the same
+/// schema (benches/executemany.py, run by DNMSCOPE_PYTHON or python3): `n` parsed pages are
+/// ingested page by page (one transaction each, as a crawl does) into a new SQLite store whose
+/// captures were stored beforehand, untimed; then the peer inserts every row that ingest wrote.
+/// Rows per CPU-second of the writing process, and context switches per page.
+fn store_writes(
+    runtime: &tokio::runtime::Runtime,
+    world: &World,
+    addr: SocketAddr,
+    pages: u64,
+    rounds: usize,
+    n: usize,
+) {
+    let (_, _, captures, _) =
+        runtime.block_on(run(world, addr, pages, 1_000_000, 0, None, true, true));
+    let definitions = dnmscope_parse::builtin_markets().expect("definitions");
+    let prepared = prepare_pages(&captures, n, &definitions);
+    let python = std::env::var("DNMSCOPE_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = manifest.join("benches/executemany.py");
+    let migrations = manifest.join("../../migrations/sqlite");
+    let batch: usize = env("DNMSCOPE_BENCH_WRITES_BATCH", "1")
+        .parse()
+        .expect("pages per transaction");
+    println!("store writes: {n} parsed pages ingested {batch} page(s) per transaction (SQLite), against Python's executemany of the same rows ({rounds} rounds, medians):");
+    let (mut ours, mut peers, mut switches, mut ratios) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("writes.sqlite");
+        let (cpu, ctx) = runtime.block_on(async {
+            let mut options = StoreOptions::new(Location::SqliteFile(path.clone()));
+            options.create = true;
+            let store = Store::open(&options).await.expect("the store");
+            let markets: Vec<MarketName> = world
+                .markets
+                .iter()
+                .map(|m| MarketName::new(&m.slug).expect("a name"))
+                .collect();
+            let run = store
+                .begin_crawl(
+                    &markets,
+                    &serde_json::json!({"bench": "writes"}),
+                    chrono::Utc::now(),
+                )
+                .await
+                .expect("a run");
+            let mut ids = Vec::with_capacity(prepared.len());
+            for (capture, _) in &prepared {
+                let mut capture = capture.clone();
+                capture.crawl = run;
+                ids.push(store.store_capture(&capture).await.expect("storing").id);
+            }
+            let (cpu_before, ctx_before) = (cpu_seconds(), context_switches());
+            if batch <= 1 {
+                for (id, (_, extraction)) in ids.iter().zip(&prepared) {
+                    // Interstitial pages yield nothing; the store refuses what they must not hold.
+                    let _ = store.ingest_extraction(*id, extraction).await;
+                }
+            } else {
+                let items: Vec<(i64, &dnmscope_model::Extraction)> = ids
+                    .iter()
+                    .zip(&prepared)
+                    .map(|(id, (_, e))| (*id, e))
+                    .collect();
+                for chunk in items.chunks(batch) {
+                    store.ingest_extractions(chunk).await.expect("ingesting");
+                }
+            }
+            let took = (cpu_seconds() - cpu_before, context_switches() - ctx_before);
+            store.close().await;
+            took
+        });
+        let out = Command::new(&python)
+            .arg(&script)
+            .arg(&path)
+            .arg(&migrations)
+            .output()
+            .expect("running the Python peer");
+        assert!(
+            out.status.success(),
+            "the Python peer failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let peer: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("the peer's JSON line");
+        let rows = peer["rows"].as_f64().expect("rows");
+        let peer_rate = rows / peer["cpu_s"].as_f64().expect("cpu");
+        let our_rate = rows / cpu.max(1e-9);
+        ours.push(our_rate);
+        peers.push(peer_rate);
+        switches.push(ctx as f64 / n as f64);
+        ratios.push(our_rate / peer_rate);
+        println!(
+            "  round: {rows} rows; dnmscope {our_rate:.0} rows per CPU-second ({cpu:.2} s), {:.1} context switches per page; executemany {peer_rate:.0} rows per CPU-second",
+            ctx as f64 / n as f64
+        );
+    }
+    println!(
+        "  median: dnmscope {:.0} rows per CPU-second, executemany {:.0}: {:.2}x; {:.1} context switches per page",
+        median(ours),
+        median(peers),
+        median(ratios),
+        median(switches)
     );
 }
 

@@ -14,8 +14,8 @@ use crate::clock::Clock;
 use crate::cookies::CookieJar;
 use crate::error::{ErrorKind, FetchError};
 use crate::http::{self, Exchange, ExchangeLimits, RawResponse};
-use crate::pool::{Conn, ConnectionStats, Pool, PoolKey};
 use crate::politeness::{parse_retry_after, Gate, PageSignal, Politeness};
+use crate::pool::{Conn, ConnectionStats, Pool, PoolKey};
 use crate::transport::{IsolationKey, SharedTransport};
 
 /// Limits of every fetch.
@@ -362,8 +362,15 @@ impl Fetcher {
                 Some(conn) => conn,
                 None => self.open(&key, url, deadline).await?,
             };
-            match http::exchange(&mut conn, url.as_str(), &host_header, &target, &extra, limits)
-                .await?
+            match http::exchange(
+                &mut conn,
+                url.as_str(),
+                &host_header,
+                &target,
+                &extra,
+                limits,
+            )
+            .await?
             {
                 Exchange::Answered { raw, reusable } => break (raw, reusable, conn),
                 // Closed by the server while idle: send it again on a new connection (a stale

@@ -139,7 +139,12 @@ impl Pool {
 
     /// Idle connections held now, over all keys.
     pub fn idle(&self) -> usize {
-        self.idle.lock().expect("pool lock").values().map(Vec::len).sum()
+        self.idle
+            .lock()
+            .expect("pool lock")
+            .values()
+            .map(Vec::len)
+            .sum()
     }
 
     /// Close every idle connection of a market (after a ban page, a pause, a new session).

@@ -804,7 +804,11 @@ async fn a_connection_the_server_closed_is_replaced_without_costing_an_attempt()
     }
     let connections: std::collections::BTreeSet<usize> =
         log.lock().unwrap().iter().map(|(c, _)| *c).collect();
-    assert_eq!(connections.len(), 6, "each answer came on its own connection");
+    assert_eq!(
+        connections.len(),
+        6,
+        "each answer came on its own connection"
+    );
     assert_eq!(fetcher.connection_stats().opened, 6);
 }
 
@@ -818,11 +822,20 @@ async fn idle_connections_expire_and_cut_bodies_are_never_reused() {
             ..limits()
         },
     );
-    fetcher.fetch("alpha", "http://alpha.onion/1").await.unwrap();
-    fetcher.fetch("alpha", "http://alpha.onion/2").await.unwrap();
+    fetcher
+        .fetch("alpha", "http://alpha.onion/1")
+        .await
+        .unwrap();
+    fetcher
+        .fetch("alpha", "http://alpha.onion/2")
+        .await
+        .unwrap();
     assert_eq!(fetcher.connection_stats().opened, 1);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    fetcher.fetch("alpha", "http://alpha.onion/3").await.unwrap();
+    fetcher
+        .fetch("alpha", "http://alpha.onion/3")
+        .await
+        .unwrap();
     assert_eq!(fetcher.connection_stats().opened, 2, "the idle one expired");
 
     // A body cut at the cap leaves the connection mid-message: it is closed, not reused.

@@ -478,6 +478,38 @@ impl Store {
         )
     }
 
+    /// Stores the observations of many stored captures in one transaction, in order, each as
+    /// [`Store::ingest_extraction`] would: the bulk path of imports and re-parses, where a
+    /// transaction per page would cost more than the page. An extraction the store must refuse
+    /// (observations from an interstitial page, no parser version) gets its error in its place
+    /// and the others are stored; any other failure stores none of them.
+    pub async fn ingest_extractions(
+        &self,
+        items: &[(i64, &Extraction)],
+    ) -> Result<Vec<Result<IngestReport, StoreError>>, StoreError> {
+        in_transaction!(
+            self,
+            format!("ingesting {} extractions", items.len()),
+            |conn, ops| {
+                let now = Utc::now();
+                let mut reports = Vec::with_capacity(items.len());
+                for (capture_id, extraction) in items {
+                    match ops::check_extraction(extraction) {
+                        Err(refused) => reports.push(Err(refused)),
+                        Ok(()) => reports.push(Ok(ops::ingest_extraction(
+                            conn,
+                            *capture_id,
+                            extraction,
+                            now,
+                        )
+                        .await?)),
+                    }
+                }
+                reports
+            }
+        )
+    }
+
     /// Stores a capture and its extraction in one transaction: both or neither.
     pub async fn ingest(
         &self,

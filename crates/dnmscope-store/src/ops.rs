@@ -455,120 +455,52 @@ pub(crate) async fn ingest_extraction(
     };
     report.extraction_new = true;
     let page_kind = extraction.page_kind.as_str();
+    let market_id = capture.market_id;
+
+    // Every entity the page names, resolved a kind at a time (one lookup and at most one
+    // multi-row insert per kind, not two statements per row): vendors in the order the page
+    // names them (its vendors, then the listings' vendors), listings, threads.
+    let handles: Vec<&str> = extraction
+        .vendors
+        .iter()
+        .map(|v| v.handle.as_str())
+        .chain(extraction.listings.iter().filter_map(|l| l.vendor.as_deref()))
+        .collect();
+    let vendors = vendor_ids(conn, &capture, &handles).await?;
+    report.vendors_new += vendors.new;
+    let listing_keys: Vec<&str> = extraction.listings.iter().map(|l| l.key.as_str()).collect();
+    let listings = entity_ids(conn, Entity::Listing, market_id, &listing_keys, None, &capture).await?;
+    report.listings_new += listings.new;
 
     for vendor in &extraction.vendors {
-        let (vendor_id, new) = vendor_id(conn, &capture, &vendor.handle).await?;
-        report.vendors_new += u64::from(new);
+        let vendor_id = vendors.id(&vendor_key(&vendor.handle))?;
         report.vendor_observations +=
             insert_vendor_observation(conn, &capture, extraction_id, extraction, page_kind, vendor_id, vendor)
                 .await?;
     }
 
+    let mut rows = Vec::with_capacity(extraction.listings.len());
     for listing in &extraction.listings {
-        let (listing_id, new) = entity_id(conn, Entity::Listing, capture.market_id, &listing.key, &capture)
-        .await?;
-        report.listings_new += u64::from(new);
         let vendor = match &listing.vendor {
-            Some(handle) => {
-                let (id, new) = vendor_id(conn, &capture, handle).await?;
-                report.vendors_new += u64::from(new);
-                Some(id)
-            }
+            Some(handle) => Some(vendors.id(&vendor_key(handle))?),
             None => None,
         };
-        report.listing_observations += insert_listing_observation(
-            conn,
-            &capture,
-            extraction_id,
-            extraction,
-            page_kind,
-            listing_id,
-            vendor,
-            listing,
-        )
-        .await?;
+        rows.push((listings.id(&listing.key)?, vendor, listing));
     }
+    report.listing_observations +=
+        insert_listing_observations(conn, &capture, extraction_id, extraction, page_kind, &rows)
+            .await?;
 
     // A page's rows are paired with stored entries before anything is written, so the result
     // does not depend on the order pages arrive in: of two pairings, the one that matches more
     // stored entries wins, and on a tie the one that keeps rows on their own keys (see
     // `pair_feedback`).
-    let mut feedback: Vec<&FeedbackEntry> = extraction.feedback.iter().collect();
-    feedback.sort_by_key(|entry| entry.left_on);
-    let mut prepared = Vec::with_capacity(feedback.len());
-    for entry in feedback {
-        prepared.push(prepare_feedback(conn, &capture, extraction, entry).await?);
-    }
-    let pairing = pair_feedback(&prepared);
-    for (row, existing) in prepared.iter().zip(pairing) {
-        if insert_feedback(conn, &capture, extraction_id, row, existing, &mut report).await? {
-            report.feedback_new += 1;
-        } else {
-            report.feedback_seen_again += 1;
-        }
+    if !extraction.feedback.is_empty() {
+        ingest_feedback(conn, &capture, extraction_id, extraction, &mut report).await?;
     }
 
-    for thread in &extraction.threads {
-        let (thread_id, new) = entity_id(conn, Entity::Thread, capture.market_id, &thread.key, &capture)
-        .await?;
-        report.threads_new += u64::from(new);
-        let inserted = sqlx::query(
-            "INSERT INTO thread_observations (thread_id, extraction_id, crawl_id, capture_id,
-                                              observed_at, parser_version, board, title)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (thread_id, extraction_id) DO NOTHING",
-        )
-        .bind(thread_id)
-        .bind(extraction_id)
-        .bind(capture.crawl_id)
-        .bind(capture.id)
-        .bind(capture.fetched_at)
-        .bind(&extraction.parser_version)
-        .bind(thread.board.as_deref())
-        .bind(thread.title.as_deref())
-        .execute(&mut *conn)
-        .await
-        .context(|| format!("storing an observation of thread {}", thread.key))?;
-        // A page that shows the same thread twice observes it once.
-        report.thread_observations += inserted.rows_affected();
-    }
-
-    for post in &extraction.posts {
-        let (thread_id, new_thread) = entity_id(conn, Entity::Thread, capture.market_id, &post.thread_key, &capture)
-        .await?;
-        report.threads_new += u64::from(new_thread);
-        let (post_id, new) = entity_id(conn, Entity::Post, thread_id, &post.identity(), &capture)
-        .await?;
-        report.posts_new += u64::from(new);
-        let (author_kind, author) = match &post.author {
-            Some(author) => {
-                let (kind, name) = author.parts();
-                (Some(kind), Some(name))
-            }
-            None => (None, None),
-        };
-        let inserted = sqlx::query(
-            "INSERT INTO post_observations (post_id, extraction_id, crawl_id, capture_id,
-                                            observed_at, parser_version, author_kind, author,
-                                            date_text, text)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (post_id, extraction_id) DO NOTHING",
-        )
-        .bind(post_id)
-        .bind(extraction_id)
-        .bind(capture.crawl_id)
-        .bind(capture.id)
-        .bind(capture.fetched_at)
-        .bind(&extraction.parser_version)
-        .bind(author_kind)
-        .bind(author)
-        .bind(post.date_text.as_deref())
-        .bind(&post.text)
-        .execute(&mut *conn)
-        .await
-        .context(|| format!("storing a post of thread {}", post.thread_key))?;
-        // The same post twice on a page (a double post) is one post, observed once.
-        report.post_observations += inserted.rows_affected();
+    if !(extraction.threads.is_empty() && extraction.posts.is_empty()) {
+        ingest_forum(conn, &capture, extraction_id, extraction, &mut report).await?;
     }
 
     for event in &extraction.events {
@@ -586,9 +518,245 @@ pub(crate) async fn ingest_extraction(
     Ok(report)
 }
 
+/// Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound
+/// parameters for the widest row (24 columns).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// The feedback rows of a page: looked up with one query for all of their keys, paired with
+/// stored entries, the new ones inserted together and every sighting recorded in one statement.
+async fn ingest_feedback(
+    conn: &mut Conn,
+    capture: &CaptureContext,
+    extraction_id: i64,
+    extraction: &Extraction,
+    report: &mut IngestReport,
+) -> Result<(), StoreError> {
+    let mut feedback: Vec<&FeedbackEntry> = extraction.feedback.iter().collect();
+    feedback.sort_by_key(|entry| entry.left_on);
+    let prepared = prepare_feedback(conn, capture, extraction, &feedback).await?;
+    let pairing = pair_feedback(&prepared);
+    // Rows paired with nothing stored are new entries; identical rows of one page (one key) are
+    // one entry, the first of them new and the others seen again.
+    let mut new_rows: Vec<&PreparedFeedback> = Vec::new();
+    let mut new_keys = std::collections::HashSet::new();
+    for (row, existing) in prepared.iter().zip(&pairing) {
+        if existing.is_none() && new_keys.insert(row.key.0.as_str()) {
+            new_rows.push(row);
+        }
+    }
+    let created = insert_new_feedback(conn, capture, extraction_id, &new_rows, report).await?;
+    report.feedback_new += created.len() as u64;
+    let mut sightings = Vec::with_capacity(prepared.len());
+    for (row, existing) in prepared.iter().zip(&pairing) {
+        let id = match existing {
+            Some(id) => *id,
+            None => *created.get(&row.key.0).ok_or_else(|| StoreError::Corrupt {
+                what: format!("feedback {} was not stored", row.key),
+            })?,
+        };
+        sightings.push(id);
+    }
+    report.feedback_seen_again += (prepared.len() - created.len()) as u64;
+    for chunk in sightings.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = sqlx::QueryBuilder::<Db>::new(
+            "INSERT INTO feedback_sightings (feedback_id, crawl_id, capture_id, seen_at) ",
+        );
+        insert.push_values(chunk, |mut row, id| {
+            row.push_bind(*id)
+                .push_bind(capture.crawl_id)
+                .push_bind(capture.id)
+                .push_bind(capture.fetched_at);
+        });
+        insert.push(" ON CONFLICT (feedback_id, crawl_id) DO NOTHING");
+        insert
+            .build()
+            .execute(&mut *conn)
+            .await
+            .context(|| format!("recording the feedback sightings of capture {}", capture.id))?;
+    }
+    Ok(())
+}
+
+/// Inserts the page's new feedback entries (their vendors and listings created when missing);
+/// the id of each by key.
+async fn insert_new_feedback(
+    conn: &mut Conn,
+    capture: &CaptureContext,
+    extraction_id: i64,
+    rows: &[&PreparedFeedback],
+    report: &mut IngestReport,
+) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    let mut created = std::collections::HashMap::new();
+    if rows.is_empty() {
+        return Ok(created);
+    }
+    let handles: Vec<&str> = rows.iter().filter_map(|r| r.entry.vendor.as_deref()).collect();
+    let vendors = vendor_ids(conn, capture, &handles).await?;
+    report.vendors_new += vendors.new;
+    let listing_keys: Vec<&str> =
+        rows.iter().filter_map(|r| r.entry.listing_key.as_deref()).collect();
+    let listings =
+        entity_ids(conn, Entity::Listing, capture.market_id, &listing_keys, None, capture).await?;
+    report.listings_new += listings.new;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut values = Vec::with_capacity(chunk.len());
+        for row in chunk {
+            let vendor = match &row.entry.vendor {
+                Some(handle) => Some(vendors.id(&vendor_key(handle))?),
+                None => None,
+            };
+            let listing = match &row.entry.listing_key {
+                Some(key) => Some(listings.id(key)?),
+                None => None,
+            };
+            values.push((*row, vendor, listing));
+        }
+        let mut insert = sqlx::QueryBuilder::<Db>::new(
+            "INSERT INTO feedback (market_id, feedback_key, vendor_id, listing_id, rating, text,
+                 date_text, left_on, item, price_amount, price_currency, first_crawl_id,
+                 first_capture_id, first_extraction_id, first_seen_at) ",
+        );
+        insert.push_values(&values, |mut b, (row, vendor, listing)| {
+            let entry = &row.entry;
+            b.push_bind(capture.market_id)
+                .push_bind(row.key.0.clone())
+                .push_bind(*vendor)
+                .push_bind(*listing)
+                .push_bind(entry.rating.as_text())
+                .push_bind(entry.text.clone())
+                .push_bind(entry.date_text.clone())
+                .push_bind(entry.left_on)
+                .push_bind(entry.item.clone())
+                .push_bind(entry.price.as_ref().map(|p| p.amount_text()))
+                .push_bind(entry.price.as_ref().map(|p| p.currency.as_str().to_string()))
+                .push_bind(capture.crawl_id)
+                .push_bind(capture.id)
+                .push_bind(extraction_id)
+                .push_bind(capture.fetched_at);
+        });
+        insert.push(" RETURNING id, feedback_key");
+        let ids: Vec<(i64, String)> = insert
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .context(|| format!("storing {} feedback entries of capture {}", chunk.len(), capture.id))?;
+        created.extend(ids.into_iter().map(|(id, key)| (key, id)));
+    }
+    Ok(created)
+}
+
+/// A page's threads and posts: threads resolved together, posts per thread, observations in
+/// multi-row inserts.
+async fn ingest_forum(
+    conn: &mut Conn,
+    capture: &CaptureContext,
+    extraction_id: i64,
+    extraction: &Extraction,
+    report: &mut IngestReport,
+) -> Result<(), StoreError> {
+    let thread_keys: Vec<&str> = extraction
+        .threads
+        .iter()
+        .map(|t| t.key.as_str())
+        .chain(extraction.posts.iter().map(|p| p.thread_key.as_str()))
+        .collect();
+    let threads =
+        entity_ids(conn, Entity::Thread, capture.market_id, &thread_keys, None, capture).await?;
+    report.threads_new += threads.new;
+    for chunk in extraction.threads.chunks(ROWS_PER_STATEMENT) {
+        let mut values = Vec::with_capacity(chunk.len());
+        for thread in chunk {
+            values.push((threads.id(&thread.key)?, thread));
+        }
+        let mut insert = sqlx::QueryBuilder::<Db>::new(
+            "INSERT INTO thread_observations (thread_id, extraction_id, crawl_id, capture_id,
+                                              observed_at, parser_version, board, title) ",
+        );
+        insert.push_values(&values, |mut b, (id, thread)| {
+            b.push_bind(*id)
+                .push_bind(extraction_id)
+                .push_bind(capture.crawl_id)
+                .push_bind(capture.id)
+                .push_bind(capture.fetched_at)
+                .push_bind(extraction.parser_version.clone())
+                .push_bind(thread.board.clone())
+                .push_bind(thread.title.clone());
+        });
+        // A page that shows the same thread twice observes it once.
+        insert.push(" ON CONFLICT (thread_id, extraction_id) DO NOTHING");
+        report.thread_observations += insert
+            .build()
+            .execute(&mut *conn)
+            .await
+            .context(|| format!("storing the thread observations of capture {}", capture.id))?
+            .rows_affected();
+    }
+    if extraction.posts.is_empty() {
+        return Ok(());
+    }
+    // Posts are keyed under their thread: one resolution per thread the page's posts are in.
+    let mut by_thread: Vec<(i64, Vec<String>)> = Vec::new();
+    for post in &extraction.posts {
+        let thread_id = threads.id(&post.thread_key)?;
+        match by_thread.iter_mut().find(|(id, _)| *id == thread_id) {
+            Some((_, keys)) => keys.push(post.identity()),
+            None => by_thread.push((thread_id, vec![post.identity()])),
+        }
+    }
+    let mut post_ids = std::collections::HashMap::new();
+    for (thread_id, keys) in &by_thread {
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let posts = entity_ids(conn, Entity::Post, *thread_id, &keys, None, capture).await?;
+        report.posts_new += posts.new;
+        for key in keys {
+            post_ids.insert((*thread_id, key.to_string()), posts.id(key)?);
+        }
+    }
+    for chunk in extraction.posts.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = sqlx::QueryBuilder::<Db>::new(
+            "INSERT INTO post_observations (post_id, extraction_id, crawl_id, capture_id,
+                                            observed_at, parser_version, author_kind, author,
+                                            date_text, text) ",
+        );
+        let mut values = Vec::with_capacity(chunk.len());
+        for post in chunk {
+            let thread_id = threads.id(&post.thread_key)?;
+            values.push((post_ids[&(thread_id, post.identity())], post));
+        }
+        insert.push_values(&values, |mut b, (id, post)| {
+            let (author_kind, author) = match &post.author {
+                Some(author) => {
+                    let (kind, name) = author.parts();
+                    (Some(kind), Some(name.to_string()))
+                }
+                None => (None, None),
+            };
+            b.push_bind(*id)
+                .push_bind(extraction_id)
+                .push_bind(capture.crawl_id)
+                .push_bind(capture.id)
+                .push_bind(capture.fetched_at)
+                .push_bind(extraction.parser_version.clone())
+                .push_bind(author_kind)
+                .push_bind(author)
+                .push_bind(post.date_text.clone())
+                .push_bind(post.text.clone());
+        });
+        // The same post twice on a page (a double post) is one post, observed once.
+        insert.push(" ON CONFLICT (post_id, extraction_id) DO NOTHING");
+        report.post_observations += insert
+            .build()
+            .execute(&mut *conn)
+            .await
+            .context(|| format!("storing the posts of capture {}", capture.id))?
+            .rows_affected();
+    }
+    Ok(())
+}
+
 /// Interstitial pages (login, captcha, ban, seizure, error…) never yield observations: a login
 /// page stored as a listing would corrupt a study. Only events may come from them.
-fn check_extraction(extraction: &Extraction) -> Result<(), StoreError> {
+pub(crate) fn check_extraction(extraction: &Extraction) -> Result<(), StoreError> {
     let has_observations = !(extraction.listings.is_empty()
         && extraction.vendors.is_empty()
         && extraction.feedback.is_empty()
@@ -631,79 +799,140 @@ impl Entity {
     }
 }
 
-/// The id of the entity `key` under `parent`, created (first seen by this capture's crawl) when
-/// missing; `true` when it was created. `label` is what vendors keep beside their key: the
-/// handle as first seen.
-async fn entity_id(
-    conn: &mut Conn,
-    entity: Entity,
-    parent: i64,
-    key: &str,
-    capture: &CaptureContext,
-) -> Result<(i64, bool), StoreError> {
-    entity_id_labelled(conn, entity, parent, key, None, capture).await
+/// Entities of one kind resolved for a page: key -> id, and how many were created.
+struct Resolved {
+    table: &'static str,
+    ids: std::collections::HashMap<String, i64>,
+    new: u64,
 }
 
-async fn entity_id_labelled(
+impl Resolved {
+    fn id(&self, key: &str) -> Result<i64, StoreError> {
+        self.ids.get(key).copied().ok_or_else(|| StoreError::Corrupt {
+            what: format!("{} entry {key:?} was neither found nor created", self.table),
+        })
+    }
+}
+
+/// The ids of the entities `keys` under `parent`, those missing created (first seen by this
+/// capture's crawl) in one multi-row insert. `labels`, beside the keys, is what vendors keep
+/// beside their key: the handle as first seen. A key named twice is one entity, labelled by
+/// its first mention.
+async fn entity_ids(
     conn: &mut Conn,
     entity: Entity,
     parent: i64,
-    key: &str,
-    label: Option<&str>,
+    keys: &[&str],
+    labels: Option<&[&str]>,
     capture: &CaptureContext,
-) -> Result<(i64, bool), StoreError> {
+) -> Result<Resolved, StoreError> {
     let (table, parent_column, key_column) = entity.columns();
-    let (label_column, label_value) = match label {
-        Some(_) => (", handle", ", $5"),
-        None => ("", ""),
+    let mut resolved = Resolved {
+        table,
+        ids: std::collections::HashMap::with_capacity(keys.len()),
+        new: 0,
     };
-    let sql = format!(
-        "INSERT INTO {table} ({parent_column}, {key_column}, first_crawl_id, first_seen_at{label_column})
-         VALUES ($1, $2, $3, $4{label_value})
-         ON CONFLICT ({parent_column}, {key_column}) DO NOTHING RETURNING id"
-    );
-    let mut insert = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(parent)
-        .bind(key)
-        .bind(capture.crawl_id)
-        .bind(capture.fetched_at);
-    if let Some(label) = label {
-        insert = insert.bind(label);
+    // Distinct keys in first-mention order, with their labels.
+    let mut wanted: Vec<(&str, Option<&str>)> = Vec::with_capacity(keys.len());
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        if seen.insert(*key) {
+            wanted.push((key, labels.map(|l| l[i])));
+        }
     }
-    let inserted: Option<i64> = insert
-        .fetch_optional(&mut *conn)
-        .await
-        .context(|| format!("recording {table} entry {key:?}"))?;
-    if let Some(id) = inserted {
-        return Ok((id, true));
+    if wanted.is_empty() {
+        return Ok(resolved);
     }
-    let id = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT id FROM {table} WHERE {parent_column} = $1 AND {key_column} = $2"
-    )))
-    .bind(parent)
-    .bind(key)
-    .fetch_one(&mut *conn)
-    .await
-    .context(|| format!("looking up {table} entry {key:?}"))?;
-    Ok((id, false))
+    let select = |chunk: &[(&str, Option<&str>)]| {
+        let mut query = sqlx::QueryBuilder::<Db>::new(format!(
+            "SELECT {key_column}, id FROM {table} WHERE {parent_column} = "
+        ));
+        query.push_bind(parent);
+        query.push(format!(" AND {key_column} IN ("));
+        let mut list = query.separated(", ");
+        for (key, _) in chunk {
+            list.push_bind(key.to_string());
+        }
+        query.push(")");
+        query
+    };
+    for chunk in wanted.chunks(ROWS_PER_STATEMENT) {
+        let found: Vec<(String, i64)> = select(chunk)
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .context(|| format!("looking up {} {table} entries", chunk.len()))?;
+        resolved.ids.extend(found);
+    }
+    let missing: Vec<(&str, Option<&str>)> = wanted
+        .iter()
+        .filter(|(key, _)| !resolved.ids.contains_key(*key))
+        .copied()
+        .collect();
+    for chunk in missing.chunks(ROWS_PER_STATEMENT) {
+        let label_column = if labels.is_some() { ", handle" } else { "" };
+        let mut insert = sqlx::QueryBuilder::<Db>::new(format!(
+            "INSERT INTO {table} ({parent_column}, {key_column}, first_crawl_id, first_seen_at{label_column}) "
+        ));
+        insert.push_values(chunk, |mut b, (key, label)| {
+            b.push_bind(parent)
+                .push_bind(key.to_string())
+                .push_bind(capture.crawl_id)
+                .push_bind(capture.fetched_at);
+            if labels.is_some() {
+                b.push_bind(label.map(str::to_string));
+            }
+        });
+        insert.push(format!(
+            " ON CONFLICT ({parent_column}, {key_column}) DO NOTHING RETURNING {key_column}, id"
+        ));
+        let created: Vec<(String, i64)> = insert
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .context(|| format!("recording {} new {table} entries", chunk.len()))?;
+        resolved.new += created.len() as u64;
+        resolved.ids.extend(created);
+        // Another writer may have created some meanwhile (PostgreSQL): read those.
+        let raced: Vec<(&str, Option<&str>)> = chunk
+            .iter()
+            .filter(|(key, _)| !resolved.ids.contains_key(*key))
+            .copied()
+            .collect();
+        if !raced.is_empty() {
+            let found: Vec<(String, i64)> = select(&raced)
+                .build_query_as()
+                .fetch_all(&mut *conn)
+                .await
+                .context(|| format!("looking up {} {table} entries", raced.len()))?;
+            resolved.ids.extend(found);
+        }
+    }
+    Ok(resolved)
+}
+
+/// A vendor's key on its market: the handle compared without regard to case.
+fn vendor_key(handle: &str) -> String {
+    handle.trim().to_lowercase()
 }
 
 /// Vendors are one per handle on a market, compared without regard to case; the handle is kept
 /// as first seen.
-async fn vendor_id(
+async fn vendor_ids(
     conn: &mut Conn,
     capture: &CaptureContext,
-    handle: &str,
-) -> Result<(i64, bool), StoreError> {
-    let handle = handle.trim();
-    let key = handle.to_lowercase();
-    if key.is_empty() {
+    handles: &[&str],
+) -> Result<Resolved, StoreError> {
+    let labels: Vec<&str> = handles.iter().map(|h| h.trim()).collect();
+    let keys: Vec<String> = handles.iter().map(|h| vendor_key(h)).collect();
+    if keys.iter().any(String::is_empty) {
         return Err(StoreError::Refused {
             what: "a vendor".to_string(),
             reason: "its handle is empty".to_string(),
         });
     }
-    entity_id_labelled(conn, Entity::Vendor, capture.market_id, &key, Some(handle), capture).await
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    entity_ids(conn, Entity::Vendor, capture.market_id, &keys, Some(&labels), capture).await
 }
 
 async fn insert_vendor_observation(
@@ -767,70 +996,74 @@ async fn insert_vendor_observation(
     .map(|done| done.rows_affected())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert_listing_observation(
+/// The page's listing observations (listing id, vendor id, listing) in multi-row inserts; the
+/// number stored.
+async fn insert_listing_observations(
     conn: &mut Conn,
     capture: &CaptureContext,
     extraction_id: i64,
     extraction: &Extraction,
     page_kind: &str,
-    listing_id: i64,
-    vendor_id: Option<i64>,
-    listing: &Listing,
+    rows: &[(i64, Option<i64>, &Listing)],
 ) -> Result<u64, StoreError> {
-    // The description has its own column; the rest of the listing is kept whole as JSON.
-    let mut data = listing.clone();
-    data.description = None;
-    let ships_to: Vec<&str> = listing.ships_to.iter().map(|c| c.code()).collect();
-    let (stock, stock_unlimited) = match listing.stock {
-        Some(Some(count)) => (Some(to_db_int(count)), Some(false)),
-        Some(None) => (None, Some(true)),
-        None => (None, None),
-    };
-    sqlx::query(
-        "INSERT INTO listing_observations (listing_id, extraction_id, crawl_id, capture_id,
-             observed_at, parser_version, page_kind, title, vendor_id, price_amount,
-             price_currency, category, quantity_count, quantity_amount, quantity_unit,
-             ships_from, ships_to, stock, stock_unlimited, sales, escrow, finalize_early,
-             description, data)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                 $18, $19, $20, $21, $22, $23, $24)
-         ON CONFLICT (listing_id, extraction_id) DO NOTHING",
-    )
-    .bind(listing_id)
-    .bind(extraction_id)
-    .bind(capture.crawl_id)
-    .bind(capture.id)
-    .bind(capture.fetched_at)
-    .bind(&extraction.parser_version)
-    .bind(page_kind)
-    .bind(listing.title.as_deref())
-    .bind(vendor_id)
-    .bind(listing.price.as_ref().map(|p| p.amount_text()))
-    .bind(listing.price.as_ref().map(|p| p.currency.as_str().to_string()))
-    .bind(Json(&listing.category))
-    .bind(listing.quantity.as_ref().map(|q| i64::from(q.count)))
-    .bind(listing.quantity.as_ref().map(|q| q.amount.to_string()))
-    .bind(listing.quantity.as_ref().map(|q| q.unit.clone()))
-    .bind(listing.ships_from.map(|c| c.code().to_string()))
-    .bind(Json(&ships_to))
-    .bind(stock)
-    .bind(stock_unlimited)
-    .bind(listing.sales.map(to_db_int))
-    .bind(listing.escrow)
-    .bind(listing.finalize_early)
-    .bind(listing.description.as_deref())
-    .bind(Json(&data))
-    .execute(&mut *conn)
-    .await
-    .context(|| format!("storing an observation of listing {}", listing.key))
-    // A page that lists the same listing twice (featured and in the list) observes it once.
-    .map(|done| done.rows_affected())
+    let mut stored = 0;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = sqlx::QueryBuilder::<Db>::new(
+            "INSERT INTO listing_observations (listing_id, extraction_id, crawl_id, capture_id,
+                 observed_at, parser_version, page_kind, title, vendor_id, price_amount,
+                 price_currency, category, quantity_count, quantity_amount, quantity_unit,
+                 ships_from, ships_to, stock, stock_unlimited, sales, escrow, finalize_early,
+                 description, data) ",
+        );
+        insert.push_values(chunk, |mut b, (listing_id, vendor_id, listing)| {
+            // The description has its own column; the rest of the listing is kept whole as JSON.
+            let mut data = (*listing).clone();
+            data.description = None;
+            let ships_to: Vec<&str> = listing.ships_to.iter().map(|c| c.code()).collect();
+            let (stock, stock_unlimited) = match listing.stock {
+                Some(Some(count)) => (Some(to_db_int(count)), Some(false)),
+                Some(None) => (None, Some(true)),
+                None => (None, None),
+            };
+            b.push_bind(*listing_id)
+                .push_bind(extraction_id)
+                .push_bind(capture.crawl_id)
+                .push_bind(capture.id)
+                .push_bind(capture.fetched_at)
+                .push_bind(extraction.parser_version.clone())
+                .push_bind(page_kind.to_string())
+                .push_bind(listing.title.clone())
+                .push_bind(*vendor_id)
+                .push_bind(listing.price.as_ref().map(|p| p.amount_text()))
+                .push_bind(listing.price.as_ref().map(|p| p.currency.as_str().to_string()))
+                .push_bind(Json(listing.category.clone()))
+                .push_bind(listing.quantity.as_ref().map(|q| i64::from(q.count)))
+                .push_bind(listing.quantity.as_ref().map(|q| q.amount.to_string()))
+                .push_bind(listing.quantity.as_ref().map(|q| q.unit.clone()))
+                .push_bind(listing.ships_from.map(|c| c.code().to_string()))
+                .push_bind(Json(ships_to.iter().map(|c| c.to_string()).collect::<Vec<_>>()))
+                .push_bind(stock)
+                .push_bind(stock_unlimited)
+                .push_bind(listing.sales.map(to_db_int))
+                .push_bind(listing.escrow)
+                .push_bind(listing.finalize_early)
+                .push_bind(listing.description.clone())
+                .push_bind(Json(data));
+        });
+        // A page that lists the same listing twice (featured and in the list) observes it once.
+        insert.push(" ON CONFLICT (listing_id, extraction_id) DO NOTHING");
+        stored += insert
+            .build()
+            .execute(&mut *conn)
+            .await
+            .context(|| {
+                format!("storing {} listing observations of capture {}", chunk.len(), capture.id)
+            })?
+            .rows_affected();
+    }
+    Ok(stored)
 }
 
-/// Stores a feedback entry once per content key and records that this crawl saw it; `true` when
-/// the entry is new. An entry that names no vendor or listing takes them from the page it is on
-/// (a vendor page's vendor, a listing page's listing and its vendor).
 /// A feedback row of a page with what the store holds under the keys near its own.
 struct PreparedFeedback {
     entry: FeedbackEntry,
@@ -841,12 +1074,15 @@ struct PreparedFeedback {
     stored: std::collections::HashMap<String, i64>,
 }
 
+/// The page's feedback rows with the vendor and listing the page implies (a vendor page's
+/// vendor, a listing page's listing and its vendor) and the stored entries near each, read in
+/// one query for all of them.
 async fn prepare_feedback(
     conn: &mut Conn,
     capture: &CaptureContext,
     extraction: &Extraction,
-    entry: &FeedbackEntry,
-) -> Result<PreparedFeedback, StoreError> {
+    entries: &[&FeedbackEntry],
+) -> Result<Vec<PreparedFeedback>, StoreError> {
     let page_listing = match extraction.listings.as_slice() {
         [only] => Some(only),
         _ => None,
@@ -855,38 +1091,59 @@ async fn prepare_feedback(
         [only] => Some(only.handle.clone()),
         _ => page_listing.and_then(|l| l.vendor.clone()),
     };
-    let mut entry = entry.clone();
-    if entry.vendor.is_none() {
-        entry.vendor = page_vendor;
-    }
-    if entry.listing_key.is_none() {
-        entry.listing_key = page_listing.map(|l| l.key.clone());
-    }
-    let key = entry.content_key(&capture.market);
-    let candidates = entry.keys_within_resolution(&capture.market);
-    let mut select = sqlx::QueryBuilder::<Db>::new(
-        "SELECT f.feedback_key, f.id FROM feedback f WHERE f.market_id = ",
-    );
-    select.push_bind(capture.market_id);
-    select.push(" AND f.feedback_key IN (");
-    let mut list = select.separated(", ");
-    for candidate in &candidates {
-        list.push_bind(candidate.0.clone());
-    }
-    select.push(")");
-    let stored = select
-        .build_query_as::<(String, i64)>()
-        .fetch_all(&mut *conn)
-        .await
-        .context(|| format!("looking up feedback {key} and its neighbouring dates"))?
-        .into_iter()
+    let mut prepared: Vec<PreparedFeedback> = entries
+        .iter()
+        .map(|entry| {
+            let mut entry = (*entry).clone();
+            if entry.vendor.is_none() {
+                entry.vendor = page_vendor.clone();
+            }
+            if entry.listing_key.is_none() {
+                entry.listing_key = page_listing.map(|l| l.key.clone());
+            }
+            let key = entry.content_key(&capture.market);
+            let candidates = entry.keys_within_resolution(&capture.market);
+            PreparedFeedback {
+                entry,
+                key,
+                candidates,
+                stored: std::collections::HashMap::new(),
+            }
+        })
         .collect();
-    Ok(PreparedFeedback {
-        entry,
-        key,
-        candidates,
-        stored,
-    })
+    let mut all: Vec<&str> = prepared
+        .iter()
+        .flat_map(|row| row.candidates.iter().map(|c| c.0.as_str()))
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    let mut stored = std::collections::HashMap::new();
+    for chunk in all.chunks(ROWS_PER_STATEMENT) {
+        let mut select = sqlx::QueryBuilder::<Db>::new(
+            "SELECT f.feedback_key, f.id FROM feedback f WHERE f.market_id = ",
+        );
+        select.push_bind(capture.market_id);
+        select.push(" AND f.feedback_key IN (");
+        let mut list = select.separated(", ");
+        for key in chunk {
+            list.push_bind(key.to_string());
+        }
+        select.push(")");
+        let found: Vec<(String, i64)> = select
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .context(|| format!("looking up {} feedback keys of capture {}", chunk.len(), capture.id))?;
+        stored.extend(found);
+    }
+    for row in &mut prepared {
+        row.stored = row
+            .candidates
+            .iter()
+            .filter_map(|c| stored.get(&c.0).map(|id| (c.0.clone(), *id)))
+            .collect();
+    }
+    Ok(prepared)
 }
 
 /// Pairs a page's rows (earliest first) with stored entries, each stored entry taken by at most
@@ -935,94 +1192,6 @@ fn pair_feedback(rows: &[PreparedFeedback]) -> Vec<Option<i64>> {
     } else {
         own_first
     }
-}
-
-/// Stores a paired feedback row: a sighting of `existing`, else a new entry (or the entry an
-/// identical row of the same page just made); `true` when new.
-async fn insert_feedback(
-    conn: &mut Conn,
-    capture: &CaptureContext,
-    extraction_id: i64,
-    row: &PreparedFeedback,
-    existing: Option<i64>,
-    report: &mut IngestReport,
-) -> Result<bool, StoreError> {
-    let entry = &row.entry;
-    let key = &row.key;
-    let mut existing = existing;
-    if existing.is_none() {
-        existing = sqlx::query_scalar(
-            "SELECT id FROM feedback WHERE market_id = $1 AND feedback_key = $2",
-        )
-        .bind(capture.market_id)
-        .bind(&key.0)
-        .fetch_optional(&mut *conn)
-        .await
-        .context(|| format!("looking up feedback {key}"))?;
-    }
-    let (feedback_id, new) = match existing {
-        Some(id) => (id, false),
-        None => {
-            let vendor = match &entry.vendor {
-                Some(handle) => {
-                    let (id, new) = vendor_id(conn, capture, handle).await?;
-                    report.vendors_new += u64::from(new);
-                    Some(id)
-                }
-                None => None,
-            };
-            let listing = match &entry.listing_key {
-                Some(listing_key) => {
-                    let (id, new) =
-                        entity_id(conn, Entity::Listing, capture.market_id, listing_key, capture)
-                            .await?;
-                    report.listings_new += u64::from(new);
-                    Some(id)
-                }
-
-                None => None,
-            };
-            let left_on: Option<NaiveDate> = entry.left_on;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO feedback (market_id, feedback_key, vendor_id, listing_id, rating,
-                     text, date_text, left_on, item, price_amount, price_currency,
-                     first_crawl_id, first_capture_id, first_extraction_id, first_seen_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                 RETURNING id",
-            )
-            .bind(capture.market_id)
-            .bind(&key.0)
-            .bind(vendor)
-            .bind(listing)
-            .bind(entry.rating.as_text())
-            .bind(&entry.text)
-            .bind(entry.date_text.as_deref())
-            .bind(left_on)
-            .bind(entry.item.as_deref())
-            .bind(entry.price.as_ref().map(|p| p.amount_text()))
-            .bind(entry.price.as_ref().map(|p| p.currency.as_str().to_string()))
-            .bind(capture.crawl_id)
-            .bind(capture.id)
-            .bind(extraction_id)
-            .bind(capture.fetched_at)
-            .fetch_one(&mut *conn)
-            .await
-            .context(|| format!("storing feedback {key}"))?;
-            (id, true)
-        }
-    };
-    sqlx::query(
-        "INSERT INTO feedback_sightings (feedback_id, crawl_id, capture_id, seen_at)
-         VALUES ($1, $2, $3, $4) ON CONFLICT (feedback_id, crawl_id) DO NOTHING",
-    )
-    .bind(feedback_id)
-    .bind(capture.crawl_id)
-    .bind(capture.id)
-    .bind(capture.fetched_at)
-    .execute(&mut *conn)
-    .await
-    .context(|| format!("recording a sighting of feedback {key}"))?;
-    Ok(new)
 }
 
 pub(crate) async fn record_event(

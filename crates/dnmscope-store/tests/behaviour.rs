@@ -21,8 +21,8 @@ use dnmscope_model::{
     MarketName, Money, NewLink, PageKind, PgpFingerprint, Pseudonym, PseudonymKey, Vendor,
 };
 use dnmscope_store::{
-    AnalyticsFilter, LinkDecision, Location, Period, RateRow, RawKey, Store, StoreError,
-    StoreOptions, Value, VendorRef, RELATIONS,
+    AnalyticsFilter, IngestReport, LinkDecision, Location, Period, RateRow, RawKey, Store,
+    StoreError, StoreOptions, Value, VendorRef, RELATIONS,
 };
 use futures_util::TryStreamExt;
 use libtest_mimic::{Arguments, Trial};
@@ -58,6 +58,7 @@ cases![
     a_fetched_page_is_stored_with_its_frontier_entry_and_completed_atomically,
     unfinished_runs_and_accounting_are_found_again,
     a_page_showing_a_listing_twice_observes_it_once,
+    ingesting_many_pages_in_one_transaction_stores_what_one_by_one_does,
     every_table_and_view_reads_back_in_its_documented_column_order,
     full_text_search_finds_listings_and_posts_and_stays_in_step,
     counts_per_crawl_and_market_and_the_span_of_each_market,
@@ -1294,6 +1295,106 @@ async fn a_page_showing_a_listing_twice_observes_it_once(fx: Fixture) {
         .unwrap();
     assert_eq!(report.listing_observations, 1);
     assert_eq!(fx.count("listing_observations").await, 1);
+}
+
+/// The bulk path stores the same rows as a transaction per page: the same pages ingested one by
+/// one on one market and all at once on another give the same reports and the same rows, and a
+/// page the store must refuse is refused in its place without costing the others.
+async fn ingesting_many_pages_in_one_transaction_stores_what_one_by_one_does(fx: Fixture) {
+    let crawl = fx.crawl(0).await;
+    let mut twice = listing_page("12.50");
+    let same = twice.feedback[0].clone();
+    twice.feedback.push(same);
+    let mut mixed_case = listing_page("3");
+    mixed_case.listings.push(Listing {
+        key: "l-2".to_string(),
+        vendor: Some("dutchvendor".to_string()),
+        ..listing("4")
+    });
+    let mut login = listing_page("1");
+    login.page_kind = PageKind::Login;
+    let pages = [
+        listing_page("49.00"),
+        vendor_page("3 days ago"),
+        forum_page(&["first", "second", "first"]),
+        login,
+        twice,
+        mixed_case,
+        vendor_page("4 days ago"),
+    ];
+    let mut stored = BTreeMap::new();
+    for name in ["testmarket", "othermarket"] {
+        let mut ids = Vec::new();
+        for (i, _) in pages.iter().enumerate() {
+            let mut page = capture(crawl, &format!("http://{name}.onion/p/{i}"), 0, b"page");
+            page.market = MarketName::new(name).unwrap();
+            page.body
+                .extend_from_slice(format!("{name} {i}").as_bytes());
+            ids.push(fx.store.store_capture(&page).await.unwrap().id);
+        }
+        stored.insert(name, ids);
+    }
+    let before = fx.counts().await;
+    let mut one_by_one = Vec::new();
+    for (id, page) in stored["testmarket"].iter().zip(&pages) {
+        one_by_one.push(fx.store.ingest_extraction(*id, page).await);
+    }
+    let middle = fx.counts().await;
+    let items: Vec<(i64, &Extraction)> =
+        stored["othermarket"].iter().copied().zip(&pages).collect();
+    let at_once = fx.store.ingest_extractions(&items).await.unwrap();
+    let after = fx.counts().await;
+    assert_eq!(at_once.len(), pages.len());
+    for (i, (a, b)) in one_by_one.iter().zip(&at_once).enumerate() {
+        match (a, b) {
+            (Ok(a), Ok(b)) => {
+                let b = IngestReport {
+                    capture_id: a.capture_id,
+                    ..b.clone()
+                };
+                assert_eq!(*a, b, "page {i}");
+            }
+            (Err(StoreError::Refused { .. }), Err(StoreError::Refused { .. })) => {
+                assert_eq!(i, 3, "only the login page is refused")
+            }
+            other => panic!("page {i}: {other:?}"),
+        }
+    }
+    let first = one_by_one[0].as_ref().unwrap();
+    assert_eq!((first.listing_observations, first.feedback_new), (1, 2));
+    let forum = one_by_one[2].as_ref().unwrap();
+    assert_eq!(
+        (forum.post_observations, forum.posts_new),
+        (2, 2),
+        "{forum:?}"
+    );
+    let twice = one_by_one[4].as_ref().unwrap();
+    assert_eq!(
+        (twice.feedback_new, twice.feedback_seen_again),
+        (0, 3),
+        "{twice:?}"
+    );
+    let mixed = one_by_one[5].as_ref().unwrap();
+    assert_eq!(
+        (mixed.listing_observations, mixed.vendors_new),
+        (2, 0),
+        "{mixed:?}"
+    );
+    // The same rows, table by table (PGP keys are kept once per fingerprint, whatever the
+    // market: the second market's vendor finds its key stored).
+    for (table, rows) in after.iter().filter(|(t, _)| *t != "pgp_keys") {
+        let by_one = middle[table] - before[table];
+        let at_once = rows - middle[table];
+        assert_eq!(
+            by_one, at_once,
+            "{table}: {by_one} rows one by one, {at_once} at once"
+        );
+    }
+    assert!(after["listing_observations"] > before["listing_observations"]);
+    // Ingesting them again adds nothing.
+    let again = fx.store.ingest_extractions(&items).await.unwrap();
+    assert!(again.iter().flatten().all(|r| !r.extraction_new));
+    assert_eq!(fx.counts().await, after);
 }
 
 // ---------------------------------------------------------------------------------------------
