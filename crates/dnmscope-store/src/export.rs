@@ -89,11 +89,18 @@ impl Relation {
 }
 
 /// Columns the migrations have that exports leave out, with the reason.
-pub const OMITTED_COLUMNS: &[(&str, &str, &str)] = &[(
-    "blobs",
-    "data",
-    "raw bodies, zstd-compressed: export them as WARC with `dnmscope export warc`",
-)];
+pub const OMITTED_COLUMNS: &[(&str, &str, &str)] = &[
+    (
+        "blobs",
+        "data",
+        "raw bodies, zstd-compressed: export them as WARC with `dnmscope export warc`",
+    ),
+    (
+        "raw_dictionaries",
+        "data",
+        "zstd dictionaries made of fragments of raw pages: never exported",
+    ),
+];
 
 macro_rules! columns {
     ($(($name:literal, $ty:ident, $description:literal)),* $(,)?) => {
@@ -141,6 +148,7 @@ pub const RELATIONS: &[Relation] = &[
             ("encryption", Text, "The cipher the stored body is sealed with (xchacha20poly1305); null when stored unencrypted."),
             ("key_id", Text, "The id of the key an encrypted body needs (not the key); null when unencrypted."),
             ("purge_id", Integer, "The purge that deleted the body's bytes (raw_purges.id); null while kept."),
+            ("dictionary_id", Integer, "The market's zstd dictionary the body was compressed with (raw_dictionaries.id); null for plain per-page zstd."),
         ],
     },
     Relation {
@@ -503,6 +511,24 @@ pub const RELATIONS: &[Relation] = &[
             ("captures", Integer, "Captures whose raw page was purged."),
             ("bodies", Integer, "Stored bodies deleted (a body shared with a capture that is kept stays)."),
             ("bytes", Integer, "Uncompressed bytes of the bodies deleted."),
+        ],
+    },
+    Relation {
+        name: "raw_dictionaries",
+        kind: RelationKind::Table,
+        description: "Per-market zstd dictionaries raw bodies are compressed with, trained on the market's newest pages (the dictionary bytes are not exported).",
+        order_by: "id",
+        columns: columns![
+            ("id", Integer, "Dictionary id (referenced as blobs.dictionary_id)."),
+            ("market_id", Integer, "The market whose pages it was trained on (markets.id)."),
+            ("trained_at", Timestamp, "When it was trained."),
+            ("samples", Integer, "Pages it was trained on."),
+            ("sample_bytes", Integer, "Uncompressed bytes of those pages."),
+            ("size", Integer, "Size of the dictionary in bytes."),
+            ("hash", Text, "BLAKE3 hash of the dictionary (hex), checked when it is loaded."),
+            ("encryption", Text, "The cipher the stored dictionary is sealed with (xchacha20poly1305); null when unencrypted."),
+            ("key_id", Text, "The id of the key an encrypted dictionary needs (not the key); null when unencrypted."),
+            ("purge_id", Integer, "The purge after which no kept body needed it and its bytes were deleted (raw_purges.id); null while kept."),
         ],
     },
     // Views (0004_views.sql).

@@ -19,6 +19,7 @@
 //!
 //! [`CaptureKey`]: dnmscope_model::CaptureKey
 
+mod dictionary;
 mod error;
 mod export;
 mod location;
@@ -145,6 +146,7 @@ pub const TABLES: &[&str] = &[
     "rollup_state",
     "raw_encryption",
     "raw_purges",
+    "raw_dictionaries",
 ];
 
 /// How SQLite makes commits durable.
@@ -257,6 +259,8 @@ pub struct Store {
     location: Location,
     compression_level: i32,
     raw_key: Option<RawKey>,
+    /// Per-market zstd dictionaries, prepared, shared by clones.
+    dictionaries: std::sync::Arc<dictionary::Cache>,
 }
 
 /// Runs `$body` in a write transaction on whichever backend the store has, with `$ops` naming
@@ -352,6 +356,7 @@ impl Store {
             location: options.location.clone(),
             compression_level: options.compression_level,
             raw_key: options.raw_key.clone(),
+            dictionaries: Default::default(),
         };
         store.migrate().await?;
         if let (Some(key), true) = (&options.raw_key, options.encrypt_new_stores) {
@@ -452,13 +457,25 @@ impl Store {
     /// Stores a raw capture. Storing the same capture again adds nothing.
     pub async fn store_capture(&self, capture: &Capture) -> Result<CaptureStored, StoreError> {
         let level = self.compression_level;
-        in_transaction!(
+        let dictionary = self.dictionary_for(&capture.market).await?;
+        let dictionary = dictionary.as_deref();
+        let stored = in_transaction!(
             self,
             format!("storing the capture of {}", capture.url),
             |conn, ops| {
-                ops::store_capture(conn, capture, level, self.raw_key.as_ref(), Utc::now()).await?
+                ops::store_capture(
+                    conn,
+                    capture,
+                    level,
+                    dictionary,
+                    self.raw_key.as_ref(),
+                    Utc::now(),
+                )
+                .await?
             }
-        )
+        )?;
+        self.stored_body(capture, stored.new);
+        Ok(stored)
     }
 
     /// Stores the observations one parser version made of a stored capture. Ingesting the same
@@ -517,14 +534,19 @@ impl Store {
         extraction: &Extraction,
     ) -> Result<IngestReport, StoreError> {
         let level = self.compression_level;
-        in_transaction!(self, format!("ingesting {}", capture.url), |conn, ops| {
+        let dictionary = self.dictionary_for(&capture.market).await?;
+        let dictionary = dictionary.as_deref();
+        let report = in_transaction!(self, format!("ingesting {}", capture.url), |conn, ops| {
             let now = Utc::now();
             let stored =
-                ops::store_capture(conn, capture, level, self.raw_key.as_ref(), now).await?;
+                ops::store_capture(conn, capture, level, dictionary, self.raw_key.as_ref(), now)
+                    .await?;
             let mut report = ops::ingest_extraction(conn, stored.id, extraction, now).await?;
             report.capture_new = stored.new;
             report
-        })
+        })?;
+        self.stored_body(capture, report.capture_new);
+        Ok(report)
     }
 
     /// Adds links to a crawl run's frontier (each canonical URL once per run and market), in
@@ -582,17 +604,27 @@ impl Store {
         capture: &Capture,
     ) -> Result<CaptureStored, StoreError> {
         let level = self.compression_level;
-        in_transaction!(
+        let dictionary = self.dictionary_for(&capture.market).await?;
+        let dictionary = dictionary.as_deref();
+        let stored = in_transaction!(
             self,
             format!("storing the capture of {}", capture.url),
             |conn, ops| {
-                let stored =
-                    ops::store_capture(conn, capture, level, self.raw_key.as_ref(), Utc::now())
-                        .await?;
+                let stored = ops::store_capture(
+                    conn,
+                    capture,
+                    level,
+                    dictionary,
+                    self.raw_key.as_ref(),
+                    Utc::now(),
+                )
+                .await?;
                 ops::attach_capture(conn, entry, stored.id).await?;
                 stored
             }
-        )
+        )?;
+        self.stored_body(capture, stored.new);
+        Ok(stored)
     }
 
     /// Finishes a frontier entry whose page was stored: its extraction (if the page yields
@@ -789,7 +821,14 @@ impl Store {
         on_connection!(
             self,
             format!("reading capture {capture_id}"),
-            |conn, ops| ops::load_capture(conn, capture_id, self.raw_key.as_ref()).await
+            |conn, ops| ops::load_capture(
+                conn,
+                capture_id,
+                self.raw_key.as_ref(),
+                &self.dictionaries,
+                self.compression_level
+            )
+            .await
         )
     }
 
@@ -841,6 +880,11 @@ impl Store {
             "turning on raw-body encryption".to_string(),
             |conn, ops| { ops::enable_raw_policy(conn, &key, by, Utc::now()).await? }
         )?;
+        in_transaction!(
+            self,
+            "encrypting raw-body dictionaries".to_string(),
+            |conn, ops| { ops::encrypt_dictionaries(conn, &key).await? }
+        )?;
         let total = self.stats().await?.raw.bodies_plain;
         let mut done = 0u64;
         loop {
@@ -867,8 +911,136 @@ impl Store {
         by: &str,
     ) -> Result<Option<PurgeReport>, StoreError> {
         in_transaction!(self, "purging raw pages".to_string(), |conn, ops| {
-            ops::purge_raw(conn, before, market, by, Utc::now()).await?
+            let report = ops::purge_raw(conn, before, market, by, Utc::now()).await?;
+            if let Some(report) = &report {
+                ops::retire_dictionaries(conn, report.purge_id).await?;
+            }
+            report
         })
+    }
+
+    /// The dictionary a new body of `market` is compressed with: the market's current one,
+    /// trained (or replaced by a better one) first when it is time (see `dictionary.rs`).
+    /// Training runs in its own transaction, so a dictionary is only ever used once stored.
+    async fn dictionary_for(
+        &self,
+        market: &MarketName,
+    ) -> Result<Option<std::sync::Arc<dictionary::Dictionary>>, StoreError> {
+        let level = self.compression_level;
+        let known = {
+            let markets = self.dictionaries.markets.lock().expect("dictionary lock");
+            markets
+                .get(market.as_str())
+                .map(|state| (state.due(), state.current.clone()))
+        };
+        let (due, current) = match known {
+            Some(known) => known,
+            None => {
+                let (found, since) = on_connection!(
+                    self,
+                    format!("reading the raw-body dictionary of {market}"),
+                    |conn, ops| ops::market_dictionary(conn, market, self.raw_key.as_ref()).await
+                )?;
+                let current = found.map(|(id, bytes)| {
+                    let prepared =
+                        std::sync::Arc::new(dictionary::Dictionary::new(id, &bytes, level));
+                    self.dictionaries.insert(prepared.clone());
+                    prepared
+                });
+                let state = dictionary::MarketState {
+                    current: current.clone(),
+                    since,
+                };
+                let due = state.due();
+                self.dictionaries
+                    .markets
+                    .lock()
+                    .expect("dictionary lock")
+                    .insert(market.as_str().to_string(), state);
+                (due, current)
+            }
+        };
+        if !due {
+            return Ok(current);
+        }
+        let samples = on_connection!(
+            self,
+            format!("reading the newest pages of {market}"),
+            |conn, ops| ops::market_samples(
+                conn,
+                market,
+                dictionary::SAMPLES,
+                self.raw_key.as_ref(),
+                &self.dictionaries,
+                level
+            )
+            .await
+        )?;
+        let sample_bytes: usize = samples.iter().map(Vec::len).sum();
+        // Training takes a CPU for a while (tens of milliseconds): off the async threads.
+        let (samples, trained) = tokio::task::spawn_blocking(move || {
+            let trained = dictionary::train(&samples, level);
+            (samples, trained)
+        })
+        .await
+        .map_err(|err| StoreError::Corrupt {
+            what: format!("training a raw-body dictionary of {market}: {err}"),
+        })?;
+        let adopted = match trained {
+            Some(bytes)
+                if current.as_ref().is_none_or(|current| {
+                    dictionary::better(
+                        &dictionary::Dictionary::new(0, &bytes, level),
+                        current,
+                        &samples,
+                    )
+                }) =>
+            {
+                let id = in_transaction!(
+                    self,
+                    format!("storing a raw-body dictionary of {market}"),
+                    |conn, ops| {
+                        ops::insert_dictionary(
+                            conn,
+                            market,
+                            &bytes,
+                            samples.len(),
+                            sample_bytes,
+                            self.raw_key.as_ref(),
+                            Utc::now(),
+                        )
+                        .await?
+                    }
+                )?;
+                tracing::debug!(
+                    "raw-body dictionary {id} of {market}: {} bytes from {} pages",
+                    bytes.len(),
+                    samples.len()
+                );
+                let prepared = std::sync::Arc::new(dictionary::Dictionary::new(id, &bytes, level));
+                self.dictionaries.insert(prepared.clone());
+                Some(prepared)
+            }
+            _ => current,
+        };
+        if let Some(state) = self
+            .dictionaries
+            .markets
+            .lock()
+            .expect("dictionary lock")
+            .get_mut(market.as_str())
+        {
+            state.current = adopted.clone();
+            state.since = 0;
+        }
+        Ok(adopted)
+    }
+
+    /// Counts a new capture toward its market's next dictionary check.
+    fn stored_body(&self, capture: &Capture, new: bool) {
+        if new {
+            self.dictionaries.stored(capture.market.as_str());
+        }
     }
 
     /// Gives the space of deleted and rewritten rows back and leaves none of their old bytes in
@@ -929,6 +1101,7 @@ mod tests {
         include_str!("../../../migrations/sqlite/0004_views.sql"),
         include_str!("../../../migrations/sqlite/0005_needs_human.sql"),
         include_str!("../../../migrations/sqlite/0006_raw_protection.sql"),
+        include_str!("../../../migrations/sqlite/0007_raw_dictionaries.sql"),
     ];
     const POSTGRES: &[&str] = &[
         include_str!("../../../migrations/postgres/0001_init.sql"),
@@ -937,6 +1110,7 @@ mod tests {
         include_str!("../../../migrations/postgres/0004_views.sql"),
         include_str!("../../../migrations/postgres/0005_needs_human.sql"),
         include_str!("../../../migrations/postgres/0006_raw_protection.sql"),
+        include_str!("../../../migrations/postgres/0007_raw_dictionaries.sql"),
     ];
 
     /// Table → column names, read from a migration's `CREATE TABLE` statements.

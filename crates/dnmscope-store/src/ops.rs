@@ -141,10 +141,12 @@ async fn market_id(
         .context(|| format!("looking up market {market}"))
 }
 
+/// Stores a capture and its body (compressed with `dictionary`, the market's, when it has one).
 pub(crate) async fn store_capture(
     conn: &mut Conn,
     capture: &Capture,
     compression_level: i32,
+    dictionary: Option<&crate::dictionary::Dictionary>,
     raw_key: Option<&crate::RawKey>,
     now: DateTime<Utc>,
 ) -> Result<CaptureStored, StoreError> {
@@ -189,13 +191,14 @@ pub(crate) async fn store_capture(
             })?),
             None => None,
         };
-        let compressed =
-            zstd::bulk::compress(&capture.body, compression_level).map_err(|source| {
-                StoreError::Compression {
-                    action: format!("compressing the body of {}", capture.url),
-                    source,
-                }
-            })?;
+        let compressed = match dictionary {
+            Some(dictionary) => dictionary.compress(&capture.body),
+            None => zstd::bulk::compress(&capture.body, compression_level),
+        }
+        .map_err(|source| StoreError::Compression {
+            action: format!("compressing the body of {}", capture.url),
+            source,
+        })?;
         let (data, encryption, key_id) = match key {
             Some(key) => (
                 key.seal(&hash.0, &compressed),
@@ -205,11 +208,12 @@ pub(crate) async fn store_capture(
             None => (compressed, None, None),
         };
         sqlx::query(
-            "INSERT INTO blobs (hash, size, compression, data, encryption, key_id)
-             VALUES ($1, $2, 'zstd', $3, $4, $5)
+            "INSERT INTO blobs (hash, size, compression, data, encryption, key_id, dictionary_id)
+             VALUES ($1, $2, 'zstd', $3, $4, $5, $6)
              ON CONFLICT (hash) DO UPDATE
                 SET data = excluded.data, encryption = excluded.encryption,
-                    key_id = excluded.key_id, purge_id = NULL
+                    key_id = excluded.key_id, dictionary_id = excluded.dictionary_id,
+                    purge_id = NULL
                 WHERE blobs.purge_id IS NOT NULL",
         )
         .bind(&hash.0)
@@ -217,6 +221,7 @@ pub(crate) async fn store_capture(
         .bind(data)
         .bind(encryption)
         .bind(key_id)
+        .bind(dictionary.map(|d| d.id))
         .execute(&mut *conn)
         .await
         .context(|| format!("storing the body of {}", capture.url))?;
@@ -250,24 +255,27 @@ pub(crate) async fn store_capture(
     Ok(CaptureStored { id, new: true })
 }
 
-type CaptureRow = (
-    String,
-    i64,
-    String,
-    Option<String>,
-    DateTime<Utc>,
-    i64,
-    Json<Vec<(String, String)>>,
-    String,
-    Option<String>,
-    Option<i64>,
-    i64,
-    String,
-    Vec<u8>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-);
+/// A capture with its body as stored.
+#[derive(sqlx::FromRow)]
+struct CaptureRow {
+    market: String,
+    crawl_id: i64,
+    url: String,
+    final_url: Option<String>,
+    fetched_at: DateTime<Utc>,
+    status: i64,
+    headers: Json<Vec<(String, String)>>,
+    body_hash: String,
+    truncated: Option<String>,
+    elapsed_ms: Option<i64>,
+    size: i64,
+    compression: String,
+    data: Vec<u8>,
+    encryption: Option<String>,
+    key_id: Option<String>,
+    purge_id: Option<i64>,
+    dictionary_id: Option<i64>,
+}
 
 /// Ids of stored captures in storage order, optionally of one crawl.
 pub(crate) async fn capture_ids(
@@ -291,15 +299,80 @@ pub(crate) async fn capture_ids(
     Ok(ids)
 }
 
+/// A body as stored: compressed (with a dictionary or not), maybe sealed.
+pub(crate) struct StoredBlob {
+    pub hash: String,
+    pub size: i64,
+    pub compression: String,
+    pub data: Vec<u8>,
+    pub encryption: Option<String>,
+    pub key_id: Option<String>,
+    pub dictionary_id: Option<i64>,
+}
+
+/// A stored body's bytes: opened with the key when sealed, decompressed (with its dictionary
+/// when it names one) and checked against its hash and size. `what` names it in errors.
+pub(crate) async fn decode_blob(
+    conn: &mut Conn,
+    blob: StoredBlob,
+    what: &str,
+    raw_key: Option<&crate::RawKey>,
+    dictionaries: &crate::dictionary::Cache,
+    level: i32,
+) -> Result<Vec<u8>, StoreError> {
+    let corrupt = |detail: String| StoreError::Corrupt {
+        what: format!("{what}: {detail}"),
+    };
+    if blob.compression != "zstd" {
+        return Err(corrupt(format!("unknown compression {:?}", blob.compression)));
+    }
+    let data = match blob.encryption.as_deref() {
+        None => blob.data,
+        Some(crate::raw::CIPHER) => {
+            let key_id = blob
+                .key_id
+                .ok_or_else(|| corrupt("an encrypted body without a key id".into()))?;
+            crate::raw::key_for(raw_key, &key_id, || format!("reading {what}"))?
+                .open(&blob.hash, &blob.data)?
+        }
+        Some(other) => return Err(corrupt(format!("unknown encryption {other:?}"))),
+    };
+    let size = blob.size;
+    let capacity = usize::try_from(size).map_err(|_| corrupt(format!("body size {size}")))?;
+    let body = match blob.dictionary_id {
+        Some(id) => {
+            let dictionary = dictionary(conn, id, raw_key, dictionaries, level).await?;
+            dictionary.decompress(&data, capacity)
+        }
+        None => zstd::bulk::decompress(&data, capacity),
+    }
+    .map_err(|source| StoreError::Compression {
+        action: format!("decompressing the body of {what}"),
+        source,
+    })?;
+    let actual = ContentHash::of(&body);
+    if actual.0 != blob.hash || body.len() != capacity {
+        return Err(corrupt(format!(
+            "body hash {actual} ({} bytes) differs from the stored {} ({size} bytes)",
+            body.len(),
+            blob.hash
+        )));
+    }
+    Ok(body)
+}
+
 pub(crate) async fn load_capture(
     conn: &mut Conn,
     capture_id: i64,
     raw_key: Option<&crate::RawKey>,
+    dictionaries: &crate::dictionary::Cache,
+    level: i32,
 ) -> Result<Capture, StoreError> {
     let row: Option<CaptureRow> = sqlx::query_as(
-        "SELECT m.name, c.crawl_id, c.url, c.final_url, c.fetched_at, c.status, c.headers,
-                c.body_hash, c.truncated, c.elapsed_ms, b.size, b.compression, b.data,
-                b.encryption, b.key_id, COALESCE(c.raw_purge_id, b.purge_id)
+        "SELECT m.name AS market, c.crawl_id, c.url, c.final_url, c.fetched_at, c.status,
+                c.headers, c.body_hash, c.truncated, c.elapsed_ms, b.size, b.compression, b.data,
+                b.encryption, b.key_id, COALESCE(c.raw_purge_id, b.purge_id) AS purge_id,
+                b.dictionary_id
          FROM captures c
          JOIN markets m ON m.id = c.market_id
          JOIN blobs b ON b.hash = c.body_hash
@@ -309,9 +382,9 @@ pub(crate) async fn load_capture(
     .fetch_optional(&mut *conn)
     .await
     .context(|| format!("reading capture {capture_id}"))?;
-    let Some((
+    let Some(CaptureRow {
         market,
-        crawl,
+        crawl_id: crawl,
         url,
         final_url,
         fetched_at,
@@ -325,8 +398,9 @@ pub(crate) async fn load_capture(
         data,
         encryption,
         key_id,
-        purge,
-    )) = row
+        purge_id: purge,
+        dictionary_id,
+    }) = row
     else {
         return Err(StoreError::Missing {
             what: "capture",
@@ -342,32 +416,24 @@ pub(crate) async fn load_capture(
             purge_id,
         });
     }
-    if compression != "zstd" {
-        return Err(corrupt(format!("unknown compression {compression:?}")));
-    }
-    let data = match encryption.as_deref() {
-        None => data,
-        Some(crate::raw::CIPHER) => {
-            let key_id = key_id.ok_or_else(|| corrupt("an encrypted body without a key id".into()))?;
-            crate::raw::key_for(raw_key, &key_id, || format!("reading capture {capture_id}"))?
-                .open(&body_hash, &data)?
-        }
-        Some(other) => return Err(corrupt(format!("unknown encryption {other:?}"))),
+    let blob = StoredBlob {
+        hash: body_hash,
+        size,
+        compression,
+        data,
+        encryption,
+        key_id,
+        dictionary_id,
     };
-    let capacity = usize::try_from(size).map_err(|_| corrupt(format!("body size {size}")))?;
-    let body = zstd::bulk::decompress(&data, capacity).map_err(|source| {
-        StoreError::Compression {
-            action: format!("decompressing the body of capture {capture_id}"),
-            source,
-        }
-    })?;
-    let actual = ContentHash::of(&body);
-    if actual.0 != body_hash || body.len() != capacity {
-        return Err(corrupt(format!(
-            "body hash {actual} ({} bytes) differs from the stored {body_hash} ({size} bytes)",
-            body.len()
-        )));
-    }
+    let body = decode_blob(
+        conn,
+        blob,
+        &format!("capture {capture_id}"),
+        raw_key,
+        dictionaries,
+        level,
+    )
+    .await?;
     Ok(Capture {
         market: MarketName::new(&market).map_err(|e| corrupt(e.to_string()))?,
         crawl: CrawlId(crawl),
@@ -1287,6 +1353,7 @@ pub(crate) async fn stats(conn: &mut Conn) -> Result<Stats, StoreError> {
     let (body_bytes, stored_body_bytes): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT),
                 CAST(COALESCE(SUM({BLOB_LENGTH}), 0) AS BIGINT)
+                  + (SELECT CAST(COALESCE(SUM({BLOB_LENGTH}), 0) AS BIGINT) FROM raw_dictionaries)
          FROM blobs"
     )))
     .fetch_one(&mut *conn)

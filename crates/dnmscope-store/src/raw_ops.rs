@@ -260,3 +260,212 @@ pub(crate) async fn raw_stats(conn: &mut Conn) -> Result<crate::RawStats, StoreE
             .collect(),
     })
 }
+
+// -------------------------------------------------------------------------------------------
+// Per-market zstd dictionaries (see `dictionary.rs`).
+
+type DictionaryRow = (i64, String, Vec<u8>, Option<String>, Option<String>);
+type SampleRow = (String, i64, String, Vec<u8>, Option<String>, Option<String>, Option<i64>, i64);
+
+/// A dictionary row's bytes: opened with the key when sealed, checked against the hash.
+fn open_dictionary(row: DictionaryRow, raw_key: Option<&crate::RawKey>) -> Result<Vec<u8>, StoreError> {
+    let (id, hash, data, encryption, key_id) = row;
+    let bytes = match encryption.as_deref() {
+        None => data,
+        Some(crate::raw::CIPHER) => {
+            let key_id = key_id.ok_or_else(|| crate::dictionary::corrupt(id, "sealed without a key id"))?;
+            crate::raw::key_for(raw_key, &key_id, || format!("reading raw-body dictionary {id}"))?
+                .open(&hash, &data)?
+        }
+        Some(other) => {
+            return Err(crate::dictionary::corrupt(id, &format!("unknown encryption {other:?}")))
+        }
+    };
+    if ContentHash::of(&bytes).0 != hash {
+        return Err(crate::dictionary::corrupt(id, "its bytes differ from their hash"));
+    }
+    Ok(bytes)
+}
+
+/// The newest kept dictionary of `market` (id and bytes), and the pages stored since: bodies
+/// compressed with it, or without one every capture of the market.
+pub(crate) async fn market_dictionary(
+    conn: &mut Conn,
+    market: &MarketName,
+    raw_key: Option<&crate::RawKey>,
+) -> Result<(Option<(i64, Vec<u8>)>, u64), StoreError> {
+    let row: Option<DictionaryRow> = sqlx::query_as(
+        "SELECT d.id, d.hash, d.data, d.encryption, d.key_id
+         FROM raw_dictionaries d JOIN markets m ON m.id = d.market_id
+         WHERE m.name = $1 AND d.purge_id IS NULL ORDER BY d.id DESC LIMIT 1",
+    )
+    .bind(market.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .context(|| format!("reading the raw-body dictionary of {market}"))?;
+    match row {
+        Some(row) => {
+            let id = row.0;
+            let bytes = open_dictionary(row, raw_key)?;
+            let since: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blobs WHERE dictionary_id = $1")
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await
+                .context(|| format!("counting the bodies of dictionary {id}"))?;
+            Ok((Some((id, bytes)), since as u64))
+        }
+        None => {
+            let pages: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM captures c JOIN markets m ON m.id = c.market_id WHERE m.name = $1",
+            )
+            .bind(market.as_str())
+            .fetch_one(&mut *conn)
+            .await
+            .context(|| format!("counting the pages of {market}"))?;
+            Ok((None, pages as u64))
+        }
+    }
+}
+
+/// Dictionary `id`, prepared (from the cache, else read and kept there).
+pub(crate) async fn dictionary(
+    conn: &mut Conn,
+    id: i64,
+    raw_key: Option<&crate::RawKey>,
+    cache: &crate::dictionary::Cache,
+    level: i32,
+) -> Result<std::sync::Arc<crate::dictionary::Dictionary>, StoreError> {
+    if let Some(found) = cache.get(id) {
+        return Ok(found);
+    }
+    let row: Option<DictionaryRow> = sqlx::query_as(
+        "SELECT id, hash, data, encryption, key_id FROM raw_dictionaries WHERE id = $1 AND purge_id IS NULL",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .context(|| format!("reading raw-body dictionary {id}"))?;
+    let row = row.ok_or_else(|| crate::dictionary::corrupt(id, "missing or purged while a kept body needs it"))?;
+    let prepared = std::sync::Arc::new(crate::dictionary::Dictionary::new(id, &open_dictionary(row, raw_key)?, level));
+    cache.insert(prepared.clone());
+    Ok(prepared)
+}
+
+/// The newest `limit` kept bodies of `market`, newest first, uncompressed (to train on).
+pub(crate) async fn market_samples(
+    conn: &mut Conn,
+    market: &MarketName,
+    limit: usize,
+    raw_key: Option<&crate::RawKey>,
+    cache: &crate::dictionary::Cache,
+    level: i32,
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    let rows: Vec<SampleRow> = sqlx::query_as(
+        "SELECT b.hash, b.size, b.compression, b.data, b.encryption, b.key_id, b.dictionary_id, c.id
+         FROM captures c JOIN markets m ON m.id = c.market_id JOIN blobs b ON b.hash = c.body_hash
+         WHERE m.name = $1 AND b.purge_id IS NULL AND c.raw_purge_id IS NULL
+         ORDER BY c.id DESC LIMIT $2",
+    )
+    .bind(market.as_str())
+    .bind(limit as i64)
+    .fetch_all(&mut *conn)
+    .await
+    .context(|| format!("reading the newest pages of {market}"))?;
+    let mut samples = Vec::with_capacity(rows.len());
+    let mut seen = std::collections::HashSet::new();
+    for (hash, size, compression, data, encryption, key_id, dictionary_id, capture_id) in rows {
+        if seen.insert(hash.clone()) {
+            let blob = StoredBlob { hash, size, compression, data, encryption, key_id, dictionary_id };
+            let what = format!("capture {capture_id}");
+            samples.push(decode_blob(conn, blob, &what, raw_key, cache, level).await?);
+        }
+    }
+    Ok(samples)
+}
+
+/// Records a dictionary trained on `samples` pages (`sample_bytes` bytes) of `market`, sealed
+/// with the key when the store encrypts raw bodies; its id.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_dictionary(
+    conn: &mut Conn,
+    market: &MarketName,
+    bytes: &[u8],
+    samples: usize,
+    sample_bytes: usize,
+    raw_key: Option<&crate::RawKey>,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let market_id = market_id(conn, market, now).await?;
+    let hash = ContentHash::of(bytes).0;
+    let policy = raw_policy(conn).await?;
+    let (data, encryption, key_id) = match &policy {
+        Some(policy) => {
+            let key = crate::raw::key_for(raw_key, &policy.key_id, || {
+                format!("storing a raw-body dictionary of {market}")
+            })?;
+            (key.seal(&hash, bytes), Some(crate::raw::CIPHER), Some(key.id().to_string()))
+        }
+        None => (bytes.to_vec(), None, None),
+    };
+    sqlx::query_scalar(
+        "INSERT INTO raw_dictionaries (market_id, trained_at, samples, sample_bytes, size, hash,
+                                       data, encryption, key_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(market_id)
+    .bind(now)
+    .bind(to_db_int(samples as u64))
+    .bind(to_db_int(sample_bytes as u64))
+    .bind(to_db_int(bytes.len() as u64))
+    .bind(&hash)
+    .bind(data)
+    .bind(encryption)
+    .bind(key_id)
+    .fetch_one(&mut *conn)
+    .await
+    .context(|| format!("storing a raw-body dictionary of {market}"))
+}
+
+/// Seals every plain dictionary with `key` (turning encryption on for an existing store); the
+/// number sealed.
+pub(crate) async fn encrypt_dictionaries(conn: &mut Conn, key: &crate::RawKey) -> Result<u64, StoreError> {
+    let rows: Vec<(i64, String, Vec<u8>)> = sqlx::query_as(
+        "SELECT id, hash, data FROM raw_dictionaries WHERE encryption IS NULL AND purge_id IS NULL ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .context(|| "reading plain raw-body dictionaries".to_string())?;
+    for (id, hash, data) in &rows {
+        let sealed = key.seal(hash, data);
+        if key.open(hash, &sealed)? != *data {
+            return Err(crate::dictionary::corrupt(*id, "did not read back after encryption"));
+        }
+        sqlx::query("UPDATE raw_dictionaries SET data = $1, encryption = $2, key_id = $3 WHERE id = $4 AND encryption IS NULL")
+            .bind(&sealed)
+            .bind(crate::raw::CIPHER)
+            .bind(key.id())
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .context(|| format!("encrypting raw-body dictionary {id}"))?;
+    }
+    Ok(rows.len() as u64)
+}
+
+/// Empties the dictionaries a purge left without a kept body, except each market's newest (new
+/// bodies are compressed with it); the number emptied.
+pub(crate) async fn retire_dictionaries(conn: &mut Conn, purge_id: i64) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE raw_dictionaries SET data = $1, purge_id = $2
+         WHERE purge_id IS NULL
+           AND id NOT IN (SELECT MAX(id) FROM raw_dictionaries GROUP BY market_id)
+           AND NOT EXISTS (SELECT 1 FROM blobs b
+                           WHERE b.dictionary_id = raw_dictionaries.id AND b.purge_id IS NULL)",
+    )
+    .bind(Vec::<u8>::new())
+    .bind(purge_id)
+    .execute(&mut *conn)
+    .await
+    .context(|| "retiring raw-body dictionaries no kept body needs".to_string())?;
+    Ok(done.rows_affected())
+}

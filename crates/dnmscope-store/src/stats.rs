@@ -29,7 +29,7 @@ pub struct Stats {
     pub crawls: Vec<CrawlSummary>,
     pub first_observation: Option<DateTime<Utc>>,
     pub last_observation: Option<DateTime<Utc>>,
-    /// Raw body bytes before and after compression.
+    /// Raw body bytes before and after compression (the per-market dictionaries counted in).
     pub body_bytes: i64,
     pub stored_body_bytes: i64,
     /// Encryption and retention of the raw bodies.
@@ -154,7 +154,7 @@ impl fmt::Display for Stats {
         if self.body_bytes > 0 {
             writeln!(
                 f,
-                "raw bodies:        {} bytes, {} stored ({:.1}:1)",
+                "raw bodies:        {} bytes, {} stored with their dictionaries ({:.1}:1)",
                 self.body_bytes,
                 self.stored_body_bytes,
                 self.body_bytes as f64 / self.stored_body_bytes.max(1) as f64

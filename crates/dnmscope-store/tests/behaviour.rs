@@ -69,6 +69,7 @@ cases![
     every_event_kind_the_model_knows_is_accepted,
     a_new_store_encrypts_raw_bodies_and_a_store_without_the_key_reads_all_else,
     encrypting_an_existing_store_converts_every_body_once,
+    a_markets_bodies_share_a_trained_dictionary_and_read_back_exactly,
     purging_raw_pages_keeps_observations_and_records_an_audit_row,
 ];
 
@@ -288,7 +289,13 @@ impl Fixture {
 
     /// Every stored body's bytes as the database holds them, by hash.
     async fn blob_data(&self) -> Vec<(String, Vec<u8>)> {
-        let sql = "SELECT hash, data FROM blobs ORDER BY hash";
+        self.text_and_bytes("SELECT hash, data FROM blobs ORDER BY hash")
+            .await
+    }
+
+    /// Rows of (text, bytes) read beside the store.
+    async fn text_and_bytes(&self, sql: &str) -> Vec<(String, Vec<u8>)> {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
         match &self.kind {
             Kind::Sqlite => {
                 let url = format!("sqlite://{}", self.place);
@@ -1397,6 +1404,127 @@ async fn ingesting_many_pages_in_one_transaction_stores_what_one_by_one_does(fx:
     assert_eq!(fx.counts().await, after);
 }
 
+/// A market's page: `layout`'s boilerplate (the same on every page of a layout, as a real
+/// market's header, menus and styles are) around text of its own.
+fn market_page(i: usize, layout: usize) -> Vec<u8> {
+    let mut page =
+        format!("<!DOCTYPE html><html><head><title>Market layout {layout}</title><style>");
+    for rule in 0..120 {
+        page.push_str(&format!(
+            ".l{layout}-rule-{rule} {{ margin: {}px; color: #{:06x}; }}\n",
+            rule % 17,
+            rule * 7919 * (layout + 1)
+        ));
+    }
+    page.push_str("</style></head><body><nav>");
+    for link in 0..60 {
+        page.push_str(&format!(
+            "<a href=\"/l{layout}/category/{link}\">Category {link} of layout {layout}</a>"
+        ));
+    }
+    page.push_str("</nav><main>");
+    // Text of its own: words drawn from a generator seeded by the page.
+    let mut state = (i as u64 + 1).wrapping_mul(6364136223846793005);
+    for _ in 0..120 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        page.push_str(&format!("w{:x} ", state >> 44));
+    }
+    page.push_str("</main></body></html>");
+    page.into_bytes()
+}
+
+/// A market's pages get a dictionary trained on its own pages once it has enough of them; later
+/// bodies are compressed with it, far smaller than per-page zstd makes them, and read back
+/// byte-identical, also through a store that has to load the dictionary from the database and
+/// after the dictionary was sealed with the raw-body key. A layout change brings a new
+/// dictionary; old bodies keep theirs.
+async fn a_markets_bodies_share_a_trained_dictionary_and_read_back_exactly(fx: Fixture) {
+    let crawl = fx.crawl(0).await;
+    let mut ids = Vec::new();
+    let mut bodies = Vec::new();
+    for i in 0..200 {
+        let body = market_page(i, 0);
+        let page = capture(crawl, &format!("http://testmarket.onion/p/{i}"), 0, &body);
+        ids.push(fx.store.store_capture(&page).await.unwrap().id);
+        bodies.push(body);
+    }
+    assert_eq!(fx.count("raw_dictionaries").await, 1);
+    let stored = fx
+        .text_and_bytes("SELECT COALESCE(CAST(dictionary_id AS TEXT), 'none'), data FROM blobs")
+        .await;
+    let mean = |with: bool| {
+        let sizes: Vec<usize> = stored
+            .iter()
+            .filter(|(d, _)| (d != "none") == with)
+            .map(|(_, data)| data.len())
+            .collect();
+        (
+            sizes.len(),
+            sizes.iter().sum::<usize>() as f64 / sizes.len().max(1) as f64,
+        )
+    };
+    let ((plain_n, plain), (dict_n, dict)) = (mean(false), mean(true));
+    // The first 64 pages before the dictionary, the rest with it.
+    assert_eq!((plain_n, dict_n), (64, 136), "{stored:?}");
+    assert!(
+        dict < plain * 0.5,
+        "with a dictionary {dict:.0} bytes per page, without {plain:.0}"
+    );
+    let raw: usize = bodies.iter().map(Vec::len).sum::<usize>() / bodies.len();
+    assert!(
+        raw as f64 / dict >= 10.0,
+        "{raw} bytes per page stored in {dict:.0}"
+    );
+    for (id, body) in ids.iter().zip(&bodies) {
+        assert_eq!(&fx.store.capture(*id).await.unwrap().body, body);
+    }
+    // Another store on the same database reads the dictionary from it.
+    let key = RawKey::from_bytes([4; 32]);
+    let keyed = fx.with_key(&key).await;
+    for (id, body) in ids.iter().zip(&bodies).step_by(7) {
+        assert_eq!(&keyed.capture(*id).await.unwrap().body, body);
+    }
+    // Sealed with the raw-body key: no boilerplate left readable, still read back with the key.
+    keyed.encrypt_raw(50, "test", |_, _| {}).await.unwrap();
+    let dictionaries = fx
+        .text_and_bytes("SELECT hash, data FROM raw_dictionaries")
+        .await;
+    assert_eq!(dictionaries.len(), 1);
+    assert!(
+        !contains(&dictionaries[0].1, b"Category"),
+        "the dictionary holds page text in the clear"
+    );
+    let reopened = fx.with_key(&key).await;
+    for (id, body) in ids.iter().zip(&bodies).step_by(5) {
+        assert_eq!(&reopened.capture(*id).await.unwrap().body, body);
+    }
+    let err = fx.store.capture(ids[150]).await.unwrap_err();
+    assert!(matches!(err, StoreError::RawKeyNeeded { .. }), "{err:?}");
+    // A new layout: 1,000 pages later a candidate trained on it does better, and replaces it.
+    for i in 200..1_300 {
+        let body = market_page(i, 1);
+        let page = capture(crawl, &format!("http://testmarket.onion/p/{i}"), 0, &body);
+        reopened.store_capture(&page).await.unwrap();
+    }
+    assert_eq!(fx.count("raw_dictionaries").await, 2);
+    let last = reopened
+        .store_capture(&capture(
+            crawl,
+            "http://testmarket.onion/last",
+            0,
+            &market_page(9_999, 1),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        reopened.capture(last.id).await.unwrap().body,
+        market_page(9_999, 1)
+    );
+    assert_eq!(reopened.capture(ids[100]).await.unwrap().body, bodies[100]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading the store out: relations, views, full-text search, aggregates.
 
@@ -1530,6 +1658,17 @@ fn cell<'a>(name: &str, rows: &'a [Vec<Value>], row: usize, column: &str) -> &'a
 
 async fn every_table_and_view_reads_back_in_its_documented_column_order(fx: Fixture) {
     let (first, _) = populate(&fx).await;
+    // Enough pages of one market for it to get a raw-body dictionary.
+    let archive = fx.crawl(2).await;
+    for i in 0..70 {
+        let page = capture(
+            archive,
+            &format!("http://testmarket.onion/archive/{i}"),
+            2,
+            &market_page(i, 0),
+        );
+        fx.store.store_capture(&page).await.unwrap();
+    }
     // Raw protection's tables: the bodies encrypted, then day 0's raw pages purged.
     let keyed = fx.with_key(&RawKey::from_bytes([5; 32])).await;
     keyed.encrypt_raw(2, "test", |_, _| {}).await.unwrap();

@@ -1,0 +1,256 @@
+//! Per-market zstd dictionaries for raw bodies: when to train one, training it, and the
+//! prepared dictionaries a store keeps in memory. No SQL here (see `raw_ops.rs`).
+//!
+//! A market's pages share most of their bytes with their siblings: the same header, menus,
+//! styles and markup around a little text. Per-page zstd sees none of that; a dictionary trained
+//! on the market's own pages does. A market gets its first dictionary once it has
+//! [`TRAIN_AFTER`] stored pages (trained on its newest [`SAMPLES`]), and every [`CHECK_EVERY`]
+//! pages after that a candidate is trained on its newest pages and replaces the current one only
+//! when it compresses the newest pages at least [`BETTER_BY`] smaller (a layout change): an
+//! unchanged market keeps its dictionary. Old bodies keep the dictionary they were made with.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use zstd::dict::{DecoderDictionary, EncoderDictionary};
+
+use crate::StoreError;
+
+/// Pages a market must have stored before its first dictionary is trained.
+pub const TRAIN_AFTER: u64 = 64;
+/// Pages stored between two checks of whether a new dictionary would do better.
+pub const CHECK_EVERY: u64 = 1_000;
+/// The newest bodies a dictionary is trained on.
+pub const SAMPLES: usize = 256;
+/// How much smaller a candidate must make the newest bodies to replace the current dictionary.
+pub const BETTER_BY: f64 = 0.10;
+/// The largest dictionary trained (zstd's own default size).
+pub const MAX_SIZE: usize = 110 * 1024;
+
+/// A trained dictionary, prepared for compressing and decompressing.
+pub struct Dictionary {
+    pub id: i64,
+    encoder: EncoderDictionary<'static>,
+    decoder: DecoderDictionary<'static>,
+}
+
+impl std::fmt::Debug for Dictionary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dictionary")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dictionary {
+    pub fn new(id: i64, bytes: &[u8], level: i32) -> Dictionary {
+        Dictionary {
+            id,
+            encoder: EncoderDictionary::copy(bytes, level),
+            decoder: DecoderDictionary::copy(bytes),
+        }
+    }
+
+    pub fn compress(&self, body: &[u8]) -> std::io::Result<Vec<u8>> {
+        zstd::bulk::Compressor::with_prepared_dictionary(&self.encoder)?.compress(body)
+    }
+
+    pub fn decompress(&self, data: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
+        zstd::bulk::Decompressor::with_prepared_dictionary(&self.decoder)?
+            .decompress(data, capacity)
+    }
+}
+
+/// Pages (the newest) kept out of training to judge candidates on.
+const HELD_OUT: usize = 16;
+
+/// Makes a dictionary from `samples` (bodies, newest first), at compression `level`. Two
+/// candidates are made from all but the newest [`HELD_OUT`] pages: zstd's trained dictionary,
+/// and the pages themselves as a raw-content dictionary (the newest last, up to [`MAX_SIZE`];
+/// it wins where pages share long identical runs the trainer breaks up). The one that
+/// compresses the held-out pages smaller is kept, if it beats plain zstd on them at all. `None`
+/// when there is too little to learn from or nothing helps: bodies then stay plain zstd.
+pub fn train(samples: &[Vec<u8>], level: i32) -> Option<Vec<u8>> {
+    let total: usize = samples.iter().map(Vec::len).sum();
+    if samples.len() < HELD_OUT + 8 || total < 16 * 1024 {
+        return None;
+    }
+    let (held_out, learn) = samples.split_at(HELD_OUT);
+    let learn_bytes: usize = learn.iter().map(Vec::len).sum();
+    let mut candidates = Vec::new();
+    // A tenth of what it learns from: room for a whole page's boilerplate (zstd's rule of thumb,
+    // a hundredth, suits many tiny records, not pages).
+    let size = (learn_bytes / 10).clamp(16 * 1024, MAX_SIZE);
+    match zstd::dict::from_samples(learn, size) {
+        Ok(trained) => candidates.push(trained),
+        Err(err) => tracing::debug!(
+            "zstd trained no dictionary from {} pages: {err}",
+            learn.len()
+        ),
+    }
+    let mut room = MAX_SIZE;
+    let newest: Vec<&Vec<u8>> = learn
+        .iter()
+        .take_while(|s| {
+            let fits = s.len() <= room;
+            room = room.saturating_sub(s.len());
+            fits
+        })
+        .collect();
+    candidates.push(newest.into_iter().rev().flatten().copied().collect());
+    let plain: usize = held_out
+        .iter()
+        .map(|s| zstd::bulk::compress(s, level).map_or(s.len(), |c| c.len()))
+        .sum();
+    candidates
+        .into_iter()
+        .map(|bytes| {
+            let size = compressed_size(&Dictionary::new(0, &bytes, level), held_out);
+            (size, bytes)
+        })
+        .filter(|(size, _)| *size < plain)
+        .min_by_key(|(size, _)| *size)
+        .map(|(_, bytes)| bytes)
+}
+
+/// What `dictionary` makes of `pages`, in bytes.
+fn compressed_size(dictionary: &Dictionary, pages: &[Vec<u8>]) -> usize {
+    pages
+        .iter()
+        .map(|s| dictionary.compress(s).map_or(s.len(), |c| c.len()))
+        .sum()
+}
+
+/// Whether `candidate` compresses the newest of `samples` at least [`BETTER_BY`] smaller than
+/// `current` does.
+pub fn better(candidate: &Dictionary, current: &Dictionary, samples: &[Vec<u8>]) -> bool {
+    let newest = &samples[..samples.len().min(HELD_OUT)];
+    let (new, old) = (
+        compressed_size(candidate, newest),
+        compressed_size(current, newest),
+    );
+    (new as f64) < (old as f64) * (1.0 - BETTER_BY)
+}
+
+/// What a store knows of one market's dictionaries in this process.
+#[derive(Debug, Default)]
+pub(crate) struct MarketState {
+    /// The dictionary new bodies are compressed with.
+    pub current: Option<Arc<Dictionary>>,
+    /// Pages stored since it was trained (or, without one, in all), counted from the store when
+    /// first looked at and then in memory.
+    pub since: u64,
+}
+
+impl MarketState {
+    /// Whether the next body of this market is the time to train (or try a new) dictionary.
+    pub fn due(&self) -> bool {
+        match self.current {
+            None => self.since >= TRAIN_AFTER,
+            Some(_) => self.since >= CHECK_EVERY,
+        }
+    }
+}
+
+/// The dictionaries a store keeps prepared: per market the current one, and every one read by
+/// id (to decompress old bodies).
+#[derive(Debug, Default)]
+pub(crate) struct Cache {
+    pub markets: Mutex<HashMap<String, MarketState>>,
+    by_id: Mutex<HashMap<i64, Arc<Dictionary>>>,
+}
+
+impl Cache {
+    pub fn get(&self, id: i64) -> Option<Arc<Dictionary>> {
+        self.by_id
+            .lock()
+            .expect("dictionary lock")
+            .get(&id)
+            .cloned()
+    }
+
+    pub fn insert(&self, dictionary: Arc<Dictionary>) {
+        self.by_id
+            .lock()
+            .expect("dictionary lock")
+            .insert(dictionary.id, dictionary);
+    }
+
+    /// Counts a page stored for `market`.
+    pub fn stored(&self, market: &str) {
+        if let Some(state) = self
+            .markets
+            .lock()
+            .expect("dictionary lock")
+            .get_mut(market)
+        {
+            state.since += 1;
+        }
+    }
+}
+
+/// The error of a dictionary whose bytes do not match their recorded hash.
+pub(crate) fn corrupt(id: i64, what: &str) -> StoreError {
+    StoreError::Corrupt {
+        what: format!("raw-body dictionary {id}: {what}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(i: usize, layout: usize) -> Vec<u8> {
+        let mut page = format!("<html><head><title>Layout {layout}</title><style>");
+        for rule in 0..120 {
+            page.push_str(&format!(
+                ".l{layout}-r{rule} {{ margin: {}px; color: #{:06x}; }}\n",
+                rule % 17,
+                rule * 7919 * (layout + 1)
+            ));
+        }
+        page.push_str("</style></head><body><main>");
+        let mut state = (i as u64 + 1).wrapping_mul(6364136223846793005);
+        for _ in 0..120 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            page.push_str(&format!("w{:x} ", state >> 44));
+        }
+        page.push_str("</main></body></html>");
+        page.into_bytes()
+    }
+
+    #[test]
+    fn pages_sharing_boilerplate_compress_far_smaller_with_a_dictionary() {
+        let samples: Vec<Vec<u8>> = (0..64).rev().map(|i| page(i, 0)).collect();
+        let bytes = train(&samples, 3).expect("a dictionary");
+        let dictionary = Dictionary::new(1, &bytes, 3);
+        let new_page = page(500, 0);
+        let plain = zstd::bulk::compress(&new_page, 3).unwrap().len();
+        let with = dictionary.compress(&new_page).unwrap();
+        assert!(
+            with.len() * 2 < plain,
+            "{} with, {plain} without",
+            with.len()
+        );
+        assert_eq!(
+            dictionary.decompress(&with, new_page.len()).unwrap(),
+            new_page
+        );
+        // Too little to learn from: none.
+        assert!(train(&samples[..10], 3).is_none());
+    }
+
+    #[test]
+    fn only_a_layout_change_makes_a_candidate_better() {
+        let old: Vec<Vec<u8>> = (0..64).rev().map(|i| page(i, 0)).collect();
+        let current = Dictionary::new(1, &train(&old, 3).unwrap(), 3);
+        let same: Vec<Vec<u8>> = (64..128).rev().map(|i| page(i, 0)).collect();
+        let candidate = Dictionary::new(2, &train(&same, 3).unwrap(), 3);
+        assert!(!better(&candidate, &current, &same));
+        let changed: Vec<Vec<u8>> = (128..192).rev().map(|i| page(i, 1)).collect();
+        let candidate = Dictionary::new(3, &train(&changed, 3).unwrap(), 3);
+        assert!(better(&candidate, &current, &changed));
+    }
+}
