@@ -24,8 +24,8 @@ pub const CHECK_EVERY: u64 = 1_000;
 pub const SAMPLES: usize = 256;
 /// How much smaller a candidate must make the newest bodies to replace the current dictionary.
 pub const BETTER_BY: f64 = 0.10;
-/// The largest dictionary trained (zstd's own default size).
-pub const MAX_SIZE: usize = 110 * 1024;
+/// Older bodies of a market moved to its new dictionary when one is adopted (at most).
+pub const RECOMPRESS: usize = 2_000;
 
 /// A trained dictionary, prepared for compressing and decompressing.
 pub struct Dictionary {
@@ -64,12 +64,14 @@ impl Dictionary {
 /// Pages (the newest) kept out of training to judge candidates on.
 const HELD_OUT: usize = 16;
 
-/// Makes a dictionary from `samples` (bodies, newest first), at compression `level`. Two
-/// candidates are made from all but the newest [`HELD_OUT`] pages: zstd's trained dictionary,
-/// and the pages themselves as a raw-content dictionary (the newest last, up to [`MAX_SIZE`];
-/// it wins where pages share long identical runs the trainer breaks up). The one that
-/// compresses the held-out pages smaller is kept, if it beats plain zstd on them at all. `None`
-/// when there is too little to learn from or nothing helps: bodies then stay plain zstd.
+/// Makes a dictionary from `samples` (bodies, newest first), at compression `level`.
+/// Candidates are made from all but the newest [`HELD_OUT`] pages, in a few sizes: zstd's
+/// trained dictionary, and the newest pages themselves as a raw-content dictionary (the newest
+/// last; it wins where pages share long identical runs the trainer breaks up). Each is judged
+/// by what it would cost over the next [`CHECK_EVERY`] pages: its own size plus that many
+/// pages compressed as it compresses the held-out ones. The cheapest is kept if it beats plain
+/// zstd; `None` when there is too little to learn from or nothing helps (bodies then stay
+/// plain zstd).
 pub fn train(samples: &[Vec<u8>], level: i32) -> Option<Vec<u8>> {
     let total: usize = samples.iter().map(Vec::len).sum();
     if samples.len() < HELD_OUT + 8 || total < 16 * 1024 {
@@ -77,39 +79,47 @@ pub fn train(samples: &[Vec<u8>], level: i32) -> Option<Vec<u8>> {
     }
     let (held_out, learn) = samples.split_at(HELD_OUT);
     let learn_bytes: usize = learn.iter().map(Vec::len).sum();
-    let mut candidates = Vec::new();
-    // A tenth of what it learns from: room for a whole page's boilerplate (zstd's rule of thumb,
-    // a hundredth, suits many tiny records, not pages).
-    let size = (learn_bytes / 10).clamp(16 * 1024, MAX_SIZE);
-    match zstd::dict::from_samples(learn, size) {
-        Ok(trained) => candidates.push(trained),
-        Err(err) => tracing::debug!(
-            "zstd trained no dictionary from {} pages: {err}",
-            learn.len()
-        ),
+    let mut candidates: Vec<Vec<u8>> = Vec::new();
+    for size in [16 * 1024, 32 * 1024, 64 * 1024] {
+        if size > learn_bytes {
+            continue;
+        }
+        match zstd::dict::from_samples(learn, size) {
+            Ok(trained) => candidates.push(trained),
+            Err(err) => tracing::debug!("zstd trained no dictionary of {size} bytes: {err}"),
+        }
+        let mut room = size;
+        let newest: Vec<&Vec<u8>> = learn
+            .iter()
+            .take_while(|s| {
+                let fits = s.len() <= room;
+                room = room.saturating_sub(s.len());
+                fits
+            })
+            .collect();
+        if !newest.is_empty() {
+            candidates.push(newest.into_iter().rev().flatten().copied().collect());
+        }
     }
-    let mut room = MAX_SIZE;
-    let newest: Vec<&Vec<u8>> = learn
-        .iter()
-        .take_while(|s| {
-            let fits = s.len() <= room;
-            room = room.saturating_sub(s.len());
-            fits
-        })
-        .collect();
-    candidates.push(newest.into_iter().rev().flatten().copied().collect());
-    let plain: usize = held_out
-        .iter()
-        .map(|s| zstd::bulk::compress(s, level).map_or(s.len(), |c| c.len()))
-        .sum();
+    let pages = CHECK_EVERY as usize;
+    let cost = |dictionary_size: usize, compressed: usize| {
+        dictionary_size + compressed * pages / held_out.len()
+    };
+    let plain = cost(
+        0,
+        held_out
+            .iter()
+            .map(|s| zstd::bulk::compress(s, level).map_or(s.len(), |c| c.len()))
+            .sum(),
+    );
     candidates
         .into_iter()
         .map(|bytes| {
-            let size = compressed_size(&Dictionary::new(0, &bytes, level), held_out);
-            (size, bytes)
+            let compressed = compressed_size(&Dictionary::new(0, &bytes, level), held_out);
+            (cost(bytes.len(), compressed), bytes)
         })
-        .filter(|(size, _)| *size < plain)
-        .min_by_key(|(size, _)| *size)
+        .filter(|(cost, _)| *cost < plain)
+        .min_by_key(|(cost, _)| *cost)
         .map(|(_, bytes)| bytes)
 }
 
@@ -132,22 +142,41 @@ pub fn better(candidate: &Dictionary, current: &Dictionary, samples: &[Vec<u8>])
     (new as f64) < (old as f64) * (1.0 - BETTER_BY)
 }
 
+/// Pages to store with a dictionary trained on `trained_on` pages before trying a new one: a
+/// market's first dictionary learns from its first pages (mostly home and category pages), so
+/// the next tries come soon (after twice as many pages again), until one has learnt from
+/// [`SAMPLES`] pages; then every [`CHECK_EVERY`].
+pub fn next_check(trained_on: u64) -> u64 {
+    if trained_on < SAMPLES as u64 {
+        (2 * trained_on).max(TRAIN_AFTER)
+    } else {
+        CHECK_EVERY
+    }
+}
+
 /// What a store knows of one market's dictionaries in this process.
 #[derive(Debug, Default)]
-pub(crate) struct MarketState {
+pub struct MarketState {
     /// The dictionary new bodies are compressed with.
     pub current: Option<Arc<Dictionary>>,
     /// Pages stored since it was trained (or, without one, in all), counted from the store when
     /// first looked at and then in memory.
     pub since: u64,
+    /// A page of this market is training one now: the others go on with the current one.
+    pub training: bool,
+    /// Pages the current one was trained on (0 without one).
+    pub trained_on: u64,
 }
 
 impl MarketState {
     /// Whether the next body of this market is the time to train (or try a new) dictionary.
     pub fn due(&self) -> bool {
+        if self.training {
+            return false;
+        }
         match self.current {
             None => self.since >= TRAIN_AFTER,
-            Some(_) => self.since >= CHECK_EVERY,
+            Some(_) => self.since >= next_check(self.trained_on),
         }
     }
 }
@@ -155,13 +184,13 @@ impl MarketState {
 /// The dictionaries a store keeps prepared: per market the current one, and every one read by
 /// id (to decompress old bodies).
 #[derive(Debug, Default)]
-pub(crate) struct Cache {
-    pub markets: Mutex<HashMap<String, MarketState>>,
+pub struct Cache {
+    pub(crate) markets: Mutex<HashMap<String, MarketState>>,
     by_id: Mutex<HashMap<i64, Arc<Dictionary>>>,
 }
 
 impl Cache {
-    pub fn get(&self, id: i64) -> Option<Arc<Dictionary>> {
+    pub(crate) fn get(&self, id: i64) -> Option<Arc<Dictionary>> {
         self.by_id
             .lock()
             .expect("dictionary lock")
@@ -169,7 +198,7 @@ impl Cache {
             .cloned()
     }
 
-    pub fn insert(&self, dictionary: Arc<Dictionary>) {
+    pub(crate) fn insert(&self, dictionary: Arc<Dictionary>) {
         self.by_id
             .lock()
             .expect("dictionary lock")
@@ -177,7 +206,7 @@ impl Cache {
     }
 
     /// Counts a page stored for `market`.
-    pub fn stored(&self, market: &str) {
+    pub(crate) fn stored(&self, market: &str) {
         if let Some(state) = self
             .markets
             .lock()

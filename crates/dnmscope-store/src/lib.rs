@@ -19,7 +19,7 @@
 //!
 //! [`CaptureKey`]: dnmscope_model::CaptureKey
 
-mod dictionary;
+pub mod dictionary;
 mod error;
 mod export;
 mod location;
@@ -180,6 +180,9 @@ pub struct StoreOptions {
     /// A store that holds no raw body yet and has no encryption policy starts encrypting with
     /// `raw_key` (new stores are encrypted by default).
     pub encrypt_new_stores: bool,
+    /// Compress raw bodies with per-market dictionaries trained on the market's own pages (see
+    /// [`dictionary`]); off: every body plain per-page zstd, as before they existed.
+    pub raw_dictionaries: bool,
 }
 
 impl StoreOptions {
@@ -194,6 +197,7 @@ impl StoreOptions {
             compression_level: 3,
             raw_key: None,
             encrypt_new_stores: true,
+            raw_dictionaries: true,
         }
     }
 }
@@ -261,6 +265,8 @@ pub struct Store {
     raw_key: Option<RawKey>,
     /// Per-market zstd dictionaries, prepared, shared by clones.
     dictionaries: std::sync::Arc<dictionary::Cache>,
+    /// Whether new bodies are compressed with them.
+    raw_dictionaries: bool,
 }
 
 /// Runs `$body` in a write transaction on whichever backend the store has, with `$ops` naming
@@ -357,6 +363,7 @@ impl Store {
             compression_level: options.compression_level,
             raw_key: options.raw_key.clone(),
             dictionaries: Default::default(),
+            raw_dictionaries: options.raw_dictionaries,
         };
         store.migrate().await?;
         if let (Some(key), true) = (&options.raw_key, options.encrypt_new_stores) {
@@ -926,12 +933,20 @@ impl Store {
         &self,
         market: &MarketName,
     ) -> Result<Option<std::sync::Arc<dictionary::Dictionary>>, StoreError> {
+        if !self.raw_dictionaries {
+            return Ok(None);
+        }
         let level = self.compression_level;
+        // Whether it is time to train, taking the market's training turn if so: concurrent pages
+        // of one market go on with its current dictionary meanwhile.
+        let take_turn = |state: &mut dictionary::MarketState| {
+            let due = state.due();
+            state.training |= due;
+            (due, state.current.clone())
+        };
         let known = {
-            let markets = self.dictionaries.markets.lock().expect("dictionary lock");
-            markets
-                .get(market.as_str())
-                .map(|state| (state.due(), state.current.clone()))
+            let mut markets = self.dictionaries.markets.lock().expect("dictionary lock");
+            markets.get_mut(market.as_str()).map(take_turn)
         };
         let (due, current) = match known {
             Some(known) => known,
@@ -941,28 +956,67 @@ impl Store {
                     format!("reading the raw-body dictionary of {market}"),
                     |conn, ops| ops::market_dictionary(conn, market, self.raw_key.as_ref()).await
                 )?;
-                let current = found.map(|(id, bytes)| {
+                let trained_on = found.as_ref().map_or(0, |(_, _, samples)| *samples);
+                let current = found.map(|(id, bytes, _)| {
                     let prepared =
                         std::sync::Arc::new(dictionary::Dictionary::new(id, &bytes, level));
                     self.dictionaries.insert(prepared.clone());
                     prepared
                 });
-                let state = dictionary::MarketState {
-                    current: current.clone(),
-                    since,
-                };
-                let due = state.due();
-                self.dictionaries
-                    .markets
-                    .lock()
-                    .expect("dictionary lock")
-                    .insert(market.as_str().to_string(), state);
-                (due, current)
+                let mut markets = self.dictionaries.markets.lock().expect("dictionary lock");
+                // Another page of this market may have looked first.
+                let state =
+                    markets
+                        .entry(market.as_str().to_string())
+                        .or_insert(dictionary::MarketState {
+                            current,
+                            since,
+                            training: false,
+                            trained_on,
+                        });
+                take_turn(state)
             }
         };
         if !due {
             return Ok(current);
         }
+        // A dictionary only saves space: when one cannot be made (a stored page that no longer
+        // reads back, say) the page is stored with the current one and the next try waits.
+        let trained = match self.train_dictionary(market, current.clone()).await {
+            Ok(trained) => trained,
+            Err(err) => {
+                tracing::warn!("no new raw-body dictionary for {market}: {err}");
+                None
+            }
+        };
+        let mut markets = self.dictionaries.markets.lock().expect("dictionary lock");
+        let state = markets
+            .get_mut(market.as_str())
+            .expect("a market whose turn it was is known");
+        state.training = false;
+        state.since = 0;
+        match trained {
+            Some((adopted, samples)) => {
+                state.current = Some(adopted.clone());
+                state.trained_on = samples;
+                Ok(Some(adopted))
+            }
+            // Nothing better: the current one stays, as if it had learnt from these pages.
+            None => {
+                state.trained_on = state.trained_on.max(dictionary::SAMPLES as u64);
+                Ok(current)
+            }
+        }
+    }
+
+    /// Trains a dictionary for `market` and stores it when it does better than `current`: the
+    /// new dictionary and the pages it learnt from; `None` when `current` stays.
+    async fn train_dictionary(
+        &self,
+        market: &MarketName,
+        current: Option<std::sync::Arc<dictionary::Dictionary>>,
+    ) -> Result<Option<(std::sync::Arc<dictionary::Dictionary>, u64)>, StoreError> {
+        let level = self.compression_level;
         let samples = on_connection!(
             self,
             format!("reading the newest pages of {market}"),
@@ -1019,20 +1073,35 @@ impl Store {
                 );
                 let prepared = std::sync::Arc::new(dictionary::Dictionary::new(id, &bytes, level));
                 self.dictionaries.insert(prepared.clone());
-                Some(prepared)
+                // The market's older bodies (plain, or on an older dictionary) move to the new
+                // one, each checked before it replaces the old bytes.
+                let moved: Result<u64, StoreError> = async {
+                    in_transaction!(
+                        self,
+                        format!("recompressing raw bodies of {market}"),
+                        |conn, ops| {
+                            ops::recompress_market(
+                                conn,
+                                market,
+                                &prepared,
+                                dictionary::RECOMPRESS,
+                                self.raw_key.as_ref(),
+                                &self.dictionaries,
+                                level,
+                            )
+                            .await?
+                        }
+                    )
+                }
+                .await;
+                match moved {
+                    Ok(moved) => tracing::debug!("{moved} raw bodies of {market} recompressed"),
+                    Err(err) => tracing::warn!("raw bodies of {market} kept as they were: {err}"),
+                }
+                Some((prepared, samples.len() as u64))
             }
-            _ => current,
+            _ => None,
         };
-        if let Some(state) = self
-            .dictionaries
-            .markets
-            .lock()
-            .expect("dictionary lock")
-            .get_mut(market.as_str())
-        {
-            state.current = adopted.clone();
-            state.since = 0;
-        }
         Ok(adopted)
     }
 

@@ -287,15 +287,16 @@ fn open_dictionary(row: DictionaryRow, raw_key: Option<&crate::RawKey>) -> Resul
     Ok(bytes)
 }
 
-/// The newest kept dictionary of `market` (id and bytes), and the pages stored since: bodies
-/// compressed with it, or without one every capture of the market.
+/// The newest kept dictionary of `market` (id, bytes and the pages it was trained on), and the
+/// pages stored since: bodies compressed with it, or without one every capture of the market.
 pub(crate) async fn market_dictionary(
     conn: &mut Conn,
     market: &MarketName,
     raw_key: Option<&crate::RawKey>,
-) -> Result<(Option<(i64, Vec<u8>)>, u64), StoreError> {
-    let row: Option<DictionaryRow> = sqlx::query_as(
-        "SELECT d.id, d.hash, d.data, d.encryption, d.key_id
+) -> Result<(Option<(i64, Vec<u8>, u64)>, u64), StoreError> {
+    type Row = (i64, String, Vec<u8>, Option<String>, Option<String>, i64);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT d.id, d.hash, d.data, d.encryption, d.key_id, d.samples
          FROM raw_dictionaries d JOIN markets m ON m.id = d.market_id
          WHERE m.name = $1 AND d.purge_id IS NULL ORDER BY d.id DESC LIMIT 1",
     )
@@ -304,15 +305,14 @@ pub(crate) async fn market_dictionary(
     .await
     .context(|| format!("reading the raw-body dictionary of {market}"))?;
     match row {
-        Some(row) => {
-            let id = row.0;
-            let bytes = open_dictionary(row, raw_key)?;
+        Some((id, hash, data, encryption, key_id, samples)) => {
+            let bytes = open_dictionary((id, hash, data, encryption, key_id), raw_key)?;
             let since: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blobs WHERE dictionary_id = $1")
                 .bind(id)
                 .fetch_one(&mut *conn)
                 .await
                 .context(|| format!("counting the bodies of dictionary {id}"))?;
-            Ok((Some((id, bytes)), since as u64))
+            Ok((Some((id, bytes, samples as u64)), since as u64))
         }
         None => {
             let pages: i64 = sqlx::query_scalar(
@@ -468,4 +468,93 @@ pub(crate) async fn retire_dictionaries(conn: &mut Conn, purge_id: i64) -> Resul
     .await
     .context(|| "retiring raw-body dictionaries no kept body needs".to_string())?;
     Ok(done.rows_affected())
+}
+
+/// Moves up to `limit` kept bodies of `market` that are not on `dictionary` (plain, or on an
+/// older one) to it: each is opened, recompressed, sealed again if it was sealed, read back and
+/// compared, and replaces the old bytes only if smaller. Bodies the store cannot open (sealed,
+/// no key) are left as they are. The number moved.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn recompress_market(
+    conn: &mut Conn,
+    market: &MarketName,
+    dictionary: &crate::dictionary::Dictionary,
+    limit: usize,
+    raw_key: Option<&crate::RawKey>,
+    cache: &crate::dictionary::Cache,
+    level: i32,
+) -> Result<u64, StoreError> {
+    type Row = (String, i64, String, Vec<u8>, Option<String>, Option<String>, Option<i64>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT b.hash, b.size, b.compression, b.data, b.encryption, b.key_id, b.dictionary_id
+         FROM blobs b
+         WHERE b.purge_id IS NULL AND COALESCE(b.dictionary_id, 0) <> $2
+           AND b.hash IN (SELECT c.body_hash FROM captures c JOIN markets m ON m.id = c.market_id
+                          WHERE m.name = $1)
+         ORDER BY b.hash LIMIT $3",
+    )
+    .bind(market.as_str())
+    .bind(dictionary.id)
+    .bind(limit as i64)
+    .fetch_all(&mut *conn)
+    .await
+    .context(|| format!("reading raw bodies of {market} to recompress"))?;
+    let mut moved = 0;
+    for (hash, size, compression, data, encryption, key_id, old) in rows {
+        if encryption.is_some() && raw_key.is_none() {
+            continue;
+        }
+        let stored_len = data.len();
+        let blob = StoredBlob {
+            hash: hash.clone(),
+            size,
+            compression,
+            data,
+            encryption: encryption.clone(),
+            key_id: key_id.clone(),
+            dictionary_id: old,
+        };
+        let body = decode_blob(conn, blob, &format!("body {hash}"), raw_key, cache, level).await?;
+        let compressed = dictionary.compress(&body).map_err(|source| StoreError::Compression {
+            action: format!("recompressing body {hash}"),
+            source,
+        })?;
+        let data = match (&encryption, &key_id) {
+            (Some(_), Some(key_id)) => {
+                crate::raw::key_for(raw_key, key_id, || format!("recompressing body {hash}"))?
+                    .seal(&hash, &compressed)
+            }
+            _ => compressed,
+        };
+        if data.len() >= stored_len {
+            continue;
+        }
+        let check = StoredBlob {
+            hash: hash.clone(),
+            size,
+            compression: "zstd".to_string(),
+            data: data.clone(),
+            encryption,
+            key_id,
+            dictionary_id: Some(dictionary.id),
+        };
+        if decode_blob(conn, check, &format!("body {hash}"), raw_key, cache, level).await? != body {
+            return Err(StoreError::Corrupt {
+                what: format!("the body {hash} did not read back after recompression"),
+            });
+        }
+        let updated = sqlx::query(
+            "UPDATE blobs SET data = $1, dictionary_id = $2
+             WHERE hash = $3 AND purge_id IS NULL AND COALESCE(dictionary_id, 0) = $4",
+        )
+        .bind(&data)
+        .bind(dictionary.id)
+        .bind(&hash)
+        .bind(old.unwrap_or(0))
+        .execute(&mut *conn)
+        .await
+        .context(|| format!("recompressing body {hash}"))?;
+        moved += updated.rows_affected();
+    }
+    Ok(moved)
 }

@@ -1450,7 +1450,8 @@ async fn a_markets_bodies_share_a_trained_dictionary_and_read_back_exactly(fx: F
         ids.push(fx.store.store_capture(&page).await.unwrap().id);
         bodies.push(body);
     }
-    assert_eq!(fx.count("raw_dictionaries").await, 1);
+    let trained = fx.count("raw_dictionaries").await;
+    assert!(trained >= 1, "no dictionary after 200 pages of one market");
     let stored = fx
         .text_and_bytes("SELECT COALESCE(CAST(dictionary_id AS TEXT), 'none'), data FROM blobs")
         .await;
@@ -1465,9 +1466,15 @@ async fn a_markets_bodies_share_a_trained_dictionary_and_read_back_exactly(fx: F
             sizes.iter().sum::<usize>() as f64 / sizes.len().max(1) as f64,
         )
     };
-    let ((plain_n, plain), (dict_n, dict)) = (mean(false), mean(true));
-    // The first 64 pages before the dictionary, the rest with it.
-    assert_eq!((plain_n, dict_n), (64, 136), "{stored:?}");
+    let ((plain_n, _), (dict_n, dict)) = (mean(false), mean(true));
+    // The first 64 pages were stored before the dictionary and moved to it when it came.
+    assert_eq!((plain_n, dict_n), (0, 200));
+    // What per-page zstd (the store's level, 3) makes of the same pages.
+    let plain = bodies
+        .iter()
+        .map(|b| zstd::bulk::compress(b, 3).unwrap().len())
+        .sum::<usize>() as f64
+        / bodies.len() as f64;
     assert!(
         dict < plain * 0.5,
         "with a dictionary {dict:.0} bytes per page, without {plain:.0}"
@@ -1491,9 +1498,11 @@ async fn a_markets_bodies_share_a_trained_dictionary_and_read_back_exactly(fx: F
     let dictionaries = fx
         .text_and_bytes("SELECT hash, data FROM raw_dictionaries")
         .await;
-    assert_eq!(dictionaries.len(), 1);
+    assert_eq!(dictionaries.len() as i64, trained);
     assert!(
-        !contains(&dictionaries[0].1, b"Category"),
+        dictionaries
+            .iter()
+            .all(|(_, data)| !contains(data, b"Category")),
         "the dictionary holds page text in the clear"
     );
     let reopened = fx.with_key(&key).await;
@@ -1508,7 +1517,10 @@ async fn a_markets_bodies_share_a_trained_dictionary_and_read_back_exactly(fx: F
         let page = capture(crawl, &format!("http://testmarket.onion/p/{i}"), 0, &body);
         reopened.store_capture(&page).await.unwrap();
     }
-    assert_eq!(fx.count("raw_dictionaries").await, 2);
+    assert!(
+        fx.count("raw_dictionaries").await > trained,
+        "the layout change brought none"
+    );
     let last = reopened
         .store_capture(&capture(
             crawl,
