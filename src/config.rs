@@ -340,6 +340,8 @@ pub struct StoreConfig {
     pub max_connections: u32,
     pub postgres_schema: String,
     pub compression_level: i32,
+    /// Compress raw bodies with per-market dictionaries trained on each market's own pages.
+    pub raw_dictionaries: bool,
     /// The raw-body key file [default: fetch.data_dir/raw.key].
     pub raw_key_file: String,
     /// Encrypt the raw bodies of new stores (on by default).
@@ -354,7 +356,8 @@ impl Default for StoreConfig {
             synchronous: Synchronous::Normal,
             max_connections: 4,
             postgres_schema: "public".to_string(),
-            compression_level: 3,
+            compression_level: 6,
+            raw_dictionaries: true,
             raw_key_file: String::new(),
             encrypt_raw: true,
         }
@@ -369,6 +372,7 @@ impl StoreConfig {
         options.max_connections = self.max_connections;
         options.postgres_schema = Some(self.postgres_schema.clone());
         options.compression_level = self.compression_level;
+        options.raw_dictionaries = self.raw_dictionaries;
         options.encrypt_new_stores = self.encrypt_raw;
         options
     }

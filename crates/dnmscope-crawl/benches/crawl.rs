@@ -7,7 +7,8 @@
 //! onion-service round trip), then served over loopback through the real fetcher (politeness,
 //! HTTP, cookies) into a SQLite store, parsed and stored as in a real crawl.
 //!
-//! Environment: DNMSCOPE_BENCH_PAGES (pages per market, default 120), DNMSCOPE_BENCH_RATE
+//! Environment: DNMSCOPE_BENCH_PAGES (pages per market, default 120), DNMSCOPE_BENCH_VENDORS
+//! (vendors in the simulated world, default 60; more vendors, more pages), DNMSCOPE_BENCH_RATE
 //! (requests per minute per market, default 240), DNMSCOPE_BENCH_LATENCIES (medians in ms,
 //! default "500,2000"; empty: none).
 //!
@@ -42,7 +43,9 @@ const DAY: u32 = 5;
 
 fn world() -> World {
     generate(&WorldConfig {
-        vendors: 60,
+        vendors: env("DNMSCOPE_BENCH_VENDORS", "60")
+            .parse()
+            .expect("vendors"),
         ..WorldConfig::small(SEED)
     })
     .expect("generating the world")
@@ -164,6 +167,9 @@ fn main() {
             );
         }
     }
+    if env("DNMSCOPE_BENCH_RAW", "1") == "1" {
+        raw_storage(&runtime, &world, addr, pages);
+    }
     let writes_rounds: usize = env("DNMSCOPE_BENCH_WRITES_ROUNDS", "3")
         .parse()
         .expect("rounds");
@@ -237,6 +243,118 @@ fn encryption_cost(
         "  import path ({import_pages} pages, {:.1} KiB each on average: store, parse, ingest): {plain:.3} ms plain, {sealed:.3} ms encrypted: {:+.1} %",
         bytes as f64 / import_pages.max(1) as f64 / 1024.0,
         (sealed / plain - 1.0) * 100.0
+    );
+}
+
+/// Raw storage: the crawled pages stored into a new store with per-market dictionaries and
+/// into one without (plain per-page zstd, as before dictionaries), each measured by the store's
+/// own figures (`db stats`: body bytes over stored bytes, dictionaries counted in) and by CPU
+/// per megabyte; then compression alone, per market: plain zstd against a dictionary trained
+/// by the store's own trainer on the market's first 256 pages, over all its pages.
+fn raw_storage(runtime: &tokio::runtime::Runtime, world: &World, addr: SocketAddr, pages: u64) {
+    let (_, _, captures, _) =
+        runtime.block_on(run(world, addr, pages, 1_000_000, 0, None, true, true));
+    let bytes: usize = captures.iter().map(|c| c.body.len()).sum();
+    let level: i32 = env("DNMSCOPE_BENCH_LEVEL", "3")
+        .parse()
+        .expect("a zstd level");
+    println!(
+        "raw storage: {} pages ({:.1} MB) of one crawl stored into a new SQLite store (zstd level {level}):",
+        captures.len(),
+        bytes as f64 / 1e6
+    );
+    for dictionaries in [false, true] {
+        let (ratio, cpu) = runtime.block_on(async {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let mut options =
+                StoreOptions::new(Location::SqliteFile(dir.path().join("raw.sqlite")));
+            options.create = true;
+            options.raw_dictionaries = dictionaries;
+            options.compression_level = level;
+            let store = Store::open(&options).await.expect("the store");
+            let markets: Vec<MarketName> = world
+                .markets
+                .iter()
+                .map(|m| MarketName::new(&m.slug).expect("a name"))
+                .collect();
+            let run = store
+                .begin_crawl(
+                    &markets,
+                    &serde_json::json!({"bench": "raw"}),
+                    chrono::Utc::now(),
+                )
+                .await
+                .expect("a run");
+            let before = cpu_seconds();
+            for capture in &captures {
+                let mut capture = capture.clone();
+                capture.crawl = run;
+                store.store_capture(&capture).await.expect("storing");
+            }
+            let cpu = cpu_seconds() - before;
+            let stats = store.stats().await.expect("stats");
+            store.close().await;
+            (
+                stats.body_bytes as f64 / stats.stored_body_bytes.max(1) as f64,
+                cpu,
+            )
+        });
+        println!(
+            "  {}: {ratio:.2}:1 (dictionaries counted in); storing {:.1} MB per CPU-second",
+            if dictionaries {
+                "per-market dictionaries"
+            } else {
+                "plain per-page zstd    "
+            },
+            bytes as f64 / 1e6 / cpu.max(1e-9)
+        );
+    }
+    let mut by_market: std::collections::BTreeMap<&str, Vec<Vec<u8>>> = Default::default();
+    for capture in &captures {
+        by_market
+            .entry(capture.market.as_str())
+            .or_default()
+            .push(capture.body.clone());
+    }
+    let (mut plain_bytes, mut plain_cpu, mut dict_bytes, mut dict_cpu) = (0usize, 0.0, 0usize, 0.0);
+    for bodies in by_market.values() {
+        let before = cpu_seconds();
+        for _ in 0..5 {
+            plain_bytes = 0;
+            for body in bodies {
+                plain_bytes += zstd::bulk::compress(body, 3).expect("zstd").len();
+            }
+        }
+        plain_cpu += (cpu_seconds() - before) / 5.0;
+        // The store trains on the newest pages first.
+        let newest: Vec<Vec<u8>> = bodies.iter().take(256).rev().cloned().collect();
+        let Some(trained) = dnmscope_store::dictionary::train(&newest, 3) else {
+            continue;
+        };
+        let dictionary = dnmscope_store::dictionary::Dictionary::new(1, &trained, 3);
+        let before = cpu_seconds();
+        let mut size = 0;
+        for _ in 0..5 {
+            size = trained.len();
+            for body in bodies {
+                size += dictionary.compress(body).expect("zstd").len();
+            }
+        }
+        dict_cpu += (cpu_seconds() - before) / 5.0;
+        dict_bytes += size;
+    }
+    let _ = plain_bytes;
+    let plain_total: usize = by_market
+        .values()
+        .flatten()
+        .map(|b| zstd::bulk::compress(b, 3).expect("zstd").len())
+        .sum();
+    println!(
+        "  compression alone (level 3, 5 rounds): plain {:.2}:1 at {:.0} MB/s; with a dictionary trained on each market's first 256 pages {:.2}:1 (dictionaries counted in) at {:.0} MB/s",
+        bytes as f64 / plain_total as f64,
+        bytes as f64 / 1e6 / plain_cpu.max(1e-9),
+        bytes as f64 / dict_bytes.max(1) as f64,
+        bytes as f64 / 1e6 / dict_cpu.max(1e-9)
     );
 }
 

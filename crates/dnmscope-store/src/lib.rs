@@ -194,7 +194,7 @@ impl StoreOptions {
             synchronous: Synchronous::Normal,
             max_connections: 4,
             postgres_schema: None,
-            compression_level: 3,
+            compression_level: 6,
             raw_key: None,
             encrypt_new_stores: true,
             raw_dictionaries: true,

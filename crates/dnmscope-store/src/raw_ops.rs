@@ -473,7 +473,9 @@ pub(crate) async fn retire_dictionaries(conn: &mut Conn, purge_id: i64) -> Resul
 /// Moves up to `limit` kept bodies of `market` that are not on `dictionary` (plain, or on an
 /// older one) to it: each is opened, recompressed, sealed again if it was sealed, read back and
 /// compared, and replaces the old bytes only if smaller. Bodies the store cannot open (sealed,
-/// no key) are left as they are. The number moved.
+/// no key) are left as they are. The market's older dictionaries no body needs any more are
+/// deleted (only one process writes a store at a time, so none still compresses with them).
+/// The number of bodies moved.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn recompress_market(
     conn: &mut Conn,
@@ -556,5 +558,17 @@ pub(crate) async fn recompress_market(
         .context(|| format!("recompressing body {hash}"))?;
         moved += updated.rows_affected();
     }
+    // Older dictionaries of the market that no body needs any more go (a purged body keeps
+    // naming its dictionary, so those stay as the purge left them).
+    sqlx::query(
+        "DELETE FROM raw_dictionaries
+         WHERE id <> $1 AND purge_id IS NULL
+           AND market_id = (SELECT market_id FROM raw_dictionaries WHERE id = $1)
+           AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.dictionary_id = raw_dictionaries.id)",
+    )
+    .bind(dictionary.id)
+    .execute(&mut *conn)
+    .await
+    .context(|| format!("dropping dictionaries of {market} no body needs"))?;
     Ok(moved)
 }
