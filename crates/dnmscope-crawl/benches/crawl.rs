@@ -255,7 +255,9 @@ fn raw_storage(runtime: &tokio::runtime::Runtime, world: &World, addr: SocketAdd
     let (_, _, captures, _) =
         runtime.block_on(run(world, addr, pages, 1_000_000, 0, None, true, true));
     let bytes: usize = captures.iter().map(|c| c.body.len()).sum();
-    let level: i32 = env("DNMSCOPE_BENCH_LEVEL", "3")
+    // The store's own level unless DNMSCOPE_BENCH_LEVEL says otherwise.
+    let default_level = StoreOptions::new(Location::SqliteFile("-".into())).compression_level;
+    let level: i32 = env("DNMSCOPE_BENCH_LEVEL", &default_level.to_string())
         .parse()
         .expect("a zstd level");
     println!(
@@ -328,10 +330,10 @@ fn raw_storage(runtime: &tokio::runtime::Runtime, world: &World, addr: SocketAdd
         plain_cpu += (cpu_seconds() - before) / 5.0;
         // The store trains on the newest pages first.
         let newest: Vec<Vec<u8>> = bodies.iter().take(256).rev().cloned().collect();
-        let Some(trained) = dnmscope_store::dictionary::train(&newest, 3) else {
+        let Some(trained) = dnmscope_store::dictionary::train(&newest, level) else {
             continue;
         };
-        let dictionary = dnmscope_store::dictionary::Dictionary::new(1, &trained, 3);
+        let dictionary = dnmscope_store::dictionary::Dictionary::new(1, &trained, level);
         let before = cpu_seconds();
         let mut size = 0;
         for _ in 0..5 {
@@ -350,7 +352,7 @@ fn raw_storage(runtime: &tokio::runtime::Runtime, world: &World, addr: SocketAdd
         .map(|b| zstd::bulk::compress(b, 3).expect("zstd").len())
         .sum();
     println!(
-        "  compression alone (level 3, 5 rounds): plain {:.2}:1 at {:.0} MB/s; with a dictionary trained on each market's first 256 pages {:.2}:1 (dictionaries counted in) at {:.0} MB/s",
+        "  compression alone (5 rounds; plain at level 3, the store's level before dictionaries): plain {:.2}:1 at {:.0} MB/s; with a dictionary trained on each market's first 256 pages (at the store's level) {:.2}:1 (dictionaries counted in) at {:.0} MB/s",
         bytes as f64 / plain_total as f64,
         bytes as f64 / 1e6 / plain_cpu.max(1e-9),
         bytes as f64 / dict_bytes.max(1) as f64,
@@ -597,6 +599,7 @@ async fn run(
     let mut options = StoreOptions::new(Location::SqliteFile(dir.path().join("bench.sqlite")));
     options.create = true;
     options.raw_key = key;
+    options.raw_dictionaries = env("DNMSCOPE_BENCH_DICTIONARIES", "1") == "1";
     let store = Store::open(&options).await.expect("the store");
     let mut plans = Vec::new();
     let mut specs = Vec::new();

@@ -34,7 +34,7 @@ WRITTEN = [
     "post_observations",
     "market_events",
 ]
-COPIED = ["markets", "crawls", "blobs", "captures"]
+COPIED = ["markets", "crawls", "raw_dictionaries", "blobs", "captures"]
 
 
 def main():

@@ -88,6 +88,12 @@ impl Diagnostic {
     }
 }
 
+/// Bare html5ever tree building, nothing else (no limits, no definition): the baseline `bench
+/// parse` measures the engine against. The number of nodes built.
+pub fn bare_tree(html: &str) -> usize {
+    scraper::Html::parse_document(html).tree.nodes().count()
+}
+
 /// Parses a page with `market`'s definition (or, with `None`, only the generic recognisers).
 pub fn parse_page(html: &str, market: Option<&Market>, limits: Limits) -> ParsedPage {
     let (bounded, cut, doc) = prepare(html, limits);

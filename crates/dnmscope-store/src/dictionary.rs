@@ -27,11 +27,12 @@ pub const BETTER_BY: f64 = 0.10;
 /// Older bodies of a market moved to its new dictionary when one is adopted (at most).
 pub const RECOMPRESS: usize = 2_000;
 
-/// A trained dictionary, prepared for compressing and decompressing.
+/// A trained dictionary, prepared for compressing (and, when first needed, decompressing).
 pub struct Dictionary {
     pub id: i64,
+    bytes: Vec<u8>,
     encoder: EncoderDictionary<'static>,
-    decoder: DecoderDictionary<'static>,
+    decoder: std::sync::OnceLock<DecoderDictionary<'static>>,
 }
 
 impl std::fmt::Debug for Dictionary {
@@ -46,8 +47,9 @@ impl Dictionary {
     pub fn new(id: i64, bytes: &[u8], level: i32) -> Dictionary {
         Dictionary {
             id,
+            bytes: bytes.to_vec(),
             encoder: EncoderDictionary::copy(bytes, level),
-            decoder: DecoderDictionary::copy(bytes),
+            decoder: std::sync::OnceLock::new(),
         }
     }
 
@@ -56,18 +58,35 @@ impl Dictionary {
     }
 
     pub fn decompress(&self, data: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
-        zstd::bulk::Decompressor::with_prepared_dictionary(&self.decoder)?
-            .decompress(data, capacity)
+        let decoder = self
+            .decoder
+            .get_or_init(|| DecoderDictionary::copy(&self.bytes));
+        zstd::bulk::Decompressor::with_prepared_dictionary(decoder)?.decompress(data, capacity)
+    }
+
+    /// What it makes of `pages`, in bytes (one compression context for all of them).
+    fn compressed_size(&self, pages: &[Vec<u8>]) -> usize {
+        let Ok(mut compressor) = zstd::bulk::Compressor::with_prepared_dictionary(&self.encoder)
+        else {
+            return usize::MAX;
+        };
+        pages
+            .iter()
+            .map(|s| compressor.compress(s).map_or(s.len(), |c| c.len()))
+            .sum()
     }
 }
+
+/// The most page bytes a dictionary is trained on.
+const LEARN_BYTES: usize = 512 * 1024;
 
 /// Pages (the newest) kept out of training to judge candidates on.
 const HELD_OUT: usize = 16;
 
 /// Makes a dictionary from `samples` (bodies, newest first), at compression `level`.
-/// Candidates are made from all but the newest [`HELD_OUT`] pages, in a few sizes: zstd's
-/// trained dictionary, and the newest pages themselves as a raw-content dictionary (the newest
-/// last; it wins where pages share long identical runs the trainer breaks up). Each is judged
+/// Candidates are made from all but the newest [`HELD_OUT`] pages: zstd's trained dictionary
+/// (16 and 32 KB), and the newest pages themselves as a raw-content dictionary (16, 32 and
+/// 64 KB, the newest last; it wins where pages share long identical runs the trainer breaks up). Each is judged
 /// by what it would cost over the next [`CHECK_EVERY`] pages: its own size plus that many
 /// pages compressed as it compresses the held-out ones. The cheapest is kept if it beats plain
 /// zstd; `None` when there is too little to learn from or nothing helps (bodies then stay
@@ -78,15 +97,32 @@ pub fn train(samples: &[Vec<u8>], level: i32) -> Option<Vec<u8>> {
         return None;
     }
     let (held_out, learn) = samples.split_at(HELD_OUT);
+    // zstd's trainer needs several bytes of memory per byte it learns from: the newest pages up
+    // to LEARN_BYTES are enough for a market's markup and keep a crawl's memory flat.
+    let mut budget = LEARN_BYTES;
+    let take = learn
+        .iter()
+        .take_while(|s| {
+            let fits = budget >= s.len();
+            budget = budget.saturating_sub(s.len());
+            fits
+        })
+        .count()
+        .max(8.min(learn.len()));
+    let learn = &learn[..take];
     let learn_bytes: usize = learn.iter().map(Vec::len).sum();
     let mut candidates: Vec<Vec<u8>> = Vec::new();
     for size in [16 * 1024, 32 * 1024, 64 * 1024] {
         if size > learn_bytes {
             continue;
         }
-        match zstd::dict::from_samples(learn, size) {
-            Ok(trained) => candidates.push(trained),
-            Err(err) => tracing::debug!("zstd trained no dictionary of {size} bytes: {err}"),
+        // zstd's trainer, at the two smaller sizes (its larger dictionaries did no better on
+        // simulated markets' pages, and training is the costly part).
+        if size < 64 * 1024 {
+            match zstd::dict::from_samples(learn, size) {
+                Ok(trained) => candidates.push(trained),
+                Err(err) => tracing::debug!("zstd trained no dictionary of {size} bytes: {err}"),
+            }
         }
         let mut room = size;
         let newest: Vec<&Vec<u8>> = learn
@@ -115,7 +151,7 @@ pub fn train(samples: &[Vec<u8>], level: i32) -> Option<Vec<u8>> {
     candidates
         .into_iter()
         .map(|bytes| {
-            let compressed = compressed_size(&Dictionary::new(0, &bytes, level), held_out);
+            let compressed = Dictionary::new(0, &bytes, level).compressed_size(held_out);
             (cost(bytes.len(), compressed), bytes)
         })
         .filter(|(cost, _)| *cost < plain)
@@ -123,21 +159,13 @@ pub fn train(samples: &[Vec<u8>], level: i32) -> Option<Vec<u8>> {
         .map(|(_, bytes)| bytes)
 }
 
-/// What `dictionary` makes of `pages`, in bytes.
-fn compressed_size(dictionary: &Dictionary, pages: &[Vec<u8>]) -> usize {
-    pages
-        .iter()
-        .map(|s| dictionary.compress(s).map_or(s.len(), |c| c.len()))
-        .sum()
-}
-
 /// Whether `candidate` compresses the newest of `samples` at least [`BETTER_BY`] smaller than
 /// `current` does.
 pub fn better(candidate: &Dictionary, current: &Dictionary, samples: &[Vec<u8>]) -> bool {
     let newest = &samples[..samples.len().min(HELD_OUT)];
     let (new, old) = (
-        compressed_size(candidate, newest),
-        compressed_size(current, newest),
+        candidate.compressed_size(newest),
+        current.compressed_size(newest),
     );
     (new as f64) < (old as f64) * (1.0 - BETTER_BY)
 }

@@ -157,7 +157,7 @@ fn sqlite_options(options: &StoreOptions) -> SqliteConnectOptions {
         .journal_mode(SqliteJournalMode::Wal)
         .foreign_keys(true)
         // Multi-row statements differ by their row count; keep them all prepared.
-        .statement_cache_capacity(1024)
+        .statement_cache_capacity(100)
         .busy_timeout(options.busy_timeout)
         .synchronous(match options.synchronous {
             Synchronous::Normal => SqliteSynchronous::Normal,
