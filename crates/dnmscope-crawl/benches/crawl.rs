@@ -246,6 +246,34 @@ fn encryption_cost(
     );
 }
 
+/// A new SQLite store at `path` (`configure` sets its options) with a run over the world's
+/// markets begun, as an import or a crawl would.
+async fn new_store(
+    world: &World,
+    path: std::path::PathBuf,
+    what: &str,
+    configure: impl FnOnce(&mut StoreOptions),
+) -> (Store, CrawlId) {
+    let mut options = StoreOptions::new(Location::SqliteFile(path));
+    options.create = true;
+    configure(&mut options);
+    let store = Store::open(&options).await.expect("the store");
+    let markets: Vec<MarketName> = world
+        .markets
+        .iter()
+        .map(|m| MarketName::new(&m.slug).expect("a name"))
+        .collect();
+    let run = store
+        .begin_crawl(
+            &markets,
+            &serde_json::json!({ "bench": what }),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("a run");
+    (store, run)
+}
+
 /// Raw storage: the crawled pages stored into a new store with per-market dictionaries and
 /// into one without (plain per-page zstd, as before dictionaries), each measured by the store's
 /// own figures (`db stats`: body bytes over stored bytes, dictionaries counted in) and by CPU
@@ -268,25 +296,11 @@ fn raw_storage(runtime: &tokio::runtime::Runtime, world: &World, addr: SocketAdd
     for dictionaries in [false, true] {
         let (ratio, cpu) = runtime.block_on(async {
             let dir = tempfile::tempdir().expect("a temporary directory");
-            let mut options =
-                StoreOptions::new(Location::SqliteFile(dir.path().join("raw.sqlite")));
-            options.create = true;
-            options.raw_dictionaries = dictionaries;
-            options.compression_level = level;
-            let store = Store::open(&options).await.expect("the store");
-            let markets: Vec<MarketName> = world
-                .markets
-                .iter()
-                .map(|m| MarketName::new(&m.slug).expect("a name"))
-                .collect();
-            let run = store
-                .begin_crawl(
-                    &markets,
-                    &serde_json::json!({"bench": "raw"}),
-                    chrono::Utc::now(),
-                )
-                .await
-                .expect("a run");
+            let (store, run) = new_store(world, dir.path().join("raw.sqlite"), "raw", |options| {
+                options.raw_dictionaries = dictionaries;
+                options.compression_level = level;
+            })
+            .await;
             let before = cpu_seconds();
             for capture in &captures {
                 let mut capture = capture.clone();
@@ -446,22 +460,7 @@ fn store_writes(
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("writes.sqlite");
         let (cpu, ctx) = runtime.block_on(async {
-            let mut options = StoreOptions::new(Location::SqliteFile(path.clone()));
-            options.create = true;
-            let store = Store::open(&options).await.expect("the store");
-            let markets: Vec<MarketName> = world
-                .markets
-                .iter()
-                .map(|m| MarketName::new(&m.slug).expect("a name"))
-                .collect();
-            let run = store
-                .begin_crawl(
-                    &markets,
-                    &serde_json::json!({"bench": "writes"}),
-                    chrono::Utc::now(),
-                )
-                .await
-                .expect("a run");
+            let (store, run) = new_store(world, path.clone(), "writes", |_| {}).await;
             let mut ids = Vec::with_capacity(prepared.len());
             for (capture, _) in &prepared {
                 let mut capture = capture.clone();
@@ -532,23 +531,15 @@ async fn import(
     key: Option<RawKey>,
 ) -> (usize, usize) {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut options = StoreOptions::new(Location::SqliteFile(dir.path().join("import.sqlite")));
-    options.create = true;
-    options.raw_key = key;
-    let store = Store::open(&options).await.expect("the store");
-    let markets: Vec<MarketName> = world
-        .markets
-        .iter()
-        .map(|m| MarketName::new(&m.slug).expect("a name"))
-        .collect();
-    let run = store
-        .begin_crawl(
-            &markets,
-            &serde_json::json!({"import": "bench"}),
-            chrono::Utc::now(),
-        )
-        .await
-        .expect("a run");
+    let (store, run) = new_store(
+        world,
+        dir.path().join("import.sqlite"),
+        "import",
+        |options| {
+            options.raw_key = key;
+        },
+    )
+    .await;
     let pseudonyms = PseudonymKey::from_bytes([3; 32]);
     let mut bytes = 0;
     for i in 0..n {
