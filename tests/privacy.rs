@@ -363,35 +363,54 @@ impl Backend {
         self.hits_in_files(dir, search) + self.hits_in_plain_bodies(dir, search)
     }
 
+    /// Handles anyone with zstd reads out of the store: in plain bodies (decompressed with
+    /// their market's dictionary when they name one) and in plain dictionaries, which are made
+    /// of page fragments.
     fn hits_in_plain_bodies(&self, dir: &Path, search: &Search) -> usize {
-        let bodies: Vec<Vec<u8>> = block_on(async || match self {
+        type Rows = (Vec<(Vec<u8>, Option<Vec<u8>>)>, Vec<Vec<u8>>);
+        let bodies = "SELECT b.data, d.data FROM blobs b
+                      LEFT JOIN raw_dictionaries d ON d.id = b.dictionary_id AND d.encryption IS NULL
+                      WHERE b.encryption IS NULL";
+        let dictionaries = "SELECT data FROM raw_dictionaries WHERE encryption IS NULL";
+        let (bodies, dictionaries): Rows = block_on(async || match self {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}", dir.join("store.sqlite").display());
                 let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                let rows = sqlx::query_scalar("SELECT data FROM blobs")
+                let rows = sqlx::query_as(bodies).fetch_all(&mut conn).await.unwrap();
+                let dictionaries = sqlx::query_scalar(dictionaries)
                     .fetch_all(&mut conn)
                     .await
                     .unwrap();
                 conn.close().await.unwrap();
-                rows
+                (rows, dictionaries)
             }
             Backend::Postgres { url, schema } => {
                 let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-                let rows = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "SELECT data FROM {schema}.blobs"
-                )))
-                .fetch_all(&mut conn)
-                .await
-                .unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET search_path TO {schema}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let rows = sqlx::query_as(bodies).fetch_all(&mut conn).await.unwrap();
+                let dictionaries = sqlx::query_scalar(dictionaries)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
                 conn.close().await.unwrap();
-                rows
+                (rows, dictionaries)
             }
         });
-        bodies
+        let in_bodies: usize = bodies
             .iter()
-            .filter_map(|data| zstd::bulk::decompress(data, 1 << 26).ok())
+            .filter_map(|(data, dictionary)| match dictionary {
+                Some(dictionary) => zstd::bulk::Decompressor::with_dictionary(dictionary)
+                    .ok()?
+                    .decompress(data, 1 << 26)
+                    .ok(),
+                None => zstd::bulk::decompress(data, 1 << 26).ok(),
+            })
             .map(|body| search.hits(&body))
-            .sum()
+            .sum();
+        in_bodies + dictionaries.iter().map(|d| search.hits(d)).sum::<usize>()
     }
 
     fn hits_in_files(&self, dir: &Path, search: &Search) -> usize {

@@ -1122,7 +1122,11 @@ impl Store {
                 "VACUUM",
                 "PRAGMA wal_checkpoint(TRUNCATE)",
             ],
-            Backend::Postgres(_) => &["VACUUM FULL blobs", "VACUUM FULL captures"],
+            Backend::Postgres(_) => &[
+                "VACUUM FULL blobs",
+                "VACUUM FULL raw_dictionaries",
+                "VACUUM FULL captures",
+            ],
         };
         for statement in statements {
             match &self.backend {
