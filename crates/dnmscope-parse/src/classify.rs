@@ -9,9 +9,9 @@
 
 use std::sync::LazyLock;
 
+use crate::select::{Page, Sel as Selector};
 use dnmscope_model::PageKind;
 use regex::Regex;
-use scraper::{Html, Selector};
 
 use crate::definition::Generic;
 use crate::definition::{Condition, Market};
@@ -61,8 +61,12 @@ static ERROR_WORDS: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// What the page is, and which rule said so (for diagnostics and debugging).
-pub(crate) fn classify(doc: &Html, source: &str, market: Option<&Market>) -> (PageKind, String) {
-    let root = doc.root_element();
+pub(crate) fn classify(
+    doc: &Page<'_>,
+    source: &str,
+    market: Option<&Market>,
+) -> (PageKind, String) {
+    let root = doc.doc.root_element();
     let text_len = root.text().map(str::len).sum::<usize>();
     if source.trim().is_empty() {
         return (PageKind::Error, "the page is empty".into());
@@ -75,7 +79,7 @@ pub(crate) fn classify(doc: &Html, source: &str, market: Option<&Market>) -> (Pa
         }
     }
     let on = |generic: Generic| market.is_none_or(|m| m.generic_on(generic));
-    let is_refresh = doc.select(&META_REFRESH).any(|m| {
+    let is_refresh = doc.select(None, &META_REFRESH).any(|m| {
         m.value()
             .attr("http-equiv")
             .is_some_and(|v| v.eq_ignore_ascii_case("refresh"))
@@ -97,15 +101,15 @@ pub(crate) fn classify(doc: &Html, source: &str, market: Option<&Market>) -> (Pa
         );
     }
     let headings: String = doc
-        .select(&HEADINGS)
+        .select(None, &HEADINGS)
         .map(|h| element_text(h, false, false))
         .collect::<Vec<_>>()
         .join(" | ");
     if on(Generic::Seizure) && is_seizure_banner(doc, text_len) {
         return (PageKind::Seizure, "generic: a seizure banner".into());
     }
-    let has_password = doc.select(&PASSWORD).next().is_some();
-    let has_captcha = doc.select(&CAPTCHA_INPUT).next().is_some();
+    let has_password = doc.select(None, &PASSWORD).next().is_some();
+    let has_captcha = doc.select(None, &CAPTCHA_INPUT).next().is_some();
     let ban_notice = BANNED.is_match(&headings) || (text_len < 5000 && BANNED.is_match(source));
     // A ban notice from an anti-DDoS front ("403: your IP has been banned by DDoS protection")
     // is a ban, not a gate to solve: it has nothing to answer.
@@ -149,20 +153,20 @@ static PARCEL_WORDS: LazyLock<Regex> = LazyLock::new(|| {
 /// A seizure banner: the phrase in the title or a top heading (about the site, not a parcel),
 /// on a page with little else (a banner has a paragraph or two and few links, a market page has
 /// menus and listings).
-fn is_seizure_banner(doc: &Html, text_len: usize) -> bool {
+fn is_seizure_banner(doc: &Page<'_>, text_len: usize) -> bool {
     // The heading first: it is rare, and counting links walks the whole tree.
     text_len <= 20_000
-        && doc.select(&BANNER_HEADINGS).any(|h| {
+        && doc.select(None, &BANNER_HEADINGS).any(|h| {
             let text = element_text(h, false, false);
             SEIZURE.is_match(&text) && !PARCEL_WORDS.is_match(&text)
         })
-        && doc.select(&LINKS).count() <= 25
+        && doc.select(None, &LINKS).count() <= 25
 }
 
 /// Whether every part of a condition holds on the page.
-pub(crate) fn holds(condition: &Condition, doc: &Html, source: &str) -> bool {
+pub(crate) fn holds(condition: &Condition, doc: &Page<'_>, source: &str) -> bool {
     if let Some(sel) = &condition.selector {
-        let mut found = doc.select(sel);
+        let mut found = doc.select(None, sel);
         match &condition.text {
             Some(text) => {
                 if !found.any(|el| text.is_match(&element_text(el, false, false))) {
@@ -177,13 +181,13 @@ pub(crate) fn holds(condition: &Condition, doc: &Html, source: &str) -> bool {
         }
     }
     if let Some(sel) = &condition.not_selector {
-        if doc.select(sel).next().is_some() {
+        if doc.select(None, sel).next().is_some() {
             return false;
         }
     }
     if let Some(title) = &condition.title {
         let text = doc
-            .select(&TITLE)
+            .select(None, &TITLE)
             .next()
             .map(|t| element_text(t, false, false))
             .unwrap_or_default();
@@ -204,7 +208,7 @@ pub(crate) fn holds(condition: &Condition, doc: &Html, source: &str) -> bool {
 /// vendor's text may quote), one of its hosts in the source counts once, and one of its own
 /// page-kind rules holding counts most: `--market auto` takes the highest score, not the first
 /// definition that matches.
-pub(crate) fn recognition_score(market: &Market, doc: &Html, source: &str) -> u32 {
+pub(crate) fn recognition_score(market: &Market, doc: &Page<'_>, source: &str) -> u32 {
     let mut score = 0;
     if let Some(condition) = &market.recognise {
         if holds(condition, doc, source) {

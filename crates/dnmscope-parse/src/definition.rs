@@ -85,9 +85,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::select::Sel as Selector;
 use dnmscope_model::PageKind;
 use regex::Regex;
-use scraper::Selector;
 use serde::Deserialize;
 
 use crate::redact::IdentifierKind;

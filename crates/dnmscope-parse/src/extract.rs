@@ -7,11 +7,13 @@ use serde_json::{Map, Number, Value};
 
 use crate::definition::{normalise_label, FieldSpec, Shape, ValueType};
 use crate::normalize::{collapse_whitespace, parse_decimal, parse_price};
+use crate::select::Page;
 use crate::Diagnostic;
 
 /// Reads every field of `specs` inside `root` into `out`.
-pub(crate) fn extract_fields(
-    root: ElementRef<'_>,
+pub(crate) fn extract_fields<'a>(
+    page: &Page<'a>,
+    root: ElementRef<'a>,
     specs: &[(String, FieldSpec)],
     path: &str,
     out: &mut Map<String, Value>,
@@ -23,7 +25,7 @@ pub(crate) fn extract_fields(
         } else {
             format!("{path}.{name}")
         };
-        if let Some(value) = extract_field(root, spec, &field, diagnostics) {
+        if let Some(value) = extract_field(page, root, spec, &field, diagnostics) {
             out.insert(name.clone(), value);
         }
     }
@@ -38,9 +40,9 @@ fn diagnostic(field: &str, spec: &FieldSpec, message: String) -> Diagnostic {
 }
 
 /// The elements a spec reads: selector, then label and inner, then filter.
-fn elements<'a>(root: ElementRef<'a>, spec: &FieldSpec) -> Vec<ElementRef<'a>> {
+fn elements<'a>(page: &Page<'a>, root: ElementRef<'a>, spec: &FieldSpec) -> Vec<ElementRef<'a>> {
     let mut found: Vec<ElementRef<'a>> = match &spec.selector {
-        Some(selector) => root.select(selector).collect(),
+        Some(selector) => page.select(Some(root), selector).collect(),
         None => vec![root],
     };
     if let Some(label) = &spec.label {
@@ -53,14 +55,14 @@ fn elements<'a>(root: ElementRef<'a>, spec: &FieldSpec) -> Vec<ElementRef<'a>> {
     if let Some(inner) = &spec.inner {
         found = found
             .into_iter()
-            .filter_map(|el| el.select(inner).next())
+            .filter_map(|el| page.select(Some(el), inner).next())
             .collect();
     }
     if let Some(filter) = &spec.filter {
         found.retain(|el| filter.is_match(&element_text(*el, false, false)));
     }
     if let Some(skip) = &spec.skip_if {
-        found.retain(|el| !skip.matches(el) && el.select(skip).next().is_none());
+        found.retain(|el| !skip.matches(el) && page.select(Some(*el), skip).next().is_none());
     }
     found
 }
@@ -89,13 +91,14 @@ pub(crate) fn element_text(el: ElementRef<'_>, raw: bool, own: bool) -> String {
     }
 }
 
-fn extract_field(
-    root: ElementRef<'_>,
+fn extract_field<'a>(
+    page: &Page<'a>,
+    root: ElementRef<'a>,
     spec: &FieldSpec,
     field: &str,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Value> {
-    let found = elements(root, spec);
+    let found = elements(page, root, spec);
     match &spec.shape {
         Shape::Records(sub_specs) => {
             if found.is_empty() && !spec.optional {
@@ -108,6 +111,7 @@ fn extract_field(
                 .map(|(index, item)| {
                     let mut row = Map::new();
                     extract_fields(
+                        page,
                         *item,
                         sub_specs,
                         &format!("{field}[{index}]"),
@@ -127,7 +131,7 @@ fn extract_field(
                 return None;
             };
             let mut row = Map::new();
-            extract_fields(*item, sub_specs, field, &mut row, diagnostics);
+            extract_fields(page, *item, sub_specs, field, &mut row, diagnostics);
             Some(Value::Object(row))
         }
         Shape::Map { key, value } => {
@@ -137,9 +141,10 @@ fn extract_field(
             }
             let mut map = Map::new();
             for item in &found {
-                let key_value = extract_field(*item, key, &format!("{field}.key"), diagnostics);
+                let key_value =
+                    extract_field(page, *item, key, &format!("{field}.key"), diagnostics);
                 let value_value =
-                    extract_field(*item, value, &format!("{field}.value"), diagnostics);
+                    extract_field(page, *item, value, &format!("{field}.value"), diagnostics);
                 if let (Some(Value::String(k)), Some(v)) = (key_value, value_value) {
                     map.insert(k, v);
                 }

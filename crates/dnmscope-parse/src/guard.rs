@@ -223,11 +223,20 @@ fn defuse(original: &str) -> Defused<'_> {
     let mut copied = 0;
     let mut shifts = Vec::new();
     let mut i = 0;
+    // `needle` starts with a byte that has no case (`<`, `-`).
     let find = |from: usize, needle: &[u8]| {
-        bytes[from..]
-            .windows(needle.len())
-            .position(|w| w.eq_ignore_ascii_case(needle))
-            .map(|p| from + p)
+        let mut at = from;
+        while let Some(skip) = memchr::memchr(needle[0], &bytes[at..]) {
+            let start = at + skip;
+            if bytes[start..]
+                .get(..needle.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+            {
+                return Some(start);
+            }
+            at = start + 1;
+        }
+        None
     };
     // The end of a tag starting at `from` (after its `>`, quotes respected), and whether it has
     // more attributes than html5ever reads in reasonable time (it checks each new attribute
@@ -261,6 +270,11 @@ fn defuse(original: &str) -> Defused<'_> {
     };
     let mut crowded = None;
     while i < bytes.len() {
+        // Only `<` and NUL need a look.
+        match memchr::memchr2(b'<', 0, &bytes[i..]) {
+            Some(skip) => i += skip,
+            None => break,
+        }
         let b = bytes[i];
         if b == 0 {
             out.extend_from_slice(&bytes[copied..i]);

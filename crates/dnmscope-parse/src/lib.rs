@@ -25,14 +25,17 @@ pub mod into_model;
 pub mod normalize;
 pub mod redact;
 pub mod safety;
+mod select;
 mod yields;
 
-use std::collections::BTreeSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use dnmscope_model::PageKind;
 use regex::Regex;
 use scraper::{ElementRef, Html};
+
+use crate::select::{Page, Sel};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -97,6 +100,7 @@ pub fn bare_tree(html: &str) -> usize {
 /// Parses a page with `market`'s definition (or, with `None`, only the generic recognisers).
 pub fn parse_page(html: &str, market: Option<&Market>, limits: Limits) -> ParsedPage {
     let (bounded, cut, doc) = prepare(html, limits);
+    let doc = Page::new(&doc);
     let mut page = parse_document(&doc, bounded, market);
     add_cuts(&mut page, cut);
     page
@@ -106,6 +110,7 @@ pub fn parse_page(html: &str, market: Option<&Market>, limits: Limits) -> Parsed
 /// market's definition; a page no definition recognises gets the generic recognisers.
 pub fn parse_page_auto(html: &str, markets: &[Market], limits: Limits) -> ParsedPage {
     let (bounded, cut, doc) = prepare(html, limits);
+    let doc = Page::new(&doc);
     // The most specific match; among equals, the first in order.
     let mut market = None;
     let mut best = 0;
@@ -160,7 +165,7 @@ fn prepare(html: &str, limits: Limits) -> (&str, Vec<guard::Cut>, Html) {
     (bounded, cut, doc)
 }
 
-fn parse_document(doc: &Html, source: &str, market: Option<&Market>) -> ParsedPage {
+fn parse_document(doc: &Page<'_>, source: &str, market: Option<&Market>) -> ParsedPage {
     let (page_kind, rule) = classify::classify(doc, source, market);
     let mut diagnostics = Vec::new();
     let mut fields = Map::new();
@@ -170,7 +175,14 @@ fn parse_document(doc: &Html, source: &str, market: Option<&Market>) -> ParsedPa
     }
     if let Some(market) = market {
         if let Some(specs) = market.fields.get(&page_kind) {
-            extract::extract_fields(doc.root_element(), specs, "", &mut fields, &mut diagnostics);
+            extract::extract_fields(
+                doc,
+                doc.doc.root_element(),
+                specs,
+                "",
+                &mut fields,
+                &mut diagnostics,
+            );
         }
         links = find_links(doc, market);
     }
@@ -206,12 +218,14 @@ fn add_pgp_fingerprint(fields: &mut Map<String, Value>, diagnostics: &mut Vec<Di
     }
 }
 
-fn find_links(doc: &Html, market: &Market) -> Vec<Link> {
+fn find_links(doc: &Page<'_>, market: &Market) -> Vec<Link> {
     let hidden = HiddenByStyle::of(doc);
-    let mut seen = BTreeSet::new();
+    // Whether each element looked at so far is hidden (links share their ancestors).
+    let mut hidden_memo = HashMap::new();
+    let mut seen = HashSet::new();
     let mut links = Vec::new();
     for rule in &market.links {
-        for el in doc.select(&rule.selector) {
+        for el in doc.select(None, &rule.selector) {
             let Some(href) = el.value().attr("href") else {
                 continue;
             };
@@ -222,24 +236,25 @@ fn find_links(doc: &Html, market: &Market) -> Vec<Link> {
             if rule.href.as_ref().is_some_and(|r| !r.is_match(href)) {
                 continue;
             }
+            // The first link to a target, of a kind, says whether it is followed.
+            if !seen.insert((href, rule.kind.as_str())) {
+                continue;
+            }
             let follow = rule.follow
                 && safety::state_changing(href).is_none()
                 && !submits(el)
-                && !is_hidden(el, &hidden);
-            if seen.insert((href.to_string(), rule.kind.clone())) {
-                links.push(Link {
-                    url: href.to_string(),
-                    kind: rule.kind.clone(),
-                    follow,
-                });
-            }
+                && !is_hidden(el, &hidden, &mut hidden_memo);
+            links.push(Link {
+                url: href.to_string(),
+                kind: rule.kind.clone(),
+                follow,
+            });
         }
     }
     links
 }
 
-static STYLE: LazyLock<scraper::Selector> =
-    LazyLock::new(|| scraper::Selector::parse("style").expect("a valid selector"));
+static STYLE: LazyLock<Sel> = LazyLock::new(|| Sel::parse("style").expect("a valid selector"));
 static STYLE_RULE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"([^{}]+)\{([^{}]*)\}").expect("a valid pattern"));
 static COMPOUND_PART: LazyLock<Regex> =
@@ -307,9 +322,9 @@ struct HiddenByStyle {
 }
 
 impl HiddenByStyle {
-    fn of(doc: &Html) -> HiddenByStyle {
+    fn of(doc: &Page<'_>) -> HiddenByStyle {
         let mut hidden = HiddenByStyle::default();
-        for style in doc.select(&STYLE) {
+        for style in doc.select(None, &STYLE) {
             let css: String = style.text().collect();
             for rule in STYLE_RULE.captures_iter(&css) {
                 if !css_hides(&rule[2]) {
@@ -351,18 +366,35 @@ impl HiddenByStyle {
 
 /// Hidden from a person (a honeypot for crawlers): the element or an ancestor is hidden, by the
 /// `hidden` or `aria-hidden` attribute, an inline style, or a class or id the page's stylesheet
-/// hides.
-fn is_hidden(el: ElementRef<'_>, by_style: &HiddenByStyle) -> bool {
-    std::iter::once(*el)
-        .chain(el.ancestors())
-        .filter_map(|node| node.value().as_element())
-        .any(|e| {
-            e.attr("hidden").is_some()
-                || e.attr("aria-hidden")
-                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-                || by_style.hides(e)
-                || e.attr("style").is_some_and(css_hides)
-        })
+/// hides. `memo` keeps each element's answer for the page's other links.
+fn is_hidden(
+    el: ElementRef<'_>,
+    by_style: &HiddenByStyle,
+    memo: &mut HashMap<ego_tree::NodeId, bool>,
+) -> bool {
+    // Up to the first ancestor already known (or the root), then down again.
+    let mut chain = Vec::new();
+    let mut hidden = false;
+    let mut next = Some(el);
+    while let Some(node) = next {
+        if let Some(&known) = memo.get(&node.id()) {
+            hidden = known;
+            break;
+        }
+        chain.push(node);
+        next = node.parent().and_then(ElementRef::wrap);
+    }
+    for node in chain.into_iter().rev() {
+        let e = node.value();
+        hidden = hidden
+            || e.attr("hidden").is_some()
+            || e.attr("aria-hidden")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+            || by_style.hides(e)
+            || e.attr("style").is_some_and(css_hides);
+        memo.insert(node.id(), hidden);
+    }
+    hidden
 }
 
 /// A link that submits or changes something when clicked, whatever its `href` says: a

@@ -82,9 +82,10 @@ pub fn identifiers_within(
         return (Vec::new(), vec![NO_RULES.to_string()]);
     }
     let (doc, _, cuts) = guard::parse_bounded(html, limits);
+    let page = crate::select::Page::new(&doc);
     let mut found = Vec::new();
     for rule in &market.redact {
-        for element in doc.select(&rule.selector) {
+        for element in page.select(None, &rule.selector) {
             let element = match &rule.label {
                 Some(label) => {
                     if normalise_label(&element_text(element, false, false)) != *label {

@@ -9,6 +9,9 @@
 //! of refusing: a vendor handle made of such words (`cart_king`) is not followed either, and the
 //! crawl counts the link as refused rather than losing it silently.
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 /// Words that name a state-changing action wherever they appear in a link's path or query.
 const ACTION_WORDS: &[&str] = &[
     // Buying.
@@ -145,6 +148,13 @@ const ACTION_PAIRS: &[(&str, &str)] = &[
     ("post", "review"),
 ];
 
+/// [`ACTION_WORDS`] and [`ACTION_PAIRS`] to look words up in (every link of every page is
+/// checked).
+static WORDS: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| ACTION_WORDS.iter().copied().collect());
+static PAIRS: LazyLock<HashSet<(&'static str, &'static str)>> =
+    LazyLock::new(|| ACTION_PAIRS.iter().copied().collect());
+
 /// Why `url` (absolute, or a page's relative href) names a state-changing action, or `None`
 /// when following it only reads.
 pub fn state_changing(url: &str) -> Option<String> {
@@ -155,11 +165,11 @@ pub fn state_changing(url: &str) -> Option<String> {
         .filter(|w| !w.is_empty())
         .collect();
     for (i, word) in words.iter().enumerate() {
-        if ACTION_WORDS.contains(word) {
+        if WORDS.contains(word) {
             return Some(format!("`{word}` in {decoded:?} names an action"));
         }
         if let Some(next) = words.get(i + 1) {
-            if ACTION_PAIRS.contains(&(word, next)) {
+            if PAIRS.contains(&(*word, *next)) {
                 return Some(format!("`{word} {next}` in {decoded:?} names an action"));
             }
         }
@@ -191,6 +201,9 @@ fn path_and_query(url: &str) -> &str {
 fn normalise(tail: &str) -> String {
     let mut text = tail.to_owned();
     for _ in 0..4 {
+        if !text.contains('%') {
+            break;
+        }
         let next = percent_decode(&text);
         if next == text {
             break;
