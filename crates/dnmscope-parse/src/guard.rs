@@ -242,6 +242,26 @@ fn defuse(original: &str) -> Defused<'_> {
     // more attributes than html5ever reads in reasonable time (it checks each new attribute
     // against all the tag's others).
     let tag_end = |from: usize| {
+        // Quick: jump between quotes and `>`. A tag shorter than two bytes per attribute
+        // allowed cannot have too many (each needs a byte and a space); longer ones are read
+        // byte by byte below.
+        let mut j = from;
+        while let Some(skip) = memchr::memchr3(b'>', b'"', b'\'', &bytes[j..]) {
+            let at = j + skip;
+            if bytes[at] == b'>' {
+                if at - from < 2 * MAX_ATTRIBUTES {
+                    return (at + 1, false);
+                }
+                break;
+            }
+            match memchr::memchr(bytes[at], &bytes[at + 1..]) {
+                Some(close) => j = at + 1 + close + 1,
+                None => break,
+            }
+            if j - from >= 2 * MAX_ATTRIBUTES {
+                break;
+            }
+        }
         let mut quote = None;
         let mut j = from;
         let mut attributes = 0usize;

@@ -16,6 +16,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use html5ever::LocalName;
 use scraper::selector::{Parser as SelectorParser, Simple};
 use scraper::{ElementRef, Html, Selector};
+use selectors::attr::{AttrSelectorOperator, ParsedCaseSensitivity};
 use selectors::context::{
     MatchingContext, MatchingForInvalidation, MatchingMode, NeedsSelectorFlags, QuirksMode,
     SelectorCaches,
@@ -31,7 +32,50 @@ pub(crate) struct Sel {
     list: SelectorList<Simple>,
     /// One requirement per alternative of the selector list; `None` when some alternative has
     /// none (`[href]`, `*`, `:is(...)`): then every element of the scope is tried.
-    keys: Option<Vec<Key>>,
+    keys: Option<Vec<Need>>,
+}
+
+/// What an element must have to match one alternative of a selector: a key to find the
+/// candidates by, and attribute tests cheaper than the full match to pass them through first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Need {
+    key: Key,
+    attrs: Vec<AttrTest>,
+}
+
+/// `[name]`, `[name=v]`, `[name^=v]`, `[name*=v]`, `[name$=v]`, case-sensitive, no namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AttrTest {
+    name: LocalName,
+    op: AttrOp,
+    value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum AttrOp {
+    Exists,
+    Equal,
+    Prefix,
+    Substring,
+    Suffix,
+}
+
+impl AttrTest {
+    /// As scraper's `attr_matches` reads the attributes: any attribute of that name in no
+    /// namespace whose value passes.
+    fn holds(&self, element: &scraper::node::Element) -> bool {
+        element.attrs.iter().any(|(name, value)| {
+            name.ns.is_empty()
+                && name.local == self.name
+                && match self.op {
+                    AttrOp::Exists => true,
+                    AttrOp::Equal => **value == *self.value,
+                    AttrOp::Prefix => value.starts_with(self.value.as_str()),
+                    AttrOp::Substring => value.contains(self.value.as_str()),
+                    AttrOp::Suffix => value.ends_with(self.value.as_str()),
+                }
+        })
+    }
 }
 
 /// What an element must have to match one alternative of a selector.
@@ -81,12 +125,14 @@ impl Sel {
 }
 
 /// The requirement of each alternative of `list`, from its rightmost compound (the element
-/// matched itself): an id before a class before a tag name.
-fn keys_of(list: &SelectorList<Simple>) -> Option<Vec<Key>> {
+/// matched itself): an id before a class before a tag name, and the compound's case-sensitive
+/// attribute tests.
+fn keys_of(list: &SelectorList<Simple>) -> Option<Vec<Need>> {
     list.slice()
         .iter()
         .map(|selector| {
             let (mut id, mut class, mut tag) = (None, None, None);
+            let mut attrs = Vec::new();
             for component in selector.iter() {
                 match component {
                     Component::ID(name) => id = id.or(Some(Key::Id(name.0.to_string()))),
@@ -98,10 +144,44 @@ fn keys_of(list: &SelectorList<Simple>) -> Option<Vec<Key>> {
                     Component::LocalName(name) if name.name == name.lower_name => {
                         tag = tag.or(Some(Key::Tag(name.lower_name.0.clone())));
                     }
+                    Component::AttributeInNoNamespaceExists {
+                        local_name,
+                        local_name_lower,
+                    } if local_name == local_name_lower => attrs.push(AttrTest {
+                        name: local_name.0.clone(),
+                        op: AttrOp::Exists,
+                        value: String::new(),
+                    }),
+                    Component::AttributeInNoNamespace {
+                        local_name,
+                        operator,
+                        value,
+                        case_sensitivity:
+                            ParsedCaseSensitivity::CaseSensitive
+                            | ParsedCaseSensitivity::ExplicitCaseSensitive,
+                    } if !value.0.is_empty() => {
+                        let op = match operator {
+                            AttrSelectorOperator::Equal => AttrOp::Equal,
+                            AttrSelectorOperator::Prefix => AttrOp::Prefix,
+                            AttrSelectorOperator::Substring => AttrOp::Substring,
+                            AttrSelectorOperator::Suffix => AttrOp::Suffix,
+                            AttrSelectorOperator::Includes | AttrSelectorOperator::DashMatch => {
+                                continue
+                            }
+                        };
+                        attrs.push(AttrTest {
+                            name: local_name.0.clone(),
+                            op,
+                            value: value.0.clone(),
+                        });
+                    }
                     _ => {}
                 }
             }
-            id.or(class).or(tag)
+            Some(Need {
+                key: id.or(class).or(tag)?,
+                attrs,
+            })
         })
         .collect()
 }
@@ -273,8 +353,8 @@ impl<'a> Page<'a> {
             None => Candidates::Range(range),
             Some(keys) => {
                 let mut found: Vec<u32> = Vec::new();
-                for key in keys {
-                    let list = match key {
+                for need in keys {
+                    let list = match &need.key {
                         Key::Id(id) => self.by_id.get(id.as_str()),
                         Key::Class(class) => self.by_class.get(class.as_str()),
                         Key::Tag(tag) => self.by_tag.get(tag),
@@ -282,7 +362,10 @@ impl<'a> Page<'a> {
                     let Some(list) = list else { continue };
                     let from = list.partition_point(|&i| i < range.start);
                     let to = list.partition_point(|&i| i < range.end);
-                    found.extend_from_slice(&list[from..to]);
+                    found.extend(list[from..to].iter().copied().filter(|&at| {
+                        let element = self.elements[at as usize].value();
+                        need.attrs.iter().all(|test| test.holds(element))
+                    }));
                 }
                 if keys.len() > 1 {
                     found.sort_unstable();
@@ -390,6 +473,10 @@ mod tests {
                 "p:has(> a)",
                 "div:not(.x) span",
                 "a[href*='/u/'], a[href$='.html']",
+                "a[href='x.html'], td[id], [href^='/u']",
+                "a[class][href], td[class=cur]",
+                "input[type=password]",
+                "a[href*='U/' s]",
                 "input[type=password i]",
                 "li + li",
                 "h3 ~ p",
@@ -469,7 +556,12 @@ mod tests {
 
     #[test]
     fn keys_come_from_the_rightmost_compound() {
-        let key = |text: &str| Sel::parse(text).expect("valid").keys;
+        let key = |text: &str| {
+            Sel::parse(text)
+                .expect("valid")
+                .keys
+                .map(|needs| needs.into_iter().map(|n| n.key).collect::<Vec<_>>())
+        };
         assert_eq!(
             key("div.listDes > h2"),
             Some(vec![Key::Tag(LocalName::from("h2"))])
@@ -479,6 +571,23 @@ mod tests {
             Some(vec![Key::Class("cur".into())])
         );
         assert_eq!(key("a#x.y"), Some(vec![Key::Id("x".into())]));
+        let tests = |text: &str| {
+            Sel::parse(text).expect("valid").keys.expect("keyed")[0]
+                .attrs
+                .iter()
+                .map(|t| (t.name.to_string(), t.op, t.value.clone()))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            tests("div[id] a[href*='/u/'][data-r^=n][x=\"\"]"),
+            vec![
+                ("data-r".into(), AttrOp::Prefix, "n".into()),
+                ("href".into(), AttrOp::Substring, "/u/".into()),
+            ]
+        );
+        assert_eq!(tests("a[href$=x i][title~=y][data-x|=z]"), vec![]);
         assert_eq!(key("a, [href]"), None);
         assert_eq!(key("foreignObject"), None);
         assert_eq!(key(":is(a, b)"), None);
