@@ -22,7 +22,7 @@ use selectors::context::{
     SelectorCaches,
 };
 use selectors::matching::matches_selector_list;
-use selectors::parser::{Component, ParseRelative, SelectorList};
+use selectors::parser::{Combinator, Component, ParseRelative, SelectorIter, SelectorList};
 
 /// A CSS selector, with what the elements it matches must have.
 #[derive(Debug, Clone)]
@@ -41,6 +41,9 @@ pub(crate) struct Sel {
 struct Need {
     key: Key,
     attrs: Vec<AttrTest>,
+    /// An ancestor's need (the nearest keyed compound across descendant and child
+    /// combinators: `table.productTbl td` lies inside a `table.productTbl`).
+    within: Option<Box<Need>>,
 }
 
 /// `[name]`, `[name=v]`, `[name^=v]`, `[name*=v]`, `[name$=v]`, case-sensitive, no namespace.
@@ -131,59 +134,78 @@ fn keys_of(list: &SelectorList<Simple>) -> Option<Vec<Need>> {
     list.slice()
         .iter()
         .map(|selector| {
-            let (mut id, mut class, mut tag) = (None, None, None);
-            let mut attrs = Vec::new();
-            for component in selector.iter() {
-                match component {
-                    Component::ID(name) => id = id.or(Some(Key::Id(name.0.to_string()))),
-                    Component::Class(name) => {
-                        class = class.or(Some(Key::Class(name.0.to_string())));
-                    }
-                    // A name written in capitals matches foreign (SVG) elements by case:
-                    // left to the full match.
-                    Component::LocalName(name) if name.name == name.lower_name => {
-                        tag = tag.or(Some(Key::Tag(name.lower_name.0.clone())));
-                    }
-                    Component::AttributeInNoNamespaceExists {
-                        local_name,
-                        local_name_lower,
-                    } if local_name == local_name_lower => attrs.push(AttrTest {
-                        name: local_name.0.clone(),
-                        op: AttrOp::Exists,
-                        value: String::new(),
-                    }),
-                    Component::AttributeInNoNamespace {
-                        local_name,
-                        operator,
-                        value,
-                        case_sensitivity:
-                            ParsedCaseSensitivity::CaseSensitive
-                            | ParsedCaseSensitivity::ExplicitCaseSensitive,
-                    } if !value.0.is_empty() => {
-                        let op = match operator {
-                            AttrSelectorOperator::Equal => AttrOp::Equal,
-                            AttrSelectorOperator::Prefix => AttrOp::Prefix,
-                            AttrSelectorOperator::Substring => AttrOp::Substring,
-                            AttrSelectorOperator::Suffix => AttrOp::Suffix,
-                            AttrSelectorOperator::Includes | AttrSelectorOperator::DashMatch => {
-                                continue
-                            }
-                        };
-                        attrs.push(AttrTest {
-                            name: local_name.0.clone(),
-                            op,
-                            value: value.0.clone(),
-                        });
-                    }
-                    _ => {}
+            let mut components = selector.iter();
+            let (key, attrs) = compound_need(&mut components);
+            // The nearest compound to the left, across descendant and child combinators only,
+            // that has a key: the element lies inside one of its matches.
+            let mut within = None;
+            while let Some(Combinator::Descendant | Combinator::Child) = components.next_sequence()
+            {
+                if let (Some(key), attrs) = compound_need(&mut components) {
+                    within = Some(Box::new(Need {
+                        key,
+                        attrs,
+                        within: None,
+                    }));
+                    break;
                 }
             }
             Some(Need {
-                key: id.or(class).or(tag)?,
+                key: key?,
                 attrs,
+                within,
             })
         })
         .collect()
+}
+
+/// The key and attribute tests of the compound `components` is at (read to its end).
+fn compound_need(components: &mut SelectorIter<'_, Simple>) -> (Option<Key>, Vec<AttrTest>) {
+    let (mut id, mut class, mut tag) = (None, None, None);
+    let mut attrs = Vec::new();
+    for component in &mut *components {
+        match component {
+            Component::ID(name) => id = id.or(Some(Key::Id(name.0.to_string()))),
+            Component::Class(name) => {
+                class = class.or(Some(Key::Class(name.0.to_string())));
+            }
+            // A name written in capitals matches foreign (SVG) elements by case:
+            // left to the full match.
+            Component::LocalName(name) if name.name == name.lower_name => {
+                tag = tag.or(Some(Key::Tag(name.lower_name.0.clone())));
+            }
+            Component::AttributeInNoNamespaceExists {
+                local_name,
+                local_name_lower,
+            } if local_name == local_name_lower => attrs.push(AttrTest {
+                name: local_name.0.clone(),
+                op: AttrOp::Exists,
+                value: String::new(),
+            }),
+            Component::AttributeInNoNamespace {
+                local_name,
+                operator,
+                value,
+                case_sensitivity:
+                    ParsedCaseSensitivity::CaseSensitive | ParsedCaseSensitivity::ExplicitCaseSensitive,
+            } if !value.0.is_empty() => {
+                let op = match operator {
+                    AttrSelectorOperator::Equal => AttrOp::Equal,
+                    AttrSelectorOperator::Prefix => AttrOp::Prefix,
+                    AttrSelectorOperator::Substring => AttrOp::Substring,
+                    AttrSelectorOperator::Suffix => AttrOp::Suffix,
+                    AttrSelectorOperator::Includes | AttrSelectorOperator::DashMatch => continue,
+                };
+                attrs.push(AttrTest {
+                    name: local_name.0.clone(),
+                    op,
+                    value: value.0.clone(),
+                });
+            }
+            _ => {}
+        }
+    }
+    (id.or(class).or(tag), attrs)
 }
 
 /// FxHash (rustc's): the index's keys are tag atoms, node ids and short class names from one
@@ -322,6 +344,23 @@ impl<'a> Page<'a> {
         page
     }
 
+    /// The elements inside `range` with `need`'s key that pass its attribute tests, in document
+    /// order, appended to `out`.
+    fn candidates(&self, need: &Need, range: std::ops::Range<u32>, out: &mut Vec<u32>) {
+        let list = match &need.key {
+            Key::Id(id) => self.by_id.get(id.as_str()),
+            Key::Class(class) => self.by_class.get(class.as_str()),
+            Key::Tag(tag) => self.by_tag.get(tag),
+        };
+        let Some(list) = list else { return };
+        let from = list.partition_point(|&i| i < range.start);
+        let to = list.partition_point(|&i| i < range.end);
+        out.extend(list[from..to].iter().copied().filter(|&at| {
+            let element = self.elements[at as usize].value();
+            need.attrs.iter().all(|test| test.holds(element))
+        }));
+    }
+
     /// The elements `sel` matches, in document order: with a `scope`, its descendants (as
     /// scraper's `ElementRef::select`, `:scope` being the scope); without, every element of the
     /// document (as `Html::select`).
@@ -354,18 +393,35 @@ impl<'a> Page<'a> {
             Some(keys) => {
                 let mut found: Vec<u32> = Vec::new();
                 for need in keys {
-                    let list = match &need.key {
-                        Key::Id(id) => self.by_id.get(id.as_str()),
-                        Key::Class(class) => self.by_class.get(class.as_str()),
-                        Key::Tag(tag) => self.by_tag.get(tag),
-                    };
-                    let Some(list) = list else { continue };
-                    let from = list.partition_point(|&i| i < range.start);
-                    let to = list.partition_point(|&i| i < range.end);
-                    found.extend(list[from..to].iter().copied().filter(|&at| {
-                        let element = self.elements[at as usize].value();
-                        need.attrs.iter().all(|test| test.holds(element))
-                    }));
+                    let start = found.len();
+                    self.candidates(need, range.clone(), &mut found);
+                    if let Some(within) = &need.within {
+                        // Inside the document's matches of the ancestor compound (anywhere:
+                        // combinators look above the scope too), their subtrees merged.
+                        let mut ancestors = Vec::new();
+                        self.candidates(within, 0..self.elements.len() as u32, &mut ancestors);
+                        let mut spans: Vec<(u32, u32)> = Vec::new();
+                        for at in ancestors {
+                            let end = self.end[at as usize];
+                            match spans.last_mut() {
+                                Some(last) if at < last.1 => last.1 = last.1.max(end),
+                                _ => spans.push((at + 1, end)),
+                            }
+                        }
+                        let mut span = 0;
+                        let mut kept = start;
+                        for index in start..found.len() {
+                            let at = found[index];
+                            while span < spans.len() && spans[span].1 <= at {
+                                span += 1;
+                            }
+                            if span < spans.len() && spans[span].0 <= at {
+                                found[kept] = at;
+                                kept += 1;
+                            }
+                        }
+                        found.truncate(kept);
+                    }
                 }
                 if keys.len() > 1 {
                     found.sort_unstable();
