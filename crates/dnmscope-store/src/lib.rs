@@ -1031,15 +1031,14 @@ impl Store {
             .await
         )?;
         let sample_bytes: usize = samples.iter().map(Vec::len).sum();
-        // Training takes a CPU for a while (tens of milliseconds): off the async threads.
-        let (samples, trained) = tokio::task::spawn_blocking(move || {
-            let trained = dictionary::train(&samples, level);
-            (samples, trained)
-        })
-        .await
-        .map_err(|err| StoreError::Corrupt {
-            what: format!("training a raw-body dictionary of {market}: {err}"),
-        })?;
+        // Training takes a CPU for a while (tens of milliseconds): off the async threads, on the
+        // process's one trainer thread (see `train_on_trainer` for why one).
+        let (samples, trained) =
+            tokio::task::spawn_blocking(move || dictionary::train_on_trainer(samples, level))
+                .await
+                .map_err(|err| StoreError::Corrupt {
+                    what: format!("training a raw-body dictionary of {market}: {err}"),
+                })?;
         let adopted = match trained {
             Some(bytes)
                 if current.as_ref().is_none_or(|current| {
