@@ -10,9 +10,6 @@
 //! matches each of them with the full selector: the result is exactly scraper's, in document
 //! order.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use html5ever::LocalName;
 use scraper::selector::{Parser as SelectorParser, Simple};
 use scraper::{ElementRef, Html, Selector};
@@ -44,6 +41,27 @@ struct Need {
     /// An ancestor's need (the nearest keyed compound across descendant and child
     /// combinators: `table.productTbl td` lies inside a `table.productTbl`).
     within: Option<Box<Need>>,
+}
+
+impl Need {
+    /// Whether `element` has the key and passes the attribute tests (`within` aside).
+    fn holds(&self, element: &scraper::node::Element) -> bool {
+        let keyed = match &self.key {
+            Key::Tag(tag) => element.name.local == *tag,
+            // As the index reads them (every `class` attribute, the first `id`).
+            Key::Class(class) => element
+                .attrs
+                .iter()
+                .filter(|(name, _)| name.local == html5ever::local_name!("class"))
+                .any(|(_, text)| text.split_ascii_whitespace().any(|c| c == class)),
+            Key::Id(id) => element
+                .attrs
+                .iter()
+                .find(|(name, _)| name.local == html5ever::local_name!("id"))
+                .is_some_and(|(_, text)| **text == **id),
+        };
+        keyed && self.attrs.iter().all(|test| test.holds(element))
+    }
 }
 
 /// `[name]`, `[name=v]`, `[name^=v]`, `[name*=v]`, `[name$=v]`, case-sensitive, no namespace.
@@ -208,58 +226,10 @@ fn compound_need(components: &mut SelectorIter<'_, Simple>) -> (Option<Key>, Vec
     (id.or(class).or(tag), attrs)
 }
 
-/// FxHash (rustc's): the index's keys are tag atoms, node ids and short class names from one
-/// page, so hashing them must cost next to nothing; a page cannot choose its collisions' cost
-/// beyond its own size (the page is already bounded by [`crate::Limits`]).
-#[derive(Default, Clone, Copy)]
-struct Fx(u64);
-
-impl Fx {
-    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
-    }
-}
-
-impl Hasher for Fx {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+/// foldhash's maps: the index's keys are tag atoms, node ids and short class names from one
+/// page, so hashing them must cost next to nothing (SipHash was a third of the index's time);
+/// its per-map random seed keeps a page from choosing its collisions.
+type FastMap<K, V> = foldhash::HashMap<K, V>;
 
 /// A page's elements, indexed for [`Sel`]s.
 pub(crate) struct Page<'a> {
@@ -268,10 +238,10 @@ pub(crate) struct Page<'a> {
     elements: Vec<ElementRef<'a>>,
     /// For each element, the end (exclusive) of its subtree in `elements`.
     end: Vec<u32>,
-    position: FxMap<ego_tree::NodeId, u32>,
-    by_tag: FxMap<LocalName, Vec<u32>>,
-    by_class: FxMap<&'a str, Vec<u32>>,
-    by_id: FxMap<&'a str, Vec<u32>>,
+    position: FastMap<ego_tree::NodeId, u32>,
+    by_tag: FastMap<LocalName, Vec<u32>>,
+    by_class: FastMap<&'a str, Vec<u32>>,
+    by_id: FastMap<&'a str, Vec<u32>>,
 }
 
 impl std::fmt::Debug for Page<'_> {
@@ -289,10 +259,10 @@ impl<'a> Page<'a> {
             doc,
             elements: Vec::new(),
             end: Vec::new(),
-            position: FxMap::default(),
-            by_tag: FxMap::default(),
-            by_class: FxMap::default(),
-            by_id: FxMap::default(),
+            position: FastMap::default(),
+            by_tag: FastMap::default(),
+            by_class: FastMap::default(),
+            by_id: FastMap::default(),
         };
         // The elements open at this point of the walk.
         let mut open: Vec<u32> = Vec::new();
@@ -395,11 +365,21 @@ impl<'a> Page<'a> {
                 for need in keys {
                     let start = found.len();
                     self.candidates(need, range.clone(), &mut found);
-                    if let Some(within) = &need.within {
-                        // Inside the document's matches of the ancestor compound (anywhere:
-                        // combinators look above the scope too), their subtrees merged.
+                    // Inside a match of the ancestor compound: when the scope or one of its
+                    // ancestors is one (combinators look above the scope), every candidate is;
+                    // otherwise only those inside the matches within the scope's range, their
+                    // subtrees merged. (Never the whole document per scoped selection: a page of
+                    // many records would cost the square of its size.)
+                    let covered = |within: &Need| {
+                        scope.is_some_and(|scope| {
+                            std::iter::once(scope)
+                                .chain(scope.ancestors().filter_map(ElementRef::wrap))
+                                .any(|element| within.holds(element.value()))
+                        })
+                    };
+                    if let Some(within) = need.within.as_deref().filter(|w| !covered(w)) {
                         let mut ancestors = Vec::new();
-                        self.candidates(within, 0..self.elements.len() as u32, &mut ancestors);
+                        self.candidates(within, range.clone(), &mut ancestors);
                         let mut spans: Vec<(u32, u32)> = Vec::new();
                         for at in ancestors {
                             let end = self.end[at as usize];

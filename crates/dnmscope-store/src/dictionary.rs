@@ -105,7 +105,10 @@ pub fn train_on_trainer(samples: Vec<Vec<u8>>, level: i32) -> (Vec<Vec<u8>>, Opt
     let job = {
         let samples = samples.clone();
         Box::new(move || {
-            let _ = done.send(train(&samples, level));
+            let trained = train(&samples, level);
+            // Before answering: the caller takes the samples back as soon as it is answered.
+            drop(samples);
+            let _ = done.send(trained);
         }) as Job
     };
     let sent = TRAINER
