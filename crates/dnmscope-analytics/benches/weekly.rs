@@ -9,6 +9,9 @@
 //! feedback activity) and reports wall time and peak resident memory.
 //!
 //! `DNMSCOPE_BENCH_STORE=PATH` keeps the store at PATH and reuses it when it exists.
+//! `DNMSCOPE_BENCH_POSTGRES_URL=postgres://...` builds (or, when it already holds listing
+//! observations, reuses) the store in that PostgreSQL database instead; the database is never
+//! emptied by the benchmark, so give it one of its own.
 //!
 //! ```sh
 //! cargo bench -p dnmscope-analytics --bench weekly
@@ -18,7 +21,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
-use dnmscope_analytics::{weekly_rollups, Filter, Period};
+use dnmscope_analytics::{queries, weekly_rollups, Filter, Period};
 use dnmscope_model::{Capture, Country, Listing, MarketName, Money, Quantity};
 use dnmscope_store::{Location, Store, StoreOptions};
 
@@ -149,22 +152,41 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
+    let postgres = std::env::var("DNMSCOPE_BENCH_POSTGRES_URL")
+        .ok()
+        .filter(|v| !v.is_empty());
     runtime.block_on(async {
-        let exists = path.exists();
-        let mut options = StoreOptions::new(Location::SqliteFile(path.clone()));
+        let (location, exists) = match &postgres {
+            Some(url) => (Location::Postgres(url.clone()), false),
+            None => (Location::SqliteFile(path.clone()), path.exists()),
+        };
+        let mut options = StoreOptions::new(location);
         options.create = true;
         let store = Store::open(&options).await.expect("opening the bench store");
-        if exists {
-            println!("reusing the store at {}", path.display());
+        let held = store
+            .stats()
+            .await
+            .expect("the store's counts")
+            .tables
+            .iter()
+            .find(|t| t.table == "listing_observations")
+            .map_or(0, |t| t.rows);
+        if exists || held > 0 {
+            println!("reusing the store ({held} listing observations)");
         } else {
             build(&store, observations).await;
         }
-        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        println!(
-            "store: {} ({:.1} GiB)",
-            path.display(),
-            size as f64 / (1u64 << 30) as f64
-        );
+        match &postgres {
+            Some(_) => println!("store: PostgreSQL"),
+            None => {
+                let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                println!(
+                    "store: {} ({:.1} GiB)",
+                    path.display(),
+                    size as f64 / (1u64 << 30) as f64
+                );
+            }
+        }
         let rss_before = peak_rss_mib();
         let reset = reset_peak_rss();
         let filter = Filter {
@@ -186,6 +208,77 @@ fn main() {
                     .join(", ")
             );
         }
+        // Filtered by listing attributes (a substance, an origin).
+        for (what, filter) in [
+            (
+                "substance Cocaine",
+                Filter {
+                    period: Period::Week,
+                    substance: Some("Cocaine".to_string()),
+                    ..Filter::default()
+                },
+            ),
+            (
+                "origin NL",
+                Filter {
+                    period: Period::Week,
+                    origin: Some("NL".to_string()),
+                    ..Filter::default()
+                },
+            ),
+        ] {
+            let started = Instant::now();
+            let tables = weekly_rollups(&store, &filter).await.expect("weekly indicators");
+            let rows: usize = tables.iter().map(|t| t.rows.len()).sum();
+            println!(
+                "weekly indicators filtered by {what}: {:.2} s wall ({rows} rows)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        // Where the time goes: each roll-up query alone.
+        let store_filter = filter.store_filter();
+        let mut parts = Vec::new();
+        let started = Instant::now();
+        store.activity(&store_filter, Period::Week).await.expect("activity");
+        parts.push(format!("activity {:.0} ms", started.elapsed().as_secs_f64() * 1000.0));
+        let started = Instant::now();
+        store.vendor_spans(&store_filter, Period::Week).await.expect("vendor spans");
+        parts.push(format!("vendor spans {:.0} ms", started.elapsed().as_secs_f64() * 1000.0));
+        let started = Instant::now();
+        store
+            .observed_periods(&store_filter, Period::Week)
+            .await
+            .expect("observed weeks");
+        parts.push(format!("observed weeks {:.0} ms", started.elapsed().as_secs_f64() * 1000.0));
+        let started = Instant::now();
+        store
+            .feedback_activity(&store_filter, Period::Week)
+            .await
+            .expect("feedback activity");
+        parts.push(format!("feedback {:.0} ms", started.elapsed().as_secs_f64() * 1000.0));
+        println!("  by query: {}", parts.join(", "));
+        // One vendor's trend (the `vendor_history` query): a vendor on each market, timed
+        // several times each, median and slowest reported.
+        let mut times = Vec::new();
+        let mut rows = 0;
+        for round in 0..30u64 {
+            let market = MARKETS[(round % 3) as usize];
+            let handle = format!("vendor{}-{}", round % 3, (round * 37) % VENDORS_PER_MARKET);
+            let started = Instant::now();
+            let table = queries::vendor_history(&store, market, &handle)
+                .await
+                .expect("a vendor's history");
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            rows += table.rows.len();
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "one vendor's trend (vendor_history, 30 vendors, {:.0} days each on average): \
+             median {:.2} ms, slowest {:.2} ms",
+            rows as f64 / times.len() as f64,
+            times[times.len() / 2],
+            times[times.len() - 1]
+        );
         println!(
             "peak RSS: {:.0} MiB while computing the indicators{} ({:.0} MiB including the build)",
             peak_rss_mib().unwrap_or(0.0),

@@ -88,6 +88,7 @@ impl Filter {
             substance: self.substance.clone(),
             origin: self.origin.clone(),
             destination: self.destination.clone(),
+            vendor: None,
         }
     }
 

@@ -97,6 +97,21 @@ fn page_rates(listing: &Listing) -> Vec<(String, f64)> {
     out
 }
 
+/// Whether converting a listing's main price to USD needs the market's rates of the day (its
+/// price is in a coin, and its page shows neither a USD price nor a rate for that coin).
+pub fn needs_market_rates(listing: &Listing) -> bool {
+    let Some(price) = listing.price.as_ref() else {
+        return false;
+    };
+    let currency = price.currency.as_str();
+    currency != "USD"
+        && !listing
+            .other_prices
+            .iter()
+            .any(|p| p.currency.as_str() == "USD")
+        && !page_rates(listing).iter().any(|(c, _)| c == currency)
+}
+
 impl RateBook {
     pub fn new(observations: &[ListingObservationRow], imported: &[RateRow]) -> RateBook {
         let mut gathered: HashMap<(String, NaiveDate, String), Vec<f64>> = HashMap::new();

@@ -24,7 +24,7 @@ pub async fn vendor_history(
         ..Filter::default()
     };
     filter.check()?;
-    let data = Dataset::load(store, &filter.store_filter()).await?;
+    let data = VendorData::load(store, market, handle).await?;
     let wanted = handle.trim().to_lowercase();
     let mut days: BTreeMap<NaiveDate, Day> = BTreeMap::new();
     #[derive(Default)]
@@ -105,6 +105,67 @@ pub async fn vendor_history(
         ]);
     }
     Ok(table)
+}
+
+/// What a vendor's history reads: that vendor's rows only, found through the vendor indexes
+/// (a vendor's history on an archive of millions of observations reads thousands), and a rate
+/// book that is the market's own wherever one of those rows needs it.
+struct VendorData {
+    listings: Vec<dnmscope_store::ListingObservationRow>,
+    vendors: Vec<dnmscope_store::VendorObservationRow>,
+    feedback: Vec<dnmscope_store::FeedbackRow>,
+    book: crate::prices::RateBook,
+}
+
+impl VendorData {
+    async fn load(store: &Store, market: &str, handle: &str) -> Result<VendorData, AnalyticsError> {
+        let market_only = AnalyticsFilter {
+            markets: vec![market.to_string()],
+            ..AnalyticsFilter::default()
+        };
+        let vendor = AnalyticsFilter {
+            vendor: Some(handle.to_string()),
+            ..market_only.clone()
+        };
+        let what = || format!("vendor {handle:?} on {market}");
+        let listings = store
+            .listing_observations(&vendor)
+            .await
+            .context(|| format!("loading the listing observations of {}", what()))?;
+        let vendors = store
+            .vendor_observations(&vendor)
+            .await
+            .context(|| format!("loading the profile observations of {}", what()))?;
+        let feedback = store
+            .feedback_rows(&vendor)
+            .await
+            .context(|| format!("loading the feedback of {}", what()))?;
+        let rates = store
+            .rates()
+            .await
+            .context(|| "loading exchange rates".to_string())?;
+        // A listing priced in a coin with no USD price or rate on its own page is converted
+        // with the market's rates of the day, which come from every listing of the market:
+        // only then is the whole market read (the book is then the one `Dataset` builds).
+        let book = if listings
+            .iter()
+            .any(|row| crate::prices::needs_market_rates(&row.listing))
+        {
+            let all = store
+                .listing_observations(&market_only)
+                .await
+                .context(|| format!("loading the listing observations of {market} for rates"))?;
+            crate::prices::RateBook::new(&all, &rates)
+        } else {
+            crate::prices::RateBook::new(&listings, &rates)
+        };
+        Ok(VendorData {
+            listings,
+            vendors,
+            feedback,
+            book,
+        })
+    }
 }
 
 /// A substance's (or any filter's) price per unit over time: the `prices` indicator.

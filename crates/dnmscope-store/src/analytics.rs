@@ -26,6 +26,10 @@ pub struct AnalyticsFilter {
     pub origin: Option<String>,
     /// Destination: a code in `ships_to`.
     pub destination: Option<String>,
+    /// One vendor's handle (compared without regard to case, as vendors are keyed): listing
+    /// observations, vendor observations and feedback are narrowed to that vendor's, found
+    /// through the vendor indexes rather than by reading every row of a market.
+    pub vendor: Option<String>,
 }
 
 impl AnalyticsFilter {
@@ -65,7 +69,27 @@ impl AnalyticsFilter {
             );
             conditions.push(format!("CAST(o.ships_to AS TEXT) LIKE {slot}"));
         }
+        if let Some(handle) = &self.vendor {
+            let slot = next(vendor_key(handle), &mut params);
+            conditions.push(format!(
+                "o.vendor_id IN (SELECT fv.id FROM vendors fv WHERE fv.handle_key = {slot})"
+            ));
+        }
         (conditions.join(" AND "), params)
+    }
+
+    /// The market condition and, when the filter names a vendor, `column` (a vendor id
+    /// column of the queried table) narrowed to that vendor's accounts.
+    pub(crate) fn vendor_conditions(&self, column: &str, first: usize) -> (String, Vec<String>) {
+        let (mut conditions, mut params) = self.market_conditions(first);
+        if let Some(handle) = &self.vendor {
+            params.push(vendor_key(handle));
+            conditions.push_str(&format!(
+                " AND {column} IN (SELECT fv.id FROM vendors fv WHERE fv.handle_key = ${})",
+                first + params.len() - 1
+            ));
+        }
+        (conditions, params)
     }
 
     /// Only the market condition (for tables that have no listing attributes).
@@ -84,11 +108,17 @@ impl AnalyticsFilter {
 
     /// Whether the filter looks at listing attributes (not only markets).
     pub fn narrows_listings(&self) -> bool {
-        self.category.is_some()
+        self.vendor.is_some()
+            || self.category.is_some()
             || self.substance.is_some()
             || self.origin.is_some()
             || self.destination.is_some()
     }
+}
+
+/// A vendor's key: its handle trimmed and lower-cased (as `ops::vendor_ids` stores it).
+pub(crate) fn vendor_key(handle: &str) -> String {
+    handle.trim().to_lowercase()
 }
 
 /// A value as it appears inside a JSON array, LIKE wildcards escaped away (`%` and `_` in a

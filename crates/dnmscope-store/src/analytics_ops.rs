@@ -19,7 +19,8 @@ fn parse_period(text: &str, what: &str) -> Result<NaiveDate, StoreError> {
     })
 }
 
-/// Whether a roll-up can read `listing_weeks` instead of every observation.
+/// Whether a roll-up can read the weekly roll-up (`market_weeks`, `vendor_weeks`) instead of
+/// every observation.
 fn from_weeks(filter: &AnalyticsFilter, period: Period) -> bool {
     period == Period::Week && !filter.narrows_listings()
 }
@@ -62,12 +63,61 @@ pub(crate) async fn refresh_weekly(conn: &mut Conn) -> Result<u64, StoreError> {
     .execute(&mut *conn)
     .await
     .context(|| format!("rolling up listing observations {} to {high} by week", low + 1))?;
+    // The summaries: the (market, week) pairs this batch touched are recounted from
+    // `listing_weeks` (a week holds tens of thousands of listings, not millions).
+    let touched: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT DISTINCT l.market_id, {week}
+         FROM listing_observations o JOIN listings l ON l.id = o.listing_id
+         WHERE o.id > $1 AND o.id <= $2"
+    )))
+    .bind(low)
+    .bind(high)
+    .fetch_all(&mut *conn)
+    .await
+    .context(|| format!("finding the weeks of listing observations {} to {high}", low + 1))?;
+    for (market_id, week) in &touched {
+        summarise_week(conn, *market_id, week).await?;
+    }
     sqlx::query("UPDATE rollup_state SET last_observation_id = $1 WHERE name = 'listing_weeks'")
         .bind(high)
         .execute(&mut *conn)
         .await
         .context(|| "moving the weekly roll-up's watermark".to_string())?;
     Ok(u64::try_from(high - low).unwrap_or(0))
+}
+
+/// Recounts one market's week in the roll-up's summaries (`market_weeks`, `vendor_weeks`) and
+/// adds the week's vendor-listing pairs to `vendor_listings`.
+async fn summarise_week(conn: &mut Conn, market_id: i64, week: &str) -> Result<(), StoreError> {
+    let what = || format!("summarising week {week} of market {market_id}");
+    let statements = [
+        "DELETE FROM market_weeks WHERE market_id = $1 AND week_start = $2",
+        "INSERT INTO market_weeks (market_id, week_start, listings, vendors, observations)
+         SELECT market_id, week_start, COUNT(*), COUNT(DISTINCT vendor_id),
+                CAST(SUM(observations) AS BIGINT)
+         FROM listing_weeks WHERE market_id = $1 AND week_start = $2
+         GROUP BY market_id, week_start",
+        "DELETE FROM vendor_weeks WHERE market_id = $1 AND week_start = $2",
+        "INSERT INTO vendor_weeks (market_id, vendor_id, week_start, listings)
+         SELECT market_id, vendor_id, week_start, COUNT(*)
+         FROM listing_weeks
+         WHERE market_id = $1 AND week_start = $2 AND vendor_id IS NOT NULL
+         GROUP BY market_id, vendor_id, week_start",
+        "INSERT INTO vendor_listings (market_id, vendor_id, listing_id)
+         SELECT DISTINCT market_id, vendor_id, listing_id
+         FROM listing_weeks
+         WHERE market_id = $1 AND week_start = $2 AND vendor_id IS NOT NULL
+         ON CONFLICT DO NOTHING",
+    ];
+    for sql in statements {
+        sqlx::query(sql)
+            .bind(market_id)
+            .bind(week)
+            .execute(&mut *conn)
+            .await
+            .context(what)?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn activity(
@@ -78,11 +128,10 @@ pub(crate) async fn activity(
     let sql = if from_weeks(filter, period) {
         let (conditions, _) = filter.market_conditions(1);
         format!(
-            "SELECT m.name, w.week_start, COUNT(*), COUNT(DISTINCT w.vendor_id),
-                    CAST(SUM(w.observations) AS BIGINT)
-             FROM listing_weeks w JOIN markets m ON m.id = w.market_id
+            "SELECT m.name, w.week_start, w.listings, w.vendors, w.observations
+             FROM market_weeks w JOIN markets m ON m.id = w.market_id
              WHERE {conditions}
-             GROUP BY m.name, w.week_start ORDER BY m.name, w.week_start"
+             ORDER BY m.name, w.week_start"
         )
     } else {
         let (conditions, _) = filter.listing_conditions(1);
@@ -163,7 +212,8 @@ pub(crate) async fn vendor_spans(
         .collect())
 }
 
-/// Vendor spans by week from `listing_weeks`: first and last seen are the weeks' Mondays.
+/// Vendor spans by week from `vendor_weeks` and `vendor_listings`: first and last seen are the
+/// weeks' Mondays.
 async fn vendor_weeks(
     conn: &mut Conn,
     filter: &AnalyticsFilter,
@@ -171,12 +221,13 @@ async fn vendor_weeks(
     let (conditions, params) = filter.market_conditions(1);
     let sql = format!(
         "SELECT m.name, w.vendor_id, v.handle, MIN(w.week_start), MAX(w.week_start),
-                COUNT(DISTINCT w.listing_id)
-         FROM listing_weeks w
+                (SELECT COUNT(*) FROM vendor_listings vl
+                 WHERE vl.market_id = w.market_id AND vl.vendor_id = w.vendor_id)
+         FROM vendor_weeks w
          JOIN markets m ON m.id = w.market_id
          JOIN vendors v ON v.id = w.vendor_id
          WHERE {conditions}
-         GROUP BY m.name, w.vendor_id, v.handle ORDER BY m.name, w.vendor_id"
+         GROUP BY m.name, w.market_id, w.vendor_id, v.handle ORDER BY m.name, w.vendor_id"
     );
     let mut query =
         sqlx::query_as::<_, (String, i64, String, String, String, i64)>(sqlx::AssertSqlSafe(sql));
@@ -216,8 +267,8 @@ pub(crate) async fn observed_periods(
     let (conditions, params) = filter.market_conditions(1);
     let sql = if period == Period::Week {
         format!(
-            "SELECT DISTINCT m.name, w.week_start
-             FROM listing_weeks w JOIN markets m ON m.id = w.market_id
+            "SELECT m.name, w.week_start
+             FROM market_weeks w JOIN markets m ON m.id = w.market_id
              WHERE {conditions} ORDER BY 1, 2"
         )
     } else {
@@ -362,7 +413,7 @@ pub(crate) async fn vendor_observations(
     conn: &mut Conn,
     filter: &AnalyticsFilter,
 ) -> Result<Vec<VendorObservationRow>, StoreError> {
-    let (conditions, params) = filter.market_conditions(1);
+    let (conditions, params) = filter.vendor_conditions("o.vendor_id", 1);
     let sql = format!(
         "SELECT m.name, o.vendor_id, v.handle, o.crawl_id, o.observed_at, o.data
          FROM vendor_observations o
@@ -416,7 +467,7 @@ pub(crate) async fn feedback_rows(
     conn: &mut Conn,
     filter: &AnalyticsFilter,
 ) -> Result<Vec<FeedbackRow>, StoreError> {
-    let (conditions, params) = filter.market_conditions(1);
+    let (conditions, params) = filter.vendor_conditions("f.vendor_id", 1);
     let sql = format!(
         "SELECT m.name, f.id, f.vendor_id, v.handle, f.listing_id, f.rating, f.text, f.left_on,
                 f.item, f.price_amount, f.price_currency, f.first_seen_at,

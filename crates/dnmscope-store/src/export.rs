@@ -475,6 +475,42 @@ pub const RELATIONS: &[Relation] = &[
         ],
     },
     Relation {
+        name: "market_weeks",
+        kind: RelationKind::Table,
+        description: "Summary of listing_weeks per market and week (recounted for the weeks each refresh touches).",
+        order_by: "market_id, week_start",
+        columns: columns![
+            ("market_id", Integer, "The market."),
+            ("week_start", Text, "Monday of the week, YYYY-MM-DD."),
+            ("listings", Integer, "Listings observed in that week."),
+            ("vendors", Integer, "Distinct vendors of those listings."),
+            ("observations", Integer, "Listing observations in that week."),
+        ],
+    },
+    Relation {
+        name: "vendor_weeks",
+        kind: RelationKind::Table,
+        description: "Summary of listing_weeks per market, vendor and week (recounted for the weeks each refresh touches).",
+        order_by: "market_id, vendor_id, week_start",
+        columns: columns![
+            ("market_id", Integer, "The market."),
+            ("vendor_id", Integer, "vendors.id."),
+            ("week_start", Text, "Monday of the week, YYYY-MM-DD."),
+            ("listings", Integer, "The vendor's listings observed in that week."),
+        ],
+    },
+    Relation {
+        name: "vendor_listings",
+        kind: RelationKind::Table,
+        description: "Which listings each vendor has had, from listing_weeks (for distinct listing counts over all weeks).",
+        order_by: "market_id, vendor_id, listing_id",
+        columns: columns![
+            ("market_id", Integer, "The market."),
+            ("vendor_id", Integer, "vendors.id."),
+            ("listing_id", Integer, "listings.id."),
+        ],
+    },
+    Relation {
         name: "rollup_state",
         kind: RelationKind::Table,
         description: "Watermarks of the incremental roll-ups: the last observation each has taken in.",

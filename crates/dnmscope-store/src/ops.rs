@@ -13,6 +13,7 @@ use dnmscope_model::{
 };
 use sqlx::types::Json;
 
+use crate::analytics::vendor_key;
 use crate::error::Context;
 use crate::stats::{CrawlSummary, Stats, TableCount};
 use crate::{to_db_int, CaptureStored, IngestReport, StoreError, TABLES};
@@ -975,11 +976,6 @@ async fn entity_ids(
         }
     }
     Ok(resolved)
-}
-
-/// A vendor's key on its market: the handle compared without regard to case.
-fn vendor_key(handle: &str) -> String {
-    handle.trim().to_lowercase()
 }
 
 /// Vendors are one per handle on a market, compared without regard to case; the handle is kept

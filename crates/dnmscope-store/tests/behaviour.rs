@@ -63,6 +63,7 @@ cases![
     full_text_search_finds_listings_and_posts_and_stays_in_step,
     counts_per_crawl_and_market_and_the_span_of_each_market,
     analytics_roll_up_by_day_and_week_and_filter_listings,
+    weekly_summaries_equal_a_recount_of_every_observation_after_each_refresh,
     exchange_rates_are_imported_once_and_bad_ones_refused,
     link_decisions_keep_their_history_and_the_latest_counts,
     bulk_loading_observes_many_listings_in_one_transaction,
@@ -2241,6 +2242,114 @@ async fn link_decisions_keep_their_history_and_the_latest_counts(fx: Fixture) {
         .await
         .unwrap_err();
     assert!(matches!(bad, StoreError::Refused { .. }), "{bad:?}");
+}
+
+/// The weekly summaries (`market_weeks`, `vendor_weeks`, `vendor_listings`) are kept by
+/// refreshes over batches of one or several days, some spanning two weeks; whatever the
+/// batching, the weekly roll-ups equal a recount of every observation.
+async fn weekly_summaries_equal_a_recount_of_every_observation_after_each_refresh(fx: Fixture) {
+    use std::collections::{BTreeSet, HashMap};
+    let all = AnalyticsFilter::default();
+    let week = |t: DateTime<Utc>| Period::Week.start_of(t.date_naive());
+    // 2026-01-01 is a Thursday: 19 days cover four weeks. Listings come and go (a listing
+    // lives six to ten days), each keeps its vendor; vendors come and go with them.
+    for day in 0..19i64 {
+        let crawl = fx.crawl(day).await;
+        let url = format!("http://testmarket.onion/bulk/{day}");
+        let stored = fx
+            .store
+            .store_capture(&capture(crawl, &url, day, url.as_bytes()))
+            .await
+            .unwrap();
+        let listings: Vec<Listing> = (0..60i64)
+            .filter(|n| {
+                let born = n % 17;
+                let life = 6 + n % 5;
+                day >= born && day < born + life && (n + day) % 4 != 0
+            })
+            .map(|n| {
+                let mut l = listing("10.00");
+                l.key = format!("roll-{n}");
+                l.vendor = Some(format!("Vendor{}", n % 9));
+                l
+            })
+            .collect();
+        fx.store
+            .bulk_observe_listings(stored.id, "bulk@1", &listings)
+            .await
+            .unwrap();
+        // Refreshed after some days only: batches of one to three days.
+        if day % 3 != 1 {
+            fx.store.refresh_rollups().await.unwrap();
+        }
+        let rows = fx.store.listing_observations(&all).await.unwrap();
+        let mut activity: BTreeMap<NaiveDate, (BTreeSet<i64>, BTreeSet<i64>, i64)> =
+            BTreeMap::new();
+        let mut spans: BTreeMap<i64, (NaiveDate, NaiveDate, BTreeSet<i64>)> = BTreeMap::new();
+        let mut handles: HashMap<i64, String> = HashMap::new();
+        for row in &rows {
+            let w = week(row.observed_at);
+            let entry = activity.entry(w).or_default();
+            entry.0.insert(row.listing_id);
+            entry.2 += 1;
+            if let Some(vendor) = row.vendor_id {
+                entry.1.insert(vendor);
+                let span = spans.entry(vendor).or_insert((w, w, BTreeSet::new()));
+                span.0 = span.0.min(w);
+                span.1 = span.1.max(w);
+                span.2.insert(row.listing_id);
+                handles.insert(vendor, row.vendor.clone().unwrap());
+            }
+        }
+        let expected: Vec<(NaiveDate, i64, i64, i64)> = activity
+            .iter()
+            .map(|(w, (l, v, n))| (*w, l.len() as i64, v.len() as i64, *n))
+            .collect();
+        let weekly: Vec<(NaiveDate, i64, i64, i64)> = fx
+            .store
+            .activity(&all, Period::Week)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.period_start, r.listings, r.vendors, r.observations))
+            .collect();
+        assert_eq!(weekly, expected, "activity after day {day}");
+        let expected: Vec<(String, NaiveDate, NaiveDate, i64)> = spans
+            .iter()
+            .map(|(v, (first, last, l))| (handles[v].clone(), *first, *last, l.len() as i64))
+            .collect();
+        let weekly: Vec<(String, NaiveDate, NaiveDate, i64)> = fx
+            .store
+            .vendor_spans(&all, Period::Week)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| {
+                (
+                    s.handle,
+                    s.first_seen.date_naive(),
+                    s.last_seen.date_naive(),
+                    s.listings,
+                )
+            })
+            .collect();
+        assert_eq!(weekly, expected, "vendor spans after day {day}");
+        let weeks: Vec<NaiveDate> = fx
+            .store
+            .observed_periods(&all, Period::Week)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.day)
+            .collect();
+        assert_eq!(
+            weeks,
+            activity.keys().copied().collect::<Vec<_>>(),
+            "observed weeks after day {day}"
+        );
+    }
+    assert_eq!(fx.count("market_weeks").await, 4);
+    assert!(fx.count("vendor_listings").await >= 50);
 }
 
 async fn bulk_loading_observes_many_listings_in_one_transaction(fx: Fixture) {
