@@ -162,6 +162,70 @@ fn vendor_history_prints_a_table_csv_or_json() {
     assert_eq!(rows[3]["profile_sales"], 101);
 }
 
+/// A vendor's history reads only that vendor's rows, except where a coin price needs the
+/// market's rates of the day: then they come from every listing of the market, as in the
+/// report (here another vendor's page on `beta` shows 80 USD beside 0.001 BTC on 2026-03-02).
+#[test]
+fn vendor_history_converts_coin_prices_with_the_markets_rates_of_the_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    populate(&path);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = Store::open(&StoreOptions::new(Location::SqliteFile(path.clone())))
+            .await
+            .unwrap();
+        let name = MarketName::new("beta").unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 3, 2, 13, 0, 0).unwrap();
+        let crawl = store
+            .begin_crawl(std::slice::from_ref(&name), &serde_json::json!({}), at)
+            .await
+            .unwrap();
+        let mut page = Extraction::empty(PageKind::Listing, "test@1");
+        page.listings.push(Listing {
+            key: "8".to_string(),
+            title: Some("1g speed".to_string()),
+            vendor: Some("OtherVendor".to_string()),
+            price: Some(Money::new("0.001", "BTC").unwrap()),
+            other_prices: vec![Money::new("80.00", "USD").unwrap()],
+            ..Listing::default()
+        });
+        let capture = Capture {
+            market: name.clone(),
+            crawl,
+            url: "http://beta.onion/listing/8".to_string(),
+            final_url: None,
+            fetched_at: at,
+            status: 200,
+            headers: vec![],
+            body: b"<html>listing 8</html>".to_vec(),
+            truncated: None,
+            elapsed_ms: None,
+        };
+        store.ingest(&capture, &page).await.unwrap();
+        store.close().await;
+    });
+    let csv = run(
+        dir.path(),
+        &[
+            "query",
+            "vendor",
+            "--market",
+            "beta",
+            "--handle",
+            "DutchVendor",
+            "--format",
+            "csv",
+        ],
+    );
+    // 0.0005 BTC at the market's 80,000 USD on 03-02; no rate is known on 03-09.
+    assert!(csv.contains("2026-03-02,1,40,4.9,100,0"), "{csv}");
+    assert!(csv.contains("2026-03-09,1,,4.9,101,0"), "{csv}");
+}
+
 #[test]
 fn price_trends_convert_coin_prices_with_imported_rates() {
     let dir = tempfile::tempdir().unwrap();

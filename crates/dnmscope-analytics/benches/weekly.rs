@@ -13,6 +13,11 @@
 //! observations, reuses) the store in that PostgreSQL database instead; the database is never
 //! emptied by the benchmark, so give it one of its own.
 //!
+//! `DNMSCOPE_BENCH_DUCKDB=PYTHON` (a Python with `duckdb`) adds the analyst's alternative side
+//! by side: the store exported as Parquet (`dnmscope export --format parquet`, into
+//! `DNMSCOPE_BENCH_EXPORT` or a temporary directory; an export already there is reused) and the
+//! same questions asked of it by DuckDB (`benches/duckdb_peer.py`).
+//!
 //! ```sh
 //! cargo bench -p dnmscope-analytics --bench weekly
 //! ```
@@ -132,6 +137,55 @@ async fn build(store: &Store, observations: u64) {
          in {seconds:.1} s: {:.0} rows per second",
         MARKETS.len(),
         stored as f64 / seconds
+    );
+}
+
+/// The store exported as Parquet, and DuckDB asked the same questions over the export.
+async fn duckdb_side_by_side(
+    store: &Store,
+    python: &str,
+    vendors: &[String],
+    tmp: &std::path::Path,
+) {
+    use dnmscope_analytics::export::{export, ExportOptions, Format};
+    let out_dir = std::env::var("DNMSCOPE_BENCH_EXPORT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| tmp.join("export"));
+    if out_dir.join("tables/listing_observations.parquet").exists() {
+        println!("reusing the Parquet export at {}", out_dir.display());
+    } else {
+        let started = Instant::now();
+        let summary = export(
+            store,
+            &[],
+            &ExportOptions {
+                format: Format::Parquet,
+                out_dir: out_dir.clone(),
+                tool_version: "bench".to_string(),
+                generated_at: Utc::now(),
+            },
+        )
+        .await
+        .expect("exporting the store as Parquet");
+        let rows: u64 = summary.entries.iter().map(|e| e.rows).sum();
+        println!(
+            "exported the store as Parquet ({rows} rows) in {:.1} s to {}",
+            started.elapsed().as_secs_f64(),
+            out_dir.display()
+        );
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/duckdb_peer.py");
+    let output = std::process::Command::new(python)
+        .arg(&script)
+        .arg(&out_dir)
+        .args(vendors)
+        .output()
+        .expect("running the DuckDB peer");
+    print!("{}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        output.status.success(),
+        "the DuckDB peer failed: {}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }
 
@@ -272,6 +326,14 @@ fn main() {
             rows += table.rows.len();
         }
         times.sort_by(f64::total_cmp);
+        let vendors: Vec<String> = (0..30u64)
+            .flat_map(|round| {
+                [
+                    MARKETS[(round % 3) as usize].to_string(),
+                    format!("vendor{}-{}", round % 3, (round * 37) % VENDORS_PER_MARKET),
+                ]
+            })
+            .collect();
         println!(
             "one vendor's trend (vendor_history, 30 vendors, {:.0} days each on average): \
              median {:.2} ms, slowest {:.2} ms",
@@ -285,6 +347,9 @@ fn main() {
             if reset { "" } else { " (could not reset the counter: includes the build)" },
             rss_before.unwrap_or(0.0)
         );
+        if let Ok(python) = std::env::var("DNMSCOPE_BENCH_DUCKDB") {
+            duckdb_side_by_side(&store, &python, &vendors, dir.path()).await;
+        }
         store.close().await;
     });
 }

@@ -36,6 +36,35 @@ impl AnalyticsFilter {
     /// The `WHERE` conditions over `listing_observations o JOIN listings l JOIN markets m`, with
     /// `$N` placeholders numbered from `first`, and the text values to bind in order.
     pub(crate) fn listing_conditions(&self, first: usize) -> (String, Vec<String>) {
+        self.conditions_on(
+            "CAST(o.category AS TEXT)",
+            "o.ships_from",
+            "CAST(o.ships_to AS TEXT)",
+            first,
+        )
+    }
+
+    /// The same conditions over `attribute_weeks w JOIN listing_attributes a JOIN markets m`
+    /// (the filter names no vendor there: see [`AnalyticsFilter::by_attributes`]).
+    pub(crate) fn attribute_conditions(&self, first: usize) -> (String, Vec<String>) {
+        self.conditions_on("a.category", "a.ships_from", "a.ships_to", first)
+    }
+
+    /// Whether a weekly roll-up with this filter reads `attribute_weeks`: it narrows listings
+    /// by their attributes only (a vendor is found through the vendor indexes instead).
+    pub(crate) fn by_attributes(&self) -> bool {
+        self.narrows_listings() && self.vendor.is_none()
+    }
+
+    /// The conditions, with the filtered columns given as SQL expressions (the category path
+    /// and destinations as JSON text).
+    fn conditions_on(
+        &self,
+        category_text: &str,
+        ships_from: &str,
+        ships_to_text: &str,
+        first: usize,
+    ) -> (String, Vec<String>) {
         let mut conditions = vec!["1 = 1".to_string()];
         let mut params = Vec::new();
         let next = |value: String, params: &mut Vec<String>| {
@@ -52,22 +81,22 @@ impl AnalyticsFilter {
         }
         if let Some(category) = &self.category {
             let slot = next(format!("%{}%", json_string(category)), &mut params);
-            conditions.push(format!("CAST(o.category AS TEXT) LIKE {slot}"));
+            conditions.push(format!("{category_text} LIKE {slot}"));
         }
         if let Some(substance) = &self.substance {
             let slot = next(format!("%{}]", json_string(substance)), &mut params);
-            conditions.push(format!("CAST(o.category AS TEXT) LIKE {slot}"));
+            conditions.push(format!("{category_text} LIKE {slot}"));
         }
         if let Some(origin) = &self.origin {
             let slot = next(origin.to_uppercase(), &mut params);
-            conditions.push(format!("o.ships_from = {slot}"));
+            conditions.push(format!("{ships_from} = {slot}"));
         }
         if let Some(destination) = &self.destination {
             let slot = next(
                 format!("%{}%", json_string(&destination.to_uppercase())),
                 &mut params,
             );
-            conditions.push(format!("CAST(o.ships_to AS TEXT) LIKE {slot}"));
+            conditions.push(format!("{ships_to_text} LIKE {slot}"));
         }
         if let Some(handle) = &self.vendor {
             let slot = next(vendor_key(handle), &mut params);
@@ -322,7 +351,8 @@ pub struct LinkDecisionRow {
 }
 
 impl Store {
-    /// Brings the weekly roll-up table (`listing_weeks`) up to date with the listing
+    /// Brings the weekly roll-ups (`listing_weeks` and its summaries, `attribute_weeks`) up to
+    /// date with the listing
     /// observations stored since its last refresh; returns how many it took in. Weekly
     /// roll-ups ([`Store::activity`], [`Store::vendor_spans`], [`Store::observed_periods`])
     /// call it first, so calling it is only needed to spread the work (after each crawl, say).
@@ -334,8 +364,9 @@ impl Store {
         )
     }
 
-    /// Listings, vendors and observations per market and period (SQL `GROUP BY`). Weeks
-    /// without a listing-attribute filter are read from the weekly roll-up table.
+    /// Listings, vendors and observations per market and period (SQL `GROUP BY`). Weeks are
+    /// read from the weekly roll-ups (`market_weeks`; `attribute_weeks` for a listing-attribute
+    /// filter); only a vendor filter or days read the observations.
     pub async fn activity(
         &self,
         filter: &AnalyticsFilter,
@@ -350,7 +381,7 @@ impl Store {
     }
 
     /// Per vendor with a matching listing: first and last observation (SQL `GROUP BY`). With
-    /// `Period::Week` and no listing-attribute filter they come from the weekly roll-up and are
+    /// `Period::Week` (and no vendor in the filter) they come from the weekly roll-ups and are
     /// the Mondays of the first and last week.
     pub async fn vendor_spans(
         &self,

@@ -8,6 +8,11 @@ use crate::analytics::{
     VendorRef, VendorSpan,
 };
 
+/// The joins of a roll-up read from `attribute_weeks`.
+const ATTRIBUTE_WEEKS_FROM: &str = "FROM attribute_weeks w
+     JOIN listing_attributes a ON a.id = w.attributes_id
+     JOIN markets m ON m.id = w.market_id";
+
 /// The joins every listing roll-up starts from.
 const LISTING_FROM: &str = "FROM listing_observations o
      JOIN listings l ON l.id = o.listing_id
@@ -25,29 +30,63 @@ fn from_weeks(filter: &AnalyticsFilter, period: Period) -> bool {
     period == Period::Week && !filter.narrows_listings()
 }
 
-/// Brings `listing_weeks` up to date with the observations stored since the last refresh.
-/// Returns how many observations it took in.
-pub(crate) async fn refresh_weekly(conn: &mut Conn) -> Result<u64, StoreError> {
+/// A roll-up's watermark: the last listing observation it has taken in (its state row created
+/// at 0, and locked on PostgreSQL so that two refreshes queue).
+async fn watermark(conn: &mut Conn, name: &str) -> Result<i64, StoreError> {
     sqlx::query(
-        "INSERT INTO rollup_state (name, last_observation_id) VALUES ('listing_weeks', 0)
+        "INSERT INTO rollup_state (name, last_observation_id) VALUES ($1, 0)
          ON CONFLICT (name) DO NOTHING",
     )
+    .bind(name)
     .execute(&mut *conn)
     .await
-    .context(|| "starting the weekly roll-up".to_string())?;
-    let low: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT last_observation_id FROM rollup_state WHERE name = 'listing_weeks'{FOR_UPDATE}"
+    .context(|| format!("starting the roll-up {name}"))?;
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT last_observation_id FROM rollup_state WHERE name = $1{FOR_UPDATE}"
     )))
+    .bind(name)
     .fetch_one(&mut *conn)
     .await
-    .context(|| "reading the weekly roll-up's watermark".to_string())?;
+    .context(|| format!("reading the watermark of the roll-up {name}"))
+}
+
+async fn move_watermark(conn: &mut Conn, name: &str, high: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE rollup_state SET last_observation_id = $1 WHERE name = $2")
+        .bind(high)
+        .bind(name)
+        .execute(&mut *conn)
+        .await
+        .context(|| format!("moving the watermark of the roll-up {name} to {high}"))?;
+    Ok(())
+}
+
+/// Brings the weekly roll-ups (`listing_weeks` with its summaries, and `attribute_weeks`) up to
+/// date with the observations stored since their watermarks. Returns how many observations the
+/// roll-up furthest behind took in.
+pub(crate) async fn refresh_weekly(conn: &mut Conn) -> Result<u64, StoreError> {
+    let low = watermark(conn, "listing_weeks").await?;
+    let attributes_low = watermark(conn, "attribute_weeks").await?;
     let high: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM listing_observations")
         .fetch_one(&mut *conn)
         .await
         .context(|| "finding the newest listing observation".to_string())?;
-    if high <= low {
-        return Ok(0);
+    let mut taken = 0;
+    if high > low {
+        roll_up_listing_weeks(conn, low, high).await?;
+        move_watermark(conn, "listing_weeks", high).await?;
+        taken = high - low;
     }
+    if high > attributes_low {
+        roll_up_attribute_weeks(conn, attributes_low, high).await?;
+        move_watermark(conn, "attribute_weeks", high).await?;
+        taken = taken.max(high - attributes_low);
+    }
+    Ok(u64::try_from(taken).unwrap_or(0))
+}
+
+/// Adds listing observations `low + 1 ..= high` to `listing_weeks` and recounts the summaries
+/// of the weeks they fall in.
+async fn roll_up_listing_weeks(conn: &mut Conn, low: i64, high: i64) -> Result<(), StoreError> {
     let week = period_sql(Period::Week, "o.observed_at", true);
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO listing_weeks (market_id, week_start, listing_id, vendor_id, observations)
@@ -78,12 +117,51 @@ pub(crate) async fn refresh_weekly(conn: &mut Conn) -> Result<u64, StoreError> {
     for (market_id, week) in &touched {
         summarise_week(conn, *market_id, week).await?;
     }
-    sqlx::query("UPDATE rollup_state SET last_observation_id = $1 WHERE name = 'listing_weeks'")
-        .bind(high)
-        .execute(&mut *conn)
-        .await
-        .context(|| "moving the weekly roll-up's watermark".to_string())?;
-    Ok(u64::try_from(high - low).unwrap_or(0))
+    Ok(())
+}
+
+/// The filtered columns of an observation as `listing_attributes` keeps them.
+const CATEGORY_TEXT: &str = "COALESCE(CAST(o.category AS TEXT), '')";
+const SHIPS_FROM_TEXT: &str = "COALESCE(o.ships_from, '')";
+const SHIPS_TO_TEXT: &str = "COALESCE(CAST(o.ships_to AS TEXT), '')";
+
+/// Adds listing observations `low + 1 ..= high` to `attribute_weeks`, naming their attribute
+/// combinations in `listing_attributes` first.
+async fn roll_up_attribute_weeks(conn: &mut Conn, low: i64, high: i64) -> Result<(), StoreError> {
+    let what = || format!("rolling up listing observations {} to {high} by attributes", low + 1);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO listing_attributes (category, ships_from, ships_to)
+         SELECT DISTINCT {CATEGORY_TEXT}, {SHIPS_FROM_TEXT}, {SHIPS_TO_TEXT}
+         FROM listing_observations o
+         WHERE o.id > $1 AND o.id <= $2
+         ON CONFLICT (category, ships_from, ships_to) DO NOTHING"
+    )))
+    .bind(low)
+    .bind(high)
+    .execute(&mut *conn)
+    .await
+    .context(what)?;
+    let week = period_sql(Period::Week, "o.observed_at", true);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO attribute_weeks
+             (attributes_id, market_id, week_start, listing_id, vendor_id, observations)
+         SELECT a.id, l.market_id, {week} AS w, o.listing_id, MIN(o.vendor_id), COUNT(*)
+         FROM listing_observations o
+         JOIN listings l ON l.id = o.listing_id
+         JOIN listing_attributes a
+           ON a.category = {CATEGORY_TEXT} AND a.ships_from = {SHIPS_FROM_TEXT}
+              AND a.ships_to = {SHIPS_TO_TEXT}
+         WHERE o.id > $1 AND o.id <= $2
+         GROUP BY a.id, l.market_id, w, o.listing_id
+         ON CONFLICT (attributes_id, market_id, week_start, listing_id)
+         DO UPDATE SET observations = attribute_weeks.observations + excluded.observations"
+    )))
+    .bind(low)
+    .bind(high)
+    .execute(&mut *conn)
+    .await
+    .context(what)?;
+    Ok(())
 }
 
 /// Recounts one market's week in the roll-up's summaries (`market_weeks`, `vendor_weeks`) and
@@ -125,29 +203,36 @@ pub(crate) async fn activity(
     filter: &AnalyticsFilter,
     period: Period,
 ) -> Result<Vec<ActivityRow>, StoreError> {
-    let sql = if from_weeks(filter, period) {
-        let (conditions, _) = filter.market_conditions(1);
-        format!(
+    let (sql, params) = if from_weeks(filter, period) {
+        let (conditions, params) = filter.market_conditions(1);
+        let sql = format!(
             "SELECT m.name, w.week_start, w.listings, w.vendors, w.observations
              FROM market_weeks w JOIN markets m ON m.id = w.market_id
              WHERE {conditions}
              ORDER BY m.name, w.week_start"
-        )
+        );
+        (sql, params)
+    } else if period == Period::Week && filter.by_attributes() {
+        let (conditions, params) = filter.attribute_conditions(1);
+        let sql = format!(
+            "SELECT m.name, w.week_start, COUNT(DISTINCT w.listing_id),
+                    COUNT(DISTINCT w.vendor_id), CAST(SUM(w.observations) AS BIGINT)
+             {ATTRIBUTE_WEEKS_FROM}
+             WHERE {conditions}
+             GROUP BY m.name, w.week_start ORDER BY m.name, w.week_start"
+        );
+        (sql, params)
     } else {
-        let (conditions, _) = filter.listing_conditions(1);
+        let (conditions, params) = filter.listing_conditions(1);
         let bucket = period_sql(period, "o.observed_at", true);
-        format!(
+        let sql = format!(
             "SELECT m.name, {bucket} AS p, COUNT(DISTINCT o.listing_id),
                     COUNT(DISTINCT o.vendor_id), COUNT(*)
              {LISTING_FROM}
              WHERE {conditions}
              GROUP BY m.name, p ORDER BY m.name, p"
-        )
-    };
-    let params = if from_weeks(filter, period) {
-        filter.market_conditions(1).1
-    } else {
-        filter.listing_conditions(1).1
+        );
+        (sql, params)
     };
     let mut query = sqlx::query_as::<_, (String, String, i64, i64, i64)>(sqlx::AssertSqlSafe(sql));
     for param in params {
@@ -177,6 +262,9 @@ pub(crate) async fn vendor_spans(
 ) -> Result<Vec<VendorSpan>, StoreError> {
     if from_weeks(filter, period) {
         return vendor_weeks(conn, filter).await;
+    }
+    if period == Period::Week && filter.by_attributes() {
+        return vendor_attribute_weeks(conn, filter).await;
     }
     let (conditions, params) = filter.listing_conditions(1);
     let sql = format!(
@@ -212,6 +300,24 @@ pub(crate) async fn vendor_spans(
         .collect())
 }
 
+/// Vendor spans by week for a listing-attribute filter, from `attribute_weeks`: first and
+/// last seen are the Mondays of the first and last week with a matching observation.
+async fn vendor_attribute_weeks(
+    conn: &mut Conn,
+    filter: &AnalyticsFilter,
+) -> Result<Vec<VendorSpan>, StoreError> {
+    let (conditions, params) = filter.attribute_conditions(1);
+    let sql = format!(
+        "SELECT m.name, w.vendor_id, v.handle, MIN(w.week_start), MAX(w.week_start),
+                COUNT(DISTINCT w.listing_id)
+         {ATTRIBUTE_WEEKS_FROM}
+         JOIN vendors v ON v.id = w.vendor_id
+         WHERE {conditions}
+         GROUP BY m.name, w.vendor_id, v.handle ORDER BY m.name, w.vendor_id"
+    );
+    week_spans(conn, sql, params).await
+}
+
 /// Vendor spans by week from `vendor_weeks` and `vendor_listings`: first and last seen are the
 /// weeks' Mondays.
 async fn vendor_weeks(
@@ -229,6 +335,15 @@ async fn vendor_weeks(
          WHERE {conditions}
          GROUP BY m.name, w.market_id, w.vendor_id, v.handle ORDER BY m.name, w.vendor_id"
     );
+    week_spans(conn, sql, params).await
+}
+
+/// Vendor spans from a query of (market, vendor id, handle, first week, last week, listings).
+async fn week_spans(
+    conn: &mut Conn,
+    sql: String,
+    params: Vec<String>,
+) -> Result<Vec<VendorSpan>, StoreError> {
     let mut query =
         sqlx::query_as::<_, (String, i64, String, String, String, i64)>(sqlx::AssertSqlSafe(sql));
     for param in params {

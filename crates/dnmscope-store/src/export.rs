@@ -511,6 +511,32 @@ pub const RELATIONS: &[Relation] = &[
         ],
     },
     Relation {
+        name: "listing_attributes",
+        kind: RelationKind::Table,
+        description: "Each distinct combination of the attributes listing filters look at, as observed (for attribute_weeks).",
+        order_by: "id",
+        columns: columns![
+            ("id", Integer, "Row id."),
+            ("category", Text, "The category path as JSON text; empty when none was shown."),
+            ("ships_from", Text, "The origin code; empty when none was shown."),
+            ("ships_to", Text, "The destinations as JSON text; empty when none were shown."),
+        ],
+    },
+    Relation {
+        name: "attribute_weeks",
+        kind: RelationKind::Table,
+        description: "Weekly roll-up by attribute combination: how often each listing was observed in each week with those attributes (for filtered weekly indicators).",
+        order_by: "attributes_id, market_id, week_start, listing_id",
+        columns: columns![
+            ("attributes_id", Integer, "listing_attributes.id."),
+            ("market_id", Integer, "The market."),
+            ("week_start", Text, "Monday of the week, YYYY-MM-DD."),
+            ("listing_id", Integer, "listings.id."),
+            ("vendor_id", Integer, "vendors.id of the listing's vendor in that week, when shown."),
+            ("observations", Integer, "Observations of the listing in that week with those attributes."),
+        ],
+    },
+    Relation {
         name: "rollup_state",
         kind: RelationKind::Table,
         description: "Watermarks of the incremental roll-ups: the last observation each has taken in.",

@@ -146,6 +146,8 @@ pub const TABLES: &[&str] = &[
     "market_weeks",
     "vendor_weeks",
     "vendor_listings",
+    "listing_attributes",
+    "attribute_weeks",
     "rollup_state",
     "raw_encryption",
     "raw_purges",

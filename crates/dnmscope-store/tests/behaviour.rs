@@ -2244,13 +2244,33 @@ async fn link_decisions_keep_their_history_and_the_latest_counts(fx: Fixture) {
     assert!(matches!(bad, StoreError::Refused { .. }), "{bad:?}");
 }
 
-/// The weekly summaries (`market_weeks`, `vendor_weeks`, `vendor_listings`) are kept by
-/// refreshes over batches of one or several days, some spanning two weeks; whatever the
-/// batching, the weekly roll-ups equal a recount of every observation.
+/// The weekly summaries (`market_weeks`, `vendor_weeks`, `vendor_listings`) and the roll-up by
+/// attributes (`attribute_weeks`) are kept by refreshes over batches of one or several days,
+/// some spanning two weeks; whatever the batching, the weekly roll-ups, unfiltered and
+/// filtered by listing attributes, equal a recount of every observation.
 async fn weekly_summaries_equal_a_recount_of_every_observation_after_each_refresh(fx: Fixture) {
-    use std::collections::{BTreeSet, HashMap};
-    let all = AnalyticsFilter::default();
-    let week = |t: DateTime<Utc>| Period::Week.start_of(t.date_naive());
+    let filters: Vec<(&str, AnalyticsFilter, fn(&Listing) -> bool)> = vec![
+        ("all", AnalyticsFilter::default(), |_| true),
+        ("origin NL", filter(|f| f.origin = Some("nl".into())), |l| {
+            l.ships_from.is_some_and(|c| c.code() == "NL")
+        }),
+        (
+            "substance Weed",
+            filter(|f| f.substance = Some("Weed".into())),
+            |l| l.category.last().is_some_and(|c| c == "Weed"),
+        ),
+        (
+            "category Cannabis, to DE",
+            filter(|f| {
+                f.category = Some("Cannabis".into());
+                f.destination = Some("de".into());
+            }),
+            |l| {
+                l.category.iter().any(|c| c == "Cannabis")
+                    && l.ships_to.iter().any(|c| c.code() == "DE")
+            },
+        ),
+    ];
     // 2026-01-01 is a Thursday: 19 days cover four weeks. Listings come and go (a listing
     // lives six to ten days), each keeps its vendor; vendors come and go with them.
     for day in 0..19i64 {
@@ -2271,6 +2291,19 @@ async fn weekly_summaries_equal_a_recount_of_every_observation_after_each_refres
                 let mut l = listing("10.00");
                 l.key = format!("roll-{n}");
                 l.vendor = Some(format!("Vendor{}", n % 9));
+                if n % 3 == 0 {
+                    l.category = vec!["Drugs".into(), "Cannabis".into(), "Weed".into()];
+                }
+                // Some listings change origin and destinations in the middle of a week.
+                if n % 2 == 0 || (n % 5 == 0 && day >= 9) {
+                    l.ships_from = Some(Country::from_code("DE").unwrap());
+                    l.ships_to = vec![Country::from_code("DE").unwrap()];
+                }
+                if n % 7 == 0 {
+                    l.category = vec![];
+                    l.ships_from = None;
+                    l.ships_to = vec![];
+                }
                 l
             })
             .collect();
@@ -2282,7 +2315,29 @@ async fn weekly_summaries_equal_a_recount_of_every_observation_after_each_refres
         if day % 3 != 1 {
             fx.store.refresh_rollups().await.unwrap();
         }
-        let rows = fx.store.listing_observations(&all).await.unwrap();
+        for (name, narrowed, matches) in &filters {
+            check_weekly_against_a_recount(&fx, day, name, narrowed, *matches).await;
+        }
+    }
+    assert_eq!(fx.count("market_weeks").await, 4);
+    assert!(fx.count("vendor_listings").await >= 50);
+    assert!(fx.count("listing_attributes").await >= 4);
+}
+
+async fn check_weekly_against_a_recount(
+    fx: &Fixture,
+    day: i64,
+    name: &str,
+    narrowed: &AnalyticsFilter,
+    matches: fn(&Listing) -> bool,
+) {
+    use std::collections::{BTreeSet, HashMap};
+    let week = |t: DateTime<Utc>| Period::Week.start_of(t.date_naive());
+    let all = AnalyticsFilter::default();
+    let every = fx.store.listing_observations(&all).await.unwrap();
+    let observed: BTreeSet<NaiveDate> = every.iter().map(|r| week(r.observed_at)).collect();
+    let rows: Vec<_> = every.into_iter().filter(|r| matches(&r.listing)).collect();
+    {
         let mut activity: BTreeMap<NaiveDate, (BTreeSet<i64>, BTreeSet<i64>, i64)> =
             BTreeMap::new();
         let mut spans: BTreeMap<i64, (NaiveDate, NaiveDate, BTreeSet<i64>)> = BTreeMap::new();
@@ -2307,20 +2362,20 @@ async fn weekly_summaries_equal_a_recount_of_every_observation_after_each_refres
             .collect();
         let weekly: Vec<(NaiveDate, i64, i64, i64)> = fx
             .store
-            .activity(&all, Period::Week)
+            .activity(narrowed, Period::Week)
             .await
             .unwrap()
             .into_iter()
             .map(|r| (r.period_start, r.listings, r.vendors, r.observations))
             .collect();
-        assert_eq!(weekly, expected, "activity after day {day}");
+        assert_eq!(weekly, expected, "{name}: activity after day {day}");
         let expected: Vec<(String, NaiveDate, NaiveDate, i64)> = spans
             .iter()
             .map(|(v, (first, last, l))| (handles[v].clone(), *first, *last, l.len() as i64))
             .collect();
         let weekly: Vec<(String, NaiveDate, NaiveDate, i64)> = fx
             .store
-            .vendor_spans(&all, Period::Week)
+            .vendor_spans(narrowed, Period::Week)
             .await
             .unwrap()
             .into_iter()
@@ -2333,23 +2388,22 @@ async fn weekly_summaries_equal_a_recount_of_every_observation_after_each_refres
                 )
             })
             .collect();
-        assert_eq!(weekly, expected, "vendor spans after day {day}");
+        assert_eq!(weekly, expected, "{name}: vendor spans after day {day}");
         let weeks: Vec<NaiveDate> = fx
             .store
-            .observed_periods(&all, Period::Week)
+            .observed_periods(narrowed, Period::Week)
             .await
             .unwrap()
             .into_iter()
             .map(|p| p.day)
             .collect();
+        // Weeks the market was observed at all, whatever the filter.
         assert_eq!(
             weeks,
-            activity.keys().copied().collect::<Vec<_>>(),
-            "observed weeks after day {day}"
+            observed.iter().copied().collect::<Vec<_>>(),
+            "{name}: observed weeks after day {day}"
         );
     }
-    assert_eq!(fx.count("market_weeks").await, 4);
-    assert!(fx.count("vendor_listings").await >= 50);
 }
 
 async fn bulk_loading_observes_many_listings_in_one_transaction(fx: Fixture) {
