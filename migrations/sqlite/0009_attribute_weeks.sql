@@ -4,7 +4,7 @@
 -- none was shown); `attribute_weeks` has one row per combination, market, week and listing,
 -- with the listing's vendor and its observations that week with those attributes. A filter
 -- picks its combinations from the small dictionary and reads only their rows (the primary key
--- leads with the combination). Derived data with its own watermark in `rollup_state`
+-- leads with the combination; in SQLite the table is stored in that order). Derived data with its own watermark in `rollup_state`
 -- ('attribute_weeks'): a store upgraded to this migration fills it on its first refresh.
 CREATE TABLE listing_attributes (
     id          INTEGER PRIMARY KEY,
@@ -22,4 +22,4 @@ CREATE TABLE attribute_weeks (
     vendor_id      INTEGER REFERENCES vendors (id),
     observations   INTEGER NOT NULL,
     PRIMARY KEY (attributes_id, market_id, week_start, listing_id)
-);
+) WITHOUT ROWID;

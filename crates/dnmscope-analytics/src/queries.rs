@@ -36,15 +36,23 @@ pub async fn vendor_history(
         feedback: i64,
     }
     let mut found = false;
-    for row in &data.listings {
-        if row.vendor.as_deref().map(str::to_lowercase) == Some(wanted.clone()) {
-            found = true;
-            let day = row.observed_at.date_naive();
-            let entry = days.entry(day).or_default();
-            entry.listings.insert(row.listing_id);
-            if let Some((usd, _)) = data.book.listing_usd(&row.market, day, &row.listing) {
-                entry.prices.push(usd);
-            }
+    for day in &data.prices.days {
+        found = true;
+        let entry = days.entry(day.day).or_default();
+        entry.listings.extend(day.listing_ids.iter().copied());
+        for amount in &day.usd_amounts {
+            // As `RateBook::listing_usd` reads a USD price: the exact decimal, then a float.
+            let usd = amount
+                .parse::<rust_decimal::Decimal>()
+                .ok()
+                .and_then(|d| rust_decimal::prelude::ToPrimitive::to_f64(&d));
+            entry.prices.extend(usd);
+        }
+    }
+    for row in &data.prices.converted {
+        let day = row.observed_at.date_naive();
+        if let Some((usd, _)) = data.book.listing_usd(market, day, &row.listing) {
+            days.entry(day).or_default().prices.push(usd);
         }
     }
     for row in &data.vendors {
@@ -108,10 +116,11 @@ pub async fn vendor_history(
 }
 
 /// What a vendor's history reads: that vendor's rows only, found through the vendor indexes
-/// (a vendor's history on an archive of millions of observations reads thousands), and a rate
-/// book that is the market's own wherever one of those rows needs it.
+/// (a vendor's history on an archive of millions of observations reads one row per day for its
+/// USD prices, from the index alone), and a rate book that is the market's own wherever one of
+/// its coin prices needs it.
 struct VendorData {
-    listings: Vec<dnmscope_store::ListingObservationRow>,
+    prices: dnmscope_store::VendorPrices,
     vendors: Vec<dnmscope_store::VendorObservationRow>,
     feedback: Vec<dnmscope_store::FeedbackRow>,
     book: crate::prices::RateBook,
@@ -128,10 +137,10 @@ impl VendorData {
             ..market_only.clone()
         };
         let what = || format!("vendor {handle:?} on {market}");
-        let listings = store
-            .listing_observations(&vendor)
+        let prices = store
+            .vendor_prices(market, handle)
             .await
-            .context(|| format!("loading the listing observations of {}", what()))?;
+            .context(|| format!("loading the listing prices of {}", what()))?;
         let vendors = store
             .vendor_observations(&vendor)
             .await
@@ -140,27 +149,29 @@ impl VendorData {
             .feedback_rows(&vendor)
             .await
             .context(|| format!("loading the feedback of {}", what()))?;
-        let rates = store
-            .rates()
-            .await
-            .context(|| "loading exchange rates".to_string())?;
         // A listing priced in a coin with no USD price or rate on its own page is converted
-        // with the market's rates of the day, which come from every listing of the market:
-        // only then is the whole market read (the book is then the one `Dataset` builds).
-        let book = if listings
+        // with the market's rates of the day, which come from every listing of the market (and
+        // the imported rates): only then is the whole market read, and the book is the one
+        // `Dataset` builds. Otherwise no price consults the book's rates.
+        let book = if prices
+            .converted
             .iter()
             .any(|row| crate::prices::needs_market_rates(&row.listing))
         {
+            let rates = store
+                .rates()
+                .await
+                .context(|| "loading exchange rates".to_string())?;
             let all = store
                 .listing_observations(&market_only)
                 .await
                 .context(|| format!("loading the listing observations of {market} for rates"))?;
             crate::prices::RateBook::new(&all, &rates)
         } else {
-            crate::prices::RateBook::new(&listings, &rates)
+            crate::prices::RateBook::new(&[], &[])
         };
         Ok(VendorData {
-            listings,
+            prices,
             vendors,
             feedback,
             book,

@@ -229,6 +229,35 @@ pub struct ListingObservationRow {
     pub listing: Listing,
 }
 
+/// A vendor's listing observations as its trend reads them: per day, from the vendor index
+/// alone, the listings seen and the prices shown in USD; and every observation priced in another
+/// currency with its whole observed listing (its conversion may need the page's other prices
+/// and rates).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct VendorPrices {
+    pub days: Vec<VendorDay>,
+    pub converted: Vec<VendorPriceRow>,
+}
+
+/// One day of a vendor's listing observations (UTC calendar day).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VendorDay {
+    pub day: NaiveDate,
+    /// The distinct listings observed that day, whatever their price.
+    pub listing_ids: Vec<i64>,
+    /// The main price of each observation that day priced in USD, as exact decimal text.
+    pub usd_amounts: Vec<String>,
+}
+
+/// One listing observation of a vendor priced in another currency than USD.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VendorPriceRow {
+    pub listing_id: i64,
+    pub observed_at: DateTime<Utc>,
+    /// The listing as observed.
+    pub listing: Listing,
+}
+
 /// One vendor observation with its market.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VendorObservationRow {
@@ -440,6 +469,20 @@ impl Store {
         on_connection!(self, "reading listing observations", |conn, ops| {
             ops::listing_observations(conn, filter).await
         })
+    }
+
+    /// The listing observations of the vendor `handle` on `market` (compared without regard to
+    /// case), as its trend reads them (see [`VendorPrices`]); days and rows oldest first.
+    pub async fn vendor_prices(
+        &self,
+        market: &str,
+        handle: &str,
+    ) -> Result<VendorPrices, StoreError> {
+        on_connection!(
+            self,
+            format!("reading the prices of {handle:?} on {market}"),
+            |conn, ops| ops::vendor_prices(conn, market, handle).await
+        )
     }
 
     /// Vendor observations of the filter's markets, oldest first.

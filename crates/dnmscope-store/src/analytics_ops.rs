@@ -5,13 +5,25 @@
 use crate::analytics::{
     ActivityRow, AnalyticsFilter, EventRow, FeedbackActivityRow, FeedbackRow, LinkDecision,
     LinkDecisionRow, ListingObservationRow, ObservedDay, Period, PostRow, RateRow, VendorObservationRow,
-    VendorRef, VendorSpan,
+    VendorDay, VendorPriceRow, VendorPrices, VendorRef, VendorSpan,
 };
 
-/// The joins of a roll-up read from `attribute_weeks`.
-const ATTRIBUTE_WEEKS_FROM: &str = "FROM attribute_weeks w
-     JOIN listing_attributes a ON a.id = w.attributes_id
-     JOIN markets m ON m.id = w.market_id";
+/// The joins of a roll-up read from `attribute_weeks`, with their conditions
+/// (`ATTRIBUTE_WEEKS_JOINED`): the filter picks combinations in the small dictionary first and
+/// reads only their rows (`CROSS JOIN` fixes that order in SQLite; PostgreSQL plans it).
+const ATTRIBUTE_WEEKS_FROM: &str = "FROM listing_attributes a
+     CROSS JOIN attribute_weeks w
+     CROSS JOIN markets m";
+const ATTRIBUTE_WEEKS_JOINED: &str = "w.attributes_id = a.id AND m.id = w.market_id";
+
+/// The joins of a read narrowed to one vendor: `CROSS JOIN` fixes the join order in SQLite
+/// (PostgreSQL plans it as the inner join it is), so that the observations are found through
+/// the vendor index first rather than by reading every listing of the market. Vendor and
+/// feedback reads narrowed to a vendor join the same way.
+const VENDOR_LISTING_FROM: &str = "FROM listing_observations o
+     CROSS JOIN listings l
+     CROSS JOIN markets m";
+const VENDOR_LISTING_JOINED: &str = "l.id = o.listing_id AND m.id = l.market_id";
 
 /// The joins every listing roll-up starts from.
 const LISTING_FROM: &str = "FROM listing_observations o
@@ -218,7 +230,7 @@ pub(crate) async fn activity(
             "SELECT m.name, w.week_start, COUNT(DISTINCT w.listing_id),
                     COUNT(DISTINCT w.vendor_id), CAST(SUM(w.observations) AS BIGINT)
              {ATTRIBUTE_WEEKS_FROM}
-             WHERE {conditions}
+             WHERE {ATTRIBUTE_WEEKS_JOINED} AND {conditions}
              GROUP BY m.name, w.week_start ORDER BY m.name, w.week_start"
         );
         (sql, params)
@@ -312,7 +324,7 @@ async fn vendor_attribute_weeks(
                 COUNT(DISTINCT w.listing_id)
          {ATTRIBUTE_WEEKS_FROM}
          JOIN vendors v ON v.id = w.vendor_id
-         WHERE {conditions}
+         WHERE {ATTRIBUTE_WEEKS_JOINED} AND {conditions}
          GROUP BY m.name, w.vendor_id, v.handle ORDER BY m.name, w.vendor_id"
     );
     week_spans(conn, sql, params).await
@@ -491,11 +503,16 @@ pub(crate) async fn listing_observations(
     filter: &AnalyticsFilter,
 ) -> Result<Vec<ListingObservationRow>, StoreError> {
     let (conditions, params) = filter.listing_conditions(1);
+    let (from, joined) = if filter.vendor.is_some() {
+        (VENDOR_LISTING_FROM, VENDOR_LISTING_JOINED)
+    } else {
+        (LISTING_FROM, "1 = 1")
+    };
     let sql = format!(
         "SELECT m.name, o.listing_id, o.vendor_id, v.handle, o.crawl_id, o.observed_at, o.data
-         {LISTING_FROM}
+         {from}
          LEFT JOIN vendors v ON v.id = o.vendor_id
-         WHERE {conditions}
+         WHERE {joined} AND {conditions}
          ORDER BY o.observed_at, o.id"
     );
     let mut query = sqlx::query_as::<_, ListingObservationDbRow>(sqlx::AssertSqlSafe(sql));
@@ -524,17 +541,99 @@ pub(crate) async fn listing_observations(
         .collect())
 }
 
+/// A vendor's listing observations for its trend: per day, from the vendor index alone (no
+/// table row is read), the listings seen and the USD prices; the observations priced otherwise
+/// with their whole observed listing.
+pub(crate) async fn vendor_prices(
+    conn: &mut Conn,
+    market: &str,
+    handle: &str,
+) -> Result<VendorPrices, StoreError> {
+    let what = || format!("reading the prices of vendor {handle:?} on {market}");
+    let vendor: Option<i64> = sqlx::query_scalar(
+        "SELECT v.id FROM vendors v JOIN markets m ON m.id = v.market_id
+         WHERE m.name = $1 AND v.handle_key = $2",
+    )
+    .bind(market)
+    .bind(vendor_key(handle))
+    .fetch_optional(&mut *conn)
+    .await
+    .context(what)?;
+    let Some(vendor) = vendor else {
+        return Ok(VendorPrices::default());
+    };
+    let day = period_sql(Period::Day, "o.observed_at", true);
+    let days: Vec<(String, Option<String>, Option<String>)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {day} AS d, {LISTING_IDS_AGG}, {USD_AMOUNTS_AGG}
+             FROM listing_observations o
+             WHERE o.vendor_id = $1
+             GROUP BY d ORDER BY d"
+        )))
+        .bind(vendor)
+        .fetch_all(&mut *conn)
+        .await
+        .context(what)?;
+    let list = |text: Option<String>| -> Vec<String> {
+        text.map(|t| t.split(',').map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    let days = days
+        .into_iter()
+        .map(|(day, ids, amounts)| {
+            let listing_ids = list(ids)
+                .iter()
+                .map(|id| {
+                    id.trim().parse::<i64>().map_err(|_| StoreError::Corrupt {
+                        what: format!("vendor {vendor}'s listings on {day}: id {id:?}"),
+                    })
+                })
+                .collect::<Result<Vec<i64>, StoreError>>()?;
+            Ok(VendorDay {
+                day: parse_period(&day, "vendor prices")?,
+                listing_ids,
+                usd_amounts: list(amounts),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let converted: Vec<(i64, DateTime<Utc>, Json<Listing>)> = sqlx::query_as(
+        "SELECT o.listing_id, o.observed_at, o.data
+         FROM listing_observations o
+         WHERE o.vendor_id = $1 AND o.price_currency <> 'USD'
+         ORDER BY o.observed_at, o.id",
+    )
+    .bind(vendor)
+    .fetch_all(&mut *conn)
+    .await
+    .context(what)?;
+    Ok(VendorPrices {
+        days,
+        converted: converted
+            .into_iter()
+            .map(|(listing_id, observed_at, listing)| VendorPriceRow {
+                listing_id,
+                observed_at,
+                listing: listing.0,
+            })
+            .collect(),
+    })
+}
+
 pub(crate) async fn vendor_observations(
     conn: &mut Conn,
     filter: &AnalyticsFilter,
 ) -> Result<Vec<VendorObservationRow>, StoreError> {
     let (conditions, params) = filter.vendor_conditions("o.vendor_id", 1);
+    let joins = if filter.vendor.is_some() {
+        "CROSS JOIN vendors v CROSS JOIN markets m"
+    } else {
+        "JOIN vendors v ON v.id = o.vendor_id JOIN markets m ON m.id = v.market_id"
+    };
     let sql = format!(
         "SELECT m.name, o.vendor_id, v.handle, o.crawl_id, o.observed_at, o.data
          FROM vendor_observations o
-         JOIN vendors v ON v.id = o.vendor_id
-         JOIN markets m ON m.id = v.market_id
-         WHERE {conditions}
+         {joins}
+         WHERE v.id = o.vendor_id AND m.id = v.market_id AND {conditions}
          ORDER BY o.observed_at, o.id"
     );
     let mut query = sqlx::query_as::<_, (String, i64, String, i64, DateTime<Utc>, Json<Vendor>)>(
@@ -583,14 +682,19 @@ pub(crate) async fn feedback_rows(
     filter: &AnalyticsFilter,
 ) -> Result<Vec<FeedbackRow>, StoreError> {
     let (conditions, params) = filter.vendor_conditions("f.vendor_id", 1);
+    let joins = if filter.vendor.is_some() {
+        "CROSS JOIN markets m"
+    } else {
+        "JOIN markets m ON m.id = f.market_id"
+    };
     let sql = format!(
         "SELECT m.name, f.id, f.vendor_id, v.handle, f.listing_id, f.rating, f.text, f.left_on,
                 f.item, f.price_amount, f.price_currency, f.first_seen_at,
                 (SELECT COUNT(*) FROM feedback_sightings s WHERE s.feedback_id = f.id)
          FROM feedback f
-         JOIN markets m ON m.id = f.market_id
+         {joins}
          LEFT JOIN vendors v ON v.id = f.vendor_id
-         WHERE {conditions}
+         WHERE m.id = f.market_id AND {conditions}
          ORDER BY f.id"
     );
     let mut query = sqlx::query_as::<_, FeedbackDbRow>(sqlx::AssertSqlSafe(sql));

@@ -52,6 +52,11 @@ mod sqlite_ops {
     //! The shared queries, compiled for SQLite.
     pub(crate) type Db = sqlx::Sqlite;
     const BLOB_LENGTH: &str = "length(data)";
+    /// The distinct listing ids of a group, comma-separated.
+    const LISTING_IDS_AGG: &str = "group_concat(DISTINCT o.listing_id)";
+    /// The USD price amounts of a group, comma-separated.
+    const USD_AMOUNTS_AGG: &str =
+        "group_concat(CASE WHEN o.price_currency = 'USD' THEN o.price_amount END, ',')";
     /// The day a feedback entry was left, else the day it was first seen (`YYYY-MM-DD` text).
     const FEEDBACK_DAY: &str = "COALESCE(f.left_on, substr(f.first_seen_at, 1, 10))";
     /// SQLite has no row locks: `BEGIN IMMEDIATE` already serialises writers.
@@ -74,6 +79,11 @@ mod postgres_ops {
     //! The shared queries, compiled for PostgreSQL.
     pub(crate) type Db = sqlx::Postgres;
     const BLOB_LENGTH: &str = "octet_length(data)";
+    /// The distinct listing ids of a group, comma-separated.
+    const LISTING_IDS_AGG: &str = "string_agg(DISTINCT CAST(o.listing_id AS TEXT), ',')";
+    /// The USD price amounts of a group, comma-separated.
+    const USD_AMOUNTS_AGG: &str =
+        "string_agg(CASE WHEN o.price_currency = 'USD' THEN o.price_amount END, ',')";
     /// The day a feedback entry was left, else the day it was first seen (a `DATE`).
     const FEEDBACK_DAY: &str =
         "COALESCE(f.left_on, CAST(f.first_seen_at AT TIME ZONE 'UTC' AS DATE))";
@@ -99,8 +109,8 @@ mod postgres_ops {
 
 pub use analytics::{
     ActivityRow, AnalyticsFilter, EventRow, FeedbackActivityRow, FeedbackRow, LinkDecision,
-    LinkDecisionRow, ListingObservationRow, ObservedDay, Period, PostRow, RateRow,
-    VendorObservationRow, VendorRef, VendorSpan,
+    LinkDecisionRow, ListingObservationRow, ObservedDay, Period, PostRow, RateRow, VendorDay,
+    VendorObservationRow, VendorPriceRow, VendorPrices, VendorRef, VendorSpan,
 };
 
 /// What the store holds of one market in one run (see [`Store::run_tally`]).
@@ -1179,6 +1189,9 @@ mod tests {
         include_str!("../../../migrations/sqlite/0005_needs_human.sql"),
         include_str!("../../../migrations/sqlite/0006_raw_protection.sql"),
         include_str!("../../../migrations/sqlite/0007_raw_dictionaries.sql"),
+        include_str!("../../../migrations/sqlite/0008_rollup_summaries.sql"),
+        include_str!("../../../migrations/sqlite/0009_attribute_weeks.sql"),
+        include_str!("../../../migrations/sqlite/0010_vendor_trend_index.sql"),
     ];
     const POSTGRES: &[&str] = &[
         include_str!("../../../migrations/postgres/0001_init.sql"),
@@ -1188,6 +1201,9 @@ mod tests {
         include_str!("../../../migrations/postgres/0005_needs_human.sql"),
         include_str!("../../../migrations/postgres/0006_raw_protection.sql"),
         include_str!("../../../migrations/postgres/0007_raw_dictionaries.sql"),
+        include_str!("../../../migrations/postgres/0008_rollup_summaries.sql"),
+        include_str!("../../../migrations/postgres/0009_attribute_weeks.sql"),
+        include_str!("../../../migrations/postgres/0010_vendor_trend_index.sql"),
     ];
 
     /// Table → column names, read from a migration's `CREATE TABLE` statements.
@@ -1212,7 +1228,7 @@ mod tests {
             } else if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
                 let name = rest.split_whitespace().next().unwrap_or_default();
                 current = Some((name.to_string(), Vec::new()));
-            } else if line.starts_with(");") {
+            } else if line.starts_with(");") || line.starts_with(") WITHOUT ROWID") {
                 if let Some((name, columns)) = current.take() {
                     tables.insert(name, columns);
                 }

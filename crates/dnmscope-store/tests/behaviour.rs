@@ -2124,6 +2124,57 @@ async fn analytics_roll_up_by_day_and_week_and_filter_listings(fx: Fixture) {
     assert!(feedback.iter().all(|f| f.sightings == 3
         && f.vendor.as_deref() == Some("DutchVendor")
         && f.listing_id.is_some()));
+    // One vendor, found through the vendor indexes (the handle compared without regard to
+    // case): its listing observations, profile observations, feedback and per-day prices.
+    let dutch = filter(|f| f.vendor = Some(" dutchVENDOR ".into()));
+    let every = fx.store.listing_observations(&all).await.unwrap();
+    let theirs: Vec<_> = every
+        .iter()
+        .filter(|r| r.vendor.as_deref() == Some("DutchVendor"))
+        .cloned()
+        .collect();
+    assert!(!theirs.is_empty() && theirs.len() < every.len());
+    assert_eq!(fx.store.listing_observations(&dutch).await.unwrap(), theirs);
+    let profiles = fx.store.vendor_observations(&all).await.unwrap();
+    let profiles: Vec<_> = profiles
+        .into_iter()
+        .filter(|r| r.handle == "DutchVendor")
+        .collect();
+    assert_eq!(
+        fx.store.vendor_observations(&dutch).await.unwrap(),
+        profiles
+    );
+    assert_eq!(fx.store.feedback_rows(&dutch).await.unwrap(), feedback);
+    let yankee = filter(|f| f.vendor = Some("YankeeVendor".into()));
+    assert!(fx.store.feedback_rows(&yankee).await.unwrap().is_empty());
+    let prices = fx
+        .store
+        .vendor_prices("testmarket", "DUTCHVENDOR")
+        .await
+        .unwrap();
+    let mut expected: BTreeMap<NaiveDate, (Vec<i64>, Vec<String>)> = BTreeMap::new();
+    for row in &theirs {
+        let day = expected.entry(row.observed_at.date_naive()).or_default();
+        if !day.0.contains(&row.listing_id) {
+            day.0.push(row.listing_id);
+        }
+        let price = row.listing.price.as_ref().unwrap();
+        day.1.push(price.amount.to_string());
+    }
+    let days: BTreeMap<NaiveDate, (Vec<i64>, Vec<String>)> = prices
+        .days
+        .into_iter()
+        .map(|d| (d.day, (d.listing_ids, d.usd_amounts)))
+        .collect();
+    assert_eq!(days, expected);
+    assert!(prices.converted.is_empty(), "every price is in USD");
+    assert_eq!(
+        fx.store
+            .vendor_prices("testmarket", "nobody")
+            .await
+            .unwrap(),
+        dnmscope_store::VendorPrices::default()
+    );
     let by_week = fx
         .store
         .feedback_activity(&all, Period::Week)
@@ -2244,12 +2295,15 @@ async fn link_decisions_keep_their_history_and_the_latest_counts(fx: Fixture) {
     assert!(matches!(bad, StoreError::Refused { .. }), "{bad:?}");
 }
 
+/// Whether an observed listing matches a filter, decided in Rust.
+type ListingTest = fn(&Listing) -> bool;
+
 /// The weekly summaries (`market_weeks`, `vendor_weeks`, `vendor_listings`) and the roll-up by
 /// attributes (`attribute_weeks`) are kept by refreshes over batches of one or several days,
 /// some spanning two weeks; whatever the batching, the weekly roll-ups, unfiltered and
 /// filtered by listing attributes, equal a recount of every observation.
 async fn weekly_summaries_equal_a_recount_of_every_observation_after_each_refresh(fx: Fixture) {
-    let filters: Vec<(&str, AnalyticsFilter, fn(&Listing) -> bool)> = vec![
+    let filters: Vec<(&str, AnalyticsFilter, ListingTest)> = vec![
         ("all", AnalyticsFilter::default(), |_| true),
         ("origin NL", filter(|f| f.origin = Some("nl".into())), |l| {
             l.ships_from.is_some_and(|c| c.code() == "NL")
@@ -2329,7 +2383,7 @@ async fn check_weekly_against_a_recount(
     day: i64,
     name: &str,
     narrowed: &AnalyticsFilter,
-    matches: fn(&Listing) -> bool,
+    matches: ListingTest,
 ) {
     use std::collections::{BTreeSet, HashMap};
     let week = |t: DateTime<Utc>| Period::Week.start_of(t.date_naive());
