@@ -98,11 +98,11 @@ impl AnalyticsFilter {
             );
             conditions.push(format!("{ships_to_text} LIKE {slot}"));
         }
-        if let Some(handle) = &self.vendor {
-            let slot = next(vendor_key(handle), &mut params);
-            conditions.push(format!(
-                "o.vendor_id IN (SELECT fv.id FROM vendors fv WHERE fv.handle_key = {slot})"
-            ));
+        if self.vendor.is_some() {
+            let first = first + params.len();
+            let (condition, more) = self.vendor_ids_condition("o.vendor_id", first);
+            conditions.push(condition);
+            params.extend(more);
         }
         (conditions.join(" AND "), params)
     }
@@ -111,14 +111,41 @@ impl AnalyticsFilter {
     /// column of the queried table) narrowed to that vendor's accounts.
     pub(crate) fn vendor_conditions(&self, column: &str, first: usize) -> (String, Vec<String>) {
         let (mut conditions, mut params) = self.market_conditions(first);
-        if let Some(handle) = &self.vendor {
-            params.push(vendor_key(handle));
-            conditions.push_str(&format!(
-                " AND {column} IN (SELECT fv.id FROM vendors fv WHERE fv.handle_key = ${})",
-                first + params.len() - 1
-            ));
+        if self.vendor.is_some() {
+            let (condition, more) = self.vendor_ids_condition(column, first + params.len());
+            conditions.push_str(" AND ");
+            conditions.push_str(&condition);
+            params.extend(more);
         }
         (conditions, params)
+    }
+
+    /// `column IN (the ids of the filter's vendor on the filter's markets)`, with placeholders
+    /// from `first`: the vendor is looked up by market and key in the vendors' unique index.
+    fn vendor_ids_condition(&self, column: &str, first: usize) -> (String, Vec<String>) {
+        let Some(handle) = &self.vendor else {
+            return ("1 = 1".to_string(), Vec::new());
+        };
+        let mut params = vec![vendor_key(handle)];
+        let mut condition =
+            format!("{column} IN (SELECT fv.id FROM vendors fv WHERE fv.handle_key = ${first}");
+        if !self.markets.is_empty() {
+            let slots: Vec<String> = self
+                .markets
+                .iter()
+                .map(|m| {
+                    params.push(m.clone());
+                    format!("${}", first + params.len() - 1)
+                })
+                .collect();
+            condition.push_str(&format!(
+                " AND fv.market_id IN (SELECT fm.id FROM markets fm WHERE fm.name IN ({})))",
+                slots.join(", ")
+            ));
+        } else {
+            condition.push(')');
+        }
+        (condition, params)
     }
 
     /// Only the market condition (for tables that have no listing attributes).
@@ -243,7 +270,7 @@ pub struct VendorPrices {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VendorDay {
     pub day: NaiveDate,
-    /// The distinct listings observed that day, whatever their price.
+    /// The distinct listings observed that day, whatever their price, in id order.
     pub listing_ids: Vec<i64>,
     /// The main price of each observation that day priced in USD, as exact decimal text.
     pub usd_amounts: Vec<String>,

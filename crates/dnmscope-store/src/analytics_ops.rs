@@ -581,7 +581,7 @@ pub(crate) async fn vendor_prices(
     let days = days
         .into_iter()
         .map(|(day, ids, amounts)| {
-            let listing_ids = list(ids)
+            let mut listing_ids = list(ids)
                 .iter()
                 .map(|id| {
                     id.trim().parse::<i64>().map_err(|_| StoreError::Corrupt {
@@ -589,6 +589,8 @@ pub(crate) async fn vendor_prices(
                     })
                 })
                 .collect::<Result<Vec<i64>, StoreError>>()?;
+            listing_ids.sort_unstable();
+            listing_ids.dedup();
             Ok(VendorDay {
                 day: parse_period(&day, "vendor prices")?,
                 listing_ids,

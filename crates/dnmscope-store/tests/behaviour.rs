@@ -2161,6 +2161,9 @@ async fn analytics_roll_up_by_day_and_week_and_filter_listings(fx: Fixture) {
         let price = row.listing.price.as_ref().unwrap();
         day.1.push(price.amount.to_string());
     }
+    for day in expected.values_mut() {
+        day.0.sort_unstable();
+    }
     let days: BTreeMap<NaiveDate, (Vec<i64>, Vec<String>)> = prices
         .days
         .into_iter()
