@@ -563,9 +563,11 @@ pub(crate) async fn vendor_prices(
         return Ok(VendorPrices::default());
     };
     let day = period_sql(Period::Day, "o.observed_at", true);
-    let days: Vec<(String, Option<String>, Option<String>)> =
+    let days: Vec<(String, Option<String>, Option<String>, i64)> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {day} AS d, {LISTING_IDS_AGG}, {USD_AMOUNTS_AGG}
+            "SELECT {day} AS d, {LISTING_IDS_AGG}, {USD_AMOUNTS_AGG},
+                    COUNT(*) - COUNT(CASE WHEN o.price_currency = 'USD' THEN 1 END)
+                        - COUNT(CASE WHEN o.price_currency IS NULL THEN 1 END)
              FROM listing_observations o
              WHERE o.vendor_id = $1
              GROUP BY d ORDER BY d"
@@ -578,9 +580,11 @@ pub(crate) async fn vendor_prices(
         text.map(|t| t.split(',').map(str::to_string).collect())
             .unwrap_or_default()
     };
+    // Observations priced in another currency than USD, read from the table below.
+    let converted_count: i64 = days.iter().map(|d| d.3).sum();
     let days = days
         .into_iter()
-        .map(|(day, ids, amounts)| {
+        .map(|(day, ids, amounts, _)| {
             let mut listing_ids = list(ids)
                 .iter()
                 .map(|id| {
@@ -598,6 +602,12 @@ pub(crate) async fn vendor_prices(
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
+    if converted_count == 0 {
+        return Ok(VendorPrices {
+            days,
+            converted: Vec::new(),
+        });
+    }
     let converted: Vec<(i64, DateTime<Utc>, Json<Listing>)> = sqlx::query_as(
         "SELECT o.listing_id, o.observed_at, o.data
          FROM listing_observations o
