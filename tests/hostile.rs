@@ -300,11 +300,14 @@ fn a_hostile_market_through_a_tripwire_proxy_cannot_stop_fool_or_bloat_the_crawl
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // `unreachable_after = 3`: the gated market's 503 counts once, and on a loaded machine (the
+    // crawl runs under strace beside other tests) one of its slow gates may time out once; two
+    // such answers are not a market that stopped answering.
     let text = format!(
         "[fetch]\ntransport = \"socks\"\nsocks_url = \"socks5h://{proxy}\"\ndata_dir = \"{data}\"\n\
          max_attempts = 1\nbackoff_ms = 100\ntotal_timeout_secs = 5\n\n\
          [politeness]\nrequests_per_minute = 6000\njitter_ms = 0\nmax_concurrent = 8\nban_pause_secs = 1\nmax_slowdown_secs = 2\n\n\
-         [crawl]\nconcurrency = 8\nretry_delay_secs = 1\nban_pause_secs = 1\nunreachable_after = 2\n\n\
+         [crawl]\nconcurrency = 8\nretry_delay_secs = 1\nban_pause_secs = 1\nunreachable_after = 3\n\n\
          [markets.{a}]\nhosts = [{ah}]\nseeds = [{seeds}]\n\n\
          [markets.{b}]\nhosts = [{bh}]\nseeds = [{gates}]\n",
         data = dir.path().join("data").display(),

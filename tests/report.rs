@@ -181,7 +181,7 @@ fn exports_open_in_pandas_and_pyarrow_with_the_documented_columns_and_types() {
             stderr(&check)
         );
         assert!(
-            stdout(&check).starts_with("ok: 52 tables"),
+            stdout(&check).starts_with("ok: 57 tables"),
             "{}",
             stdout(&check)
         );
@@ -515,8 +515,9 @@ fn an_empty_store_gives_a_report_of_empty_charts_and_an_export_of_empty_tables()
             ],
         );
         assert!(output.status.success(), "{}", stderr(&output));
-        // One row: the weekly roll-up's watermark, set when the indicators were computed.
-        assert!(stdout(&output).contains("(1 rows)"), "{}", stdout(&output));
+        // Two rows: the watermarks of the weekly roll-ups (`listing_weeks` and
+        // `attribute_weeks`), set when the indicators were computed.
+        assert!(stdout(&output).contains("(2 rows)"), "{}", stdout(&output));
         let Some(python) = python() else { continue };
         let check = Command::new(python)
             .arg(concat!(
