@@ -67,7 +67,8 @@ def main() -> int:
         con.execute(
             f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{tables}/{file}.parquet')"
         )
-    print(f"duckdb {duckdb.__version__}, {con.execute('SELECT current_setting(' + chr(39) + 'threads' + chr(39) + ')').fetchone()[0]} threads")
+    threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    print(f"duckdb {duckdb.__version__}, {threads} threads")
     total = [0.0, 0.0]
     for name, sql in QUERIES.items():
         times = []

@@ -144,7 +144,7 @@ async fn build(store: &Store, observations: u64) {
 async fn duckdb_side_by_side(
     store: &Store,
     python: &str,
-    vendors: &[String],
+    vendors: &[(&str, String)],
     tmp: &std::path::Path,
 ) {
     use dnmscope_analytics::export::{export, ExportOptions, Format};
@@ -178,7 +178,7 @@ async fn duckdb_side_by_side(
     let output = std::process::Command::new(python)
         .arg(&script)
         .arg(&out_dir)
-        .args(vendors)
+        .args(vendors.iter().flat_map(|(m, h)| [*m, h.as_str()]))
         .output()
         .expect("running the DuckDB peer");
     print!("{}", String::from_utf8_lossy(&output.stdout));
@@ -313,27 +313,23 @@ fn main() {
         println!("  by query: {}", parts.join(", "));
         // One vendor's trend (the `vendor_history` query): a vendor on each market, timed
         // several times each, median and slowest reported.
+        let vendors: Vec<(&str, String)> = (0..30u64)
+            .map(|round| {
+                let m = (round % 3) as usize;
+                (MARKETS[m], format!("vendor{m}-{}", (round * 37) % VENDORS_PER_MARKET))
+            })
+            .collect();
         let mut times = Vec::new();
         let mut rows = 0;
-        for round in 0..30u64 {
-            let market = MARKETS[(round % 3) as usize];
-            let handle = format!("vendor{}-{}", round % 3, (round * 37) % VENDORS_PER_MARKET);
+        for (market, handle) in &vendors {
             let started = Instant::now();
-            let table = queries::vendor_history(&store, market, &handle)
+            let table = queries::vendor_history(&store, market, handle)
                 .await
                 .expect("a vendor's history");
             times.push(started.elapsed().as_secs_f64() * 1000.0);
             rows += table.rows.len();
         }
         times.sort_by(f64::total_cmp);
-        let vendors: Vec<String> = (0..30u64)
-            .flat_map(|round| {
-                [
-                    MARKETS[(round % 3) as usize].to_string(),
-                    format!("vendor{}-{}", round % 3, (round * 37) % VENDORS_PER_MARKET),
-                ]
-            })
-            .collect();
         println!(
             "one vendor's trend (vendor_history, 30 vendors, {:.0} days each on average): \
              median {:.2} ms, slowest {:.2} ms",

@@ -97,19 +97,47 @@ fn page_rates(listing: &Listing) -> Vec<(String, f64)> {
     out
 }
 
+/// A listing's main price as its own page settles it: in USD (shown, or converted with the
+/// page's own rates), or a coin price that needs the market's rates of the day.
+enum PagePrice<'a> {
+    Settled(Option<(f64, Conversion)>),
+    NeedsRates(&'a Money),
+}
+
+fn page_price(listing: &Listing) -> Option<PagePrice<'_>> {
+    let price = listing.price.as_ref()?;
+    if price.currency.as_str() == "USD" {
+        return Some(PagePrice::Settled(
+            price.amount.to_f64().map(|a| (a, Conversion::Usd)),
+        ));
+    }
+    if let Some(usd) = listing
+        .other_prices
+        .iter()
+        .find(|p| p.currency.as_str() == "USD")
+    {
+        return Some(PagePrice::Settled(
+            usd.amount.to_f64().map(|a| (a, Conversion::ShownUsd)),
+        ));
+    }
+    if let Some((_, usd)) = page_rates(listing)
+        .into_iter()
+        .find(|(c, _)| c == price.currency.as_str())
+    {
+        return Some(PagePrice::Settled(
+            price
+                .amount
+                .to_f64()
+                .map(|amount| (amount * usd, Conversion::PageRates)),
+        ));
+    }
+    Some(PagePrice::NeedsRates(price))
+}
+
 /// Whether converting a listing's main price to USD needs the market's rates of the day (its
 /// price is in a coin, and its page shows neither a USD price nor a rate for that coin).
 pub fn needs_market_rates(listing: &Listing) -> bool {
-    let Some(price) = listing.price.as_ref() else {
-        return false;
-    };
-    let currency = price.currency.as_str();
-    currency != "USD"
-        && !listing
-            .other_prices
-            .iter()
-            .any(|p| p.currency.as_str() == "USD")
-        && !page_rates(listing).iter().any(|(c, _)| c == currency)
+    matches!(page_price(listing), Some(PagePrice::NeedsRates(_)))
 }
 
 impl RateBook {
@@ -172,25 +200,10 @@ impl RateBook {
         day: NaiveDate,
         listing: &Listing,
     ) -> Option<(f64, Conversion)> {
-        let price = listing.price.as_ref()?;
-        if price.currency.as_str() == "USD" {
-            return price.amount.to_f64().map(|a| (a, Conversion::Usd));
+        match page_price(listing)? {
+            PagePrice::Settled(usd) => usd,
+            PagePrice::NeedsRates(price) => self.to_usd(market, day, price),
         }
-        if let Some(usd) = listing
-            .other_prices
-            .iter()
-            .find(|p| p.currency.as_str() == "USD")
-        {
-            return usd.amount.to_f64().map(|a| (a, Conversion::ShownUsd));
-        }
-        let amount = price.amount.to_f64()?;
-        if let Some((_, usd)) = page_rates(listing)
-            .into_iter()
-            .find(|(c, _)| c == price.currency.as_str())
-        {
-            return Some((amount * usd, Conversion::PageRates));
-        }
-        self.to_usd(market, day, price)
     }
 }
 

@@ -40,14 +40,12 @@ pub async fn vendor_history(
         found = true;
         let entry = days.entry(day.day).or_default();
         entry.listings.extend(day.listing_ids.iter().copied());
-        for amount in &day.usd_amounts {
-            // As `RateBook::listing_usd` reads a USD price: the exact decimal, then a float.
-            let usd = amount
-                .parse::<rust_decimal::Decimal>()
-                .ok()
-                .and_then(|d| rust_decimal::prelude::ToPrimitive::to_f64(&d));
-            entry.prices.extend(usd);
-        }
+        // As `RateBook::listing_usd` reads a USD price.
+        entry.prices.extend(
+            day.usd_prices
+                .iter()
+                .filter_map(|p| rust_decimal::prelude::ToPrimitive::to_f64(&p.amount)),
+        );
     }
     for row in &data.prices.converted {
         let day = row.observed_at.date_naive();

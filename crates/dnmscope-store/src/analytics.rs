@@ -7,7 +7,7 @@
 //! substance is the path's last element), origin on `ships_from`, destination on `ships_to`.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use dnmscope_model::{Listing, MarketName, Vendor};
+use dnmscope_model::{Listing, MarketName, Money, Vendor};
 use serde::Serialize;
 
 use crate::error::Context;
@@ -98,9 +98,9 @@ impl AnalyticsFilter {
             );
             conditions.push(format!("{ships_to_text} LIKE {slot}"));
         }
-        if self.vendor.is_some() {
+        if let Some(handle) = &self.vendor {
             let first = first + params.len();
-            let (condition, more) = self.vendor_ids_condition("o.vendor_id", first);
+            let (condition, more) = self.vendor_ids_condition(handle, "o.vendor_id", first);
             conditions.push(condition);
             params.extend(more);
         }
@@ -111,8 +111,8 @@ impl AnalyticsFilter {
     /// column of the queried table) narrowed to that vendor's accounts.
     pub(crate) fn vendor_conditions(&self, column: &str, first: usize) -> (String, Vec<String>) {
         let (mut conditions, mut params) = self.market_conditions(first);
-        if self.vendor.is_some() {
-            let (condition, more) = self.vendor_ids_condition(column, first + params.len());
+        if let Some(handle) = &self.vendor {
+            let (condition, more) = self.vendor_ids_condition(handle, column, first + params.len());
             conditions.push_str(" AND ");
             conditions.push_str(&condition);
             params.extend(more);
@@ -120,12 +120,14 @@ impl AnalyticsFilter {
         (conditions, params)
     }
 
-    /// `column IN (the ids of the filter's vendor on the filter's markets)`, with placeholders
-    /// from `first`: the vendor is looked up by market and key in the vendors' unique index.
-    fn vendor_ids_condition(&self, column: &str, first: usize) -> (String, Vec<String>) {
-        let Some(handle) = &self.vendor else {
-            return ("1 = 1".to_string(), Vec::new());
-        };
+    /// `column IN (the ids of vendor `handle` on the filter's markets)`, with placeholders from
+    /// `first`: the vendor is looked up by market and key in the vendors' unique index.
+    fn vendor_ids_condition(
+        &self,
+        handle: &str,
+        column: &str,
+        first: usize,
+    ) -> (String, Vec<String>) {
         let mut params = vec![vendor_key(handle)];
         let mut condition =
             format!("{column} IN (SELECT fv.id FROM vendors fv WHERE fv.handle_key = ${first}");
@@ -162,7 +164,7 @@ impl AnalyticsFilter {
         )
     }
 
-    /// Whether the filter looks at listing attributes (not only markets).
+    /// Whether the filter looks at listing attributes or a vendor (not only markets).
     pub fn narrows_listings(&self) -> bool {
         self.vendor.is_some()
             || self.category.is_some()
@@ -272,8 +274,8 @@ pub struct VendorDay {
     pub day: NaiveDate,
     /// The distinct listings observed that day, whatever their price, in id order.
     pub listing_ids: Vec<i64>,
-    /// The main price of each observation that day priced in USD, as exact decimal text.
-    pub usd_amounts: Vec<String>,
+    /// The main price of each observation that day priced in USD.
+    pub usd_prices: Vec<Money>,
 }
 
 /// One listing observation of a vendor priced in another currency than USD.
@@ -408,8 +410,8 @@ pub struct LinkDecisionRow {
 
 impl Store {
     /// Brings the weekly roll-ups (`listing_weeks` and its summaries, `attribute_weeks`) up to
-    /// date with the listing
-    /// observations stored since its last refresh; returns how many it took in. Weekly
+    /// date with the listing observations stored since their last refresh; returns how many
+    /// the roll-up furthest behind took in. Weekly
     /// roll-ups ([`Store::activity`], [`Store::vendor_spans`], [`Store::observed_periods`])
     /// call it first, so calling it is only needed to spread the work (after each crawl, say).
     pub async fn refresh_rollups(&self) -> Result<u64, StoreError> {

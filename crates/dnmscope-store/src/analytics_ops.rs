@@ -566,8 +566,7 @@ pub(crate) async fn vendor_prices(
     let days: Vec<(String, Option<String>, Option<String>, i64)> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {day} AS d, {LISTING_IDS_AGG}, {USD_AMOUNTS_AGG},
-                    COUNT(*) - COUNT(CASE WHEN o.price_currency = 'USD' THEN 1 END)
-                        - COUNT(CASE WHEN o.price_currency IS NULL THEN 1 END)
+                    COUNT(CASE WHEN o.price_currency <> 'USD' THEN 1 END)
              FROM listing_observations o
              WHERE o.vendor_id = $1
              GROUP BY d ORDER BY d"
@@ -595,10 +594,18 @@ pub(crate) async fn vendor_prices(
                 .collect::<Result<Vec<i64>, StoreError>>()?;
             listing_ids.sort_unstable();
             listing_ids.dedup();
+            let usd_prices = list(amounts)
+                .iter()
+                .map(|amount| {
+                    dnmscope_model::Money::new(amount, "USD").map_err(|e| StoreError::Corrupt {
+                        what: format!("vendor {vendor}'s USD price {amount:?} on {day}: {e}"),
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
             Ok(VendorDay {
                 day: parse_period(&day, "vendor prices")?,
                 listing_ids,
-                usd_amounts: list(amounts),
+                usd_prices,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

@@ -2152,22 +2152,22 @@ async fn analytics_roll_up_by_day_and_week_and_filter_listings(fx: Fixture) {
         .vendor_prices("testmarket", "DUTCHVENDOR")
         .await
         .unwrap();
-    let mut expected: BTreeMap<NaiveDate, (Vec<i64>, Vec<String>)> = BTreeMap::new();
+    let mut expected: BTreeMap<NaiveDate, (Vec<i64>, Vec<Money>)> = BTreeMap::new();
     for row in &theirs {
         let day = expected.entry(row.observed_at.date_naive()).or_default();
         if !day.0.contains(&row.listing_id) {
             day.0.push(row.listing_id);
         }
         let price = row.listing.price.as_ref().unwrap();
-        day.1.push(price.amount.to_string());
+        day.1.push(price.clone());
     }
     for day in expected.values_mut() {
         day.0.sort_unstable();
     }
-    let days: BTreeMap<NaiveDate, (Vec<i64>, Vec<String>)> = prices
+    let days: BTreeMap<NaiveDate, (Vec<i64>, Vec<Money>)> = prices
         .days
         .into_iter()
-        .map(|d| (d.day, (d.listing_ids, d.usd_amounts)))
+        .map(|d| (d.day, (d.listing_ids, d.usd_prices)))
         .collect();
     assert_eq!(days, expected);
     assert!(prices.converted.is_empty(), "every price is in USD");
