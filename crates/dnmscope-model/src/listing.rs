@@ -9,7 +9,11 @@ use crate::{Country, Currency, Money};
 
 /// What one listing showed when it was seen. Every field but the key may be missing: a search
 /// page shows only a summary, and a changed layout may hide a field (the parser says which).
+///
+/// A field missing from its JSON reads as its default (the store keeps only what its columns do
+/// not hold as JSON).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Listing {
     /// The market's own stable id for the listing (from its URL), the listing's identity.
     pub key: String,

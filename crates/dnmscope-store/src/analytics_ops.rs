@@ -488,15 +488,18 @@ pub(crate) async fn observed_days(
         .collect()
 }
 
-type ListingObservationDbRow = (
-    String,
-    i64,
-    Option<i64>,
-    Option<String>,
-    i64,
-    DateTime<Utc>,
-    Json<Listing>,
-);
+#[derive(sqlx::FromRow)]
+struct ListingObservationDbRow {
+    market: String,
+    listing_id: i64,
+    vendor_id: Option<i64>,
+    vendor: Option<String>,
+    crawl_id: i64,
+    observed_at: DateTime<Utc>,
+    listing_key: String,
+    #[sqlx(flatten)]
+    row: ListingRow,
+}
 
 pub(crate) async fn listing_observations(
     conn: &mut Conn,
@@ -509,7 +512,8 @@ pub(crate) async fn listing_observations(
         (LISTING_FROM, "1 = 1")
     };
     let sql = format!(
-        "SELECT m.name, o.listing_id, o.vendor_id, v.handle, o.crawl_id, o.observed_at, o.data
+        "SELECT m.name AS market, o.listing_id, o.vendor_id, v.handle AS vendor, o.crawl_id,
+                o.observed_at, l.listing_key, {SELECT_COLUMNS}
          {from}
          LEFT JOIN vendors v ON v.id = o.vendor_id
          WHERE {joined} AND {conditions}
@@ -523,22 +527,25 @@ pub(crate) async fn listing_observations(
         .fetch_all(&mut *conn)
         .await
         .context(|| "reading listing observations".to_string())?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(market, listing_id, vendor_id, vendor, crawl_id, observed_at, data)| {
-                ListingObservationRow {
-                    market,
-                    listing_id,
-                    vendor_id,
-                    vendor,
-                    crawl_id,
-                    observed_at,
-                    listing: data.0,
-                }
-            },
-        )
-        .collect())
+    rows.into_iter()
+        .map(|r| {
+            let listing = r
+                .row
+                .join(&r.listing_key, r.vendor.as_deref())
+                .map_err(|e| StoreError::Corrupt {
+                    what: format!("an observation of listing {} on {}: {e}", r.listing_id, r.market),
+                })?;
+            Ok(ListingObservationRow {
+                market: r.market,
+                listing_id: r.listing_id,
+                vendor_id: r.vendor_id,
+                vendor: r.vendor,
+                crawl_id: r.crawl_id,
+                observed_at: r.observed_at,
+                listing,
+            })
+        })
+        .collect()
 }
 
 /// A vendor's listing observations for its trend: per day, from the vendor index alone (no
@@ -615,27 +622,43 @@ pub(crate) async fn vendor_prices(
             converted: Vec::new(),
         });
     }
-    let converted: Vec<(i64, DateTime<Utc>, Json<Listing>)> = sqlx::query_as(
-        "SELECT o.listing_id, o.observed_at, o.data
+    #[derive(sqlx::FromRow)]
+    struct Converted {
+        listing_id: i64,
+        observed_at: DateTime<Utc>,
+        listing_key: String,
+        handle: String,
+        #[sqlx(flatten)]
+        row: ListingRow,
+    }
+    let converted: Vec<Converted> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT o.listing_id, o.observed_at, l.listing_key, v.handle, {SELECT_COLUMNS}
          FROM listing_observations o
+         JOIN listings l ON l.id = o.listing_id
+         JOIN vendors v ON v.id = o.vendor_id
          WHERE o.vendor_id = $1 AND o.price_currency <> 'USD'
-         ORDER BY o.observed_at, o.id",
-    )
+         ORDER BY o.observed_at, o.id"
+    )))
     .bind(vendor)
     .fetch_all(&mut *conn)
     .await
     .context(what)?;
-    Ok(VendorPrices {
-        days,
-        converted: converted
-            .into_iter()
-            .map(|(listing_id, observed_at, listing)| VendorPriceRow {
-                listing_id,
-                observed_at,
-                listing: listing.0,
+    let converted = converted
+        .into_iter()
+        .map(|c| {
+            let listing = c.row.join(&c.listing_key, Some(&c.handle)).map_err(|e| {
+                StoreError::Corrupt {
+                    what: format!("an observation of listing {} by vendor {vendor}: {e}", c.listing_id),
+                }
+            })?;
+            Ok(VendorPriceRow {
+                listing_id: c.listing_id,
+                observed_at: c.observed_at,
+                listing,
             })
-            .collect(),
-    })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(VendorPrices { days, converted })
 }
 
 pub(crate) async fn vendor_observations(
@@ -1049,48 +1072,44 @@ pub(crate) async fn bulk_observe_listings(
             .context(|| "bulk-creating listings".to_string())?;
     }
     let handle_keys: Vec<String> = handles.into_iter().map(|(key, _)| key).collect();
-    let vendor_ids = ids_of(conn, "vendors", "handle_key", market_id, &handle_keys).await?;
+    let vendor_ids = ids_of(conn, "vendors", "handle_key", "handle", market_id, &handle_keys).await?;
     let keys: Vec<String> = keys.into_iter().map(str::to_string).collect();
-    let listing_ids = ids_of(conn, "listings", "listing_key", market_id, &keys).await?;
+    let listing_ids =
+        ids_of(conn, "listings", "listing_key", "listing_key", market_id, &keys).await?;
 
     // One observation per listing key (a page observes a listing once).
     let mut seen = std::collections::HashSet::new();
     let unique: Vec<&Listing> = listings.iter().filter(|l| seen.insert(l.key.as_str())).collect();
     let mut stored = 0;
-    for chunk in unique.chunks(BULK_ROWS) {
-        let mut insert = sqlx::QueryBuilder::<Db>::new(
+    let rows: Vec<(Option<i64>, Option<i64>, ListingRow)> = unique
+        .iter()
+        .map(|listing| {
+            let vendor = listing
+                .vendor
+                .as_deref()
+                .and_then(|h| vendor_ids.get(&vendor_key(h)));
+            (
+                listing_ids.get(&listing.key).map(|(id, _)| *id),
+                vendor.map(|(id, _)| *id),
+                ListingRow::split(listing, vendor.map(|(_, handle)| handle.as_str())),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(BULK_ROWS) {
+        let mut insert = sqlx::QueryBuilder::<Db>::new(format!(
             "INSERT INTO listing_observations (listing_id, extraction_id, crawl_id, capture_id,
-                 observed_at, parser_version, page_kind, title, vendor_id, price_amount,
-                 price_currency, category, quantity_count, quantity_amount, quantity_unit,
-                 ships_from, ships_to, data) ",
-        );
-        insert.push_values(chunk, |mut row, listing| {
-            let ships_to: Vec<&str> = listing.ships_to.iter().map(|c| c.code()).collect();
-            let mut data = (*listing).clone();
-            data.description = None;
-            row.push_bind(listing_ids.get(&listing.key).copied())
+                 observed_at, parser_version, page_kind, vendor_id, {ROW_COLUMNS}) "
+        ));
+        insert.push_values(chunk, |mut b, (listing_id, vendor_id, row)| {
+            b.push_bind(*listing_id)
                 .push_bind(extraction_id)
                 .push_bind(crawl_id)
                 .push_bind(capture_id)
                 .push_bind(fetched_at)
                 .push_bind(parser_version.to_string())
                 .push_bind("search")
-                .push_bind(listing.title.clone())
-                .push_bind(
-                    listing
-                        .vendor
-                        .as_deref()
-                        .and_then(|h| vendor_ids.get(&h.trim().to_lowercase()).copied()),
-                )
-                .push_bind(listing.price.as_ref().map(|p| p.amount_text()))
-                .push_bind(listing.price.as_ref().map(|p| p.currency.as_str().to_string()))
-                .push_bind(Json(listing.category.clone()))
-                .push_bind(listing.quantity.as_ref().map(|q| i64::from(q.count)))
-                .push_bind(listing.quantity.as_ref().map(|q| q.amount.to_string()))
-                .push_bind(listing.quantity.as_ref().map(|q| q.unit.clone()))
-                .push_bind(listing.ships_from.map(|c| c.code().to_string()))
-                .push_bind(Json(ships_to.iter().map(|s| s.to_string()).collect::<Vec<_>>()))
-                .push_bind(Json(data));
+                .push_bind(*vendor_id);
+            push_listing_row(&mut b, row);
         });
         insert.push(" ON CONFLICT (listing_id, extraction_id) DO NOTHING");
         let done = insert
@@ -1103,18 +1122,20 @@ pub(crate) async fn bulk_observe_listings(
     Ok(stored)
 }
 
-/// The ids of `keys` in `table` (`vendors` or `listings`) on a market, in chunks.
+/// The ids and labels (`label_column`: a vendor's stored handle) of `keys` in `table`
+/// (`vendors` or `listings`) on a market, in chunks.
 async fn ids_of(
     conn: &mut Conn,
     table: &str,
     key_column: &str,
+    label_column: &str,
     market_id: i64,
     keys: &[String],
-) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+) -> Result<std::collections::HashMap<String, (i64, String)>, StoreError> {
     let mut ids = std::collections::HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(BULK_ROWS) {
         let mut select = sqlx::QueryBuilder::<Db>::new(format!(
-            "SELECT {key_column}, id FROM {table} WHERE market_id = "
+            "SELECT {key_column}, id, {label_column} FROM {table} WHERE market_id = "
         ));
         select.push_bind(market_id);
         select.push(format!(" AND {key_column} IN ("));
@@ -1123,12 +1144,12 @@ async fn ids_of(
             list.push_bind(key.clone());
         }
         select.push(")");
-        let rows: Vec<(String, i64)> = select
+        let rows: Vec<(String, i64, String)> = select
             .build_query_as()
             .fetch_all(&mut *conn)
             .await
             .context(|| format!("reading {table} ids"))?;
-        ids.extend(rows);
+        ids.extend(rows.into_iter().map(|(key, id, label)| (key, (id, label))));
     }
     Ok(ids)
 }

@@ -282,7 +282,7 @@ pub const RELATIONS: &[Relation] = &[
             ("escrow", Boolean, "Whether the listing offers escrow."),
             ("finalize_early", Boolean, "Whether the listing asks to finalize early."),
             ("description", Text, "Description text shown."),
-            ("data", Json, "The whole observed listing as JSON (price tiers, shipping options, ...)."),
+            ("data", Json, "What the columns above do not hold, as JSON: other prices, price tiers, shipping options, accepted currencies, exchange rates, the URL, the vendor as shown when it differs from vendors.handle ({} when nothing). Rows stored before migration 0011 hold the whole listing but its description."),
         ],
     },
     Relation {

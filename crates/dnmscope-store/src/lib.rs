@@ -22,6 +22,7 @@
 pub mod dictionary;
 mod error;
 mod export;
+mod listing_row;
 mod location;
 mod lock;
 mod raw;

@@ -15,6 +15,7 @@ use sqlx::types::Json;
 
 use crate::analytics::vendor_key;
 use crate::error::Context;
+use crate::listing_row::{ListingRow, ROW_COLUMNS, SELECT_COLUMNS};
 use crate::stats::{CrawlSummary, Stats, TableCount};
 use crate::{to_db_int, CaptureStored, IngestReport, StoreError, TABLES};
 
@@ -548,11 +549,18 @@ pub(crate) async fn ingest_extraction(
 
     let mut rows = Vec::with_capacity(extraction.listings.len());
     for listing in &extraction.listings {
-        let vendor = match &listing.vendor {
-            Some(handle) => Some(vendors.id(&vendor_key(handle))?),
-            None => None,
+        let (vendor, handle) = match &listing.vendor {
+            Some(shown) => {
+                let key = vendor_key(shown);
+                (Some(vendors.id(&key)?), vendors.label(&key))
+            }
+            None => (None, None),
         };
-        rows.push((listings.id(&listing.key)?, vendor, listing));
+        rows.push((
+            listings.id(&listing.key)?,
+            vendor,
+            ListingRow::split(listing, handle),
+        ));
     }
     report.listing_observations +=
         insert_listing_observations(conn, &capture, extraction_id, extraction, page_kind, &rows)
@@ -870,10 +878,26 @@ impl Entity {
 struct Resolved {
     table: &'static str,
     ids: std::collections::HashMap<String, i64>,
+    /// Vendors: key -> the handle stored (as first seen).
+    labels: std::collections::HashMap<String, String>,
     new: u64,
 }
 
 impl Resolved {
+    fn extend(&mut self, rows: Vec<(String, i64, String)>, labelled: bool) {
+        for (key, id, label) in rows {
+            if labelled {
+                self.labels.insert(key.clone(), label);
+            }
+            self.ids.insert(key, id);
+        }
+    }
+
+    /// The stored handle of the vendor `key`.
+    fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+
     fn id(&self, key: &str) -> Result<i64, StoreError> {
         self.ids.get(key).copied().ok_or_else(|| StoreError::Corrupt {
             what: format!("{} entry {key:?} was neither found nor created", self.table),
@@ -897,8 +921,11 @@ async fn entity_ids(
     let mut resolved = Resolved {
         table,
         ids: std::collections::HashMap::with_capacity(keys.len()),
+        labels: std::collections::HashMap::new(),
         new: 0,
     };
+    // What a lookup returns beside the key and id: the stored label, where there is one.
+    let label_column = if labels.is_some() { "handle" } else { key_column };
     // Distinct keys in first-mention order, with their labels.
     let mut wanted: Vec<(&str, Option<&str>)> = Vec::with_capacity(keys.len());
     let mut seen = std::collections::HashSet::with_capacity(keys.len());
@@ -912,7 +939,7 @@ async fn entity_ids(
     }
     let select = |chunk: &[(&str, Option<&str>)]| {
         let mut query = sqlx::QueryBuilder::<Db>::new(format!(
-            "SELECT {key_column}, id FROM {table} WHERE {parent_column} = "
+            "SELECT {key_column}, id, {label_column} FROM {table} WHERE {parent_column} = "
         ));
         query.push_bind(parent);
         query.push(format!(" AND {key_column} IN ("));
@@ -924,12 +951,12 @@ async fn entity_ids(
         query
     };
     for chunk in wanted.chunks(ROWS_PER_STATEMENT) {
-        let found: Vec<(String, i64)> = select(chunk)
+        let found: Vec<(String, i64, String)> = select(chunk)
             .build_query_as()
             .fetch_all(&mut *conn)
             .await
             .context(|| format!("looking up {} {table} entries", chunk.len()))?;
-        resolved.ids.extend(found);
+        resolved.extend(found, labels.is_some());
     }
     let missing: Vec<(&str, Option<&str>)> = wanted
         .iter()
@@ -937,9 +964,9 @@ async fn entity_ids(
         .copied()
         .collect();
     for chunk in missing.chunks(ROWS_PER_STATEMENT) {
-        let label_column = if labels.is_some() { ", handle" } else { "" };
+        let insert_label = if labels.is_some() { ", handle" } else { "" };
         let mut insert = sqlx::QueryBuilder::<Db>::new(format!(
-            "INSERT INTO {table} ({parent_column}, {key_column}, first_crawl_id, first_seen_at{label_column}) "
+            "INSERT INTO {table} ({parent_column}, {key_column}, first_crawl_id, first_seen_at{insert_label}) "
         ));
         insert.push_values(chunk, |mut b, (key, label)| {
             b.push_bind(parent)
@@ -951,15 +978,16 @@ async fn entity_ids(
             }
         });
         insert.push(format!(
-            " ON CONFLICT ({parent_column}, {key_column}) DO NOTHING RETURNING {key_column}, id"
+            " ON CONFLICT ({parent_column}, {key_column}) DO NOTHING
+             RETURNING {key_column}, id, {label_column}"
         ));
-        let created: Vec<(String, i64)> = insert
+        let created: Vec<(String, i64, String)> = insert
             .build_query_as()
             .fetch_all(&mut *conn)
             .await
             .context(|| format!("recording {} new {table} entries", chunk.len()))?;
         resolved.new += created.len() as u64;
-        resolved.ids.extend(created);
+        resolved.extend(created, labels.is_some());
         // Another writer may have created some meanwhile (PostgreSQL): read those.
         let raced: Vec<(&str, Option<&str>)> = chunk
             .iter()
@@ -967,12 +995,12 @@ async fn entity_ids(
             .copied()
             .collect();
         if !raced.is_empty() {
-            let found: Vec<(String, i64)> = select(&raced)
+            let found: Vec<(String, i64, String)> = select(&raced)
                 .build_query_as()
                 .fetch_all(&mut *conn)
                 .await
                 .context(|| format!("looking up {} {table} entries", raced.len()))?;
-            resolved.ids.extend(found);
+            resolved.extend(found, labels.is_some());
         }
     }
     Ok(resolved)
@@ -1058,7 +1086,7 @@ async fn insert_vendor_observation(
     .map(|done| done.rows_affected())
 }
 
-/// The page's listing observations (listing id, vendor id, listing) in multi-row inserts; the
+/// The page's listing observations (listing id, vendor id, row) in multi-row inserts; the
 /// number stored.
 async fn insert_listing_observations(
     conn: &mut Conn,
@@ -1066,27 +1094,15 @@ async fn insert_listing_observations(
     extraction_id: i64,
     extraction: &Extraction,
     page_kind: &str,
-    rows: &[(i64, Option<i64>, &Listing)],
+    rows: &[(i64, Option<i64>, ListingRow)],
 ) -> Result<u64, StoreError> {
     let mut stored = 0;
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = sqlx::QueryBuilder::<Db>::new(
+        let mut insert = sqlx::QueryBuilder::<Db>::new(format!(
             "INSERT INTO listing_observations (listing_id, extraction_id, crawl_id, capture_id,
-                 observed_at, parser_version, page_kind, title, vendor_id, price_amount,
-                 price_currency, category, quantity_count, quantity_amount, quantity_unit,
-                 ships_from, ships_to, stock, stock_unlimited, sales, escrow, finalize_early,
-                 description, data) ",
-        );
-        insert.push_values(chunk, |mut b, (listing_id, vendor_id, listing)| {
-            // The description has its own column; the rest of the listing is kept whole as JSON.
-            let mut data = (*listing).clone();
-            data.description = None;
-            let ships_to: Vec<&str> = listing.ships_to.iter().map(|c| c.code()).collect();
-            let (stock, stock_unlimited) = match listing.stock {
-                Some(Some(count)) => (Some(to_db_int(count)), Some(false)),
-                Some(None) => (None, Some(true)),
-                None => (None, None),
-            };
+                 observed_at, parser_version, page_kind, vendor_id, {ROW_COLUMNS}) "
+        ));
+        insert.push_values(chunk, |mut b, (listing_id, vendor_id, row)| {
             b.push_bind(*listing_id)
                 .push_bind(extraction_id)
                 .push_bind(capture.crawl_id)
@@ -1094,23 +1110,8 @@ async fn insert_listing_observations(
                 .push_bind(capture.fetched_at)
                 .push_bind(extraction.parser_version.clone())
                 .push_bind(page_kind.to_string())
-                .push_bind(listing.title.clone())
-                .push_bind(*vendor_id)
-                .push_bind(listing.price.as_ref().map(|p| p.amount_text()))
-                .push_bind(listing.price.as_ref().map(|p| p.currency.as_str().to_string()))
-                .push_bind(Json(listing.category.clone()))
-                .push_bind(listing.quantity.as_ref().map(|q| i64::from(q.count)))
-                .push_bind(listing.quantity.as_ref().map(|q| q.amount.to_string()))
-                .push_bind(listing.quantity.as_ref().map(|q| q.unit.clone()))
-                .push_bind(listing.ships_from.map(|c| c.code().to_string()))
-                .push_bind(Json(ships_to.iter().map(|c| c.to_string()).collect::<Vec<_>>()))
-                .push_bind(stock)
-                .push_bind(stock_unlimited)
-                .push_bind(listing.sales.map(to_db_int))
-                .push_bind(listing.escrow)
-                .push_bind(listing.finalize_early)
-                .push_bind(listing.description.clone())
-                .push_bind(Json(data));
+                .push_bind(*vendor_id);
+            push_listing_row(&mut b, row);
         });
         // A page that lists the same listing twice (featured and in the list) observes it once.
         insert.push(" ON CONFLICT (listing_id, extraction_id) DO NOTHING");
@@ -1124,6 +1125,30 @@ async fn insert_listing_observations(
             .rows_affected();
     }
     Ok(stored)
+}
+
+/// Binds a listing row's columns in the order of [`ROW_COLUMNS`].
+pub(crate) fn push_listing_row(
+    b: &mut sqlx::query_builder::Separated<'_, Db, &'static str>,
+    row: &ListingRow,
+) {
+    let c = &row.columns;
+    b.push_bind(c.title.clone())
+        .push_bind(c.price_amount.clone())
+        .push_bind(c.price_currency.clone())
+        .push_bind(c.category.clone())
+        .push_bind(c.quantity_count)
+        .push_bind(c.quantity_amount.clone())
+        .push_bind(c.quantity_unit.clone())
+        .push_bind(c.ships_from.clone())
+        .push_bind(c.ships_to.clone())
+        .push_bind(c.stock)
+        .push_bind(c.stock_unlimited)
+        .push_bind(c.sales)
+        .push_bind(c.escrow)
+        .push_bind(c.finalize_early)
+        .push_bind(c.description.clone())
+        .push_bind(Json(row.data.clone()));
 }
 
 /// A feedback row of a page with what the store holds under the keys near its own.

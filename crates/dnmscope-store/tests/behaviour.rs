@@ -67,6 +67,7 @@ cases![
     exchange_rates_are_imported_once_and_bad_ones_refused,
     link_decisions_keep_their_history_and_the_latest_counts,
     bulk_loading_observes_many_listings_in_one_transaction,
+    every_listing_field_reads_back_and_data_keeps_only_the_rest,
     every_event_kind_the_model_knows_is_accepted,
     a_new_store_encrypts_raw_bodies_and_a_store_without_the_key_reads_all_else,
     encrypting_an_existing_store_converts_every_body_once,
@@ -286,6 +287,36 @@ impl Fixture {
         Store::open(&options)
             .await
             .expect("opening the store with a key")
+    }
+
+    /// Each listing observation's `data` as the database holds it, by listing key.
+    async fn listing_data(&self) -> BTreeMap<String, serde_json::Value> {
+        let sql = sqlx::AssertSqlSafe(
+            "SELECT l.listing_key, CAST(o.data AS TEXT) FROM listing_observations o
+             JOIN listings l ON l.id = o.listing_id ORDER BY o.id"
+                .to_string(),
+        );
+        let rows: Vec<(String, String)> = match &self.kind {
+            Kind::Sqlite => {
+                let url = format!("sqlite://{}", self.place);
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
+            }
+            Kind::Postgres(url) => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "SET search_path TO {}",
+                    self.place
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+                sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
+            }
+        };
+        rows.into_iter()
+            .map(|(key, data)| (key, serde_json::from_str(&data).unwrap()))
+            .collect()
     }
 
     /// Every stored body's bytes as the database holds them, by hash.
@@ -2526,6 +2557,128 @@ async fn bulk_loading_observes_many_listings_in_one_transaction(fx: Fixture) {
         .await
         .unwrap_err();
     assert!(matches!(missing, StoreError::Missing { .. }), "{missing:?}");
+}
+
+/// What the typed columns hold is not kept again as JSON, and every field reads back: through
+/// ingest and through the bulk path, for a full listing, a search page's summary, a vendor shown
+/// otherwise than its stored handle, a count no column can hold and a listing with no vendor.
+async fn every_listing_field_reads_back_and_data_keeps_only_the_rest(fx: Fixture) {
+    use dnmscope_model::{Currency, PriceTier, Quantity, ShippingOption};
+    use rust_decimal::Decimal;
+    let crawl = fx.crawl(0).await;
+    let mut full = listing("49.00");
+    full.key = "full".to_string();
+    full.other_prices = vec![Money::new("0.0021", "BTC").unwrap()];
+    full.price_tiers = vec![PriceTier {
+        quantity: Decimal::from(10),
+        price: Money::new("400", "USD").unwrap(),
+    }];
+    full.quantity = Some(Quantity {
+        count: 100,
+        amount: "2.50".parse().unwrap(),
+        unit: "mg".to_string(),
+    });
+    full.shipping_options = vec![ShippingOption {
+        name: "Express".to_string(),
+        price: Some(Money::new("12.5", "EUR").unwrap()),
+    }];
+    full.accepted_currencies = vec![Currency::new("XMR").unwrap()];
+    full.exchange_rates = [(Currency::new("USD").unwrap(), Decimal::from(19_000))].into();
+    full.stock = Some(Some(7));
+    let summary = Listing {
+        key: "summary".to_string(),
+        title: Some("Speed 1g".to_string()),
+        vendor: Some("DutchVendor".to_string()),
+        price: Some(Money::new("5", "EUR").unwrap()),
+        ..Listing::default()
+    };
+    let mut respelled = summary.clone();
+    respelled.key = "respelled".to_string();
+    respelled.vendor = Some(" dutchvendor ".to_string());
+    let mut huge = listing("1.00");
+    huge.key = "huge".to_string();
+    huge.sales = Some(u64::MAX);
+    let anonymous = Listing {
+        key: "anonymous".to_string(),
+        title: Some("No vendor shown".to_string()),
+        ..Listing::default()
+    };
+    let listings = vec![full, summary, respelled, huge, anonymous];
+    let mut page = Extraction::empty(PageKind::Search, "test@1");
+    page.listings = listings.clone();
+    fx.store
+        .ingest(
+            &capture(crawl, "http://testmarket.onion/search", 0, b"search"),
+            &page,
+        )
+        .await
+        .unwrap();
+    let bulk: Vec<Listing> = listings
+        .iter()
+        .map(|l| Listing {
+            key: format!("bulk-{}", l.key),
+            ..l.clone()
+        })
+        .collect();
+    let stored = fx
+        .store
+        .store_capture(&capture(crawl, "http://testmarket.onion/bulk", 1, b"bulk"))
+        .await
+        .unwrap();
+    assert_eq!(
+        fx.store
+            .bulk_observe_listings(stored.id, "bulk@1", &bulk)
+            .await
+            .unwrap(),
+        5
+    );
+
+    let read: BTreeMap<String, Listing> = fx
+        .store
+        .listing_observations(&AnalyticsFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.listing.key.clone(), r.listing))
+        .collect();
+    assert_eq!(read.len(), 10);
+    for listing in listings.iter().chain(&bulk) {
+        assert_eq!(read.get(&listing.key), Some(listing), "{}", listing.key);
+    }
+
+    let data = fx.listing_data().await;
+    let empty = serde_json::json!({});
+    for key in ["summary", "anonymous", "bulk-summary", "bulk-anonymous"] {
+        assert_eq!(data[key], empty, "{key}");
+    }
+    for key in ["full", "bulk-full"] {
+        let names: Vec<&String> = data[key].as_object().unwrap().keys().collect();
+        assert_eq!(
+            names,
+            [
+                "accepted_currencies",
+                "exchange_rates",
+                "other_prices",
+                "price_tiers",
+                "shipping_options",
+                "url"
+            ],
+            "{key}"
+        );
+    }
+    for key in ["respelled", "bulk-respelled"] {
+        assert_eq!(
+            data[key],
+            serde_json::json!({"vendor": " dutchvendor "}),
+            "{key}"
+        );
+    }
+    for key in ["huge", "bulk-huge"] {
+        // No column holds this count: the listing is kept whole but for its description.
+        assert_eq!(data[key]["sales"], serde_json::json!(u64::MAX), "{key}");
+        assert_eq!(data[key]["title"], "3.5g Dutch MDMA crystal", "{key}");
+        assert!(data[key].get("description").is_none(), "{key}");
+    }
 }
 
 async fn every_event_kind_the_model_knows_is_accepted(fx: Fixture) {
