@@ -1080,46 +1080,27 @@ pub(crate) async fn bulk_observe_listings(
     // One observation per listing key (a page observes a listing once).
     let mut seen = std::collections::HashSet::new();
     let unique: Vec<&Listing> = listings.iter().filter(|l| seen.insert(l.key.as_str())).collect();
-    let mut stored = 0;
-    let rows: Vec<(Option<i64>, Option<i64>, ListingRow)> = unique
+    let rows: Vec<ObservationInsert<'_>> = unique
         .iter()
         .map(|listing| {
             let vendor = listing
                 .vendor
                 .as_deref()
                 .and_then(|h| vendor_ids.get(&vendor_key(h)));
-            (
-                listing_ids.get(&listing.key).map(|(id, _)| *id),
-                vendor.map(|(id, _)| *id),
-                ListingRow::split(listing, vendor.map(|(_, handle)| handle.as_str())),
-            )
+            ObservationInsert {
+                listing_id: listing_ids.get(&listing.key).map(|(id, _)| *id),
+                extraction_id,
+                crawl_id,
+                capture_id,
+                observed_at: fetched_at,
+                parser_version,
+                page_kind: "search",
+                vendor_id: vendor.map(|(id, _)| *id),
+                row: ListingRow::split(listing, vendor.map(|(_, handle)| handle.as_str())),
+            }
         })
         .collect();
-    for chunk in rows.chunks(BULK_ROWS) {
-        let mut insert = sqlx::QueryBuilder::<Db>::new(format!(
-            "INSERT INTO listing_observations (listing_id, extraction_id, crawl_id, capture_id,
-                 observed_at, parser_version, page_kind, vendor_id, {ROW_COLUMNS}) "
-        ));
-        insert.push_values(chunk, |mut b, (listing_id, vendor_id, row)| {
-            b.push_bind(*listing_id)
-                .push_bind(extraction_id)
-                .push_bind(crawl_id)
-                .push_bind(capture_id)
-                .push_bind(fetched_at)
-                .push_bind(parser_version.to_string())
-                .push_bind("search")
-                .push_bind(*vendor_id);
-            push_listing_row(&mut b, row);
-        });
-        insert.push(" ON CONFLICT (listing_id, extraction_id) DO NOTHING");
-        let done = insert
-            .build()
-            .execute(&mut *conn)
-            .await
-            .context(|| "bulk-storing listing observations".to_string())?;
-        stored += done.rows_affected();
-    }
-    Ok(stored)
+    insert_listing_rows(conn, &rows).await
 }
 
 /// The ids and labels (`label_column`: a vendor's stored handle) of `keys` in `table`

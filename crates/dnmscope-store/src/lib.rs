@@ -19,6 +19,7 @@
 //!
 //! [`CaptureKey`]: dnmscope_model::CaptureKey
 
+mod copy;
 pub mod dictionary;
 mod error;
 mod export;
@@ -71,6 +72,13 @@ mod sqlite_ops {
             crate::Period::Week => format!("date(substr({column}, 1, 10), 'weekday 0', '-6 days')"),
         }
     }
+    /// New listing observations: multi-row inserts.
+    async fn insert_listing_rows(
+        conn: &mut Conn,
+        rows: &[crate::copy::ObservationInsert<'_>],
+    ) -> Result<u64, crate::StoreError> {
+        insert_listing_rows_multi(conn, rows).await
+    }
     include!("ops.rs");
     include!("frontier.rs");
     include!("analytics_ops.rs");
@@ -103,6 +111,19 @@ mod postgres_ops {
             crate::Period::Week => format!("to_char(date_trunc('week', {value}), 'YYYY-MM-DD')"),
         }
     }
+    /// New listing observations: a page's few in multi-row inserts, more with one `COPY`.
+    async fn insert_listing_rows(
+        conn: &mut Conn,
+        rows: &[crate::copy::ObservationInsert<'_>],
+    ) -> Result<u64, crate::StoreError> {
+        if rows.len() < COPY_FROM_ROWS {
+            insert_listing_rows_multi(conn, rows).await
+        } else {
+            crate::copy::copy_listing_rows(conn, rows).await
+        }
+    }
+    /// From this many rows on, `COPY` (one round trip, no parameters) beats an `INSERT`.
+    const COPY_FROM_ROWS: usize = 64;
     include!("ops.rs");
     include!("frontier.rs");
     include!("analytics_ops.rs");

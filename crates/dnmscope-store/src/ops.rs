@@ -15,6 +15,7 @@ use sqlx::types::Json;
 
 use crate::analytics::vendor_key;
 use crate::error::Context;
+use crate::copy::ObservationInsert;
 use crate::listing_row::{ListingRow, ROW_COLUMNS, SELECT_COLUMNS};
 use crate::stats::{CrawlSummary, Stats, TableCount};
 use crate::{to_db_int, CaptureStored, IngestReport, StoreError, TABLES};
@@ -547,24 +548,34 @@ pub(crate) async fn ingest_extraction(
                 .await?;
     }
 
+    // A page that lists the same listing twice (featured and in the list) observes it once.
     let mut rows = Vec::with_capacity(extraction.listings.len());
+    let mut seen = std::collections::HashSet::with_capacity(extraction.listings.len());
     for listing in &extraction.listings {
-        let (vendor, handle) = match &listing.vendor {
+        let listing_id = listings.id(&listing.key)?;
+        if !seen.insert(listing_id) {
+            continue;
+        }
+        let (vendor_id, handle) = match &listing.vendor {
             Some(shown) => {
                 let key = vendor_key(shown);
                 (Some(vendors.id(&key)?), vendors.label(&key))
             }
             None => (None, None),
         };
-        rows.push((
-            listings.id(&listing.key)?,
-            vendor,
-            ListingRow::split(listing, handle),
-        ));
+        rows.push(ObservationInsert {
+            listing_id: Some(listing_id),
+            extraction_id,
+            crawl_id: capture.crawl_id,
+            capture_id: capture.id,
+            observed_at: capture.fetched_at,
+            parser_version: &extraction.parser_version,
+            page_kind,
+            vendor_id,
+            row: ListingRow::split(listing, handle),
+        });
     }
-    report.listing_observations +=
-        insert_listing_observations(conn, &capture, extraction_id, extraction, page_kind, &rows)
-            .await?;
+    report.listing_observations += insert_listing_rows(conn, &rows).await?;
 
     // A page's rows are paired with stored entries before anything is written, so the result
     // does not depend on the order pages arrive in: of two pairings, the one that matches more
@@ -1086,15 +1097,11 @@ async fn insert_vendor_observation(
     .map(|done| done.rows_affected())
 }
 
-/// The page's listing observations (listing id, vendor id, row) in multi-row inserts; the
-/// number stored.
-async fn insert_listing_observations(
+/// Listing observations of new extractions, one per listing and extraction, in multi-row
+/// inserts; the number stored. (PostgreSQL sends many with `COPY`: `insert_listing_rows`.)
+async fn insert_listing_rows_multi(
     conn: &mut Conn,
-    capture: &CaptureContext,
-    extraction_id: i64,
-    extraction: &Extraction,
-    page_kind: &str,
-    rows: &[(i64, Option<i64>, ListingRow)],
+    rows: &[ObservationInsert<'_>],
 ) -> Result<u64, StoreError> {
     let mut stored = 0;
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -1102,26 +1109,23 @@ async fn insert_listing_observations(
             "INSERT INTO listing_observations (listing_id, extraction_id, crawl_id, capture_id,
                  observed_at, parser_version, page_kind, vendor_id, {ROW_COLUMNS}) "
         ));
-        insert.push_values(chunk, |mut b, (listing_id, vendor_id, row)| {
-            b.push_bind(*listing_id)
-                .push_bind(extraction_id)
-                .push_bind(capture.crawl_id)
-                .push_bind(capture.id)
-                .push_bind(capture.fetched_at)
-                .push_bind(extraction.parser_version.clone())
-                .push_bind(page_kind.to_string())
-                .push_bind(*vendor_id);
-            push_listing_row(&mut b, row);
+        insert.push_values(chunk, |mut b, r| {
+            b.push_bind(r.listing_id)
+                .push_bind(r.extraction_id)
+                .push_bind(r.crawl_id)
+                .push_bind(r.capture_id)
+                .push_bind(r.observed_at)
+                .push_bind(r.parser_version.to_string())
+                .push_bind(r.page_kind.to_string())
+                .push_bind(r.vendor_id);
+            push_listing_row(&mut b, &r.row);
         });
-        // A page that lists the same listing twice (featured and in the list) observes it once.
         insert.push(" ON CONFLICT (listing_id, extraction_id) DO NOTHING");
         stored += insert
             .build()
             .execute(&mut *conn)
             .await
-            .context(|| {
-                format!("storing {} listing observations of capture {}", chunk.len(), capture.id)
-            })?
+            .context(|| format!("storing {} listing observations", chunk.len()))?
             .rows_affected();
     }
     Ok(stored)
