@@ -1127,6 +1127,7 @@ async fn ids_of(
         select.push(")");
         let rows: Vec<(String, i64, String)> = select
             .build_query_as()
+            .persistent(CACHE_KEY_LISTS)
             .fetch_all(&mut *conn)
             .await
             .context(|| format!("reading {table} ids"))?;

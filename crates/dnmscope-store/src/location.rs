@@ -117,11 +117,11 @@ pub(crate) async fn connect(options: &StoreOptions) -> Result<Backend, StoreErro
         }
         Location::Postgres(url) => {
             let mut connect = PgConnectOptions::from_str(url).map_err(open_error)?;
-            // Plans made for the values at hand: the store's statements look keys up in lists
-            // of hundreds of bound values, and PostgreSQL's generic plan for `key IN ($2, ...)`
-            // compares every row of a market with every value (1.4 s a statement at 34,000
-            // listings, where the custom plan hashes the list and takes milliseconds).
-            let mut startup = vec![("plan_cache_mode", "force_custom_plan")];
+            // No JIT: the store's analytic queries take milliseconds to a few hundred, and
+            // compiling them cost more (408 ms of the 523 ms of the vendor spans of a
+            // 1M-observation store, `EXPLAIN ANALYZE`). (Key lists are planned for their values:
+            // `CACHE_KEY_LISTS` in lib.rs.)
+            let mut startup = vec![("jit", "off")];
             if let Some(schema) = &options.postgres_schema {
                 check_schema_name(schema)?;
                 // The schema must exist before a connection can put it on its search path.

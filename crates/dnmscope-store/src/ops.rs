@@ -964,6 +964,7 @@ async fn entity_ids(
     for chunk in wanted.chunks(ROWS_PER_STATEMENT) {
         let found: Vec<(String, i64, String)> = select(chunk)
             .build_query_as()
+            .persistent(CACHE_KEY_LISTS)
             .fetch_all(&mut *conn)
             .await
             .context(|| format!("looking up {} {table} entries", chunk.len()))?;
@@ -1008,6 +1009,7 @@ async fn entity_ids(
         if !raced.is_empty() {
             let found: Vec<(String, i64, String)> = select(&raced)
                 .build_query_as()
+                .persistent(CACHE_KEY_LISTS)
                 .fetch_all(&mut *conn)
                 .await
                 .context(|| format!("looking up {} {table} entries", raced.len()))?;
@@ -1222,6 +1224,7 @@ async fn prepare_feedback(
         select.push(")");
         let found: Vec<(String, i64)> = select
             .build_query_as()
+            .persistent(CACHE_KEY_LISTS)
             .fetch_all(&mut *conn)
             .await
             .context(|| format!("looking up {} feedback keys of capture {}", chunk.len(), capture.id))?;
