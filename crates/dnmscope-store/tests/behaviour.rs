@@ -291,29 +291,12 @@ impl Fixture {
 
     /// Each listing observation's `data` as the database holds it, by listing key.
     async fn listing_data(&self) -> BTreeMap<String, serde_json::Value> {
-        let sql = sqlx::AssertSqlSafe(
-            "SELECT l.listing_key, CAST(o.data AS TEXT) FROM listing_observations o
-             JOIN listings l ON l.id = o.listing_id ORDER BY o.id"
-                .to_string(),
-        );
-        let rows: Vec<(String, String)> = match &self.kind {
-            Kind::Sqlite => {
-                let url = format!("sqlite://{}", self.place);
-                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
-            }
-            Kind::Postgres(url) => {
-                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    "SET search_path TO {}",
-                    self.place
-                )))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-                sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
-            }
-        };
+        let rows: Vec<(String, String)> = self
+            .rows_beside(
+                "SELECT l.listing_key, CAST(o.data AS TEXT) FROM listing_observations o
+                 JOIN listings l ON l.id = o.listing_id ORDER BY o.id",
+            )
+            .await;
         rows.into_iter()
             .map(|(key, data)| (key, serde_json::from_str(&data).unwrap()))
             .collect()
@@ -327,6 +310,17 @@ impl Fixture {
 
     /// Rows of (text, bytes) read beside the store.
     async fn text_and_bytes(&self, sql: &str) -> Vec<(String, Vec<u8>)> {
+        self.rows_beside(sql).await
+    }
+
+    /// Rows read beside the store, on a connection of their own.
+    async fn rows_beside<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
         let sql = sqlx::AssertSqlSafe(sql.to_string());
         match &self.kind {
             Kind::Sqlite => {
