@@ -13,6 +13,9 @@
 //! observations, reuses) the store in that PostgreSQL database instead; the database is never
 //! emptied by the benchmark, so give it one of its own.
 //!
+//! `DNMSCOPE_BENCH_COMPUTE_ALL=1` also times `compute_all` (every indicator, as the report
+//! computes them) and its peak resident memory.
+//!
 //! `DNMSCOPE_BENCH_DUCKDB=PYTHON` (a Python with `duckdb`) adds the analyst's alternative side
 //! by side: the store exported as Parquet (`dnmscope export --format parquet`, into
 //! `DNMSCOPE_BENCH_EXPORT` or a temporary directory; an export already there is reused) and the
@@ -362,6 +365,22 @@ fn main() {
         );
         if let Ok(python) = std::env::var("DNMSCOPE_BENCH_DUCKDB") {
             duckdb_side_by_side(&store, &python, &vendors, dir.path()).await;
+        }
+        if std::env::var("DNMSCOPE_BENCH_COMPUTE_ALL").is_ok_and(|v| v == "1") {
+            // Every indicator, as `dnmscope report` computes them: today this loads every
+            // filtered observation into memory (issue 16 asks that it stream).
+            let reset = reset_peak_rss();
+            let started = Instant::now();
+            let indicators = dnmscope_analytics::compute_all(&store, &filter)
+                .await
+                .expect("every indicator");
+            println!(
+                "compute_all: {:.1} s wall, {} tables, peak RSS {:.0} MiB{}",
+                started.elapsed().as_secs_f64(),
+                indicators.tables.len(),
+                peak_rss_mib().unwrap_or(0.0),
+                if reset { "" } else { " (could not reset the counter)" },
+            );
         }
         store.close().await;
     });
