@@ -985,9 +985,6 @@ pub(crate) async fn link_decisions(conn: &mut Conn) -> Result<Vec<LinkDecisionRo
         .collect()
 }
 
-/// Rows per multi-row insert: under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
-const BULK_ROWS: usize = 1000;
-
 pub(crate) async fn bulk_observe_listings(
     conn: &mut Conn,
     capture_id: i64,
@@ -995,18 +992,28 @@ pub(crate) async fn bulk_observe_listings(
     listings: &[Listing],
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
-    let row: Option<(i64, i64, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT market_id, crawl_id, fetched_at FROM captures WHERE id = $1",
+    let row: Option<(i64, String, i64, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT c.market_id, m.name, c.crawl_id, c.fetched_at
+         FROM captures c JOIN markets m ON m.id = c.market_id WHERE c.id = $1",
     )
     .bind(capture_id)
     .fetch_optional(&mut *conn)
     .await
     .context(|| format!("looking up capture {capture_id}"))?;
-    let Some((market_id, crawl_id, fetched_at)) = row else {
+    let Some((market_id, market, crawl_id, fetched_at)) = row else {
         return Err(StoreError::Missing {
             what: "capture",
             id: capture_id,
         });
+    };
+    let capture = CaptureContext {
+        id: capture_id,
+        market_id,
+        market: MarketName::new(&market).map_err(|e| StoreError::Corrupt {
+            what: format!("market of capture {capture_id}: {e}"),
+        })?,
+        crawl_id,
+        fetched_at,
     };
     let extraction_id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO extractions (capture_id, parser_version, page_kind, diagnostics, ingested_at)
@@ -1024,114 +1031,39 @@ pub(crate) async fn bulk_observe_listings(
         return Ok(0);
     };
 
-    // Vendors and listings, created where missing, then their ids.
-    let mut handles: Vec<(String, String)> = listings
+    // Vendors and listings, created where missing, then their ids (a handle that is empty
+    // once trimmed names no vendor).
+    let handles: Vec<&str> = listings
         .iter()
         .filter_map(|l| l.vendor.as_deref())
-        .map(|h| (h.trim().to_lowercase(), h.trim().to_string()))
-        .filter(|(key, _)| !key.is_empty())
+        .filter(|h| !vendor_key(h).is_empty())
         .collect();
-    handles.sort();
-    handles.dedup_by(|a, b| a.0 == b.0);
-    for chunk in handles.chunks(BULK_ROWS) {
-        let mut insert = sqlx::QueryBuilder::<Db>::new(
-            "INSERT INTO vendors (market_id, handle_key, handle, first_crawl_id, first_seen_at) ",
-        );
-        insert.push_values(chunk, |mut row, (key, handle)| {
-            row.push_bind(market_id)
-                .push_bind(key.clone())
-                .push_bind(handle.clone())
-                .push_bind(crawl_id)
-                .push_bind(fetched_at);
-        });
-        insert.push(" ON CONFLICT (market_id, handle_key) DO NOTHING");
-        insert
-            .build()
-            .execute(&mut *conn)
-            .await
-            .context(|| "bulk-creating vendors".to_string())?;
-    }
-    let mut keys: Vec<&str> = listings.iter().map(|l| l.key.as_str()).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    for chunk in keys.chunks(BULK_ROWS) {
-        let mut insert = sqlx::QueryBuilder::<Db>::new(
-            "INSERT INTO listings (market_id, listing_key, first_crawl_id, first_seen_at) ",
-        );
-        insert.push_values(chunk, |mut row, key| {
-            row.push_bind(market_id)
-                .push_bind(key.to_string())
-                .push_bind(crawl_id)
-                .push_bind(fetched_at);
-        });
-        insert.push(" ON CONFLICT (market_id, listing_key) DO NOTHING");
-        insert
-            .build()
-            .execute(&mut *conn)
-            .await
-            .context(|| "bulk-creating listings".to_string())?;
-    }
-    let handle_keys: Vec<String> = handles.into_iter().map(|(key, _)| key).collect();
-    let vendor_ids = ids_of(conn, "vendors", "handle_key", "handle", market_id, &handle_keys).await?;
-    let keys: Vec<String> = keys.into_iter().map(str::to_string).collect();
-    let listing_ids =
-        ids_of(conn, "listings", "listing_key", "listing_key", market_id, &keys).await?;
+    let vendors = vendor_ids(conn, &capture, &handles).await?;
+    let keys: Vec<&str> = listings.iter().map(|l| l.key.as_str()).collect();
+    let listing_ids = entity_ids(conn, Entity::Listing, market_id, &keys, None, &capture).await?;
 
     // One observation per listing key (a page observes a listing once).
     let mut seen = std::collections::HashSet::new();
     let unique: Vec<&Listing> = listings.iter().filter(|l| seen.insert(l.key.as_str())).collect();
-    let rows: Vec<ObservationInsert<'_>> = unique
-        .iter()
-        .map(|listing| {
-            let vendor = listing
-                .vendor
-                .as_deref()
-                .and_then(|h| vendor_ids.get(&vendor_key(h)));
-            ObservationInsert {
-                listing_id: listing_ids.get(&listing.key).map(|(id, _)| *id),
-                extraction_id,
-                crawl_id,
-                capture_id,
-                observed_at: fetched_at,
-                parser_version,
-                page_kind: "search",
-                vendor_id: vendor.map(|(id, _)| *id),
-                row: ListingRow::split(listing, vendor.map(|(_, handle)| handle.as_str())),
-            }
-        })
-        .collect();
+    let mut rows = Vec::with_capacity(unique.len());
+    for listing in unique {
+        let key = listing.vendor.as_deref().map(vendor_key).filter(|k| !k.is_empty());
+        let (vendor_id, handle) = match &key {
+            Some(key) => (Some(vendors.id(key)?), vendors.label(key)),
+            None => (None, None),
+        };
+        rows.push(ObservationInsert {
+            listing_id: Some(listing_ids.id(&listing.key)?),
+            extraction_id,
+            crawl_id,
+            capture_id,
+            observed_at: fetched_at,
+            parser_version,
+            page_kind: "search",
+            vendor_id,
+            row: ListingRow::split(listing, handle),
+        });
+    }
     insert_listing_rows(conn, &rows).await
 }
 
-/// The ids and labels (`label_column`: a vendor's stored handle) of `keys` in `table`
-/// (`vendors` or `listings`) on a market, in chunks.
-async fn ids_of(
-    conn: &mut Conn,
-    table: &str,
-    key_column: &str,
-    label_column: &str,
-    market_id: i64,
-    keys: &[String],
-) -> Result<std::collections::HashMap<String, (i64, String)>, StoreError> {
-    let mut ids = std::collections::HashMap::with_capacity(keys.len());
-    for chunk in keys.chunks(BULK_ROWS) {
-        let mut select = sqlx::QueryBuilder::<Db>::new(format!(
-            "SELECT {key_column}, id, {label_column} FROM {table} WHERE market_id = "
-        ));
-        select.push_bind(market_id);
-        select.push(format!(" AND {key_column} IN ("));
-        let mut list = select.separated(", ");
-        for key in chunk {
-            list.push_bind(key.clone());
-        }
-        select.push(")");
-        let rows: Vec<(String, i64, String)> = select
-            .build_query_as()
-            .persistent(CACHE_KEY_LISTS)
-            .fetch_all(&mut *conn)
-            .await
-            .context(|| format!("reading {table} ids"))?;
-        ids.extend(rows.into_iter().map(|(key, id, label)| (key, (id, label))));
-    }
-    Ok(ids)
-}

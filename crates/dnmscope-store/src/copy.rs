@@ -9,21 +9,8 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
 use crate::error::Context;
-use crate::listing_row::{ListingRow, ROW_COLUMNS};
+use crate::listing_row::{ObservationInsert, ROW_COLUMNS};
 use crate::StoreError;
-
-/// One listing observation to store.
-pub(crate) struct ObservationInsert<'a> {
-    pub listing_id: Option<i64>,
-    pub extraction_id: i64,
-    pub crawl_id: i64,
-    pub capture_id: i64,
-    pub observed_at: DateTime<Utc>,
-    pub parser_version: &'a str,
-    pub page_kind: &'a str,
-    pub vendor_id: Option<i64>,
-    pub row: ListingRow,
-}
 
 /// Text-format `COPY` data: fields separated by tabs, rows by newlines, `\N` for null.
 #[derive(Default)]
@@ -161,6 +148,7 @@ pub(crate) async fn copy_listing_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::listing_row::ListingRow;
     use chrono::TimeZone;
 
     #[test]

@@ -78,7 +78,7 @@ mod sqlite_ops {
     /// New listing observations: multi-row inserts.
     async fn insert_listing_rows(
         conn: &mut Conn,
-        rows: &[crate::copy::ObservationInsert<'_>],
+        rows: &[crate::listing_row::ObservationInsert<'_>],
     ) -> Result<u64, crate::StoreError> {
         insert_listing_rows_multi(conn, rows).await
     }
@@ -124,7 +124,7 @@ mod postgres_ops {
     /// New listing observations: a page's few in multi-row inserts, more with one `COPY`.
     async fn insert_listing_rows(
         conn: &mut Conn,
-        rows: &[crate::copy::ObservationInsert<'_>],
+        rows: &[crate::listing_row::ObservationInsert<'_>],
     ) -> Result<u64, crate::StoreError> {
         if rows.len() < COPY_FROM_ROWS {
             insert_listing_rows_multi(conn, rows).await
@@ -132,7 +132,8 @@ mod postgres_ops {
             crate::copy::copy_listing_rows(conn, rows).await
         }
     }
-    /// From this many rows on, `COPY` (one round trip, no parameters) beats an `INSERT`.
+    /// From this many rows on, `COPY` (chosen, not measured: a page's few rows keep the
+    /// insert, bulk loads of thousands take `COPY`).
     const COPY_FROM_ROWS: usize = 64;
     include!("ops.rs");
     include!("frontier.rs");

@@ -11,8 +11,11 @@
 
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
+
 use dnmscope_model::{Country, Listing, Money, Quantity};
 use rust_decimal::Decimal;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// The fields of [`Listing`] that have their own column (or, for `key` and `vendor`, come from
@@ -60,6 +63,19 @@ pub(crate) struct ListingRow {
     pub columns: ListingColumns,
     #[sqlx(json)]
     pub data: Value,
+}
+
+/// One listing observation to store.
+pub(crate) struct ObservationInsert<'a> {
+    pub listing_id: Option<i64>,
+    pub extraction_id: i64,
+    pub crawl_id: i64,
+    pub capture_id: i64,
+    pub observed_at: DateTime<Utc>,
+    pub parser_version: &'a str,
+    pub page_kind: &'a str,
+    pub vendor_id: Option<i64>,
+    pub row: ListingRow,
 }
 
 /// The column names of [`ListingColumns`] then `data`, as an insert lists them.
@@ -118,7 +134,7 @@ impl ListingRow {
         // A field's JSON wins over its column, but not a null: `stock` is null in JSON both when
         // unknown and when unlimited, which only the columns tell apart.
         let has = |name: &str| data.get(name).is_some_and(|value| !value.is_null());
-        let mut listing: Listing = serde_json::from_value(self.data.clone())
+        let mut listing = Listing::deserialize(&self.data)
             .map_err(|e| format!("data does not read as a listing: {e}"))?;
         let c = &self.columns;
         if !has("key") {

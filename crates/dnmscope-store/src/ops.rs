@@ -15,8 +15,7 @@ use sqlx::types::Json;
 
 use crate::analytics::vendor_key;
 use crate::error::Context;
-use crate::copy::ObservationInsert;
-use crate::listing_row::{ListingRow, ROW_COLUMNS, SELECT_COLUMNS};
+use crate::listing_row::{ListingRow, ObservationInsert, ROW_COLUMNS, SELECT_COLUMNS};
 use crate::stats::{CrawlSummary, Stats, TableCount};
 use crate::{to_db_int, CaptureStored, IngestReport, StoreError, TABLES};
 
@@ -1134,7 +1133,7 @@ async fn insert_listing_rows_multi(
 }
 
 /// Binds a listing row's columns in the order of [`ROW_COLUMNS`].
-pub(crate) fn push_listing_row(
+fn push_listing_row(
     b: &mut sqlx::query_builder::Separated<'_, Db, &'static str>,
     row: &ListingRow,
 ) {
