@@ -107,9 +107,13 @@ pub async fn run(args: DemoArgs, store_options: &StoreOptions) -> anyhow::Result
     println!("look at it with: dnmscope db stats --db {0}   or   sqlite3 {0} 'SELECT * FROM listing_observations_view LIMIT 5'", store.location());
     let report_dir = super::report::demo_report_dir(store_options);
     // The demo's world is known: how the analytics did on it is the report's last section.
-    let data = dnmscope_analytics::Dataset::load(&store, &Default::default())
-        .await
-        .context("loading the crawled data to score it")?;
+    let data = dnmscope_analytics::Dataset::load(
+        &store,
+        &Default::default(),
+        dnmscope_analytics::Period::Week,
+    )
+    .await
+    .context("loading the crawled data to score it")?;
     let card = dnmscope_testbed::score(&world, "demo", &data, &crawled_days);
     let accuracy = super::validate::sections(&[("demo".to_string(), vec![card])]);
     let report = super::report::write_report(&store, &report_dir, accuracy).await?;

@@ -131,36 +131,9 @@ pub fn shown_review_counts(data: &Dataset) -> BTreeMap<(String, i64), ProfileRev
             entry.reviews = entry.reviews.max(total);
         }
     }
-    // Each listing's USD prices, per vendor.
-    let mut prices: BTreeMap<(String, i64), BTreeMap<i64, Vec<f64>>> = BTreeMap::new();
-    for row in &data.listings {
-        let Some(vendor) = row.vendor_id else {
-            continue;
-        };
-        if !counts.contains_key(&(row.market.clone(), vendor)) {
-            continue;
-        }
-        if let Some((usd, _)) =
-            data.book
-                .listing_usd(&row.market, row.observed_at.date_naive(), &row.listing)
-        {
-            prices
-                .entry((row.market.clone(), vendor))
-                .or_default()
-                .entry(row.listing_id)
-                .or_default()
-                .push(usd);
-        }
-    }
-    for (key, listings) in prices {
-        let medians: Vec<f64> = listings
-            .into_values()
-            .map(|mut p| {
-                p.sort_by(f64::total_cmp);
-                p[p.len() / 2]
-            })
-            .collect();
-        if let Some(entry) = counts.get_mut(&key) {
+    // Each listing's median USD price, per vendor.
+    for (key, medians) in &data.listings.vendor_listing_usd {
+        if let Some(entry) = counts.get_mut(key) {
             entry.listing_usd = Some(medians.iter().sum::<f64>() / medians.len() as f64);
         }
     }

@@ -1,7 +1,7 @@
 //! Market events and what they did: before/after comparisons (vendors and listings lost) and
 //! where the lost vendors reappeared (through probable or confirmed vendor links).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -25,7 +25,6 @@ pub struct Migration {
 }
 
 /// Vendors and listings seen on a market and day.
-type Seen = (BTreeSet<i64>, BTreeSet<i64>);
 
 /// The `market_events`, `event_impact` and `event_migrations` tables, and the migrations.
 pub fn event_tables(
@@ -120,17 +119,7 @@ pub fn event_tables(
         ],
     );
     let mut migrations = Vec::new();
-    // Per market and day: vendors and listings seen.
-    let mut seen: BTreeMap<(&str, NaiveDate), Seen> = BTreeMap::new();
-    for row in &data.listings {
-        let entry = seen
-            .entry((row.market.as_str(), row.observed_at.date_naive()))
-            .or_default();
-        entry.1.insert(row.listing_id);
-        if let Some(v) = row.vendor_id {
-            entry.0.insert(v);
-        }
-    }
+    let seen = &data.listings.days;
     let profile_of: BTreeMap<(&str, i64), usize> = profiles
         .iter()
         .enumerate()
@@ -152,17 +141,22 @@ pub fn event_tables(
         else {
             continue;
         };
-        let (vendors_before, listings_before) = seen[&(e.market.as_str(), before_day)].clone();
-        let mut vendors_after = BTreeSet::new();
-        let mut listings_after = BTreeSet::new();
-        for ((m, d), (v, l)) in &seen {
-            if *m == e.market && *d >= day {
-                vendors_after.extend(v.iter().copied());
-                listings_after.extend(l.iter().copied());
-            }
-        }
-        let lost: Vec<i64> = vendors_before.difference(&vendors_after).copied().collect();
-        let listings_lost = listings_before.difference(&listings_after).count();
+        let before = &seen[&(e.market.clone(), before_day)];
+        // `before_day` is the market's last day before the event: a vendor or listing seen
+        // then and never on or after the event's day was last seen on `before_day`.
+        let lost: Vec<i64> = before
+            .vendors
+            .iter()
+            .copied()
+            .filter(|v| {
+                data.listings
+                    .vendor_last_day
+                    .get(&(e.market.clone(), *v))
+                    .is_some_and(|last| *last == before_day)
+            })
+            .collect();
+        let (vendors_before, listings_before, listings_lost) =
+            (&before.vendors, before.listings, before.listings_ending);
         let mut reappeared = 0;
         let mut on: BTreeMap<String, usize> = BTreeMap::new();
         for vendor in &lost {
@@ -208,11 +202,13 @@ pub fn event_tables(
             let mut last: BTreeMap<&str, NaiveDate> = BTreeMap::new();
             for (m, d) in seen.keys() {
                 if *m != e.market && ((after && *d >= day) || (!after && *d < day)) {
-                    let slot = last.entry(m).or_insert(*d);
+                    let slot = last.entry(m.as_str()).or_insert(*d);
                     *slot = (*slot).max(*d);
                 }
             }
-            last.iter().map(|(m, d)| seen[&(*m, *d)].1.len()).sum()
+            last.iter()
+                .map(|(m, d)| seen[&(m.to_string(), *d)].listings)
+                .sum()
         };
         impact.push(vec![
             text(&e.market),
@@ -220,7 +216,7 @@ pub fn event_tables(
             Cell::Timestamp(e.observed_at),
             Cell::Date(before_day),
             int(vendors_before.len() as i64),
-            int(listings_before.len() as i64),
+            int(listings_before as i64),
             int(lost.len() as i64),
             int(listings_lost as i64),
             int(reappeared as i64),

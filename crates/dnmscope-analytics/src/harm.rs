@@ -144,12 +144,10 @@ pub fn topics_of(text: &str) -> Vec<&'static str> {
 /// `harm_reduction`: tagged posts per market, period, topic and substance.
 pub fn harm_reduction_table(data: &Dataset, period: Period) -> Table {
     let mut substances: BTreeSet<String> = SUBSTANCES.iter().map(|s| s.to_string()).collect();
-    for row in &data.listings {
-        if let Some(last) = row.listing.category.last() {
-            let name = normalise(last);
-            if name.len() >= 3 {
-                substances.insert(name);
-            }
+    for last in &data.listings.substances {
+        let name = normalise(last);
+        if name.len() >= 3 {
+            substances.insert(name);
         }
     }
     let mut counts: BTreeMap<(String, NaiveDate, &str, String), usize> = BTreeMap::new();

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use dnmscope_store::{ActivityRow, FeedbackActivityRow, Period, VendorSpan};
 
 use crate::data::{Dataset, Sale};
-use crate::prices::{cents, quantile, units};
+use crate::prices::{cents, quantile};
 use crate::table::{Cell, Column, ColumnType as T, Table};
 
 pub(crate) fn text(value: impl Into<String>) -> Cell {
@@ -223,7 +223,8 @@ pub fn feedback_activity_table(rows: &[FeedbackActivityRow], period: Period) -> 
 }
 
 /// `prices`: USD per unit per market, period, substance, origin and unit.
-pub fn price_table(data: &Dataset, period: Period) -> Table {
+pub fn price_table(data: &Dataset) -> Table {
+    let period = data.period;
     let mut table = Table::new(
         "prices",
         format!(
@@ -256,48 +257,16 @@ pub fn price_table(data: &Dataset, period: Period) -> Table {
             ),
         ],
     );
-    type Key = (String, NaiveDate, String, String, &'static str);
-    let mut per_listing: BTreeMap<Key, HashMap<i64, Vec<f64>>> = BTreeMap::new();
-    let mut unconverted: BTreeMap<(String, NaiveDate, String, String), BTreeSet<i64>> =
-        BTreeMap::new();
-    for row in &data.listings {
-        let day = row.observed_at.date_naive();
-        let p = period.start_of(day);
-        let substance = row.listing.category.last().cloned().unwrap_or_default();
-        let origin = row
-            .listing
-            .ships_from
-            .map(|c| c.code().to_string())
-            .unwrap_or_default();
-        let usd = data.book.listing_usd(&row.market, day, &row.listing);
-        let unit = row.listing.quantity.as_ref().and_then(units);
-        match (usd, unit) {
-            (Some((usd, _)), Some((unit, count))) => per_listing
-                .entry((row.market.clone(), p, substance, origin, unit))
-                .or_default()
-                .entry(row.listing_id)
-                .or_default()
-                .push(usd / count),
-            _ => {
-                unconverted
-                    .entry((row.market.clone(), p, substance, origin))
-                    .or_default()
-                    .insert(row.listing_id);
-            }
-        }
-    }
-    for ((market, p, substance, origin, unit), listings) in per_listing {
-        let mut values: Vec<f64> = listings
-            .into_values()
-            .filter_map(|mut v| {
-                v.sort_by(f64::total_cmp);
-                quantile(&v, 0.5)
-            })
-            .collect();
+    let digest = &data.listings;
+    for ((market, p, substance, origin, unit), values) in &digest.unit_prices {
+        let (p, unit) = (*p, *unit);
+        let mut values = values.clone();
         values.sort_by(f64::total_cmp);
-        let missing = unconverted
+        let missing = digest
+            .unconverted
             .get(&(market.clone(), p, substance.clone(), origin.clone()))
-            .map_or(0, BTreeSet::len);
+            .copied()
+            .unwrap_or(0);
         table.push(vec![
             text(market),
             Cell::Date(p),
@@ -384,7 +353,8 @@ pub fn sales_tables(sales: &[Sale], period: Period) -> Vec<Table> {
 }
 
 /// `origin_shares` and `origin_destination_flows`.
-pub fn origin_tables(data: &Dataset, period: Period) -> Vec<Table> {
+pub fn origin_tables(data: &Dataset) -> Vec<Table> {
+    let period = data.period;
     let mut shares = Table::new(
         "origin_shares",
         format!(
@@ -422,55 +392,33 @@ pub fn origin_tables(data: &Dataset, period: Period) -> Vec<Table> {
             Column::new("listings", T::Integer, "distinct listings"),
         ],
     );
-    let mut by_origin: BTreeMap<(String, NaiveDate), BTreeMap<String, BTreeSet<i64>>> =
-        BTreeMap::new();
-    let mut by_flow: BTreeMap<(String, NaiveDate, String, String), BTreeSet<i64>> = BTreeMap::new();
-    for row in &data.listings {
-        let p = period.start_of(row.observed_at.date_naive());
-        let origin = row
-            .listing
-            .ships_from
-            .map(|c| c.code().to_string())
-            .unwrap_or_default();
-        by_origin
-            .entry((row.market.clone(), p))
-            .or_default()
-            .entry(origin.clone())
-            .or_default()
-            .insert(row.listing_id);
-        for to in &row.listing.ships_to {
-            by_flow
-                .entry((row.market.clone(), p, origin.clone(), to.code().to_string()))
-                .or_default()
-                .insert(row.listing_id);
-        }
-    }
-    for ((market, p), origins) in by_origin {
-        let total: usize = origins.values().map(BTreeSet::len).sum();
+    for ((market, p), origins) in &data.listings.origins {
+        let total: usize = origins.values().sum();
         for (origin, listings) in origins {
             shares.push(vec![
-                text(&market),
-                Cell::Date(p),
+                text(market),
+                Cell::Date(*p),
                 text(origin),
-                int(listings.len() as i64),
-                float(Some(listings.len() as f64 / total.max(1) as f64)),
+                int(*listings as i64),
+                float(Some(*listings as f64 / total.max(1) as f64)),
             ]);
         }
     }
-    for ((market, p, origin, destination), listings) in by_flow {
+    for ((market, p, origin, destination), listings) in &data.listings.flows {
         flows.push(vec![
             text(market),
-            Cell::Date(p),
+            Cell::Date(*p),
             text(origin),
             text(destination),
-            int(listings.len() as i64),
+            int(*listings as i64),
         ]);
     }
     vec![shares, flows]
 }
 
 /// `concentration`: shares of the top vendors by listings and by estimated revenue.
-pub fn concentration_table(data: &Dataset, sales: &[Sale], period: Period) -> Table {
+pub fn concentration_table(data: &Dataset, sales: &[Sale]) -> Table {
+    let period = data.period;
     let mut table = Table::new(
         "concentration",
         format!(
@@ -489,20 +437,6 @@ pub fn concentration_table(data: &Dataset, sales: &[Sale], period: Period) -> Ta
             Column::new("hhi", T::Float, "sum of squared percentage shares"),
         ],
     );
-    let mut listings: BTreeMap<(String, NaiveDate), HashMap<i64, BTreeSet<i64>>> = BTreeMap::new();
-    for row in &data.listings {
-        if let Some(vendor) = row.vendor_id {
-            listings
-                .entry((
-                    row.market.clone(),
-                    period.start_of(row.observed_at.date_naive()),
-                ))
-                .or_default()
-                .entry(vendor)
-                .or_default()
-                .insert(row.listing_id);
-        }
-    }
     let mut revenue: BTreeMap<(String, NaiveDate), HashMap<i64, f64>> = BTreeMap::new();
     for s in sales {
         if let (Some(vendor), Some(usd)) = (s.vendor_id, s.usd) {
@@ -514,10 +448,10 @@ pub fn concentration_table(data: &Dataset, sales: &[Sale], period: Period) -> Ta
         }
     }
     let mut rows: BTreeMap<(String, NaiveDate, &str), Vec<f64>> = BTreeMap::new();
-    for (key, vendors) in listings {
+    for ((market, p), vendors) in &data.listings.vendor_listings {
         rows.insert(
-            (key.0, key.1, "listings"),
-            vendors.values().map(|l| l.len() as f64).collect(),
+            (market.clone(), *p, "listings"),
+            vendors.values().map(|l| *l as f64).collect(),
         );
     }
     for (key, vendors) in revenue {

@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use dnmscope_store::{AnalyticsFilter, Store};
 
 pub use credibility::{flags_table, review_flags, Flag};
-pub use data::{Dataset, Sale};
+pub use data::{normalise, Dataset, DaySeen, ListingAccount, ListingDigest, Sale, UnitKey};
 pub use dnmscope_store::Period;
 pub use error::AnalyticsError;
 pub use estimate::{
@@ -40,7 +40,7 @@ pub use events::{event_tables, Migration};
 pub use harm::{topics_of, TOPICS};
 pub use indicators::SALES_ASSUMPTIONS;
 pub use linking::{candidate_links, handle_core, profiles, Link, Profile, LINK_THRESHOLD};
-pub use prices::{Conversion, RateBook};
+pub use prices::{Conversion, RateBook, RateGather};
 pub use rates::parse_rates_csv;
 pub use table::{Cell, Column, ColumnType, Table};
 
@@ -180,13 +180,13 @@ pub async fn weekly_rollups(store: &Store, filter: &Filter) -> Result<Vec<Table>
 /// and harm-reduction discussion; with the assumptions as text.
 pub async fn compute_all(store: &Store, filter: &Filter) -> Result<Indicators, AnalyticsError> {
     let mut tables = weekly_rollups(store, filter).await?;
-    let data = Dataset::load(store, &filter.store_filter()).await?;
+    let data = Dataset::load(store, &filter.store_filter(), filter.period).await?;
     let period = filter.period;
-    let sales = data.sales();
-    tables.push(indicators::price_table(&data, period));
-    tables.extend(indicators::sales_tables(&sales, period));
-    tables.extend(indicators::origin_tables(&data, period));
-    tables.push(indicators::concentration_table(&data, &sales, period));
+    let sales = &data.sales;
+    tables.push(indicators::price_table(&data));
+    tables.extend(indicators::sales_tables(sales, period));
+    tables.extend(indicators::origin_tables(&data));
+    tables.push(indicators::concentration_table(&data, sales));
     let profiles = linking::profiles(&data);
     let links = linking::candidate_links(&data, &profiles);
     let (event_tables, _) = events::event_tables(&data, &profiles, &links);
@@ -194,7 +194,7 @@ pub async fn compute_all(store: &Store, filter: &Filter) -> Result<Indicators, A
     tables.push(linking::links_table(&profiles, &links));
     let flags = credibility::review_flags(&data);
     tables.push(estimate::sales_sensitivity(
-        &sales,
+        sales,
         &estimate::shown_review_counts(&data),
         &flags,
     ));

@@ -205,10 +205,11 @@ pub fn profiles(data: &Dataset) -> Vec<Profile> {
             Some((v.observed_at, v.vendor.rating, v.vendor.sales)),
         ));
     }
-    for l in &data.listings {
-        if let (Some(id), Some(handle)) = (l.vendor_id, &l.vendor) {
-            let key = touch(&l.market, id, handle, l.observed_at);
-            extra.push((key, None, Vec::new(), l.listing.title.clone(), None));
+    for ((market, id), account) in &data.listings.accounts {
+        touch(market, *id, &account.handle, account.first_seen);
+        let key = touch(market, *id, &account.handle, account.last_seen);
+        for title in &account.titles {
+            extra.push((key.clone(), None, Vec::new(), Some(title.clone()), None));
         }
     }
     for (key, fingerprint, imported, title, stats) in extra {

@@ -48,19 +48,6 @@ pub struct RateBook {
     imported: HashMap<String, BTreeMap<NaiveDate, f64>>,
 }
 
-fn median(values: &mut [f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    Some(if values.len().is_multiple_of(2) {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
-    })
-}
-
 /// USD per unit of each currency implied by one listing's page: its printed rates, and the
 /// ratio of a USD price to a coin price shown side by side.
 fn page_rates(listing: &Listing) -> Vec<(String, f64)> {
@@ -140,22 +127,102 @@ pub fn needs_market_rates(listing: &Listing) -> bool {
     matches!(page_price(listing), Some(PagePrice::NeedsRates(_)))
 }
 
-impl RateBook {
-    pub fn new(observations: &[ListingObservationRow], imported: &[RateRow]) -> RateBook {
-        let mut gathered: HashMap<(String, NaiveDate, String), Vec<f64>> = HashMap::new();
-        for row in observations {
-            let day = row.observed_at.date_naive();
-            for (currency, usd) in page_rates(&row.listing) {
-                gathered
-                    .entry((row.market.clone(), day, currency))
-                    .or_default()
-                    .push(usd);
+/// The rates listing pages show, gathered one observation at a time: per market, day and
+/// currency, how often each rate was seen (a page's rates repeat on every listing of a crawl, so
+/// this stays small however many observations pass).
+#[derive(Debug, Default, Clone)]
+pub struct RateGather {
+    seen: HashMap<(String, NaiveDate, String), BTreeMap<TotalF64, u64>>,
+}
+
+/// An `f64` ordered as `f64::total_cmp` orders it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct TotalF64(u64);
+
+impl TotalF64 {
+    fn new(value: f64) -> TotalF64 {
+        let bits = value.to_bits();
+        TotalF64(if bits >> 63 == 1 {
+            !bits
+        } else {
+            bits | 1 << 63
+        })
+    }
+    fn get(self) -> f64 {
+        let bits = self.0;
+        f64::from_bits(if bits >> 63 == 1 {
+            bits & !(1 << 63)
+        } else {
+            !bits
+        })
+    }
+}
+
+/// The median of values given with their counts: the middle value in `f64::total_cmp` order, or
+/// the mean of the two middle ones.
+fn median_of_counts(counts: &BTreeMap<TotalF64, u64>) -> Option<f64> {
+    let n: u64 = counts.values().sum();
+    if n == 0 {
+        return None;
+    }
+    let at = |index: u64| -> f64 {
+        let mut passed = 0;
+        for (value, count) in counts {
+            passed += count;
+            if index < passed {
+                return value.get();
             }
         }
-        let market_day = gathered
+        unreachable!("index {index} is below the total count {n}")
+    };
+    let mid = n / 2;
+    Some(if n % 2 == 0 {
+        (at(mid - 1) + at(mid)) / 2.0
+    } else {
+        at(mid)
+    })
+}
+
+impl RateGather {
+    /// The rates one observed listing page shows.
+    pub fn add(&mut self, row: &ListingObservationRow) {
+        let day = row.observed_at.date_naive();
+        for (currency, usd) in page_rates(&row.listing) {
+            *self
+                .seen
+                .entry((row.market.clone(), day, currency))
+                .or_default()
+                .entry(TotalF64::new(usd))
+                .or_default() += 1;
+        }
+    }
+
+    /// The book: per market, day and currency the median of the rates its pages showed, and
+    /// the `imported` rates.
+    pub fn finish(self, imported: &[RateRow]) -> RateBook {
+        let market_day = self
+            .seen
             .into_iter()
-            .filter_map(|(key, mut values)| median(&mut values).map(|m| (key, m)))
+            .filter_map(|(key, counts)| median_of_counts(&counts).map(|m| (key, m)))
             .collect();
+        RateBook::with_market_day(market_day, imported)
+    }
+}
+
+impl RateBook {
+    /// The book of these observations' pages and the `imported` rates.
+    pub fn new(observations: &[ListingObservationRow], imported: &[RateRow]) -> RateBook {
+        let mut gather = RateGather::default();
+        for row in observations {
+            gather.add(row);
+        }
+        gather.finish(imported)
+    }
+
+    fn with_market_day(
+        market_day: HashMap<(String, NaiveDate, String), f64>,
+        imported: &[RateRow],
+    ) -> RateBook {
         let mut book: HashMap<String, BTreeMap<NaiveDate, f64>> = HashMap::new();
         for rate in imported {
             if let Ok(usd) = rate.usd.trim().parse::<f64>() {
@@ -254,6 +321,50 @@ pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The median of all the values, each once: what [`median_of_counts`] must agree with.
+    fn median(values: &mut [f64]) -> Option<f64> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let mid = values.len() / 2;
+        Some(if values.len().is_multiple_of(2) {
+            (values[mid - 1] + values[mid]) / 2.0
+        } else {
+            values[mid]
+        })
+    }
+
+    #[test]
+    fn the_median_of_counted_rates_is_the_median_of_every_rate() {
+        let samples: [&[f64]; 6] = [
+            &[],
+            &[3.0],
+            &[2.0, 1.0],
+            &[5.0, 5.0, 5.0, 1.0],
+            &[-0.0, 0.0, -2.5, 1e9, 7.25, 7.25, 3.0],
+            &[64_000.0, 64_100.5, 63_900.0, 64_000.0, 64_100.5, 64_000.0],
+        ];
+        for values in samples {
+            let mut counts: BTreeMap<TotalF64, u64> = BTreeMap::new();
+            for v in values {
+                *counts.entry(TotalF64::new(*v)).or_default() += 1;
+            }
+            let mut all = values.to_vec();
+            assert_eq!(
+                median_of_counts(&counts).map(f64::to_bits),
+                median(&mut all).map(f64::to_bits),
+                "{values:?}"
+            );
+        }
+        for v in [-1e300, -1.5, -0.0, 0.0, 2.0, f64::MAX, f64::INFINITY] {
+            assert_eq!(TotalF64::new(v).get().to_bits(), v.to_bits());
+        }
+        assert!(TotalF64::new(-1.0) < TotalF64::new(-0.0));
+        assert!(TotalF64::new(-0.0) < TotalF64::new(0.0));
+        assert!(TotalF64::new(0.5) < TotalF64::new(2.0));
+    }
     use dnmscope_model::Currency;
     use rust_decimal::Decimal;
 

@@ -160,11 +160,9 @@ impl VendorData {
                 .rates()
                 .await
                 .context(|| "loading exchange rates".to_string())?;
-            let all = store
-                .listing_observations(&market_only)
+            crate::data::rate_book(store, &market_only, &rates)
                 .await
-                .context(|| format!("loading the listing observations of {market} for rates"))?;
-            crate::prices::RateBook::new(&all, &rates)
+                .context(|| format!("reading the exchange rates the pages of {market} show"))?
         } else {
             crate::prices::RateBook::new(&[], &[])
         };
@@ -180,8 +178,8 @@ impl VendorData {
 /// A substance's (or any filter's) price per unit over time: the `prices` indicator.
 pub async fn price_trend(store: &Store, filter: &Filter) -> Result<Table, AnalyticsError> {
     filter.check()?;
-    let data = Dataset::load(store, &filter.store_filter()).await?;
-    let mut table = indicators::price_table(&data, filter.period);
+    let data = Dataset::load(store, &filter.store_filter(), filter.period).await?;
+    let mut table = indicators::price_table(&data);
     table.name = "price_trend".to_string();
     Ok(table)
 }
@@ -296,7 +294,7 @@ pub async fn vendor_links(
 ) -> Result<Table, AnalyticsError> {
     filter.check()?;
     // Links span markets: load every market, then keep the links touching the filter's.
-    let data = Dataset::load(store, &AnalyticsFilter::default()).await?;
+    let data = Dataset::load(store, &AnalyticsFilter::default(), filter.period).await?;
     let profiles = linking::profiles(&data);
     let links: Vec<linking::Link> = linking::candidate_links(&data, &profiles)
         .into_iter()

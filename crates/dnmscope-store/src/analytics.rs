@@ -245,6 +245,20 @@ pub struct FeedbackActivityRow {
     pub vendors: i64,
 }
 
+/// Which listing observations a streamed read ([`Store::each_listing_observation`]) gives, in
+/// which order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObservationPass {
+    /// Every observation of the filter, oldest first.
+    Oldest,
+    /// Every observation of the filter, one listing after another (by listing id), each
+    /// listing's oldest first.
+    ByListing,
+    /// Oldest first, only the observations that hold more than the typed columns (other prices,
+    /// printed exchange rates, shipping options...): the rows a page's exchange rates come from.
+    WithPageExtras,
+}
+
 /// One listing observation with its market and vendor.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ListingObservationRow {
@@ -497,6 +511,20 @@ impl Store {
     ) -> Result<Vec<ListingObservationRow>, StoreError> {
         on_connection!(self, "reading listing observations", |conn, ops| {
             ops::listing_observations(conn, filter).await
+        })
+    }
+
+    /// Streams the listing observations of `filter` (`pass` says which and in which order) to
+    /// `each`, holding one row at a time, and returns how many were read. Reads at archive scale
+    /// go through here rather than [`Store::listing_observations`].
+    pub async fn each_listing_observation(
+        &self,
+        filter: &AnalyticsFilter,
+        pass: ObservationPass,
+        mut each: impl FnMut(ListingObservationRow) + Send,
+    ) -> Result<u64, StoreError> {
+        on_connection!(self, "reading listing observations", |conn, ops| {
+            ops::each_listing_observation(conn, filter, pass, &mut each).await
         })
     }
 

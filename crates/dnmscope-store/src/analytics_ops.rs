@@ -4,7 +4,7 @@
 
 use crate::analytics::{
     ActivityRow, AnalyticsFilter, EventRow, FeedbackActivityRow, FeedbackRow, LinkDecision,
-    LinkDecisionRow, ListingObservationRow, ObservedDay, Period, PostRow, RateRow, VendorObservationRow,
+    LinkDecisionRow, ListingObservationRow, ObservationPass, ObservedDay, Period, PostRow, RateRow, VendorObservationRow,
     VendorDay, VendorPriceRow, VendorPrices, VendorRef, VendorSpan,
 };
 
@@ -501,24 +501,64 @@ struct ListingObservationDbRow {
     row: ListingRow,
 }
 
-pub(crate) async fn listing_observations(
-    conn: &mut Conn,
+/// The SQL of a read of listing observations, in `order`, with its parameters.
+fn listing_observations_sql(
     filter: &AnalyticsFilter,
-) -> Result<Vec<ListingObservationRow>, StoreError> {
+    pass: ObservationPass,
+) -> (String, Vec<String>) {
     let (conditions, params) = filter.listing_conditions(1);
     let (from, joined) = if filter.vendor.is_some() {
         (VENDOR_LISTING_FROM, VENDOR_LISTING_JOINED)
     } else {
         (LISTING_FROM, "1 = 1")
     };
+    let (extra, order) = match pass {
+        ObservationPass::Oldest => ("", "o.observed_at, o.id"),
+        ObservationPass::ByListing => ("", "o.listing_id, o.observed_at, o.id"),
+        // `data` holds only what the typed columns do not (`{}` for most rows since migration
+        // 0011; the whole listing in older rows): other prices and printed exchange rates live
+        // there, so a row whose `data` is `{}` shows no rate.
+        ObservationPass::WithPageExtras => (" AND o.data <> '{}'", "o.observed_at, o.id"),
+    };
     let sql = format!(
         "SELECT m.name AS market, o.listing_id, o.vendor_id, v.handle AS vendor, o.crawl_id,
                 o.observed_at, l.listing_key, {SELECT_COLUMNS}
          {from}
          LEFT JOIN vendors v ON v.id = o.vendor_id
-         WHERE {joined} AND {conditions}
-         ORDER BY o.observed_at, o.id"
+         WHERE {joined} AND {conditions}{extra}
+         ORDER BY {order}"
     );
+    (sql, params)
+}
+
+impl ListingObservationDbRow {
+    fn into_row(self) -> Result<ListingObservationRow, StoreError> {
+        let listing = self
+            .row
+            .join(&self.listing_key, self.vendor.as_deref())
+            .map_err(|e| StoreError::Corrupt {
+                what: format!(
+                    "an observation of listing {} on {}: {e}",
+                    self.listing_id, self.market
+                ),
+            })?;
+        Ok(ListingObservationRow {
+            market: self.market,
+            listing_id: self.listing_id,
+            vendor_id: self.vendor_id,
+            vendor: self.vendor,
+            crawl_id: self.crawl_id,
+            observed_at: self.observed_at,
+            listing,
+        })
+    }
+}
+
+pub(crate) async fn listing_observations(
+    conn: &mut Conn,
+    filter: &AnalyticsFilter,
+) -> Result<Vec<ListingObservationRow>, StoreError> {
+    let (sql, params) = listing_observations_sql(filter, ObservationPass::Oldest);
     let mut query = sqlx::query_as::<_, ListingObservationDbRow>(sqlx::AssertSqlSafe(sql));
     for param in params {
         query = query.bind(param);
@@ -527,25 +567,35 @@ pub(crate) async fn listing_observations(
         .fetch_all(&mut *conn)
         .await
         .context(|| "reading listing observations".to_string())?;
-    rows.into_iter()
-        .map(|r| {
-            let listing = r
-                .row
-                .join(&r.listing_key, r.vendor.as_deref())
-                .map_err(|e| StoreError::Corrupt {
-                    what: format!("an observation of listing {} on {}: {e}", r.listing_id, r.market),
-                })?;
-            Ok(ListingObservationRow {
-                market: r.market,
-                listing_id: r.listing_id,
-                vendor_id: r.vendor_id,
-                vendor: r.vendor,
-                crawl_id: r.crawl_id,
-                observed_at: r.observed_at,
-                listing,
-            })
-        })
-        .collect()
+    rows.into_iter().map(ListingObservationDbRow::into_row).collect()
+}
+
+/// Streams the listing observations of `filter` to `each`, one row at a time (the process holds
+/// one row, whatever the number of rows; a sort the order needs is the database's), and returns
+/// how many were read.
+pub(crate) async fn each_listing_observation(
+    conn: &mut Conn,
+    filter: &AnalyticsFilter,
+    pass: ObservationPass,
+    each: &mut (dyn FnMut(ListingObservationRow) + Send),
+) -> Result<u64, StoreError> {
+    use futures_util::TryStreamExt;
+    let (sql, params) = listing_observations_sql(filter, pass);
+    let mut query = sqlx::query_as::<_, ListingObservationDbRow>(sqlx::AssertSqlSafe(sql));
+    for param in params {
+        query = query.bind(param);
+    }
+    let mut rows = query.fetch(&mut *conn);
+    let mut read = 0;
+    while let Some(row) = rows
+        .try_next()
+        .await
+        .context(|| "reading listing observations".to_string())?
+    {
+        each(row.into_row()?);
+        read += 1;
+    }
+    Ok(read)
 }
 
 /// A vendor's listing observations for its trend: per day, from the vendor index alone (no

@@ -143,8 +143,8 @@ mod postgres_ops {
 
 pub use analytics::{
     ActivityRow, AnalyticsFilter, EventRow, FeedbackActivityRow, FeedbackRow, LinkDecision,
-    LinkDecisionRow, ListingObservationRow, ObservedDay, Period, PostRow, RateRow, VendorDay,
-    VendorObservationRow, VendorPriceRow, VendorPrices, VendorRef, VendorSpan,
+    LinkDecisionRow, ListingObservationRow, ObservationPass, ObservedDay, Period, PostRow, RateRow,
+    VendorDay, VendorObservationRow, VendorPriceRow, VendorPrices, VendorRef, VendorSpan,
 };
 
 /// What the store holds of one market in one run (see [`Store::run_tally`]).

@@ -518,7 +518,7 @@ pub fn score(world: &World, world_name: &str, data: &Dataset, crawl_days: &[u32]
         })
         .count();
     let estimate = estimate_sales(
-        &data.sales(),
+        &data.sales,
         &shown_review_counts(data),
         &flags,
         ReviewRate::default(),

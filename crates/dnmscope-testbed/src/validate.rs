@@ -10,7 +10,7 @@ use dnmscope_analytics::Dataset;
 use dnmscope_crawl::Stop;
 use dnmscope_model::{FinishReason, PseudonymKey};
 use dnmscope_sim::{generate, WorldConfig};
-use dnmscope_store::{AnalyticsFilter, Location, Store, StoreOptions};
+use dnmscope_store::{AnalyticsFilter, Location, Period, Store, StoreOptions};
 
 use crate::bed::{CrawlSettings, Testbed};
 use crate::error::TestbedError;
@@ -104,7 +104,7 @@ pub async fn validate_world(
             what: "importing the world's BTC rates".into(),
             source: Box::new(source),
         })?;
-    let data = Dataset::load(&store, &AnalyticsFilter::default())
+    let data = Dataset::load(&store, &AnalyticsFilter::default(), Period::Week)
         .await
         .map_err(|source| TestbedError::Analytics {
             what: "loading the crawled data".into(),
