@@ -254,6 +254,10 @@ struct Attribution {
     origin: Option<String>,
 }
 
+/// (days to the nearest observation, first seen with the title, listing id): how a listing
+/// ranks as the one a feedback entry's item names, smallest first.
+type TitleRank = (i64, DateTime<Utc>, i64);
+
 /// A feedback entry while the listings stream by.
 #[derive(Debug, Clone)]
 struct Pending {
@@ -265,7 +269,7 @@ struct Pending {
     /// The best listing of its vendor with the entry's item as title: (days from the entry to
     /// the listing's nearest observation, when the listing was first seen with that title,
     /// listing id) ranks them, smallest first.
-    by_title: Option<((i64, DateTime<Utc>, i64), Attribution)>,
+    by_title: Option<(TitleRank, Attribution)>,
 }
 
 /// A feedback entry as a sale: priced at its own price, else its listing's.

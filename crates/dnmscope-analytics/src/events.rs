@@ -24,8 +24,6 @@ pub struct Migration {
     pub new_account: bool,
 }
 
-/// Vendors and listings seen on a market and day.
-
 /// The `market_events`, `event_impact` and `event_migrations` tables, and the migrations.
 pub fn event_tables(
     data: &Dataset,

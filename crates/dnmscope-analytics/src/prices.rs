@@ -176,7 +176,7 @@ fn median_of_counts(counts: &BTreeMap<TotalF64, u64>) -> Option<f64> {
         unreachable!("index {index} is below the total count {n}")
     };
     let mid = n / 2;
-    Some(if n % 2 == 0 {
+    Some(if n.is_multiple_of(2) {
         (at(mid - 1) + at(mid)) / 2.0
     } else {
         at(mid)

@@ -299,6 +299,9 @@ fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     Some(sorted[low] * (1.0 - weight) + sorted[high] * weight)
 }
 
+/// (market, period start, substance, origin): a price group.
+type Group = (String, NaiveDate, String, String);
+
 /// The oracle: every observation in memory, oldest first.
 struct Oracle {
     rows: Vec<ListingObservationRow>,
@@ -324,12 +327,8 @@ impl Oracle {
     }
 
     /// Per price group, the listings' medians, sorted.
-    fn unit_prices(
-        &self,
-        period: Period,
-    ) -> BTreeMap<(String, NaiveDate, String, String), Vec<f64>> {
-        let mut groups: BTreeMap<(String, NaiveDate, String, String), HashMap<i64, Vec<f64>>> =
-            BTreeMap::new();
+    fn unit_prices(&self, period: Period) -> BTreeMap<Group, Vec<f64>> {
+        let mut groups: BTreeMap<Group, HashMap<i64, Vec<f64>>> = BTreeMap::new();
         for row in &self.rows {
             let (Some(usd), Some(q)) = (self.usd(row), row.listing.quantity.as_ref()) else {
                 continue;
@@ -505,8 +504,7 @@ async fn the_streamed_reduction_gives_what_every_observation_in_memory_gives() {
             );
 
             // Prices per unit: the listings' medians per group.
-            let mut streamed: BTreeMap<(String, NaiveDate, String, String), Vec<f64>> =
-                BTreeMap::new();
+            let mut streamed: BTreeMap<Group, Vec<f64>> = BTreeMap::new();
             for ((market, p, substance, origin, _unit), medians) in &data.listings.unit_prices {
                 let mut medians = medians.clone();
                 medians.sort_by(f64::total_cmp);
@@ -520,8 +518,7 @@ async fn the_streamed_reduction_gives_what_every_observation_in_memory_gives() {
                 oracle.unit_prices(period),
                 "{what}: prices per unit"
             );
-            let mut unconverted: BTreeMap<(String, NaiveDate, String, String), BTreeSet<i64>> =
-                BTreeMap::new();
+            let mut unconverted: BTreeMap<Group, BTreeSet<i64>> = BTreeMap::new();
             for row in &oracle.rows {
                 if oracle.usd(row).is_none() || row.listing.quantity.is_none() {
                     unconverted
