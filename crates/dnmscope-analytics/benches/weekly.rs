@@ -367,8 +367,9 @@ fn main() {
             duckdb_side_by_side(&store, &python, &vendors, dir.path()).await;
         }
         if std::env::var("DNMSCOPE_BENCH_COMPUTE_ALL").is_ok_and(|v| v == "1") {
-            // Every indicator, as `dnmscope report` computes them: today this loads every
-            // filtered observation into memory (issue 16 asks that it stream).
+            // Every indicator, as `dnmscope report` computes them: the listing observations
+            // are streamed one listing at a time and reduced, so the peak grows with listings,
+            // vendors and periods, not observations.
             let reset = reset_peak_rss();
             let started = Instant::now();
             let indicators = dnmscope_analytics::compute_all(&store, &filter)

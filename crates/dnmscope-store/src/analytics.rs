@@ -2,7 +2,7 @@
 //! (`GROUP BY` day or week), imported exchange rates, researchers' decisions on vendor links, and
 //! a bulk-load path for large synthetic stores (benchmarks).
 //!
-//! The queries live in `analytics_ops.rs`, compiled for both backends like `ops.rs`. Filters are
+//! The queries live in `queries/analytics.rs`, compiled for both backends. Filters are
 //! applied in SQL: markets by name, category and substance on the stored category path (the
 //! substance is the path's last element), origin on `ships_from`, destination on `ships_to`.
 
@@ -174,7 +174,7 @@ impl AnalyticsFilter {
     }
 }
 
-/// A vendor's key: its handle trimmed and lower-cased (as `ops::vendor_ids` stores it).
+/// A vendor's key: its handle trimmed and lower-cased (as `db::vendor_ids` stores it).
 pub(crate) fn vendor_key(handle: &str) -> String {
     handle.trim().to_lowercase()
 }
@@ -429,10 +429,11 @@ impl Store {
     /// roll-ups ([`Store::activity`], [`Store::vendor_spans`], [`Store::observed_periods`])
     /// call it first, so calling it is only needed to spread the work (after each crawl, say).
     pub async fn refresh_rollups(&self) -> Result<u64, StoreError> {
-        in_transaction!(
+        with_backend!(
+            transaction,
             self,
             "bringing the weekly roll-up up to date".to_string(),
-            |conn, ops| { ops::refresh_weekly(conn).await? }
+            |conn, db| db::refresh_weekly(conn).await?
         )
     }
 
@@ -447,9 +448,12 @@ impl Store {
         if period == Period::Week {
             self.refresh_rollups().await?;
         }
-        on_connection!(self, "rolling up listing activity", |conn, ops| {
-            ops::activity(conn, filter, period).await
-        })
+        with_backend!(
+            connection,
+            self,
+            "rolling up listing activity",
+            |conn, db| db::activity(conn, filter, period).await
+        )
     }
 
     /// Per vendor with a matching listing: first and last observation (SQL `GROUP BY`). With
@@ -463,8 +467,8 @@ impl Store {
         if period == Period::Week {
             self.refresh_rollups().await?;
         }
-        on_connection!(self, "rolling up vendor spans", |conn, ops| {
-            ops::vendor_spans(conn, filter, period).await
+        with_backend!(connection, self, "rolling up vendor spans", |conn, db| {
+            db::vendor_spans(conn, filter, period).await
         })
     }
 
@@ -478,8 +482,8 @@ impl Store {
         if period == Period::Week {
             self.refresh_rollups().await?;
         }
-        on_connection!(self, "listing observed periods", |conn, ops| {
-            ops::observed_periods(conn, filter, period).await
+        with_backend!(connection, self, "listing observed periods", |conn, db| {
+            db::observed_periods(conn, filter, period).await
         })
     }
 
@@ -489,8 +493,8 @@ impl Store {
         filter: &AnalyticsFilter,
         period: Period,
     ) -> Result<Vec<FeedbackActivityRow>, StoreError> {
-        on_connection!(self, "rolling up feedback", |conn, ops| {
-            ops::feedback_activity(conn, filter, period).await
+        with_backend!(connection, self, "rolling up feedback", |conn, db| {
+            db::feedback_activity(conn, filter, period).await
         })
     }
 
@@ -499,8 +503,8 @@ impl Store {
         &self,
         filter: &AnalyticsFilter,
     ) -> Result<Vec<ObservedDay>, StoreError> {
-        on_connection!(self, "listing observed days", |conn, ops| {
-            ops::observed_days(conn, filter).await
+        with_backend!(connection, self, "listing observed days", |conn, db| {
+            db::observed_days(conn, filter).await
         })
     }
 
@@ -509,9 +513,12 @@ impl Store {
         &self,
         filter: &AnalyticsFilter,
     ) -> Result<Vec<ListingObservationRow>, StoreError> {
-        on_connection!(self, "reading listing observations", |conn, ops| {
-            ops::listing_observations(conn, filter).await
-        })
+        with_backend!(
+            connection,
+            self,
+            "reading listing observations",
+            |conn, db| db::listing_observations(conn, filter).await
+        )
     }
 
     /// Streams the listing observations of `filter` (`pass` says which and in which order) to
@@ -523,9 +530,12 @@ impl Store {
         pass: ObservationPass,
         mut each: impl FnMut(ListingObservationRow) + Send,
     ) -> Result<u64, StoreError> {
-        on_connection!(self, "reading listing observations", |conn, ops| {
-            ops::each_listing_observation(conn, filter, pass, &mut each).await
-        })
+        with_backend!(
+            connection,
+            self,
+            "reading listing observations",
+            |conn, db| db::each_listing_observation(conn, filter, pass, &mut each).await
+        )
     }
 
     /// The listing observations of the vendor `handle` on `market` (compared without regard to
@@ -535,10 +545,11 @@ impl Store {
         market: &str,
         handle: &str,
     ) -> Result<VendorPrices, StoreError> {
-        on_connection!(
+        with_backend!(
+            connection,
             self,
             format!("reading the prices of {handle:?} on {market}"),
-            |conn, ops| ops::vendor_prices(conn, market, handle).await
+            |conn, db| db::vendor_prices(conn, market, handle).await
         )
     }
 
@@ -547,9 +558,12 @@ impl Store {
         &self,
         filter: &AnalyticsFilter,
     ) -> Result<Vec<VendorObservationRow>, StoreError> {
-        on_connection!(self, "reading vendor observations", |conn, ops| {
-            ops::vendor_observations(conn, filter).await
-        })
+        with_backend!(
+            connection,
+            self,
+            "reading vendor observations",
+            |conn, db| db::vendor_observations(conn, filter).await
+        )
     }
 
     /// Feedback entries of the filter's markets.
@@ -557,22 +571,22 @@ impl Store {
         &self,
         filter: &AnalyticsFilter,
     ) -> Result<Vec<FeedbackRow>, StoreError> {
-        on_connection!(self, "reading feedback", |conn, ops| {
-            ops::feedback_rows(conn, filter).await
+        with_backend!(connection, self, "reading feedback", |conn, db| {
+            db::feedback_rows(conn, filter).await
         })
     }
 
     /// Forum posts of the filter's markets, each as first observed.
     pub async fn post_rows(&self, filter: &AnalyticsFilter) -> Result<Vec<PostRow>, StoreError> {
-        on_connection!(self, "reading forum posts", |conn, ops| {
-            ops::post_rows(conn, filter).await
+        with_backend!(connection, self, "reading forum posts", |conn, db| {
+            db::post_rows(conn, filter).await
         })
     }
 
     /// Market events of the filter's markets, oldest first.
     pub async fn event_rows(&self, filter: &AnalyticsFilter) -> Result<Vec<EventRow>, StoreError> {
-        on_connection!(self, "reading market events", |conn, ops| {
-            ops::event_rows(conn, filter).await
+        with_backend!(connection, self, "reading market events", |conn, db| {
+            db::event_rows(conn, filter).await
         })
     }
 
@@ -582,17 +596,18 @@ impl Store {
         for rate in rates {
             check_rate(rate)?;
         }
-        in_transaction!(
+        with_backend!(
+            transaction,
             self,
             format!("importing {} exchange rates", rates.len()),
-            |conn, ops| { ops::import_rates(conn, rates, Utc::now()).await? }
+            |conn, db| db::import_rates(conn, rates, Utc::now()).await?
         )
     }
 
     /// Every imported rate, by currency and day.
     pub async fn rates(&self) -> Result<Vec<RateRow>, StoreError> {
-        on_connection!(self, "reading exchange rates", |conn, ops| {
-            ops::rates(conn).await
+        with_backend!(connection, self, "reading exchange rates", |conn, db| {
+            db::rates(conn).await
         })
     }
 
@@ -625,20 +640,21 @@ impl Store {
             ));
         }
         let (a, b) = canonical_pair(a, b);
-        in_transaction!(
+        with_backend!(
+            transaction,
             self,
             format!(
                 "recording a link decision on {}:{} and {}:{}",
                 a.market, a.handle, b.market, b.handle
             ),
-            |conn, ops| { ops::decide_link(conn, &a, &b, decision, note, at).await? }
+            |conn, db| db::decide_link(conn, &a, &b, decision, note, at).await?
         )
     }
 
     /// The latest decision on every pair that has one.
     pub async fn link_decisions(&self) -> Result<Vec<LinkDecisionRow>, StoreError> {
-        on_connection!(self, "reading link decisions", |conn, ops| {
-            ops::link_decisions(conn).await
+        with_backend!(connection, self, "reading link decisions", |conn, db| {
+            db::link_decisions(conn).await
         })
     }
 
@@ -652,14 +668,15 @@ impl Store {
         parser_version: &str,
         listings: &[Listing],
     ) -> Result<u64, StoreError> {
-        in_transaction!(
+        with_backend!(
+            transaction,
             self,
             format!(
                 "bulk-loading {} listing observations into capture {capture_id}",
                 listings.len()
             ),
-            |conn, ops| {
-                ops::bulk_observe_listings(conn, capture_id, parser_version, listings, Utc::now())
+            |conn, db| {
+                db::bulk_observe_listings(conn, capture_id, parser_version, listings, Utc::now())
                     .await?
             }
         )

@@ -1,5 +1,5 @@
 //! Per-market zstd dictionaries for raw bodies: when to train one, training it, and the
-//! prepared dictionaries a store keeps in memory. No SQL here (see `raw_ops.rs`).
+//! prepared dictionaries a store keeps in memory. No SQL here (see `queries/raw.rs`).
 //!
 //! A market's pages share most of their bytes with their siblings: the same header, menus,
 //! styles and markup around a little text. Per-page zstd sees none of that; a dictionary trained

@@ -77,7 +77,7 @@ impl Relation {
         RELATIONS.iter().find(|r| r.name == name)
     }
 
-    fn select_sql(&self) -> String {
+    pub(crate) fn select_sql(&self) -> String {
         let columns: Vec<&str> = self.columns.iter().map(|c| c.name).collect();
         format!(
             "SELECT {} FROM {} ORDER BY {}",
@@ -810,86 +810,6 @@ pub struct PostHit {
     pub text: String,
 }
 
-mod sqlite_queries {
-    //! The export queries, compiled for SQLite.
-    pub(crate) type Db = sqlx::Sqlite;
-    const LISTING_SEARCH: &str = "SELECT o.id, o.listing_id, m.name, o.observed_at, o.title
-         FROM listing_observations_fts f
-         JOIN listing_observations o ON o.id = f.rowid
-         JOIN listings l ON l.id = o.listing_id
-         JOIN markets m ON m.id = l.market_id
-         WHERE listing_observations_fts MATCH $1
-         ORDER BY o.observed_at DESC, o.id DESC LIMIT $2";
-    const POST_SEARCH: &str = "SELECT o.id, o.post_id, m.name, o.observed_at, o.text
-         FROM post_observations_fts f
-         JOIN post_observations o ON o.id = f.rowid
-         JOIN forum_posts p ON p.id = o.post_id
-         JOIN forum_threads t ON t.id = p.thread_id
-         JOIN markets m ON m.id = t.market_id
-         WHERE post_observations_fts MATCH $1
-         ORDER BY o.observed_at DESC, o.id DESC LIMIT $2";
-    /// FTS5 query syntax: every word quoted (so no word is read as an operator), all required.
-    pub(super) fn search_terms(query: &str) -> String {
-        query
-            .split_whitespace()
-            .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-    include!("export/queries.rs");
-}
-
-mod postgres_queries {
-    //! The export queries, compiled for PostgreSQL.
-    pub(crate) type Db = sqlx::Postgres;
-    // The expressions of the GIN indexes in migrations/postgres/0004_views.sql.
-    const LISTING_SEARCH: &str = "SELECT o.id, o.listing_id, m.name, o.observed_at, o.title
-         FROM listing_observations o
-         JOIN listings l ON l.id = o.listing_id
-         JOIN markets m ON m.id = l.market_id
-         WHERE to_tsvector('english', coalesce(o.title, '') || ' ' || coalesce(o.description, ''))
-               @@ plainto_tsquery('english', $1)
-         ORDER BY o.observed_at DESC, o.id DESC LIMIT $2";
-    const POST_SEARCH: &str = "SELECT o.id, o.post_id, m.name, o.observed_at, o.text
-         FROM post_observations o
-         JOIN forum_posts p ON p.id = o.post_id
-         JOIN forum_threads t ON t.id = p.thread_id
-         JOIN markets m ON m.id = t.market_id
-         WHERE to_tsvector('english', o.text) @@ plainto_tsquery('english', $1)
-         ORDER BY o.observed_at DESC, o.id DESC LIMIT $2";
-    /// plainto_tsquery reads plain words itself (all required).
-    pub(super) fn search_terms(query: &str) -> String {
-        query.split_whitespace().collect::<Vec<_>>().join(" ")
-    }
-    include!("export/queries.rs");
-}
-
-/// Runs `$body` on a pooled connection with `$q` naming the backend's export queries.
-macro_rules! with_queries {
-    ($store:expr, $action:expr, |$conn:ident, $q:ident| $body:expr) => {{
-        match &$store.backend {
-            Backend::Sqlite(pool) => {
-                use self::sqlite_queries as $q;
-                let mut held = pool
-                    .acquire()
-                    .await
-                    .context(|| format!("getting a connection for {}", $action))?;
-                let $conn = &mut *held;
-                $body
-            }
-            Backend::Postgres(pool) => {
-                use self::postgres_queries as $q;
-                let mut held = pool
-                    .acquire()
-                    .await
-                    .context(|| format!("getting a connection for {}", $action))?;
-                let $conn = &mut *held;
-                $body
-            }
-        }
-    }};
-}
-
 impl Store {
     /// Streams every row of a relation, columns in [`Relation::columns`] order, rows in
     /// [`Relation::order_by`] order. Rows come as the database sends them, so a large table
@@ -899,8 +819,8 @@ impl Store {
         relation: &'static Relation,
     ) -> BoxStream<'_, Result<Vec<Value>, StoreError>> {
         match &self.backend {
-            Backend::Sqlite(pool) => sqlite_queries::rows(pool, relation).boxed(),
-            Backend::Postgres(pool) => postgres_queries::rows(pool, relation).boxed(),
+            Backend::Sqlite(pool) => crate::sqlite::rows(pool, relation).boxed(),
+            Backend::Postgres(pool) => crate::postgres::rows(pool, relation).boxed(),
         }
     }
 
@@ -914,10 +834,11 @@ impl Store {
         if query.split_whitespace().next().is_none() {
             return Ok(Vec::new());
         }
-        with_queries!(
+        with_backend!(
+            connection,
             self,
             format!("searching listings for {query:?}"),
-            |conn, q| q::search_listings(conn, query, limit).await
+            |conn, db| db::search_listings(conn, query, limit).await
         )
     }
 
@@ -926,38 +847,50 @@ impl Store {
         if query.split_whitespace().next().is_none() {
             return Ok(Vec::new());
         }
-        with_queries!(self, format!("searching posts for {query:?}"), |conn, q| {
-            q::search_posts(conn, query, limit).await
-        })
+        with_backend!(
+            connection,
+            self,
+            format!("searching posts for {query:?}"),
+            |conn, db| db::search_posts(conn, query, limit).await
+        )
     }
 
     /// Per crawl run and market: distinct listings, vendors and posts observed, and the
     /// feedback entries first seen. Ordered by run, then market.
     pub async fn crawl_market_counts(&self) -> Result<Vec<CrawlMarketCounts>, StoreError> {
-        with_queries!(self, "counting observations per crawl", |conn, q| {
-            q::crawl_market_counts(conn).await
-        })
+        with_backend!(
+            connection,
+            self,
+            "counting observations per crawl",
+            |conn, db| db::crawl_market_counts(conn).await
+        )
     }
 
     /// Per market: the first and last observation and how much was observed.
     pub async fn market_spans(&self) -> Result<Vec<MarketSpan>, StoreError> {
-        with_queries!(self, "measuring each market's observations", |conn, q| {
-            q::market_spans(conn).await
-        })
+        with_backend!(
+            connection,
+            self,
+            "measuring each market's observations",
+            |conn, db| db::market_spans(conn).await
+        )
     }
 
     /// The parser versions that produced extractions, with counts and time spans.
     pub async fn parser_versions(&self) -> Result<Vec<ParserVersionCount>, StoreError> {
-        with_queries!(self, "listing parser versions", |conn, q| {
-            q::parser_versions(conn).await
+        with_backend!(connection, self, "listing parser versions", |conn, db| {
+            db::parser_versions(conn).await
         })
     }
 
     /// Distinct listings per market and origin country, over all crawls.
     pub async fn listings_by_origin(&self) -> Result<Vec<OriginCount>, StoreError> {
-        with_queries!(self, "counting listings by origin", |conn, q| {
-            q::listings_by_origin(conn).await
-        })
+        with_backend!(
+            connection,
+            self,
+            "counting listings by origin",
+            |conn, db| db::listings_by_origin(conn).await
+        )
     }
 }
 
@@ -993,9 +926,9 @@ mod tests {
     #[test]
     fn search_terms_are_quoted_for_fts5() {
         assert_eq!(
-            sqlite_queries::search_terms(r#"fentanyl "test OR"#),
+            crate::sqlite::search_terms(r#"fentanyl "test OR"#),
             r#""fentanyl" """test" "OR""#
         );
-        assert_eq!(postgres_queries::search_terms("  a  b "), "a b");
+        assert_eq!(crate::postgres::search_terms("  a  b "), "a b");
     }
 }

@@ -12,7 +12,8 @@
 //!
 //! Both SQLite (a file path is enough) and PostgreSQL (a URL) are supported with the same logical
 //! schema (`migrations/sqlite`, `migrations/postgres`), applied when the store is opened. The
-//! queries are written once, in `ops.rs`, and compiled for each backend.
+//! queries are written once, grouped by concern in `queries/`, and compiled for each backend
+//! (`sqlite.rs`, `postgres.rs`: each holds its dialect's differences beside the included queries).
 //!
 //! Ingest is idempotent (a capture is identified by its [`CaptureKey`], an extraction by its
 //! capture and parser version) and transactional: a failure leaves the store as it was.
@@ -22,7 +23,6 @@
 mod copy;
 pub mod dictionary;
 mod error;
-mod export;
 mod listing_row;
 mod location;
 mod lock;
@@ -50,96 +50,8 @@ pub use stats::{CrawlSummary, PurgeRecord, PurgeReport, RawStats, Stats, TableCo
 
 use error::Context;
 
-mod sqlite_ops {
-    //! The shared queries, compiled for SQLite.
-    pub(crate) type Db = sqlx::Sqlite;
-    const BLOB_LENGTH: &str = "length(data)";
-    /// The listing ids of a group, comma-separated (repeated ids are dropped by the reader: a
-    /// `DISTINCT` here costs a sort per group).
-    const LISTING_IDS_AGG: &str = "group_concat(o.listing_id, ',')";
-    /// The USD price amounts of a group, comma-separated.
-    const USD_AMOUNTS_AGG: &str =
-        "group_concat(CASE WHEN o.price_currency = 'USD' THEN o.price_amount END, ',')";
-    /// The day a feedback entry was left, else the day it was first seen (`YYYY-MM-DD` text).
-    const FEEDBACK_DAY: &str = "COALESCE(f.left_on, substr(f.first_seen_at, 1, 10))";
-    /// SQLite has no row locks: `BEGIN IMMEDIATE` already serialises writers.
-    const FOR_UPDATE: &str = "";
-    /// Statements that look keys up in lists of bound values are prepared once per list length
-    /// and kept.
-    const CACHE_KEY_LISTS: bool = true;
-    /// The first day (`YYYY-MM-DD`) of the period holding `column` (times and dates are text
-    /// that starts with the UTC date).
-    fn period_sql(period: crate::Period, column: &str, _timestamp: bool) -> String {
-        match period {
-            crate::Period::Day => format!("substr({column}, 1, 10)"),
-            crate::Period::Week => format!("date(substr({column}, 1, 10), 'weekday 0', '-6 days')"),
-        }
-    }
-    /// New listing observations: multi-row inserts.
-    async fn insert_listing_rows(
-        conn: &mut Conn,
-        rows: &[crate::listing_row::ObservationInsert<'_>],
-    ) -> Result<u64, crate::StoreError> {
-        insert_listing_rows_multi(conn, rows).await
-    }
-    include!("ops.rs");
-    include!("frontier.rs");
-    include!("analytics_ops.rs");
-    include!("raw_ops.rs");
-}
-
-mod postgres_ops {
-    //! The shared queries, compiled for PostgreSQL.
-    pub(crate) type Db = sqlx::Postgres;
-    const BLOB_LENGTH: &str = "octet_length(data)";
-    /// The listing ids of a group, comma-separated (repeated ids are dropped by the reader).
-    const LISTING_IDS_AGG: &str = "string_agg(CAST(o.listing_id AS TEXT), ',')";
-    /// The USD price amounts of a group, comma-separated.
-    const USD_AMOUNTS_AGG: &str =
-        "string_agg(CASE WHEN o.price_currency = 'USD' THEN o.price_amount END, ',')";
-    /// The day a feedback entry was left, else the day it was first seen (a `DATE`).
-    const FEEDBACK_DAY: &str =
-        "COALESCE(f.left_on, CAST(f.first_seen_at AT TIME ZONE 'UTC' AS DATE))";
-    /// Two refreshes of a roll-up queue on its state row.
-    const FOR_UPDATE: &str = " FOR UPDATE";
-    /// Statements that look keys up in lists of bound values are not kept: PostgreSQL plans an
-    /// unnamed statement for the values at hand, where the generic plan of a kept one for
-    /// `key IN ($2, ...)` compares every row of a market with every value (1.4 s a statement at
-    /// 34,000 listings; the custom plan hashes the list and takes milliseconds). Only these:
-    /// planning every statement for its values (`plan_cache_mode = force_custom_plan`, as
-    /// before) also re-planned each foreign-key check and made inserts 2.8 times slower.
-    const CACHE_KEY_LISTS: bool = false;
-    /// The first day (`YYYY-MM-DD`) of the period holding `column`, in UTC.
-    fn period_sql(period: crate::Period, column: &str, timestamp: bool) -> String {
-        let value = if timestamp {
-            format!("({column} AT TIME ZONE 'UTC')")
-        } else {
-            column.to_string()
-        };
-        match period {
-            crate::Period::Day => format!("to_char({value}, 'YYYY-MM-DD')"),
-            crate::Period::Week => format!("to_char(date_trunc('week', {value}), 'YYYY-MM-DD')"),
-        }
-    }
-    /// New listing observations: a page's few in multi-row inserts, more with one `COPY`.
-    async fn insert_listing_rows(
-        conn: &mut Conn,
-        rows: &[crate::listing_row::ObservationInsert<'_>],
-    ) -> Result<u64, crate::StoreError> {
-        if rows.len() < COPY_FROM_ROWS {
-            insert_listing_rows_multi(conn, rows).await
-        } else {
-            crate::copy::copy_listing_rows(conn, rows).await
-        }
-    }
-    /// From this many rows on, `COPY` (chosen, not measured: a page's few rows keep the
-    /// insert, bulk loads of thousands take `COPY`).
-    const COPY_FROM_ROWS: usize = 64;
-    include!("ops.rs");
-    include!("frontier.rs");
-    include!("analytics_ops.rs");
-    include!("raw_ops.rs");
-}
+mod postgres;
+mod sqlite;
 
 pub use analytics::{
     ActivityRow, AnalyticsFilter, EventRow, FeedbackActivityRow, FeedbackRow, LinkDecision,
@@ -318,16 +230,22 @@ pub struct Store {
     raw_dictionaries: bool,
 }
 
-/// Runs `$body` in a write transaction on whichever backend the store has, with `$ops` naming
-/// that backend's queries and `$conn` the transaction's connection. `$body` uses `?` to give up;
-/// the transaction commits when it finishes and rolls back (the transaction is dropped) when it
-/// gives up. The macro's value is `Ok` of `$body`'s.
-macro_rules! in_transaction {
-    ($store:expr, $action:expr, |$conn:ident, $ops:ident| $body:expr) => {{
+/// Runs `$body` on whichever backend the store has, with `$db` naming that backend's module
+/// (its queries, `crate::sqlite` or `crate::postgres`) and `$conn` a connection:
+///
+/// - `with_backend!(transaction, store, action, |conn, db| body)` runs it in a write
+///   transaction. `body` uses `?` to give up; the transaction commits when it finishes and rolls
+///   back (the transaction is dropped) when it gives up. The value is `Ok` of `body`'s.
+/// - `with_backend!(connection, store, action, |conn, db| body)` runs it on a pooled connection
+///   without a transaction (reads). The value is `body`'s.
+///
+/// `action` names what is done, for the error's context.
+macro_rules! with_backend {
+    (transaction, $store:expr, $action:expr, |$conn:ident, $db:ident| $body:expr) => {{
         let action = || $action;
         match &$store.backend {
             Backend::Sqlite(pool) => {
-                use crate::sqlite_ops as $ops;
+                use crate::sqlite as $db;
                 // IMMEDIATE takes the write lock up front, so two writers queue on the busy
                 // timeout instead of failing when a read transaction tries to upgrade.
                 let mut tx = pool
@@ -342,7 +260,7 @@ macro_rules! in_transaction {
                 Ok(out)
             }
             Backend::Postgres(pool) => {
-                use crate::postgres_ops as $ops;
+                use crate::postgres as $db;
                 let mut tx = pool
                     .begin()
                     .await
@@ -356,27 +274,24 @@ macro_rules! in_transaction {
             }
         }
     }};
-}
-
-/// Runs `$body` on a pooled connection, without a transaction (for reads).
-macro_rules! on_connection {
-    ($store:expr, $action:expr, |$conn:ident, $ops:ident| $body:expr) => {{
+    (connection, $store:expr, $action:expr, |$conn:ident, $db:ident| $body:expr) => {{
+        let action = || $action;
         match &$store.backend {
             Backend::Sqlite(pool) => {
-                use crate::sqlite_ops as $ops;
+                use crate::sqlite as $db;
                 let mut held = pool
                     .acquire()
                     .await
-                    .context(|| format!("getting a connection for {}", $action))?;
+                    .context(|| format!("getting a connection for {}", action()))?;
                 let $conn = &mut *held;
                 $body
             }
             Backend::Postgres(pool) => {
-                use crate::postgres_ops as $ops;
+                use crate::postgres as $db;
                 let mut held = pool
                     .acquire()
                     .await
-                    .context(|| format!("getting a connection for {}", $action))?;
+                    .context(|| format!("getting a connection for {}", action()))?;
                 let $conn = &mut *held;
                 $body
             }
@@ -384,8 +299,9 @@ macro_rules! on_connection {
     }};
 }
 
-// After the macros above, which it uses.
+// After the macro above, which they use.
 mod analytics;
+mod export;
 
 impl Store {
     /// Opens (or with `create`, creates) the store and brings its schema up to date.
@@ -416,12 +332,13 @@ impl Store {
         };
         store.migrate().await?;
         if let (Some(key), true) = (&options.raw_key, options.encrypt_new_stores) {
-            let enabled = in_transaction!(
+            let enabled = with_backend!(
+                transaction,
                 store,
                 "turning on raw-body encryption".to_string(),
-                |conn, ops| {
-                    if ops::raw_policy(conn).await?.is_none() && ops::blob_total(conn).await? == 0 {
-                        ops::enable_raw_policy(conn, key, "a new store", Utc::now()).await?
+                |conn, db| {
+                    if db::raw_policy(conn).await?.is_none() && db::blob_total(conn).await? == 0 {
+                        db::enable_raw_policy(conn, key, "a new store", Utc::now()).await?
                     } else {
                         false
                     }
@@ -487,9 +404,12 @@ impl Store {
         started_at: DateTime<Utc>,
     ) -> Result<CrawlId, StoreError> {
         let tool_version = env!("CARGO_PKG_VERSION");
-        in_transaction!(self, "starting a crawl run".to_string(), |conn, ops| {
-            ops::begin_crawl(conn, markets, config, started_at, tool_version).await?
-        })
+        with_backend!(
+            transaction,
+            self,
+            "starting a crawl run".to_string(),
+            |conn, db| db::begin_crawl(conn, markets, config, started_at, tool_version).await?
+        )
     }
 
     /// Records how a crawl run ended.
@@ -499,14 +419,17 @@ impl Store {
         reason: FinishReason,
         finished_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        in_transaction!(self, format!("finishing {crawl}"), |conn, ops| {
-            ops::finish_crawl(conn, crawl, reason, finished_at).await?
-        })
+        with_backend!(
+            transaction,
+            self,
+            format!("finishing {crawl}"),
+            |conn, db| db::finish_crawl(conn, crawl, reason, finished_at).await?
+        )
     }
 
     pub async fn crawl(&self, crawl: CrawlId) -> Result<CrawlRun, StoreError> {
-        on_connection!(self, format!("reading {crawl}"), |conn, ops| {
-            ops::load_crawl(conn, crawl).await
+        with_backend!(connection, self, format!("reading {crawl}"), |conn, db| {
+            db::load_crawl(conn, crawl).await
         })
     }
 
@@ -515,11 +438,12 @@ impl Store {
         let level = self.compression_level;
         let dictionary = self.dictionary_for(&capture.market).await?;
         let dictionary = dictionary.as_deref();
-        let stored = in_transaction!(
+        let stored = with_backend!(
+            transaction,
             self,
             format!("storing the capture of {}", capture.url),
-            |conn, ops| {
-                ops::store_capture(
+            |conn, db| {
+                db::store_capture(
                     conn,
                     capture,
                     level,
@@ -541,13 +465,14 @@ impl Store {
         capture_id: i64,
         extraction: &Extraction,
     ) -> Result<IngestReport, StoreError> {
-        in_transaction!(
+        with_backend!(
+            transaction,
             self,
             format!(
                 "ingesting capture {capture_id} ({})",
                 extraction.parser_version
             ),
-            |conn, ops| { ops::ingest_extraction(conn, capture_id, extraction, Utc::now()).await? }
+            |conn, db| db::ingest_extraction(conn, capture_id, extraction, Utc::now()).await?
         )
     }
 
@@ -560,16 +485,17 @@ impl Store {
         &self,
         items: &[(i64, &Extraction)],
     ) -> Result<Vec<Result<IngestReport, StoreError>>, StoreError> {
-        in_transaction!(
+        with_backend!(
+            transaction,
             self,
             format!("ingesting {} extractions", items.len()),
-            |conn, ops| {
+            |conn, db| {
                 let now = Utc::now();
                 let mut reports = Vec::with_capacity(items.len());
                 for (capture_id, extraction) in items {
-                    match ops::check_extraction(extraction) {
+                    match db::check_extraction(extraction) {
                         Err(refused) => reports.push(Err(refused)),
-                        Ok(()) => reports.push(Ok(ops::ingest_extraction(
+                        Ok(()) => reports.push(Ok(db::ingest_extraction(
                             conn,
                             *capture_id,
                             extraction,
@@ -592,15 +518,20 @@ impl Store {
         let level = self.compression_level;
         let dictionary = self.dictionary_for(&capture.market).await?;
         let dictionary = dictionary.as_deref();
-        let report = in_transaction!(self, format!("ingesting {}", capture.url), |conn, ops| {
-            let now = Utc::now();
-            let stored =
-                ops::store_capture(conn, capture, level, dictionary, self.raw_key.as_ref(), now)
-                    .await?;
-            let mut report = ops::ingest_extraction(conn, stored.id, extraction, now).await?;
-            report.capture_new = stored.new;
-            report
-        })?;
+        let report = with_backend!(
+            transaction,
+            self,
+            format!("ingesting {}", capture.url),
+            |conn, db| {
+                let now = Utc::now();
+                let stored =
+                    db::store_capture(conn, capture, level, dictionary, self.raw_key.as_ref(), now)
+                        .await?;
+                let mut report = db::ingest_extraction(conn, stored.id, extraction, now).await?;
+                report.capture_new = stored.new;
+                report
+            }
+        )?;
         self.stored_body(capture, report.capture_new);
         Ok(report)
     }
@@ -615,10 +546,11 @@ impl Store {
         max_new: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<Enqueued, StoreError> {
-        in_transaction!(
+        with_backend!(
+            transaction,
             self,
             format!("enqueueing {} links for {crawl}", links.len()),
-            |conn, ops| { ops::enqueue(conn, crawl, market, links, max_new, now).await? }
+            |conn, db| db::enqueue(conn, crawl, market, links, max_new, now).await?
         )
     }
 
@@ -630,26 +562,31 @@ impl Store {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<FrontierEntry>, StoreError> {
-        on_connection!(
+        with_backend!(
+            connection,
             self,
             format!("reading the frontier of {crawl}"),
-            |conn, ops| ops::due(conn, crawl, now, limit).await
+            |conn, db| db::due(conn, crawl, now, limit).await
         )
     }
 
     /// When the next pending entry of a run falls due (None: nothing pending).
     pub async fn next_due(&self, crawl: CrawlId) -> Result<Option<DateTime<Utc>>, StoreError> {
-        on_connection!(
+        with_backend!(
+            connection,
             self,
             format!("reading the frontier of {crawl}"),
-            |conn, ops| ops::next_due(conn, crawl).await
+            |conn, db| db::next_due(conn, crawl).await
         )
     }
 
     pub async fn frontier_entry(&self, id: i64) -> Result<FrontierEntry, StoreError> {
-        on_connection!(self, format!("reading frontier entry {id}"), |conn, ops| {
-            ops::frontier_entry_by_id(conn, id).await
-        })
+        with_backend!(
+            connection,
+            self,
+            format!("reading frontier entry {id}"),
+            |conn, db| db::frontier_entry_by_id(conn, id).await
+        )
     }
 
     /// Stores the page fetched for a frontier entry and links it to the entry, in one
@@ -662,11 +599,12 @@ impl Store {
         let level = self.compression_level;
         let dictionary = self.dictionary_for(&capture.market).await?;
         let dictionary = dictionary.as_deref();
-        let stored = in_transaction!(
+        let stored = with_backend!(
+            transaction,
             self,
             format!("storing the capture of {}", capture.url),
-            |conn, ops| {
-                let stored = ops::store_capture(
+            |conn, db| {
+                let stored = db::store_capture(
                     conn,
                     capture,
                     level,
@@ -675,7 +613,7 @@ impl Store {
                     Utc::now(),
                 )
                 .await?;
-                ops::attach_capture(conn, entry, stored.id).await?;
+                db::attach_capture(conn, entry, stored.id).await?;
                 stored
             }
         )?;
@@ -697,18 +635,19 @@ impl Store {
         max_new: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<Completed, StoreError> {
-        in_transaction!(
+        with_backend!(
+            transaction,
             self,
             format!("completing frontier entry {entry}"),
-            |conn, ops| {
+            |conn, db| {
                 let report = match extraction {
                     Some((capture_id, extraction)) => {
-                        Some(ops::ingest_extraction(conn, capture_id, extraction, now).await?)
+                        Some(db::ingest_extraction(conn, capture_id, extraction, now).await?)
                     }
                     None => None,
                 };
-                let enqueued = ops::enqueue(conn, crawl, market, links, max_new, now).await?;
-                ops::settle(conn, entry, FrontierState::Done, true, None, None).await?;
+                let enqueued = db::enqueue(conn, crawl, market, links, max_new, now).await?;
+                db::settle(conn, entry, FrontierState::Done, true, None, None).await?;
                 Completed {
                     report,
                     links_added: enqueued.added,
@@ -729,11 +668,12 @@ impl Store {
         attempted: bool,
         error: &str,
     ) -> Result<(), StoreError> {
-        in_transaction!(
+        with_backend!(
+            transaction,
             self,
             format!("rescheduling frontier entry {entry}"),
-            |conn, ops| {
-                ops::settle(
+            |conn, db| {
+                db::settle(
                     conn,
                     entry,
                     FrontierState::Pending,
@@ -755,11 +695,12 @@ impl Store {
         at: DateTime<Utc>,
         error: &str,
     ) -> Result<(), StoreError> {
-        in_transaction!(
+        with_backend!(
+            transaction,
             self,
             format!("rescheduling frontier entry {entry} after a gate"),
-            |conn, ops| {
-                ops::settle(
+            |conn, db| {
+                db::settle(
                     conn,
                     entry,
                     FrontierState::Pending,
@@ -768,7 +709,7 @@ impl Store {
                     Some(error),
                 )
                 .await?;
-                ops::demote(conn, entry).await?
+                db::demote(conn, entry).await?
             }
         )
     }
@@ -778,20 +719,22 @@ impl Store {
     /// already there knows a process ended while parsing that page, and can refuse it instead of
     /// crashing on it again.
     pub async fn note_reparse(&self, entry: i64, note: Option<&str>) -> Result<(), StoreError> {
-        in_transaction!(
+        with_backend!(
+            transaction,
             self,
             format!("noting the re-parse of frontier entry {entry}"),
-            |conn, ops| { ops::note_reparse(conn, entry, note).await? }
+            |conn, db| db::note_reparse(conn, entry, note).await?
         )
     }
 
     /// Gives up on an entry for this run.
     pub async fn give_up(&self, entry: i64, error: &str) -> Result<(), StoreError> {
-        in_transaction!(
+        with_backend!(
+            transaction,
             self,
             format!("giving up frontier entry {entry}"),
-            |conn, ops| {
-                ops::settle(conn, entry, FrontierState::Failed, true, None, Some(error)).await?
+            |conn, db| {
+                db::settle(conn, entry, FrontierState::Failed, true, None, Some(error)).await?
             }
         )
     }
@@ -801,10 +744,11 @@ impl Store {
         &self,
         crawl: CrawlId,
     ) -> Result<Vec<(String, FrontierState, u64)>, StoreError> {
-        let rows = on_connection!(
+        let rows = with_backend!(
+            connection,
             self,
             format!("counting the frontier of {crawl}"),
-            |conn, ops| ops::frontier_counts(conn, crawl).await
+            |conn, db| db::frontier_counts(conn, crawl).await
         )?;
         rows.into_iter()
             .map(|(market, state, count)| {
@@ -818,9 +762,12 @@ impl Store {
 
     /// The most recent crawl run that never finished (the one `dnmscope crawl` resumes).
     pub async fn unfinished_crawl(&self) -> Result<Option<CrawlId>, StoreError> {
-        on_connection!(self, "looking for an unfinished crawl run", |conn, ops| {
-            ops::unfinished_crawl(conn).await
-        })
+        with_backend!(
+            connection,
+            self,
+            "looking for an unfinished crawl run",
+            |conn, db| db::unfinished_crawl(conn).await
+        )
     }
 
     /// Saves a run's accounting for one market (replacing what was saved before).
@@ -830,18 +777,19 @@ impl Store {
         market: &MarketName,
         data: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        in_transaction!(
+        with_backend!(
+            transaction,
             self,
             format!("saving the accounting of {crawl}"),
-            |conn, ops| { ops::save_accounting(conn, crawl, market, data, Utc::now()).await? }
+            |conn, db| db::save_accounting(conn, crawl, market, data, Utc::now()).await?
         )
     }
 
     /// What the store holds of a run, per market: the facts its completeness accounting is
     /// derived from, whatever happened to the processes that ran it.
     pub async fn run_tally(&self, crawl: CrawlId) -> Result<Vec<(String, RunTally)>, StoreError> {
-        on_connection!(self, format!("tallying {crawl}"), |conn, ops| {
-            ops::run_tally(conn, crawl).await
+        with_backend!(connection, self, format!("tallying {crawl}"), |conn, db| {
+            db::run_tally(conn, crawl).await
         })
     }
 
@@ -850,10 +798,11 @@ impl Store {
         &self,
         crawl: CrawlId,
     ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        on_connection!(
+        with_backend!(
+            connection,
             self,
             format!("reading the accounting of {crawl}"),
-            |conn, ops| ops::load_accounting(conn, crawl).await
+            |conn, db| db::load_accounting(conn, crawl).await
         )
     }
 
@@ -865,19 +814,21 @@ impl Store {
         event: &MarketEvent,
         crawl: Option<CrawlId>,
     ) -> Result<bool, StoreError> {
-        in_transaction!(
+        with_backend!(
+            transaction,
             self,
             format!("recording a {} event", event.kind.as_str()),
-            |conn, ops| { ops::record_event(conn, market, event, crawl, None, Utc::now()).await? }
+            |conn, db| db::record_event(conn, market, event, crawl, None, Utc::now()).await?
         )
     }
 
     /// Reads a stored capture back, body decompressed and checked against its hash.
     pub async fn capture(&self, capture_id: i64) -> Result<Capture, StoreError> {
-        on_connection!(
+        with_backend!(
+            connection,
             self,
             format!("reading capture {capture_id}"),
-            |conn, ops| ops::load_capture(
+            |conn, db| db::load_capture(
                 conn,
                 capture_id,
                 self.raw_key.as_ref(),
@@ -890,16 +841,15 @@ impl Store {
 
     /// Ids of stored captures in storage order, all or one crawl's (for exports).
     pub async fn capture_ids(&self, crawl: Option<CrawlId>) -> Result<Vec<i64>, StoreError> {
-        on_connection!(self, "listing captures", |conn, ops| ops::capture_ids(
-            conn, crawl
-        )
-        .await)
+        with_backend!(connection, self, "listing captures", |conn, db| {
+            db::capture_ids(conn, crawl).await
+        })
     }
 
     /// Row counts, crawls and the observation time span.
     pub async fn stats(&self) -> Result<Stats, StoreError> {
-        let mut stats = on_connection!(self, "reading statistics", |conn, ops| {
-            ops::stats(conn).await
+        let mut stats = with_backend!(connection, self, "reading statistics", |conn, db| {
+            db::stats(conn).await
         })?;
         stats.backend = self.backend_name().to_string();
         stats.location = self.location.to_string();
@@ -908,9 +858,12 @@ impl Store {
 
     /// The store's policy for new raw bodies (`None`: stored unencrypted).
     pub async fn raw_policy(&self) -> Result<Option<RawPolicy>, StoreError> {
-        on_connection!(self, "reading the raw-body policy", |conn, ops| {
-            ops::raw_policy(conn).await
-        })
+        with_backend!(
+            connection,
+            self,
+            "reading the raw-body policy",
+            |conn, db| db::raw_policy(conn).await
+        )
     }
 
     /// The key this store was opened with, if any.
@@ -931,23 +884,27 @@ impl Store {
         let key = self.raw_key.clone().ok_or_else(|| StoreError::RawKey {
             reason: "encrypting raw bodies needs a key (store.raw_key_file)".to_string(),
         })?;
-        in_transaction!(
+        with_backend!(
+            transaction,
             self,
             "turning on raw-body encryption".to_string(),
-            |conn, ops| { ops::enable_raw_policy(conn, &key, by, Utc::now()).await? }
+            |conn, db| db::enable_raw_policy(conn, &key, by, Utc::now()).await?
         )?;
-        in_transaction!(
+        with_backend!(
+            transaction,
             self,
             "encrypting raw-body dictionaries".to_string(),
-            |conn, ops| { ops::encrypt_dictionaries(conn, &key).await? }
+            |conn, db| db::encrypt_dictionaries(conn, &key).await?
         )?;
         let total = self.stats().await?.raw.bodies_plain;
         let mut done = 0u64;
         loop {
-            let (n, _) =
-                in_transaction!(self, "encrypting raw bodies".to_string(), |conn, ops| {
-                    ops::encrypt_batch(conn, &key, i64::from(batch.max(1))).await?
-                })?;
+            let (n, _) = with_backend!(
+                transaction,
+                self,
+                "encrypting raw bodies".to_string(),
+                |conn, db| db::encrypt_batch(conn, &key, i64::from(batch.max(1))).await?
+            )?;
             if n == 0 {
                 break;
             }
@@ -966,13 +923,18 @@ impl Store {
         market: Option<&MarketName>,
         by: &str,
     ) -> Result<Option<PurgeReport>, StoreError> {
-        in_transaction!(self, "purging raw pages".to_string(), |conn, ops| {
-            let report = ops::purge_raw(conn, before, market, by, Utc::now()).await?;
-            if let Some(report) = &report {
-                ops::retire_dictionaries(conn, report.purge_id).await?;
+        with_backend!(
+            transaction,
+            self,
+            "purging raw pages".to_string(),
+            |conn, db| {
+                let report = db::purge_raw(conn, before, market, by, Utc::now()).await?;
+                if let Some(report) = &report {
+                    db::retire_dictionaries(conn, report.purge_id).await?;
+                }
+                report
             }
-            report
-        })
+        )
     }
 
     /// The dictionary a new body of `market` is compressed with: the market's current one,
@@ -1000,10 +962,11 @@ impl Store {
         let (due, current) = match known {
             Some(known) => known,
             None => {
-                let (found, since) = on_connection!(
+                let (found, since) = with_backend!(
+                    connection,
                     self,
                     format!("reading the raw-body dictionary of {market}"),
-                    |conn, ops| ops::market_dictionary(conn, market, self.raw_key.as_ref()).await
+                    |conn, db| db::market_dictionary(conn, market, self.raw_key.as_ref()).await
                 )?;
                 let trained_on = found.as_ref().map_or(0, |(_, _, samples)| *samples);
                 let current = found.map(|(id, bytes, _)| {
@@ -1066,10 +1029,11 @@ impl Store {
         current: Option<std::sync::Arc<dictionary::Dictionary>>,
     ) -> Result<Option<(std::sync::Arc<dictionary::Dictionary>, u64)>, StoreError> {
         let level = self.compression_level;
-        let samples = on_connection!(
+        let samples = with_backend!(
+            connection,
             self,
             format!("reading the newest pages of {market}"),
-            |conn, ops| ops::market_samples(
+            |conn, db| db::market_samples(
                 conn,
                 market,
                 dictionary::SAMPLES,
@@ -1098,11 +1062,12 @@ impl Store {
                     )
                 }) =>
             {
-                let id = in_transaction!(
+                let id = with_backend!(
+                    transaction,
                     self,
                     format!("storing a raw-body dictionary of {market}"),
-                    |conn, ops| {
-                        ops::insert_dictionary(
+                    |conn, db| {
+                        db::insert_dictionary(
                             conn,
                             market,
                             &bytes,
@@ -1124,11 +1089,12 @@ impl Store {
                 // The market's older bodies (plain, or on an older dictionary) move to the new
                 // one, each checked before it replaces the old bytes.
                 let moved: Result<u64, StoreError> = async {
-                    in_transaction!(
+                    with_backend!(
+                        transaction,
                         self,
                         format!("recompressing raw bodies of {market}"),
-                        |conn, ops| {
-                            ops::recompress_market(
+                        |conn, db| {
+                            db::recompress_market(
                                 conn,
                                 market,
                                 &prepared,

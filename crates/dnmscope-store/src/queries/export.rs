@@ -1,21 +1,12 @@
-// The export queries, written once and compiled for each backend: `export.rs` includes this file
-// in `sqlite_queries` (with `Db = sqlx::Sqlite`) and in `postgres_queries` (with
-// `Db = sqlx::Postgres`). What differs between the dialects (the full-text search) is a constant
-// or function of the including module.
+// The export queries: every table and view streamed as typed values, full-text search, and the
+// counts the datasheet reports. What differs between the dialects (the full-text search) is a
+// constant or function of the backend module (`LISTING_SEARCH`, `POST_SEARCH`, `search_terms`).
 
-use chrono::{DateTime, Utc};
-use futures_util::stream::{Stream, StreamExt};
-use sqlx::types::Json;
-use sqlx::Row;
-
-use crate::error::Context;
 use crate::export::{
     CrawlMarketCounts, ListingHit, MarketSpan, OriginCount, ParserVersionCount, PostHit, Relation,
     Value, ValueType,
 };
-use crate::StoreError;
 
-type Conn = <Db as sqlx::Database>::Connection;
 type DbRow = <Db as sqlx::Database>::Row;
 type ListingHitRow = (i64, i64, String, DateTime<Utc>, Option<String>);
 type PostHitRow = (i64, i64, String, DateTime<Utc>, String);

@@ -1,5 +1,4 @@
-// The queries of raw-body protection (encryption at rest, retention), written once and
-// included in `sqlite_ops` and `postgres_ops` after `ops.rs`, whose imports it shares.
+// Raw-body protection: encryption at rest, per-market dictionaries, retention.
 
 /// The store's policy for new raw bodies: the newest `raw_encryption` row, if any.
 pub(crate) async fn raw_policy(conn: &mut Conn) -> Result<Option<crate::RawPolicy>, StoreError> {

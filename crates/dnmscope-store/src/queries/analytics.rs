@@ -1,6 +1,5 @@
-// The analytics queries, included after `ops.rs` in both backend modules (so they share that
-// file's imports, `Conn` and helpers). What differs between the backends is how a time becomes
-// a day or a week: `period_sql` and `FEEDBACK_DAY`, defined by the including module.
+// The analytics queries. What differs between the backends is how a time becomes a day or a
+// week: `period_sql` and `FEEDBACK_DAY`, defined by the backend module.
 
 use crate::analytics::{
     ActivityRow, AnalyticsFilter, EventRow, FeedbackActivityRow, FeedbackRow, LinkDecision,

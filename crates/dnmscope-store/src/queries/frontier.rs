@@ -1,5 +1,4 @@
-// The crawl frontier's queries, included after `ops.rs` in both backend modules (so it shares
-// that file's imports, `Conn` and helpers such as `market_id`).
+// The crawl frontier: what to fetch next, leases, and what was done with each entry.
 
 type FrontierRow = (
     i64,
