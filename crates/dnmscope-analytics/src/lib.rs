@@ -39,7 +39,10 @@ pub use estimate::{
 pub use events::{event_tables, Migration};
 pub use harm::{topics_of, TOPICS};
 pub use indicators::SALES_ASSUMPTIONS;
-pub use linking::{candidate_links, handle_core, profiles, Link, Profile, LINK_THRESHOLD};
+pub use linking::{
+    candidate_links, candidate_pairs, handle_core, profiles, Link, Profile, LINK_THRESHOLD,
+    MAX_BLOCK,
+};
 pub use prices::{Conversion, RateBook, RateGather};
 pub use rates::parse_rates_csv;
 pub use table::{Cell, Column, ColumnType, Table};
@@ -230,7 +233,10 @@ pub async fn compute_all(store: &Store, filter: &Filter) -> Result<Indicators, A
         format!(
             "Vendor links are candidates scored from evidence (same PGP key, handle similarity, \
              imported ratings, overlapping listings); probable at {LINK_THRESHOLD} or more and \
-             never merged. A researcher's confirmation or rejection overrides the score."
+             never merged. A researcher's confirmation or rejection overrides the score. \
+             Accounts are compared when they share a key or a handle core; a core shared by \
+             more than {MAX_BLOCK} accounts is compared by whole handles, and a key shown by \
+             more than {MAX_BLOCK} accounts is not evidence."
         ),
         "Total sales (sales_sensitivity) scale the feedback entries outside suspected review \
          campaigns by the share of orders that leave a review, which no market shows: the table \

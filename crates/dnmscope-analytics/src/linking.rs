@@ -448,10 +448,16 @@ fn score_pair(profiles: &[Profile], a: usize, b: usize) -> Link {
     }
 }
 
-/// Candidate links between accounts on different markets: pairs that share a fingerprint or a
-/// handle core (blocking), scored, with the researchers' decisions attached. Pairs a researcher
-/// confirmed are included even without other evidence.
-pub fn candidate_links(data: &Dataset, profiles: &[Profile]) -> Vec<Link> {
+/// Accounts sharing a handle core (or a key) with more accounts than this are compared by their
+/// whole handle (or not by the key): a core such as `vendor` in `vendor17`, `vendor18`, ... or a
+/// key shown by hundreds of accounts says nothing about who holds them, and comparing every pair
+/// of such a block would take hours on an archive (a market can make it so on purpose).
+pub const MAX_BLOCK: usize = 100;
+
+/// The pairs of accounts on different markets worth scoring: those that share a PGP key (or one
+/// certifies the other's) or a handle core ([`handle_core`]), in blocks of at most [`MAX_BLOCK`]
+/// accounts; a larger handle block is split by the whole handle (lower case, letters and digits).
+pub fn candidate_pairs(profiles: &[Profile]) -> BTreeSet<(usize, usize)> {
     let mut blocks: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, p) in profiles.iter().enumerate() {
         for f in p.fingerprints.iter().chain(&p.certifiers) {
@@ -462,8 +468,29 @@ pub fn candidate_links(data: &Dataset, profiles: &[Profile]) -> Vec<Link> {
             .or_default()
             .push(i);
     }
+    let mut split: HashMap<String, Vec<usize>> = HashMap::new();
+    blocks.retain(|key, members| {
+        if members.len() <= MAX_BLOCK {
+            return true;
+        }
+        if key.starts_with("handle:") {
+            for &i in members.iter() {
+                let whole: String = profiles[i]
+                    .handle
+                    .to_lowercase()
+                    .chars()
+                    .filter(|c| c.is_alphanumeric())
+                    .collect();
+                split.entry(format!("whole:{whole}")).or_default().push(i);
+            }
+        }
+        false
+    });
     let mut pairs: BTreeSet<(usize, usize)> = BTreeSet::new();
-    for members in blocks.values() {
+    for members in blocks.values().chain(split.values()) {
+        if members.len() > MAX_BLOCK {
+            continue;
+        }
         for (n, &a) in members.iter().enumerate() {
             for &b in &members[n + 1..] {
                 if profiles[a].market != profiles[b].market {
@@ -472,6 +499,14 @@ pub fn candidate_links(data: &Dataset, profiles: &[Profile]) -> Vec<Link> {
             }
         }
     }
+    pairs
+}
+
+/// Candidate links between accounts on different markets: pairs that share a fingerprint or a
+/// handle core (blocking), scored, with the researchers' decisions attached. Pairs a researcher
+/// confirmed are included even without other evidence.
+pub fn candidate_links(data: &Dataset, profiles: &[Profile]) -> Vec<Link> {
+    let mut pairs = candidate_pairs(profiles);
     let index: HashMap<VendorRef, usize> = profiles
         .iter()
         .enumerate()
@@ -524,8 +559,13 @@ pub fn candidate_links(data: &Dataset, profiles: &[Profile]) -> Vec<Link> {
             }
         }
     }
+    let position: HashMap<(usize, usize), usize> = links
+        .iter()
+        .enumerate()
+        .map(|(i, l)| ((l.a, l.b), i))
+        .collect();
     for ((a, b), (via, score)) in implied {
-        match links.iter_mut().find(|l| l.a == a && l.b == b) {
+        match position.get(&(a, b)).map(|&i| &mut links[i]) {
             Some(link) => {
                 link.via = Some(via);
                 link.score = link.score.max(score);
@@ -600,6 +640,50 @@ pub fn links_table(profiles: &[Profile], links: &[Link]) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_generic_handle_core_is_compared_by_whole_handles_and_a_shared_key_by_none() {
+        let at = DateTime::<Utc>::from_timestamp(0, 0).unwrap();
+        let profile = |market: &str, handle: String, key: Option<&str>| Profile {
+            market: market.into(),
+            vendor_id: 1,
+            handle,
+            fingerprints: key.into_iter().map(str::to_string).collect(),
+            certifiers: BTreeSet::new(),
+            imported: BTreeSet::new(),
+            stats: Vec::new(),
+            titles: BTreeSet::new(),
+            first_seen: at,
+            last_seen: at,
+        };
+        // 3 x 200 accounts whose handles all have the core `vendor`; one handle on two markets.
+        let mut profiles = Vec::new();
+        for (market, from) in [("a", 0), ("b", 1000), ("c", 2000)] {
+            for n in from..from + 200 {
+                profiles.push(profile(market, format!("Vendor{n}"), None));
+            }
+        }
+        // The same whole handle on two markets: still compared.
+        profiles.push(profile("c", "vendor-150".into(), None));
+        profiles.push(profile("b", "VENDOR_2150".into(), None));
+        // A small block still pairs every account across markets.
+        profiles.push(profile("a", "crystalqueen".into(), None));
+        profiles.push(profile("c", "CrystalQueen2".into(), None));
+        let pairs = candidate_pairs(&profiles);
+        let n = profiles.len();
+        assert_eq!(
+            pairs,
+            BTreeSet::from([(150, n - 4), (400 + 150, n - 3), (n - 2, n - 1)]),
+            "only the whole-handle matches and the small block's pair"
+        );
+        // A key shown by more accounts than a block holds pairs none of them; a key of two does.
+        let mut shared: Vec<Profile> = (0..=MAX_BLOCK)
+            .map(|n| profile(["a", "b"][n % 2], format!("h{n}xyzw{n}q"), Some("KEY")))
+            .collect();
+        assert!(candidate_pairs(&shared).is_empty());
+        shared.truncate(2);
+        assert_eq!(candidate_pairs(&shared), BTreeSet::from([(0, 1)]));
+    }
 
     #[test]
     fn imported_claims_are_read_and_checked() {
