@@ -314,7 +314,7 @@ pub struct VendorObservationRow {
 }
 
 /// One feedback entry (stored once however often it was seen).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct FeedbackRow {
     pub market: String,
     pub feedback_id: i64,
@@ -333,7 +333,7 @@ pub struct FeedbackRow {
 }
 
 /// One forum post, as first observed, with its thread.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct PostRow {
     pub market: String,
     pub thread_id: i64,

@@ -744,7 +744,7 @@ pub const RELATIONS: &[Relation] = &[
 ];
 
 /// Listings, vendors, new feedback and forum posts one crawl run observed on one market.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct CrawlMarketCounts {
     pub crawl_id: i64,
     pub started_at: DateTime<Utc>,
@@ -760,7 +760,7 @@ pub struct CrawlMarketCounts {
 }
 
 /// What a store holds of one market, and over which time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct MarketSpan {
     pub market: String,
     pub first_observed: Option<DateTime<Utc>>,
@@ -773,7 +773,7 @@ pub struct MarketSpan {
 }
 
 /// A parser version and how much it read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ParserVersionCount {
     pub parser_version: String,
     pub extractions: i64,
@@ -783,7 +783,7 @@ pub struct ParserVersionCount {
 
 /// Distinct listings per market and origin (`ships_from`; `None` for listings that never showed
 /// one). A listing whose stated origin changed counts under each.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct OriginCount {
     pub market: String,
     pub ships_from: Option<String>,
@@ -791,7 +791,7 @@ pub struct OriginCount {
 }
 
 /// A listing observation that matched a full-text search.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ListingHit {
     pub observation_id: i64,
     pub listing_id: i64,
@@ -801,7 +801,7 @@ pub struct ListingHit {
 }
 
 /// A forum post observation that matched a full-text search.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct PostHit {
     pub observation_id: i64,
     pub post_id: i64,

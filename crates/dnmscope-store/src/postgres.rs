@@ -48,14 +48,16 @@ const COPY_FROM_ROWS: usize = 64;
 
 // Full-text search.
 // The expressions of the GIN indexes in migrations/postgres/0004_views.sql.
-const LISTING_SEARCH: &str = "SELECT o.id, o.listing_id, m.name, o.observed_at, o.title
+const LISTING_SEARCH: &str = "SELECT o.id AS observation_id, o.listing_id, m.name AS market,
+            o.observed_at, o.title
      FROM listing_observations o
      JOIN listings l ON l.id = o.listing_id
      JOIN markets m ON m.id = l.market_id
      WHERE to_tsvector('english', coalesce(o.title, '') || ' ' || coalesce(o.description, ''))
            @@ plainto_tsquery('english', $1)
      ORDER BY o.observed_at DESC, o.id DESC LIMIT $2";
-const POST_SEARCH: &str = "SELECT o.id, o.post_id, m.name, o.observed_at, o.text
+const POST_SEARCH: &str = "SELECT o.id AS observation_id, o.post_id, m.name AS market,
+            o.observed_at, o.text
      FROM post_observations o
      JOIN forum_posts p ON p.id = o.post_id
      JOIN forum_threads t ON t.id = p.thread_id

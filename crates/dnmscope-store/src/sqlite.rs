@@ -33,14 +33,16 @@ async fn insert_listing_rows(
 }
 
 // Full-text search.
-const LISTING_SEARCH: &str = "SELECT o.id, o.listing_id, m.name, o.observed_at, o.title
+const LISTING_SEARCH: &str = "SELECT o.id AS observation_id, o.listing_id, m.name AS market,
+            o.observed_at, o.title
      FROM listing_observations_fts f
      JOIN listing_observations o ON o.id = f.rowid
      JOIN listings l ON l.id = o.listing_id
      JOIN markets m ON m.id = l.market_id
      WHERE listing_observations_fts MATCH $1
      ORDER BY o.observed_at DESC, o.id DESC LIMIT $2";
-const POST_SEARCH: &str = "SELECT o.id, o.post_id, m.name, o.observed_at, o.text
+const POST_SEARCH: &str = "SELECT o.id AS observation_id, o.post_id, m.name AS market,
+            o.observed_at, o.text
      FROM post_observations_fts f
      JOIN post_observations o ON o.id = f.rowid
      JOIN forum_posts p ON p.id = o.post_id

@@ -752,22 +752,6 @@ pub(crate) async fn vendor_observations(
         .collect())
 }
 
-type FeedbackDbRow = (
-    String,
-    i64,
-    Option<i64>,
-    Option<String>,
-    Option<i64>,
-    String,
-    String,
-    Option<NaiveDate>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    DateTime<Utc>,
-    i64,
-);
-
 pub(crate) async fn feedback_rows(
     conn: &mut Conn,
     filter: &AnalyticsFilter,
@@ -779,70 +763,25 @@ pub(crate) async fn feedback_rows(
         "JOIN markets m ON m.id = f.market_id"
     };
     let sql = format!(
-        "SELECT m.name, f.id, f.vendor_id, v.handle, f.listing_id, f.rating, f.text, f.left_on,
-                f.item, f.price_amount, f.price_currency, f.first_seen_at,
-                (SELECT COUNT(*) FROM feedback_sightings s WHERE s.feedback_id = f.id)
+        "SELECT m.name AS market, f.id AS feedback_id, f.vendor_id, v.handle AS vendor,
+                f.listing_id, f.rating, f.text, f.left_on, f.item, f.price_amount,
+                f.price_currency, f.first_seen_at,
+                (SELECT COUNT(*) FROM feedback_sightings s WHERE s.feedback_id = f.id) AS sightings
          FROM feedback f
          {joins}
          LEFT JOIN vendors v ON v.id = f.vendor_id
          WHERE m.id = f.market_id AND {conditions}
          ORDER BY f.id"
     );
-    let mut query = sqlx::query_as::<_, FeedbackDbRow>(sqlx::AssertSqlSafe(sql));
+    let mut query = sqlx::query_as::<_, FeedbackRow>(sqlx::AssertSqlSafe(sql));
     for param in params {
         query = query.bind(param);
     }
-    let rows = query
+    query
         .fetch_all(&mut *conn)
         .await
-        .context(|| "reading feedback entries".to_string())?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                market,
-                feedback_id,
-                vendor_id,
-                vendor,
-                listing_id,
-                rating,
-                text,
-                left_on,
-                item,
-                price_amount,
-                price_currency,
-                first_seen_at,
-                sightings,
-            )| FeedbackRow {
-                market,
-                feedback_id,
-                vendor_id,
-                vendor,
-                listing_id,
-                rating,
-                text,
-                left_on,
-                item,
-                price_amount,
-                price_currency,
-                first_seen_at,
-                sightings,
-            },
-        )
-        .collect())
+        .context(|| "reading feedback entries".to_string())
 }
-
-type PostDbRow = (
-    String,
-    i64,
-    Option<String>,
-    Option<String>,
-    i64,
-    Option<String>,
-    Option<String>,
-    String,
-    DateTime<Utc>,
-);
 
 pub(crate) async fn post_rows(
     conn: &mut Conn,
@@ -850,12 +789,12 @@ pub(crate) async fn post_rows(
 ) -> Result<Vec<PostRow>, StoreError> {
     let (conditions, params) = filter.market_conditions(1);
     let sql = format!(
-        "SELECT m.name, p.thread_id,
+        "SELECT m.name AS market, p.thread_id,
                 (SELECT t.title FROM thread_observations t WHERE t.thread_id = p.thread_id
-                 ORDER BY t.id LIMIT 1),
+                 ORDER BY t.id LIMIT 1) AS thread_title,
                 (SELECT t.board FROM thread_observations t WHERE t.thread_id = p.thread_id
-                 ORDER BY t.id LIMIT 1),
-                p.id, o.author_kind, o.author, o.text, p.first_seen_at
+                 ORDER BY t.id LIMIT 1) AS board,
+                p.id AS post_id, o.author_kind, o.author, o.text, p.first_seen_at
          FROM forum_posts p
          JOIN forum_threads th ON th.id = p.thread_id
          JOIN markets m ON m.id = th.market_id
@@ -864,32 +803,14 @@ pub(crate) async fn post_rows(
          WHERE {conditions}
          ORDER BY p.id"
     );
-    let mut query = sqlx::query_as::<_, PostDbRow>(sqlx::AssertSqlSafe(sql));
+    let mut query = sqlx::query_as::<_, PostRow>(sqlx::AssertSqlSafe(sql));
     for param in params {
         query = query.bind(param);
     }
-    let rows = query
+    query
         .fetch_all(&mut *conn)
         .await
-        .context(|| "reading forum posts".to_string())?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(market, thread_id, thread_title, board, post_id, author_kind, author, text, first_seen_at)| {
-                PostRow {
-                    market,
-                    thread_id,
-                    thread_title,
-                    board,
-                    post_id,
-                    author_kind,
-                    author,
-                    text,
-                    first_seen_at,
-                }
-            },
-        )
-        .collect())
+        .context(|| "reading forum posts".to_string())
 }
 
 pub(crate) async fn event_rows(
@@ -993,7 +914,16 @@ pub(crate) async fn decide_link(
     Ok(())
 }
 
-type LinkDecisionDbRow = (String, String, String, String, String, String, DateTime<Utc>);
+#[derive(sqlx::FromRow)]
+struct LinkDecisionDbRow {
+    market_a: String,
+    handle_a: String,
+    market_b: String,
+    handle_b: String,
+    decision: String,
+    note: String,
+    decided_at: DateTime<Utc>,
+}
 
 pub(crate) async fn link_decisions(conn: &mut Conn) -> Result<Vec<LinkDecisionRow>, StoreError> {
     let rows: Vec<LinkDecisionDbRow> =
@@ -1011,7 +941,7 @@ pub(crate) async fn link_decisions(conn: &mut Conn) -> Result<Vec<LinkDecisionRo
         .context(|| "reading link decisions".to_string())?;
     rows.into_iter()
         .map(
-            |(market_a, handle_a, market_b, handle_b, decision, note, decided_at)| {
+            |LinkDecisionDbRow { market_a, handle_a, market_b, handle_b, decision, note, decided_at }| {
                 Ok(LinkDecisionRow {
                     decision: LinkDecision::parse(&decision).ok_or_else(|| {
                         StoreError::Corrupt {

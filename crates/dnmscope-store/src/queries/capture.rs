@@ -159,6 +159,7 @@ pub(crate) async fn capture_ids(
 }
 
 /// A body as stored: compressed (with a dictionary or not), maybe sealed.
+#[derive(sqlx::FromRow)]
 pub(crate) struct StoredBlob {
     pub hash: String,
     pub size: i64,

@@ -49,15 +49,16 @@ pub(crate) async fn finish_crawl(
     Ok(())
 }
 
-type CrawlRow = (
-    i64,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-    Json<Vec<String>>,
-    Json<serde_json::Value>,
-    String,
-);
+#[derive(sqlx::FromRow)]
+struct CrawlRow {
+    id: i64,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    finish_reason: Option<String>,
+    markets: Json<Vec<String>>,
+    config: Json<serde_json::Value>,
+    tool_version: String,
+}
 
 pub(crate) async fn load_crawl(conn: &mut Conn, crawl: CrawlId) -> Result<CrawlRun, StoreError> {
     let row: Option<CrawlRow> = sqlx::query_as(
@@ -68,7 +69,7 @@ pub(crate) async fn load_crawl(conn: &mut Conn, crawl: CrawlId) -> Result<CrawlR
     .fetch_optional(&mut *conn)
     .await
     .context(|| format!("reading {crawl}"))?;
-    let Some((id, started_at, finished_at, reason, markets, config, tool_version)) = row else {
+    let Some(CrawlRow { id, started_at, finished_at, finish_reason: reason, markets, config, tool_version }) = row else {
         return Err(StoreError::Missing {
             what: "crawl",
             id: crawl.0,
@@ -124,14 +125,15 @@ pub(crate) async fn record_event(
     Ok(inserted.rows_affected() > 0)
 }
 
-type CrawlSummaryRow = (
-    i64,
-    Json<Vec<String>>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-    i64,
-);
+#[derive(sqlx::FromRow)]
+struct CrawlSummaryRow {
+    id: i64,
+    markets: Json<Vec<String>>,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    finish_reason: Option<String>,
+    captures: i64,
+}
 
 pub(crate) async fn stats(conn: &mut Conn) -> Result<Stats, StoreError> {
     let mut tables = Vec::new();
@@ -147,7 +149,7 @@ pub(crate) async fn stats(conn: &mut Conn) -> Result<Stats, StoreError> {
     }
     let crawls: Vec<CrawlSummaryRow> = sqlx::query_as(
         "SELECT k.id, k.markets, k.started_at, k.finished_at, k.finish_reason,
-                (SELECT COUNT(*) FROM captures c WHERE c.crawl_id = k.id)
+                (SELECT COUNT(*) FROM captures c WHERE c.crawl_id = k.id) AS captures
          FROM crawls k ORDER BY k.id",
     )
     .fetch_all(&mut *conn)
@@ -156,7 +158,7 @@ pub(crate) async fn stats(conn: &mut Conn) -> Result<Stats, StoreError> {
     let crawls = crawls
         .into_iter()
         .map(
-            |(id, markets, started_at, finished_at, finish_reason, captures)| CrawlSummary {
+            |CrawlSummaryRow { id, markets, started_at, finished_at, finish_reason, captures }| CrawlSummary {
                 id,
                 markets: markets.0,
                 started_at,

@@ -8,9 +8,6 @@ use crate::export::{
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
-type ListingHitRow = (i64, i64, String, DateTime<Utc>, Option<String>);
-type PostHitRow = (i64, i64, String, DateTime<Utc>, String);
-type CountsRow = (i64, DateTime<Utc>, String, i64, i64, i64, i64);
 
 /// One column of a row as a [`Value`] of the column's type.
 fn decode(row: &DbRow, index: usize, ty: ValueType) -> Result<Value, sqlx::Error> {
@@ -63,25 +60,12 @@ pub(crate) async fn search_listings(
     query: &str,
     limit: u32,
 ) -> Result<Vec<ListingHit>, StoreError> {
-    let rows: Vec<ListingHitRow> =
-        sqlx::query_as(LISTING_SEARCH)
-            .bind(search_terms(query))
-            .bind(i64::from(limit))
-            .fetch_all(&mut *conn)
-            .await
-            .context(|| format!("searching listings for {query:?}"))?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(observation_id, listing_id, market, observed_at, title)| ListingHit {
-                observation_id,
-                listing_id,
-                market,
-                observed_at,
-                title,
-            },
-        )
-        .collect())
+    sqlx::query_as(LISTING_SEARCH)
+        .bind(search_terms(query))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await
+        .context(|| format!("searching listings for {query:?}"))
 }
 
 pub(crate) async fn search_posts(
@@ -89,22 +73,12 @@ pub(crate) async fn search_posts(
     query: &str,
     limit: u32,
 ) -> Result<Vec<PostHit>, StoreError> {
-    let rows: Vec<PostHitRow> = sqlx::query_as(POST_SEARCH)
+    sqlx::query_as(POST_SEARCH)
         .bind(search_terms(query))
         .bind(i64::from(limit))
         .fetch_all(&mut *conn)
         .await
-        .context(|| format!("searching forum posts for {query:?}"))?;
-    Ok(rows
-        .into_iter()
-        .map(|(observation_id, post_id, market, observed_at, text)| PostHit {
-            observation_id,
-            post_id,
-            market,
-            observed_at,
-            text,
-        })
-        .collect())
+        .context(|| format!("searching forum posts for {query:?}"))
 }
 
 pub(crate) async fn crawl_market_counts(
@@ -112,12 +86,12 @@ pub(crate) async fn crawl_market_counts(
 ) -> Result<Vec<CrawlMarketCounts>, StoreError> {
     // One union of everything a run observed, tagged by what it is, then counted per run and
     // market; markets a run crawled without observing anything still get a row (from captures).
-    let rows: Vec<CountsRow> = sqlx::query_as(
-        "SELECT k.id, k.started_at, m.name,
-                CAST(COUNT(DISTINCT s.listing_id) AS BIGINT),
-                CAST(COUNT(DISTINCT s.vendor_id) AS BIGINT),
-                CAST(COUNT(DISTINCT s.feedback_id) AS BIGINT),
-                CAST(COUNT(DISTINCT s.post_id) AS BIGINT)
+    sqlx::query_as(
+        "SELECT k.id AS crawl_id, k.started_at, m.name AS market,
+                CAST(COUNT(DISTINCT s.listing_id) AS BIGINT) AS listings,
+                CAST(COUNT(DISTINCT s.vendor_id) AS BIGINT) AS vendors,
+                CAST(COUNT(DISTINCT s.feedback_id) AS BIGINT) AS new_feedback,
+                CAST(COUNT(DISTINCT s.post_id) AS BIGINT) AS posts
          FROM (
              SELECT o.crawl_id, l.market_id, o.listing_id, o.vendor_id,
                     CAST(NULL AS BIGINT) AS feedback_id, CAST(NULL AS BIGINT) AS post_id
@@ -148,97 +122,48 @@ pub(crate) async fn crawl_market_counts(
     )
     .fetch_all(&mut *conn)
     .await
-    .context(|| "counting observations per crawl run and market".to_string())?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(crawl_id, started_at, market, listings, vendors, new_feedback, posts)| {
-                CrawlMarketCounts {
-                    crawl_id,
-                    started_at,
-                    market,
-                    listings,
-                    vendors,
-                    new_feedback,
-                    posts,
-                }
-            },
-        )
-        .collect())
+    .context(|| "counting observations per crawl run and market".to_string())
 }
 
-type SpanRow = (
-    String,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-);
-
 pub(crate) async fn market_spans(conn: &mut Conn) -> Result<Vec<MarketSpan>, StoreError> {
-    let rows: Vec<SpanRow> = sqlx::query_as(
-        "SELECT m.name,
-                (SELECT MIN(c.fetched_at) FROM captures c WHERE c.market_id = m.id),
-                (SELECT MAX(c.fetched_at) FROM captures c WHERE c.market_id = m.id),
+    sqlx::query_as(
+        "SELECT m.name AS market,
+                (SELECT MIN(c.fetched_at) FROM captures c WHERE c.market_id = m.id)
+                  AS first_observed,
+                (SELECT MAX(c.fetched_at) FROM captures c WHERE c.market_id = m.id)
+                  AS last_observed,
                 (SELECT CAST(COUNT(DISTINCT c.crawl_id) AS BIGINT) FROM captures c
-                 WHERE c.market_id = m.id),
-                (SELECT CAST(COUNT(*) AS BIGINT) FROM listings l WHERE l.market_id = m.id),
-                (SELECT CAST(COUNT(*) AS BIGINT) FROM vendors v WHERE v.market_id = m.id),
-                (SELECT CAST(COUNT(*) AS BIGINT) FROM feedback f WHERE f.market_id = m.id),
+                 WHERE c.market_id = m.id) AS crawls,
+                (SELECT CAST(COUNT(*) AS BIGINT) FROM listings l WHERE l.market_id = m.id)
+                  AS listings,
+                (SELECT CAST(COUNT(*) AS BIGINT) FROM vendors v WHERE v.market_id = m.id)
+                  AS vendors,
+                (SELECT CAST(COUNT(*) AS BIGINT) FROM feedback f WHERE f.market_id = m.id)
+                  AS feedback,
                 (SELECT CAST(COUNT(*) AS BIGINT) FROM forum_posts p
-                 JOIN forum_threads t ON t.id = p.thread_id WHERE t.market_id = m.id)
+                 JOIN forum_threads t ON t.id = p.thread_id WHERE t.market_id = m.id) AS posts
          FROM markets m ORDER BY m.name",
     )
     .fetch_all(&mut *conn)
     .await
-    .context(|| "measuring each market's observations".to_string())?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(market, first_observed, last_observed, crawls, listings, vendors, feedback, posts)| {
-                MarketSpan {
-                    market,
-                    first_observed,
-                    last_observed,
-                    crawls,
-                    listings,
-                    vendors,
-                    feedback,
-                    posts,
-                }
-            },
-        )
-        .collect())
+    .context(|| "measuring each market's observations".to_string())
 }
 
 pub(crate) async fn parser_versions(
     conn: &mut Conn,
 ) -> Result<Vec<ParserVersionCount>, StoreError> {
-    let rows: Vec<(String, i64, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT parser_version, CAST(COUNT(*) AS BIGINT), MIN(ingested_at), MAX(ingested_at)
+    sqlx::query_as(
+        "SELECT parser_version, CAST(COUNT(*) AS BIGINT) AS extractions,
+                MIN(ingested_at) AS first_ingested, MAX(ingested_at) AS last_ingested
          FROM extractions GROUP BY parser_version ORDER BY parser_version",
     )
     .fetch_all(&mut *conn)
     .await
-    .context(|| "listing parser versions".to_string())?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(parser_version, extractions, first_ingested, last_ingested)| ParserVersionCount {
-                parser_version,
-                extractions,
-                first_ingested,
-                last_ingested,
-            },
-        )
-        .collect())
+    .context(|| "listing parser versions".to_string())
 }
 
 pub(crate) async fn listings_by_origin(conn: &mut Conn) -> Result<Vec<OriginCount>, StoreError> {
-    let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+    sqlx::query_as(
         // Pages that do not show the origin (search results) leave it null: a listing counts
         // under null only when no observation of it ever showed one.
         "SELECT market, ships_from, listings FROM (
@@ -261,13 +186,5 @@ pub(crate) async fn listings_by_origin(conn: &mut Conn) -> Result<Vec<OriginCoun
     )
     .fetch_all(&mut *conn)
     .await
-    .context(|| "counting listings by origin".to_string())?;
-    Ok(rows
-        .into_iter()
-        .map(|(market, ships_from, listings)| OriginCount {
-            market,
-            ships_from,
-            listings,
-        })
-        .collect())
+    .context(|| "counting listings by origin".to_string())
 }

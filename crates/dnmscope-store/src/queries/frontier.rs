@@ -1,28 +1,29 @@
 // The crawl frontier: what to fetch next, leases, and what was done with each entry.
 
-type FrontierRow = (
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    String,
-    i64,
-    DateTime<Utc>,
-    Option<String>,
-    Option<i64>,
-);
+#[derive(sqlx::FromRow)]
+struct FrontierRow {
+    id: i64,
+    crawl_id: i64,
+    market: String,
+    url: String,
+    kind: String,
+    depth: i64,
+    priority: i64,
+    state: String,
+    attempts: i64,
+    next_attempt_at: DateTime<Utc>,
+    last_error: Option<String>,
+    capture_id: Option<i64>,
+}
 
-const FRONTIER_COLUMNS: &str = "f.id, f.crawl_id, m.name, f.url, f.kind, f.depth, f.priority, f.state, \
-     f.attempts, f.next_attempt_at, f.last_error, f.capture_id";
+const FRONTIER_COLUMNS: &str = "f.id, f.crawl_id, m.name AS market, f.url, f.kind, f.depth, f.priority, \
+     f.state, f.attempts, f.next_attempt_at, f.last_error, f.capture_id";
 
 fn frontier_entry(row: FrontierRow) -> Result<dnmscope_model::FrontierEntry, StoreError> {
-    let (id, crawl, market, url, kind, depth, priority, state, attempts, next_attempt_at, last_error, capture_id) = row;
+    let FrontierRow { id, crawl_id, market, url, kind, depth, priority, state, attempts, next_attempt_at, last_error, capture_id } = row;
     Ok(dnmscope_model::FrontierEntry {
         id,
-        crawl: CrawlId(crawl),
+        crawl: CrawlId(crawl_id),
         market: MarketName::new(&market).map_err(|source| StoreError::Corrupt {
             what: format!("frontier entry {id} names market {market:?}: {source}"),
         })?,

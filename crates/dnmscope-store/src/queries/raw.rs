@@ -195,7 +195,17 @@ pub(crate) async fn purge_raw(
     }))
 }
 
-type PurgeRow = (i64, DateTime<Utc>, String, DateTime<Utc>, Option<String>, i64, i64, i64);
+#[derive(sqlx::FromRow)]
+struct PurgeRow {
+    id: i64,
+    purged_at: DateTime<Utc>,
+    purged_by: String,
+    before: DateTime<Utc>,
+    market: Option<String>,
+    captures: i64,
+    bodies: i64,
+    bytes: i64,
+}
 
 /// What `db stats` and the datasheet say about raw bodies.
 pub(crate) async fn raw_stats(conn: &mut Conn) -> Result<crate::RawStats, StoreError> {
@@ -225,7 +235,8 @@ pub(crate) async fn raw_stats(conn: &mut Conn) -> Result<crate::RawStats, StoreE
         .await
         .context(|| "measuring raw-page retention".to_string())?;
     let purges: Vec<PurgeRow> = sqlx::query_as(
-        "SELECT p.id, p.purged_at, p.purged_by, p.before, m.name, p.captures, p.bodies, p.bytes
+        "SELECT p.id, p.purged_at, p.purged_by, p.before, m.name AS market, p.captures, p.bodies,
+                p.bytes
          FROM raw_purges p LEFT JOIN markets m ON m.id = p.market_id ORDER BY p.id",
     )
     .fetch_all(&mut *conn)
@@ -243,7 +254,7 @@ pub(crate) async fn raw_stats(conn: &mut Conn) -> Result<crate::RawStats, StoreE
         purges: purges
             .into_iter()
             .map(
-                |(id, purged_at, purged_by, before, market, captures, bodies, bytes)| {
+                |PurgeRow { id, purged_at, purged_by, before, market, captures, bodies, bytes }| {
                     crate::PurgeRecord {
                         id,
                         purged_at,
@@ -263,12 +274,25 @@ pub(crate) async fn raw_stats(conn: &mut Conn) -> Result<crate::RawStats, StoreE
 // -------------------------------------------------------------------------------------------
 // Per-market zstd dictionaries (see `dictionary.rs`).
 
-type DictionaryRow = (i64, String, Vec<u8>, Option<String>, Option<String>);
-type SampleRow = (String, i64, String, Vec<u8>, Option<String>, Option<String>, Option<i64>, i64);
+#[derive(sqlx::FromRow)]
+struct DictionaryRow {
+    id: i64,
+    hash: String,
+    data: Vec<u8>,
+    encryption: Option<String>,
+    key_id: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SampleRow {
+    #[sqlx(flatten)]
+    blob: StoredBlob,
+    capture_id: i64,
+}
 
 /// A dictionary row's bytes: opened with the key when sealed, checked against the hash.
 fn open_dictionary(row: DictionaryRow, raw_key: Option<&crate::RawKey>) -> Result<Vec<u8>, StoreError> {
-    let (id, hash, data, encryption, key_id) = row;
+    let DictionaryRow { id, hash, data, encryption, key_id } = row;
     let bytes = match encryption.as_deref() {
         None => data,
         Some(crate::raw::CIPHER) => {
@@ -293,7 +317,12 @@ pub(crate) async fn market_dictionary(
     market: &MarketName,
     raw_key: Option<&crate::RawKey>,
 ) -> Result<(Option<(i64, Vec<u8>, u64)>, u64), StoreError> {
-    type Row = (i64, String, Vec<u8>, Option<String>, Option<String>, i64);
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        dictionary: DictionaryRow,
+        samples: i64,
+    }
     let row: Option<Row> = sqlx::query_as(
         "SELECT d.id, d.hash, d.data, d.encryption, d.key_id, d.samples
          FROM raw_dictionaries d JOIN markets m ON m.id = d.market_id
@@ -304,8 +333,9 @@ pub(crate) async fn market_dictionary(
     .await
     .context(|| format!("reading the raw-body dictionary of {market}"))?;
     match row {
-        Some((id, hash, data, encryption, key_id, samples)) => {
-            let bytes = open_dictionary((id, hash, data, encryption, key_id), raw_key)?;
+        Some(Row { dictionary, samples }) => {
+            let id = dictionary.id;
+            let bytes = open_dictionary(dictionary, raw_key)?;
             let since: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blobs WHERE dictionary_id = $1")
                 .bind(id)
                 .fetch_one(&mut *conn)
@@ -360,7 +390,8 @@ pub(crate) async fn market_samples(
     level: i32,
 ) -> Result<Vec<Vec<u8>>, StoreError> {
     let rows: Vec<SampleRow> = sqlx::query_as(
-        "SELECT b.hash, b.size, b.compression, b.data, b.encryption, b.key_id, b.dictionary_id, c.id
+        "SELECT b.hash, b.size, b.compression, b.data, b.encryption, b.key_id, b.dictionary_id,
+                c.id AS capture_id
          FROM captures c JOIN markets m ON m.id = c.market_id JOIN blobs b ON b.hash = c.body_hash
          WHERE m.name = $1 AND b.purge_id IS NULL AND c.raw_purge_id IS NULL
          ORDER BY c.id DESC LIMIT $2",
@@ -372,9 +403,8 @@ pub(crate) async fn market_samples(
     .context(|| format!("reading the newest pages of {market}"))?;
     let mut samples = Vec::with_capacity(rows.len());
     let mut seen = std::collections::HashSet::new();
-    for (hash, size, compression, data, encryption, key_id, dictionary_id, capture_id) in rows {
-        if seen.insert(hash.clone()) {
-            let blob = StoredBlob { hash, size, compression, data, encryption, key_id, dictionary_id };
+    for SampleRow { blob, capture_id } in rows {
+        if seen.insert(blob.hash.clone()) {
             let what = format!("capture {capture_id}");
             samples.push(decode_blob(conn, blob, &what, raw_key, cache, level).await?);
         }
@@ -485,8 +515,7 @@ pub(crate) async fn recompress_market(
     cache: &crate::dictionary::Cache,
     level: i32,
 ) -> Result<u64, StoreError> {
-    type Row = (String, i64, String, Vec<u8>, Option<String>, Option<String>, Option<i64>);
-    let rows: Vec<Row> = sqlx::query_as(
+    let rows: Vec<StoredBlob> = sqlx::query_as(
         "SELECT b.hash, b.size, b.compression, b.data, b.encryption, b.key_id, b.dictionary_id
          FROM blobs b
          WHERE b.purge_id IS NULL AND COALESCE(b.dictionary_id, 0) <> $2
@@ -501,20 +530,18 @@ pub(crate) async fn recompress_market(
     .await
     .context(|| format!("reading raw bodies of {market} to recompress"))?;
     let mut moved = 0;
-    for (hash, size, compression, data, encryption, key_id, old) in rows {
-        if encryption.is_some() && raw_key.is_none() {
+    for blob in rows {
+        if blob.encryption.is_some() && raw_key.is_none() {
             continue;
         }
-        let stored_len = data.len();
-        let blob = StoredBlob {
-            hash: hash.clone(),
-            size,
-            compression,
-            data,
-            encryption: encryption.clone(),
-            key_id: key_id.clone(),
-            dictionary_id: old,
-        };
+        let stored_len = blob.data.len();
+        let (hash, size, encryption, key_id, old) = (
+            blob.hash.clone(),
+            blob.size,
+            blob.encryption.clone(),
+            blob.key_id.clone(),
+            blob.dictionary_id,
+        );
         let body = decode_blob(conn, blob, &format!("body {hash}"), raw_key, cache, level).await?;
         let compressed = dictionary.compress(&body).map_err(|source| StoreError::Compression {
             action: format!("recompressing body {hash}"),
