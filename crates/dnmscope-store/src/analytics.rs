@@ -226,7 +226,7 @@ pub struct ActivityRow {
 
 /// When a vendor was seen with a listing (matching the filter): first and last observation, and
 /// on how many distinct days (a SQL roll-up).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct VendorSpan {
     pub market: String,
     pub vendor_id: i64,
@@ -302,7 +302,7 @@ pub struct VendorPriceRow {
 }
 
 /// One vendor observation with its market.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct VendorObservationRow {
     pub market: String,
     pub vendor_id: i64,
@@ -310,6 +310,7 @@ pub struct VendorObservationRow {
     pub crawl_id: i64,
     pub observed_at: DateTime<Utc>,
     /// The vendor as observed (its `data`; the armored key is kept once in `pgp_keys`).
+    #[sqlx(json)]
     pub vendor: Vendor,
 }
 

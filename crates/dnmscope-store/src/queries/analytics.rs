@@ -279,36 +279,21 @@ pub(crate) async fn vendor_spans(
     }
     let (conditions, params) = filter.listing_conditions(1);
     let sql = format!(
-        "SELECT m.name, o.vendor_id, v.handle, MIN(o.observed_at), MAX(o.observed_at),
-                COUNT(DISTINCT o.listing_id)
+        "SELECT m.name AS market, o.vendor_id, v.handle, MIN(o.observed_at) AS first_seen,
+                MAX(o.observed_at) AS last_seen, COUNT(DISTINCT o.listing_id) AS listings
          {LISTING_FROM}
          JOIN vendors v ON v.id = o.vendor_id
          WHERE {conditions}
          GROUP BY m.name, o.vendor_id, v.handle ORDER BY m.name, o.vendor_id"
     );
-    let mut query = sqlx::query_as::<_, (String, i64, String, DateTime<Utc>, DateTime<Utc>, i64)>(
-        sqlx::AssertSqlSafe(sql),
-    );
+    let mut query = sqlx::query_as::<_, VendorSpan>(sqlx::AssertSqlSafe(sql));
     for param in params {
         query = query.bind(param);
     }
-    let rows = query
+    query
         .fetch_all(&mut *conn)
         .await
-        .context(|| "rolling up when each vendor was seen".to_string())?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(market, vendor_id, handle, first_seen, last_seen, listings)| VendorSpan {
-                market,
-                vendor_id,
-                handle,
-                first_seen,
-                last_seen,
-                listings,
-            },
-        )
-        .collect())
+        .context(|| "rolling up when each vendor was seen".to_string())
 }
 
 /// Vendor spans by week for a listing-attribute filter, from `attribute_weeks`: first and
@@ -721,35 +706,21 @@ pub(crate) async fn vendor_observations(
         "JOIN vendors v ON v.id = o.vendor_id JOIN markets m ON m.id = v.market_id"
     };
     let sql = format!(
-        "SELECT m.name, o.vendor_id, v.handle, o.crawl_id, o.observed_at, o.data
+        "SELECT m.name AS market, o.vendor_id, v.handle, o.crawl_id, o.observed_at,
+                o.data AS vendor
          FROM vendor_observations o
          {joins}
          WHERE v.id = o.vendor_id AND m.id = v.market_id AND {conditions}
          ORDER BY o.observed_at, o.id"
     );
-    let mut query = sqlx::query_as::<_, (String, i64, String, i64, DateTime<Utc>, Json<Vendor>)>(
-        sqlx::AssertSqlSafe(sql),
-    );
+    let mut query = sqlx::query_as::<_, VendorObservationRow>(sqlx::AssertSqlSafe(sql));
     for param in params {
         query = query.bind(param);
     }
-    let rows = query
+    query
         .fetch_all(&mut *conn)
         .await
-        .context(|| "reading vendor observations".to_string())?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(market, vendor_id, handle, crawl_id, observed_at, data)| VendorObservationRow {
-                market,
-                vendor_id,
-                handle,
-                crawl_id,
-                observed_at,
-                vendor: data.0,
-            },
-        )
-        .collect())
+        .context(|| "reading vendor observations".to_string())
 }
 
 pub(crate) async fn feedback_rows(
