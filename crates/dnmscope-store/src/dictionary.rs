@@ -26,6 +26,9 @@ pub const SAMPLES: usize = 256;
 pub const BETTER_BY: f64 = 0.10;
 /// Older bodies of a market moved to its new dictionary when one is adopted (at most).
 pub const RECOMPRESS: usize = 2_000;
+/// The largest dictionary a store reads back (training makes at most 64 KiB): a stored size
+/// beyond it is corruption, not an allocation to make.
+pub const MAX_SIZE: usize = 16 * 1024 * 1024;
 
 /// A trained dictionary, prepared for compressing (and, when first needed, decompressing).
 pub struct Dictionary {

@@ -343,12 +343,18 @@ impl Fixture {
     }
 
     async fn set_blob_data(&self, hash: &str, data: &[u8]) {
-        let sql = "UPDATE blobs SET data = $1 WHERE hash = $2";
+        self.update_bytes("UPDATE blobs SET data = $1 WHERE hash = $2", data, hash)
+            .await;
+    }
+
+    /// Runs `sql` (an update) with `$1` the bytes `data` and `$2` the text `key`.
+    async fn update_bytes(&self, sql: &str, data: &[u8], key: &str) {
+        let hash = key;
         match &self.kind {
             Kind::Sqlite => {
                 let url = format!("sqlite://{}", self.place);
                 let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                sqlx::query(sql)
+                sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(data)
                     .bind(hash)
                     .execute(&mut conn)
@@ -364,7 +370,7 @@ impl Fixture {
                 .execute(&mut conn)
                 .await
                 .unwrap();
-                sqlx::query(sql)
+                sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(data)
                     .bind(hash)
                     .execute(&mut conn)
@@ -1519,6 +1525,52 @@ async fn a_markets_bodies_share_a_trained_dictionary_and_read_back_exactly(fx: F
     for (id, body) in ids.iter().zip(&bodies).step_by(7) {
         assert_eq!(&keyed.capture(*id).await.unwrap().body, body);
     }
+    // Dictionaries are stored compressed (they are mostly markup) ...
+    let stored = fx
+        .text_and_bytes(
+            "SELECT hash || ' ' || CAST(size AS TEXT) || ' ' || COALESCE(compression, 'none'), data
+             FROM raw_dictionaries ORDER BY id",
+        )
+        .await;
+    for (about, data) in &stored {
+        let size: usize = about.split(' ').nth(1).unwrap().parse().unwrap();
+        assert!(about.ends_with(" zstd"), "{about}");
+        assert!(data.len() < size, "{about}: {} bytes stored", data.len());
+    }
+    let (about, compressed) = &stored[0];
+    let hash = about.split(' ').next().unwrap();
+    let size: usize = about.split(' ').nth(1).unwrap().parse().unwrap();
+    // ... a dictionary stored as is (as before they were compressed) still reads ...
+    let plain = zstd::bulk::decompress(compressed, size).unwrap();
+    fx.update_bytes(
+        "UPDATE raw_dictionaries SET data = $1, compression = NULL WHERE hash = $2",
+        &plain,
+        hash,
+    )
+    .await;
+    let fresh = fx.with_key(&key).await;
+    for (id, body) in ids.iter().zip(&bodies).step_by(9) {
+        assert_eq!(&fresh.capture(*id).await.unwrap().body, body);
+    }
+    // ... and one that does not decompress is refused as corrupt, never read as something else.
+    fx.update_bytes(
+        "UPDATE raw_dictionaries SET data = $1, compression = 'zstd' WHERE hash = $2",
+        b"not a zstd frame",
+        hash,
+    )
+    .await;
+    let fresh = fx.with_key(&key).await;
+    let err = fresh.capture(ids[0]).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt { what } if what.contains("does not decompress")),
+        "{err:?}"
+    );
+    fx.update_bytes(
+        "UPDATE raw_dictionaries SET data = $1, compression = 'zstd' WHERE hash = $2",
+        compressed,
+        hash,
+    )
+    .await;
     // Sealed with the raw-body key: no boilerplate left readable, still read back with the key.
     keyed.encrypt_raw(50, "test", |_, _| {}).await.unwrap();
     let dictionaries = fx

@@ -278,10 +278,19 @@ pub(crate) async fn raw_stats(conn: &mut Conn) -> Result<crate::RawStats, StoreE
 struct DictionaryRow {
     id: i64,
     hash: String,
+    size: i64,
     data: Vec<u8>,
+    compression: Option<String>,
     encryption: Option<String>,
     key_id: Option<String>,
 }
+
+/// The columns of a [`DictionaryRow`].
+const DICTIONARY_COLUMNS: &str = "d.id, d.hash, d.size, d.data, d.compression, d.encryption, d.key_id";
+
+/// Dictionaries are written rarely (a few per market) and read once per process: stored at
+/// zstd's highest level.
+const DICTIONARY_LEVEL: i32 = 19;
 
 #[derive(sqlx::FromRow)]
 struct SampleRow {
@@ -292,8 +301,8 @@ struct SampleRow {
 
 /// A dictionary row's bytes: opened with the key when sealed, checked against the hash.
 fn open_dictionary(row: DictionaryRow, raw_key: Option<&crate::RawKey>) -> Result<Vec<u8>, StoreError> {
-    let DictionaryRow { id, hash, data, encryption, key_id } = row;
-    let bytes = match encryption.as_deref() {
+    let DictionaryRow { id, hash, size, data, compression, encryption, key_id } = row;
+    let stored = match encryption.as_deref() {
         None => data,
         Some(crate::raw::CIPHER) => {
             let key_id = key_id.ok_or_else(|| crate::dictionary::corrupt(id, "sealed without a key id"))?;
@@ -302,6 +311,21 @@ fn open_dictionary(row: DictionaryRow, raw_key: Option<&crate::RawKey>) -> Resul
         }
         Some(other) => {
             return Err(crate::dictionary::corrupt(id, &format!("unknown encryption {other:?}")))
+        }
+    };
+    let bytes = match compression.as_deref() {
+        None => stored,
+        Some("zstd") => {
+            // A dictionary is at most a few hundred KiB; `size` bounds what is decompressed.
+            let capacity = usize::try_from(size)
+                .ok()
+                .filter(|s| *s <= crate::dictionary::MAX_SIZE)
+                .ok_or_else(|| crate::dictionary::corrupt(id, &format!("its size {size} is out of range")))?;
+            zstd::bulk::decompress(&stored, capacity)
+                .map_err(|e| crate::dictionary::corrupt(id, &format!("it does not decompress: {e}")))?
+        }
+        Some(other) => {
+            return Err(crate::dictionary::corrupt(id, &format!("unknown compression {other:?}")))
         }
     };
     if ContentHash::of(&bytes).0 != hash {
@@ -323,11 +347,11 @@ pub(crate) async fn market_dictionary(
         dictionary: DictionaryRow,
         samples: i64,
     }
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT d.id, d.hash, d.data, d.encryption, d.key_id, d.samples
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {DICTIONARY_COLUMNS}, d.samples
          FROM raw_dictionaries d JOIN markets m ON m.id = d.market_id
-         WHERE m.name = $1 AND d.purge_id IS NULL ORDER BY d.id DESC LIMIT 1",
-    )
+         WHERE m.name = $1 AND d.purge_id IS NULL ORDER BY d.id DESC LIMIT 1"
+    )))
     .bind(market.as_str())
     .fetch_optional(&mut *conn)
     .await
@@ -367,9 +391,9 @@ pub(crate) async fn dictionary(
     if let Some(found) = cache.get(id) {
         return Ok(found);
     }
-    let row: Option<DictionaryRow> = sqlx::query_as(
-        "SELECT id, hash, data, encryption, key_id FROM raw_dictionaries WHERE id = $1 AND purge_id IS NULL",
-    )
+    let row: Option<DictionaryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {DICTIONARY_COLUMNS} FROM raw_dictionaries d WHERE d.id = $1 AND d.purge_id IS NULL"
+    )))
     .bind(id)
     .fetch_optional(&mut *conn)
     .await
@@ -427,19 +451,24 @@ pub(crate) async fn insert_dictionary(
     let market_id = market_id(conn, market, now).await?;
     let hash = ContentHash::of(bytes).0;
     let policy = raw_policy(conn).await?;
+    // Compressed when that makes it smaller (a dictionary of raw page content is mostly markup).
+    let (stored, compression) = match zstd::bulk::compress(bytes, DICTIONARY_LEVEL) {
+        Ok(compressed) if compressed.len() < bytes.len() => (compressed, Some("zstd")),
+        _ => (bytes.to_vec(), None),
+    };
     let (data, encryption, key_id) = match &policy {
         Some(policy) => {
             let key = crate::raw::key_for(raw_key, &policy.key_id, || {
                 format!("storing a raw-body dictionary of {market}")
             })?;
-            (key.seal(&hash, bytes), Some(crate::raw::CIPHER), Some(key.id().to_string()))
+            (key.seal(&hash, &stored), Some(crate::raw::CIPHER), Some(key.id().to_string()))
         }
-        None => (bytes.to_vec(), None, None),
+        None => (stored, None, None),
     };
     sqlx::query_scalar(
         "INSERT INTO raw_dictionaries (market_id, trained_at, samples, sample_bytes, size, hash,
-                                       data, encryption, key_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                                       data, compression, encryption, key_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(market_id)
     .bind(now)
@@ -448,6 +477,7 @@ pub(crate) async fn insert_dictionary(
     .bind(to_db_int(bytes.len() as u64))
     .bind(&hash)
     .bind(data)
+    .bind(compression)
     .bind(encryption)
     .bind(key_id)
     .fetch_one(&mut *conn)
