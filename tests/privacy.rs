@@ -365,19 +365,31 @@ impl Backend {
 
     /// Handles anyone with zstd reads out of the store: in plain bodies (decompressed with
     /// their market's dictionary when they name one) and in plain dictionaries, which are made
-    /// of page fragments.
+    /// of page fragments (decompressed first when stored compressed).
     fn hits_in_plain_bodies(&self, dir: &Path, search: &Search) -> usize {
-        type Rows = (Vec<(Vec<u8>, Option<Vec<u8>>)>, Vec<Vec<u8>>);
-        let bodies = "SELECT b.data, d.data FROM blobs b
+        type Rows = (
+            Vec<(Vec<u8>, Option<Vec<u8>>, Option<String>)>,
+            Vec<(Vec<u8>, Option<String>)>,
+        );
+        let bodies = "SELECT b.data, d.data, d.compression FROM blobs b
                       LEFT JOIN raw_dictionaries d ON d.id = b.dictionary_id AND d.encryption IS NULL
                       WHERE b.encryption IS NULL";
-        let dictionaries = "SELECT data FROM raw_dictionaries WHERE encryption IS NULL";
+        let dictionaries =
+            "SELECT data, compression FROM raw_dictionaries WHERE encryption IS NULL";
+        let open = |data: &[u8], compression: &Option<String>| -> Vec<u8> {
+            match compression.as_deref() {
+                Some("zstd") => {
+                    zstd::bulk::decompress(data, 1 << 26).expect("a compressed dictionary")
+                }
+                _ => data.to_vec(),
+            }
+        };
         let (bodies, dictionaries): Rows = block_on(async || match self {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}", dir.join("store.sqlite").display());
                 let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
                 let rows = sqlx::query_as(bodies).fetch_all(&mut conn).await.unwrap();
-                let dictionaries = sqlx::query_scalar(dictionaries)
+                let dictionaries = sqlx::query_as(dictionaries)
                     .fetch_all(&mut conn)
                     .await
                     .unwrap();
@@ -391,7 +403,7 @@ impl Backend {
                     .await
                     .unwrap();
                 let rows = sqlx::query_as(bodies).fetch_all(&mut conn).await.unwrap();
-                let dictionaries = sqlx::query_scalar(dictionaries)
+                let dictionaries = sqlx::query_as(dictionaries)
                     .fetch_all(&mut conn)
                     .await
                     .unwrap();
@@ -401,16 +413,22 @@ impl Backend {
         });
         let in_bodies: usize = bodies
             .iter()
-            .filter_map(|(data, dictionary)| match dictionary {
-                Some(dictionary) => zstd::bulk::Decompressor::with_dictionary(dictionary)
-                    .ok()?
-                    .decompress(data, 1 << 26)
-                    .ok(),
+            .filter_map(|(data, dictionary, compression)| match dictionary {
+                Some(dictionary) => {
+                    zstd::bulk::Decompressor::with_dictionary(&open(dictionary, compression))
+                        .ok()?
+                        .decompress(data, 1 << 26)
+                        .ok()
+                }
                 None => zstd::bulk::decompress(data, 1 << 26).ok(),
             })
             .map(|body| search.hits(&body))
             .sum();
-        in_bodies + dictionaries.iter().map(|d| search.hits(d)).sum::<usize>()
+        in_bodies
+            + dictionaries
+                .iter()
+                .map(|(d, compression)| search.hits(&open(d, compression)))
+                .sum::<usize>()
     }
 
     fn hits_in_files(&self, dir: &Path, search: &Search) -> usize {
