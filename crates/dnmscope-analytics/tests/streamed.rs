@@ -302,6 +302,19 @@ fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
 /// (market, period start, substance, origin): a price group.
 type Group = (String, NaiveDate, String, String);
 
+/// The price group of an observation.
+fn group(row: &ListingObservationRow, period: Period) -> Group {
+    (
+        row.market.clone(),
+        period.start_of(row.observed_at.date_naive()),
+        row.listing.category.last().cloned().unwrap_or_default(),
+        row.listing
+            .ships_from
+            .map(|c| c.code().to_string())
+            .unwrap_or_default(),
+    )
+}
+
 /// The oracle: every observation in memory, oldest first.
 struct Oracle {
     rows: Vec<ListingObservationRow>,
@@ -335,15 +348,7 @@ impl Oracle {
             };
             let grams: f64 = q.amount.to_string().parse().unwrap();
             groups
-                .entry((
-                    row.market.clone(),
-                    period.start_of(row.observed_at.date_naive()),
-                    row.listing.category.last().cloned().unwrap_or_default(),
-                    row.listing
-                        .ships_from
-                        .map(|c| c.code().to_string())
-                        .unwrap_or_default(),
-                ))
+                .entry(group(row, period))
                 .or_default()
                 .entry(row.listing_id)
                 .or_default()
@@ -522,15 +527,7 @@ async fn the_streamed_reduction_gives_what_every_observation_in_memory_gives() {
             for row in &oracle.rows {
                 if oracle.usd(row).is_none() || row.listing.quantity.is_none() {
                     unconverted
-                        .entry((
-                            row.market.clone(),
-                            period.start_of(row.observed_at.date_naive()),
-                            row.listing.category.last().cloned().unwrap_or_default(),
-                            row.listing
-                                .ships_from
-                                .map(|c| c.code().to_string())
-                                .unwrap_or_default(),
-                        ))
+                        .entry(group(row, period))
                         .or_default()
                         .insert(row.listing_id);
                 }

@@ -588,10 +588,10 @@ pub const RELATIONS: &[Relation] = &[
             ("sample_bytes", Integer, "Uncompressed bytes of those pages."),
             ("size", Integer, "Size of the dictionary in bytes."),
             ("hash", Text, "BLAKE3 hash of the dictionary (hex), checked when it is loaded."),
-            ("compression", Text, "How the stored dictionary is compressed (zstd); null when stored as is (every dictionary before migration 0012)."),
             ("encryption", Text, "The cipher the stored dictionary is sealed with (xchacha20poly1305); null when unencrypted."),
             ("key_id", Text, "The id of the key an encrypted dictionary needs (not the key); null when unencrypted."),
             ("purge_id", Integer, "The purge after which no kept body needed it and its bytes were deleted (raw_purges.id); null while kept."),
+            ("compression", Text, "How the stored dictionary is compressed (zstd); null when stored as is (every dictionary before migration 0012)."),
         ],
     },
     // Views (0004_views.sql).

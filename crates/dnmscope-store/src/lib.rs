@@ -1192,6 +1192,8 @@ mod tests {
         include_str!("../../../migrations/sqlite/0008_rollup_summaries.sql"),
         include_str!("../../../migrations/sqlite/0009_attribute_weeks.sql"),
         include_str!("../../../migrations/sqlite/0010_vendor_trend_index.sql"),
+        include_str!("../../../migrations/sqlite/0011_compact_observations.sql"),
+        include_str!("../../../migrations/sqlite/0012_compressed_dictionaries.sql"),
     ];
     const POSTGRES: &[&str] = &[
         include_str!("../../../migrations/postgres/0001_init.sql"),
@@ -1204,6 +1206,8 @@ mod tests {
         include_str!("../../../migrations/postgres/0008_rollup_summaries.sql"),
         include_str!("../../../migrations/postgres/0009_attribute_weeks.sql"),
         include_str!("../../../migrations/postgres/0010_vendor_trend_index.sql"),
+        include_str!("../../../migrations/postgres/0011_compact_observations.sql"),
+        include_str!("../../../migrations/postgres/0012_compressed_dictionaries.sql"),
     ];
 
     /// Table → column names, read from a migration's `CREATE TABLE` statements.
@@ -1247,6 +1251,22 @@ mod tests {
 
     #[test]
     fn both_dialects_have_the_same_tables_and_columns() {
+        // Every migration is read here (a new one must be added to the lists above).
+        for (dialect, listed) in [("sqlite", SQLITE.len()), ("postgres", POSTGRES.len())] {
+            let dir =
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/").to_string() + dialect;
+            let files = std::fs::read_dir(&dir)
+                .unwrap_or_else(|e| panic!("reading {dir}: {e}"))
+                .filter(|f| {
+                    f.as_ref()
+                        .is_ok_and(|f| f.path().extension().is_some_and(|e| e == "sql"))
+                })
+                .count();
+            assert_eq!(
+                files, listed,
+                "{dir} has {files} migrations, the test lists {listed}"
+            );
+        }
         let sqlite = tables(&SQLITE.concat());
         let postgres = tables(&POSTGRES.concat());
         assert_eq!(sqlite, postgres);

@@ -942,29 +942,7 @@ pub(crate) async fn bulk_observe_listings(
     listings: &[Listing],
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
-    let row: Option<(i64, String, i64, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT c.market_id, m.name, c.crawl_id, c.fetched_at
-         FROM captures c JOIN markets m ON m.id = c.market_id WHERE c.id = $1",
-    )
-    .bind(capture_id)
-    .fetch_optional(&mut *conn)
-    .await
-    .context(|| format!("looking up capture {capture_id}"))?;
-    let Some((market_id, market, crawl_id, fetched_at)) = row else {
-        return Err(StoreError::Missing {
-            what: "capture",
-            id: capture_id,
-        });
-    };
-    let capture = CaptureContext {
-        id: capture_id,
-        market_id,
-        market: MarketName::new(&market).map_err(|e| StoreError::Corrupt {
-            what: format!("market of capture {capture_id}: {e}"),
-        })?,
-        crawl_id,
-        fetched_at,
-    };
+    let capture = capture_context(conn, capture_id).await?;
     let extraction_id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO extractions (capture_id, parser_version, page_kind, diagnostics, ingested_at)
          VALUES ($1, $2, 'search', $3, $4)
@@ -990,7 +968,7 @@ pub(crate) async fn bulk_observe_listings(
         .collect();
     let vendors = vendor_ids(conn, &capture, &handles).await?;
     let keys: Vec<&str> = listings.iter().map(|l| l.key.as_str()).collect();
-    let listing_ids = entity_ids(conn, Entity::Listing, market_id, &keys, None, &capture).await?;
+    let listing_ids = entity_ids(conn, Entity::Listing, capture.market_id, &keys, None, &capture).await?;
 
     // One observation per listing key (a page observes a listing once).
     let mut seen = std::collections::HashSet::new();
@@ -1005,9 +983,9 @@ pub(crate) async fn bulk_observe_listings(
         rows.push(ObservationInsert {
             listing_id: Some(listing_ids.id(&listing.key)?),
             extraction_id,
-            crawl_id,
+            crawl_id: capture.crawl_id,
             capture_id,
-            observed_at: fetched_at,
+            observed_at: capture.fetched_at,
             parser_version,
             page_kind: "search",
             vendor_id,

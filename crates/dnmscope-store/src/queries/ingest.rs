@@ -9,17 +9,8 @@ struct CaptureContext {
     fetched_at: DateTime<Utc>,
 }
 
-pub(crate) async fn ingest_extraction(
-    conn: &mut Conn,
-    capture_id: i64,
-    extraction: &Extraction,
-    now: DateTime<Utc>,
-) -> Result<IngestReport, StoreError> {
-    let mut report = IngestReport {
-        capture_id,
-        ..IngestReport::default()
-    };
-    check_extraction(extraction)?;
+/// What ingest needs to know of a stored capture: its market, crawl and time.
+async fn capture_context(conn: &mut Conn, capture_id: i64) -> Result<CaptureContext, StoreError> {
     let row: Option<(i64, String, i64, DateTime<Utc>)> = sqlx::query_as(
         "SELECT c.market_id, m.name, c.crawl_id, c.fetched_at
          FROM captures c JOIN markets m ON m.id = c.market_id WHERE c.id = $1",
@@ -34,7 +25,7 @@ pub(crate) async fn ingest_extraction(
             id: capture_id,
         });
     };
-    let capture = CaptureContext {
+    Ok(CaptureContext {
         id: capture_id,
         market_id,
         market: MarketName::new(&market).map_err(|e| StoreError::Corrupt {
@@ -42,7 +33,21 @@ pub(crate) async fn ingest_extraction(
         })?,
         crawl_id,
         fetched_at,
+    })
+}
+
+pub(crate) async fn ingest_extraction(
+    conn: &mut Conn,
+    capture_id: i64,
+    extraction: &Extraction,
+    now: DateTime<Utc>,
+) -> Result<IngestReport, StoreError> {
+    let mut report = IngestReport {
+        capture_id,
+        ..IngestReport::default()
     };
+    check_extraction(extraction)?;
+    let capture = capture_context(conn, capture_id).await?;
 
     let extraction_id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO extractions (capture_id, parser_version, page_kind, diagnostics, ingested_at)
