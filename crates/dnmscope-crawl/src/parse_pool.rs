@@ -4,12 +4,6 @@
 //! runtime's threads that would stall every market's requests meanwhile. The pool's threads
 //! have their own stack size (deep but bounded trees stay far from it), and a parser crash is
 //! caught and reported as the page's outcome, never the run's.
-//!
-//! Pages of [`BIG_PAGE_BYTES`] or more are parsed on one thread of their own. glibc keeps what a
-//! thread frees in that thread's arena: a tree of a few hundred MiB parsed on one thread and the
-//! next on another left both arenas that large (the hostile suite's crawler peaked at 227-265
-//! MiB with big pages on either of two threads, 198-205 with one arena for the process). On one
-//! thread each big tree reuses the last one's memory.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
@@ -29,31 +23,24 @@ pub(crate) const PARSE_BUDGET_BYTES: usize = 12 << 20;
 /// The budget in permits (KiB).
 const BUDGET_KIB: u32 = (PARSE_BUDGET_BYTES >> 10) as u32;
 
-/// Pages this large or larger are parsed on the pool's thread for big pages.
-pub(crate) const BIG_PAGE_BYTES: usize = 1 << 20;
-
-/// Whether a page of `len` bytes goes to the thread for big pages.
-fn is_big(len: usize) -> bool {
-    len >= BIG_PAGE_BYTES
-}
-
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Threads that parse pages; dropped with the run (the threads end when the queue closes).
 pub(crate) struct ParsePool {
     jobs: Mutex<mpsc::Sender<Job>>,
-    /// The one thread for pages of [`BIG_PAGE_BYTES`] or more.
-    big_jobs: Mutex<mpsc::Sender<Job>>,
     /// Permits are KiB of page in the parser (see [`PARSE_BUDGET_BYTES`]).
     budget: Arc<Semaphore>,
 }
 
 impl ParsePool {
-    /// A pool of `threads` parsing threads (at least one) and one for big pages.
+    /// A pool of `threads` parsing threads (at least one).
     pub(crate) fn new(threads: usize) -> std::io::Result<ParsePool> {
-        let spawn = |name: String, rx: Arc<Mutex<mpsc::Receiver<Job>>>| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = Arc::clone(&rx);
             std::thread::Builder::new()
-                .name(name)
+                .name(format!("dnmscope-parse-{i}"))
                 .stack_size(STACK_BYTES)
                 .spawn(move || loop {
                     let job = match rx.lock() {
@@ -64,22 +51,10 @@ impl ParsePool {
                         Ok(job) => job(),
                         Err(_) => return,
                     }
-                })
-                .map(drop)
-        };
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..threads.max(1) {
-            spawn(format!("dnmscope-parse-{i}"), Arc::clone(&rx))?;
+                })?;
         }
-        let (big_tx, big_rx) = mpsc::channel::<Job>();
-        spawn(
-            "dnmscope-parse-big".to_string(),
-            Arc::new(Mutex::new(big_rx)),
-        )?;
         Ok(ParsePool {
             jobs: Mutex::new(tx),
-            big_jobs: Mutex::new(big_tx),
             budget: Arc::new(Semaphore::new(BUDGET_KIB as usize)),
         })
     }
@@ -93,8 +68,7 @@ impl ParsePool {
         limits: Limits,
     ) -> Result<ParsedPage, String> {
         // A page larger than the whole budget waits for all of it.
-        let body_len = body.len();
-        let kib = (body_len >> 10).clamp(1, BUDGET_KIB as usize) as u32;
+        let kib = (body.len() >> 10).clamp(1, BUDGET_KIB as usize) as u32;
         let permit = Arc::clone(&self.budget)
             .acquire_many_owned(kib)
             .await
@@ -116,12 +90,8 @@ impl ParsePool {
             drop(permit);
             let _ = tx.send(outcome);
         });
-        let queue = if is_big(body_len) {
-            &self.big_jobs
-        } else {
-            &self.jobs
-        };
-        let sent = queue
+        let sent = self
+            .jobs
             .lock()
             .map_err(|_| "the parsing pool is gone".to_owned())?
             .send(job);
@@ -145,14 +115,6 @@ mod tests {
                 .next()
                 .unwrap(),
         )
-    }
-
-    #[test]
-    fn only_pages_of_a_mebibyte_or_more_go_to_the_thread_for_big_pages() {
-        assert!(!is_big(0));
-        assert!(!is_big(BIG_PAGE_BYTES - 1));
-        assert!(is_big(BIG_PAGE_BYTES));
-        assert!(is_big(PARSE_BUDGET_BYTES));
     }
 
     #[tokio::test]
