@@ -347,7 +347,7 @@ fn a_hostile_market_through_a_tripwire_proxy_cannot_stop_fool_or_bloat_the_crawl
             // One glibc arena: the bound is on what the crawler holds, not on how glibc spreads
             // freed memory over its threads' arenas. With the default arenas the same crawl
             // peaked at 224-265 MiB here (before and after this session's changes alike), with
-            // one at 198-205 MiB (README, "Hostile markets").
+            // one at 190-205 MiB (README, "Hostile markets").
             .env("MALLOC_ARENA_MAX", "1");
         command
     };

@@ -49,8 +49,6 @@ pub type UnitKey = (String, NaiveDate, String, String, &'static str);
 pub struct ListingDigest {
     /// Observations read.
     pub observations: u64,
-    /// Distinct listings read.
-    pub listings: u64,
     /// Per price group, each listing's median USD price per unit in that period (the order is
     /// not meaningful).
     pub unit_prices: BTreeMap<UnitKey, Vec<f64>>,
@@ -179,11 +177,11 @@ impl Dataset {
             .context(|| "reading listing observations".to_string())?;
         reducer.listing(&listing);
         let Reducer {
-            digest,
-            pending,
-            vendors_listed,
-            ..
+            digest, pending, ..
         } = reducer;
+        // Vendor ids are unique across markets.
+        let vendors_listed: BTreeSet<i64> =
+            digest.vendor_last_day.keys().map(|(_, v)| *v).collect();
 
         // Narrowed: only feedback on vendors that have a matching listing, and only entries
         // attributed to a matching listing.
@@ -313,8 +311,6 @@ struct Reducer<'a> {
     by_listing: HashMap<i64, Vec<usize>>,
     /// Feedback entries per (vendor id, normalised item title).
     by_title: HashMap<(i64, String), Vec<usize>>,
-    /// Vendors with a listing among the filter's.
-    vendors_listed: BTreeSet<i64>,
 }
 
 impl<'a> Reducer<'a> {
@@ -353,7 +349,6 @@ impl<'a> Reducer<'a> {
             pending,
             by_listing,
             by_title,
-            vendors_listed: BTreeSet::new(),
         }
     }
 
@@ -367,7 +362,6 @@ impl<'a> Reducer<'a> {
         let period = self.period;
         let digest = &mut self.digest;
         digest.observations += rows.len() as u64;
-        digest.listings += 1;
 
         let days: Vec<NaiveDate> = rows.iter().map(|r| r.observed_at.date_naive()).collect();
         let usd: Vec<Option<(f64, Conversion)>> = rows
@@ -490,7 +484,6 @@ impl<'a> Reducer<'a> {
             seen.listings_ending += usize::from(Some(day) == last_day);
             for vendor in vendors {
                 seen.vendors.insert(vendor);
-                self.vendors_listed.insert(vendor);
                 let last = digest
                     .vendor_last_day
                     .entry((market.to_string(), vendor))

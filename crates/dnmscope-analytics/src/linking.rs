@@ -456,7 +456,8 @@ pub const MAX_BLOCK: usize = 100;
 
 /// The pairs of accounts on different markets worth scoring: those that share a PGP key (or one
 /// certifies the other's) or a handle core ([`handle_core`]), in blocks of at most [`MAX_BLOCK`]
-/// accounts; a larger handle block is split by the whole handle (lower case, letters and digits).
+/// accounts; a larger handle block is split by the whole handle (lower case, letters and digits),
+/// and a block still larger than that (or a larger key block) pairs none of its accounts.
 pub fn candidate_pairs(profiles: &[Profile]) -> BTreeSet<(usize, usize)> {
     let mut blocks: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, p) in profiles.iter().enumerate() {

@@ -128,8 +128,9 @@ pub fn needs_market_rates(listing: &Listing) -> bool {
 }
 
 /// The rates listing pages show, gathered one observation at a time: per market, day and
-/// currency, how often each rate was seen (a page's rates repeat on every listing of a crawl, so
-/// this stays small however many observations pass).
+/// currency, how often each distinct rate was seen. A market's rates repeat on every listing of
+/// a crawl, so this holds a few values per market and day; a market that printed a different
+/// rate on every page would make it grow by one value per such page, as holding the rows did.
 #[derive(Debug, Default, Clone)]
 pub struct RateGather {
     seen: HashMap<(String, NaiveDate, String), BTreeMap<TotalF64, u64>>,

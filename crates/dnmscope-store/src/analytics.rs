@@ -514,12 +514,10 @@ impl Store {
         &self,
         filter: &AnalyticsFilter,
     ) -> Result<Vec<ListingObservationRow>, StoreError> {
-        with_backend!(
-            connection,
-            self,
-            "reading listing observations",
-            |conn, db| db::listing_observations(conn, filter).await
-        )
+        let mut rows = Vec::new();
+        self.each_listing_observation(filter, ObservationPass::Oldest, |row| rows.push(row))
+            .await?;
+        Ok(rows)
     }
 
     /// Streams the listing observations of `filter` (`pass` says which and in which order) to

@@ -538,22 +538,6 @@ impl ListingObservationDbRow {
     }
 }
 
-pub(crate) async fn listing_observations(
-    conn: &mut Conn,
-    filter: &AnalyticsFilter,
-) -> Result<Vec<ListingObservationRow>, StoreError> {
-    let (sql, params) = listing_observations_sql(filter, ObservationPass::Oldest);
-    let mut query = sqlx::query_as::<_, ListingObservationDbRow>(sqlx::AssertSqlSafe(sql));
-    for param in params {
-        query = query.bind(param);
-    }
-    let rows = query
-        .fetch_all(&mut *conn)
-        .await
-        .context(|| "reading listing observations".to_string())?;
-    rows.into_iter().map(ListingObservationDbRow::into_row).collect()
-}
-
 /// Streams the listing observations of `filter` to `each`, one row at a time (the process holds
 /// one row, whatever the number of rows; a sort the order needs is the database's), and returns
 /// how many were read.
