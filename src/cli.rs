@@ -49,6 +49,11 @@ pub enum Command {
     /// Crawl the configured markets: one snapshot (a crawl run), or one every --every until
     /// stopped. An unfinished run (killed, stopped) is resumed first.
     Crawl(CrawlArgs),
+    /// Import saved pages (wget mirrors in the Darknet Market Archives layout, folders of saved
+    /// pages, WARC and WARC.gz files): each dated snapshot becomes an import run, each page a
+    /// capture, parsed and stored like a crawled page. Importing again adds nothing; a killed
+    /// import run again goes on where it stopped.
+    Import(ImportArgs),
     /// Crawl simulated markets on loopback into a SQLite store, one snapshot per simulated day
     Demo(DemoArgs),
     /// Score the estimators against a simulated world's truth: for each seed, serve the world on
@@ -277,6 +282,32 @@ pub struct CrawlArgs {
     pub progress: ProgressMode,
 }
 
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Folders and files to import (searched for dated folders, host folders, saved pages and
+    /// *.warc / *.warc.gz files)
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The pages' market (a configured market or a definition's name), or `auto`: each page's
+    /// market from its host (the configured markets' hosts), else from the definition that
+    /// recognises it; pages none recognises are kept as captures of the market `unknown`
+    #[arg(long, default_value = "auto", value_name = "MARKET|auto")]
+    pub market: String,
+    /// When every page was seen (RFC 3339, or a date for its midnight UTC), instead of what the
+    /// archive says (dated folders and file times, WARC-Date)
+    #[arg(long, value_name = "TIME")]
+    pub observed_at: Option<String>,
+    /// Parsing threads [default: every core]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub threads: Option<u16>,
+    /// How to show progress: a bar on a terminal, plain status lines otherwise
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+    /// Print the summary as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProgressMode {
     /// A live display when stderr is a terminal, else status lines
@@ -447,6 +478,59 @@ pub enum SimCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write what `wget --mirror` (no login) would have saved of every market on each day, as
+    /// researchers' archives hold real markets (`<out>/<market>/<YYYY-MM-DD>/<host>/…`), with a
+    /// WARC per market and day (`<out>/warc/<market>-<YYYY-MM-DD>.warc.gz`)
+    Mirror {
+        /// The world's seed: same seed, same world
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// A world file (TOML): any of the generator's knobs, the rest at their defaults (see
+        /// config/worlds/default.toml); --markets, --world-days and --vendors override it
+        #[arg(long, value_name = "FILE")]
+        world: Option<PathBuf>,
+        /// Number of markets (skins taken in turn: table, cards, list) [default: 3]
+        #[arg(long)]
+        markets: Option<u32>,
+        /// Number of simulated days of the world (the other sim commands' --days) [default: 60]
+        #[arg(long)]
+        world_days: Option<u32>,
+        /// Number of people selling (about 1.2 vendor accounts each) [default: 300]
+        #[arg(long)]
+        vendors: Option<u32>,
+        /// The days to mirror: A..B (both included) or a single day
+        #[arg(long, value_name = "A..B", value_parser = parse_day_range)]
+        days: std::ops::RangeInclusive<u32>,
+        /// The directory to write
+        #[arg(long)]
+        out: PathBuf,
+        /// Save each page under its URL's own name (wget without --adjust-extension): a page
+        /// needed both as a file and as a directory is then an error
+        #[arg(long)]
+        no_adjust_extension: bool,
+        /// Write no WARC files
+        #[arg(long)]
+        no_warc: bool,
+    },
+}
+
+/// A range of simulated days: `A..B` (both included; `A..=B` too) or a single day `A`.
+pub fn parse_day_range(text: &str) -> Result<std::ops::RangeInclusive<u32>, String> {
+    let text = text.trim();
+    let (first, last) = match text.split_once("..") {
+        Some((first, last)) => (first, last.strip_prefix('=').unwrap_or(last)),
+        None => (text, text),
+    };
+    let day = |day: &str| {
+        day.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{day:?} is not a day number: write A..B or a single day"))
+    };
+    let (first, last) = (day(first)?, day(last)?);
+    if first > last {
+        return Err(format!("{text}: the first day comes after the last"));
+    }
+    Ok(first..=last)
 }
 
 /// Misbehaviour of the simulator, for tests.

@@ -7,6 +7,7 @@ mod crawl;
 mod db;
 mod fetch;
 mod hostile;
+mod import;
 mod parse;
 mod privacy;
 mod query;

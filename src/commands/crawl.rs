@@ -123,7 +123,7 @@ pub async fn run(
 
 /// The process's peak resident memory so far (Linux's `VmHWM`), in MiB; None where the system
 /// does not say.
-fn peak_memory_mib() -> Option<u64> {
+pub(super) fn peak_memory_mib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
     let kib: u64 = line.trim().trim_end_matches("kB").trim().parse().ok()?;
@@ -132,7 +132,7 @@ fn peak_memory_mib() -> Option<u64> {
 
 /// Ctrl-C (or SIGTERM) once: finish the pages in flight and stop. Twice: stop at once. The
 /// store is consistent at every commit, so both leave a resumable run.
-fn watch_signals(stop: Stop) {
+pub(super) fn watch_signals(stop: Stop) {
     tokio::spawn(async move {
         #[cfg(unix)]
         let mut term =
@@ -357,7 +357,7 @@ fn status_line(status: &MarketStatus, pending: u64, rate: f64) -> String {
     line
 }
 
-fn human(d: Duration) -> String {
+pub(super) fn human(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s < 120.0 {
         format!("{s:.1} s")

@@ -4,6 +4,7 @@ mod crawl;
 mod db;
 mod demo;
 mod fetch;
+mod import;
 mod keys;
 mod parse;
 mod query;
@@ -30,6 +31,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Db(command) => db::run(command, &store).await,
         Command::Sim(command) => sim::run(command).await,
         Command::Crawl(args) => crawl::run(args, &config, &store).await,
+        Command::Import(args) => import::run(args, &config, &store).await,
         Command::Demo(args) => demo::run(args, &store).await,
         Command::Validate(args) => validate::run(args).await,
         Command::Fetch {
@@ -80,6 +82,7 @@ fn store_options(cli: &Cli, config: &Config) -> anyhow::Result<StoreOptions> {
         &cli.command,
         Command::Db(crate::cli::DbCommand::EncryptRaw { .. })
             | Command::Crawl(_)
+            | Command::Import(_)
             | Command::Demo(_)
             | Command::Fetch { store: true, .. }
     );

@@ -1,4 +1,5 @@
-//! `dnmscope sim …`: serve a simulated world, export its truth, write a labelled corpus.
+//! `dnmscope sim …`: serve a simulated world, export its truth, write a labelled corpus or a
+//! wget-style mirror.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -100,6 +101,53 @@ pub async fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
             println!(
                 "wrote {count} labelled pages of day {day} to {}",
                 out.display()
+            );
+        }
+        SimCommand::Mirror {
+            seed,
+            world,
+            markets,
+            world_days,
+            vendors,
+            days,
+            out,
+            no_adjust_extension,
+            no_warc,
+        } => {
+            let config = world_config(&WorldArgs {
+                seed,
+                world,
+                markets,
+                days: world_days,
+                vendors,
+            })?;
+            if *days.end() >= config.days {
+                bail!(
+                    "--days {}..{} is outside the world: days run from 0 to {} (--world-days sets how many)",
+                    days.start(),
+                    days.end(),
+                    config.days - 1
+                );
+            }
+            let world = build(&config)?;
+            let options = dnmscope_sim::MirrorOptions {
+                days,
+                out,
+                adjust_extension: !no_adjust_extension,
+                warc: !no_warc,
+            };
+            let summary = dnmscope_sim::write_mirror(&world, &options)
+                .with_context(|| format!("writing the mirror to {}", options.out.display()))?;
+            println!(
+                "mirrored {} markets on days {}..{}: {} pages, {} bytes, {} files ({} WARC) in {}",
+                world.markets.len(),
+                options.days.start(),
+                options.days.end(),
+                summary.pages,
+                summary.bytes,
+                summary.pages + summary.warc_files.len(),
+                summary.warc_files.len(),
+                options.out.display()
             );
         }
     }

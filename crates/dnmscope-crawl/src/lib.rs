@@ -11,6 +11,7 @@
 
 mod accounting;
 mod fetch_source;
+pub mod import;
 mod parse_pool;
 mod plan;
 mod run;

@@ -112,9 +112,14 @@ pub fn canonical_link(plan: &MarketPlan, page_url: &str, href: &str) -> Option<S
     }
     // One page, one URL: `/listing/%31%32` is `/listing/12` (RFC 3986 6.2.2), so no page is
     // fetched twice under two spellings.
-    let text = Url::parse(&unreserved_decoded(url.as_str()))
-        .map_or_else(|_| url.to_string(), |u| u.to_string());
+    let text = one_spelling(&url);
     (!is_denied(&text)).then_some(text)
+}
+
+/// A URL's one spelling: escapes of unreserved characters decoded (RFC 3986 6.2.2).
+pub(crate) fn one_spelling(url: &Url) -> String {
+    Url::parse(&unreserved_decoded(url.as_str()))
+        .map_or_else(|_| url.to_string(), |u| u.to_string())
 }
 
 /// `url` with percent-escapes of unreserved characters (letters, digits, `-._~`) decoded and

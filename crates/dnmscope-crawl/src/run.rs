@@ -837,10 +837,8 @@ impl<S: Source> Runner<'_, S> {
                 if first {
                     tracing::warn!(market, url = %entry.url, "the market shows a seizure banner");
                 }
-                let extraction = to_extraction(
-                    &parsed,
-                    &self.context(plan, &url, Self::page_time(&capture)),
-                );
+                let extraction =
+                    to_extraction(&parsed, &self.context(plan, &url, page_time(&capture)));
                 self.complete(&entry, Some((capture_id, &extraction)), plan, Vec::new())
                     .await
             }
@@ -882,10 +880,8 @@ impl<S: Source> Runner<'_, S> {
                     m.consecutive_gates = 0;
                     m.awaiting_human = false;
                 });
-                let extraction = to_extraction(
-                    &parsed,
-                    &self.context(plan, &url, Self::page_time(&capture)),
-                );
+                let extraction =
+                    to_extraction(&parsed, &self.context(plan, &url, page_time(&capture)));
                 let mut links = Vec::new();
                 let mut seen = HashSet::new();
                 for link in parsed.links.iter().filter(|l| l.follow) {
@@ -929,17 +925,6 @@ impl<S: Source> Runner<'_, S> {
                 self.complete(&entry, observations, plan, links).await
             }
         }
-    }
-
-    /// The time relative dates on a page count back from: the server's `Date` header when it
-    /// sends a readable one (a market's own clock), else when the page was fetched.
-    fn page_time(capture: &dnmscope_model::Capture) -> DateTime<Utc> {
-        capture
-            .headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case("date"))
-            .and_then(|h| DateTime::parse_from_rfc2822(h.value.trim()).ok())
-            .map_or(capture.fetched_at, |d| d.with_timezone(&Utc))
     }
 
     fn context<'c>(
@@ -1155,6 +1140,17 @@ impl<S: Source> Runner<'_, S> {
         let at = Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
         self.retry(entry, at, true, &error.to_string()).await
     }
+}
+
+/// The time relative dates on a page count back from: the server's `Date` header when it sends
+/// a readable one (a market's own clock), else when the page was fetched.
+pub(crate) fn page_time(capture: &dnmscope_model::Capture) -> DateTime<Utc> {
+    capture
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("date"))
+        .and_then(|h| DateTime::parse_from_rfc2822(h.value.trim()).ok())
+        .map_or(capture.fetched_at, |d| d.with_timezone(&Utc))
 }
 
 #[cfg(test)]

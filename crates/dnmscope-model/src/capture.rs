@@ -120,6 +120,12 @@ impl Capture {
     }
 
     pub fn key(&self) -> CaptureKey {
+        self.key_with_body_hash(&self.body_hash())
+    }
+
+    /// The key of this capture with a body of hash `body_hash` (the capture's own body is not
+    /// read): what an import looks up before it has parsed a page.
+    pub fn key_with_body_hash(&self, body_hash: &ContentHash) -> CaptureKey {
         let mut hasher = blake3::Hasher::new();
         for part in [
             self.market.as_str(),
@@ -127,7 +133,7 @@ impl Capture {
             &self.url,
             &self.fetched_at.to_rfc3339_opts(SecondsFormat::Nanos, true),
             &self.status.to_string(),
-            &self.body_hash().0,
+            &body_hash.0,
         ] {
             hasher.update(part.as_bytes());
             hasher.update(&[0]);

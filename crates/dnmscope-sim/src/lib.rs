@@ -14,7 +14,9 @@
 //!   login, sessions and a rate limit, and logs every request;
 //! - `truth` exports what really happened;
 //! - `corpus` writes pages with their expected SCHEMA.md fields, a labelled
-//!   corpus `dnmscope eval` can score.
+//!   corpus `dnmscope eval` can score;
+//! - `mirror` writes what `wget --mirror` would have saved of each market on
+//!   each day (and WARCs of it), as researchers' archives of real markets.
 //!
 //! The crate depends only on `dnmscope-model` and never opens a connection
 //! to anything but its own loopback listener.
@@ -23,6 +25,7 @@ mod config;
 pub mod corpus;
 mod error;
 mod generate;
+pub mod mirror;
 mod pgpkey;
 pub mod server;
 pub mod skin;
@@ -37,6 +40,7 @@ pub use config::{
 };
 pub use error::SimError;
 pub use generate::generate;
+pub use mirror::{write_mirror, MirrorOptions, MirrorSummary};
 pub use server::{
     Clock, DaySchedule, Hostile, ManualClock, Outcome, QueueConfig, RateLimit, RequestRecord,
     ServerConfig, SimServer, SystemClock, PARSE_BOMBS, PARSE_BOMB_BYTES, TRAP_LINKS,

@@ -30,7 +30,7 @@ use serde::Serialize;
 use crate::error::SimError;
 use crate::skin::{render, Action, Page};
 use crate::view::{self, Ctx, Viewer};
-use crate::world::{Day, MarketState, World};
+use crate::world::{Day, Market, MarketState, World};
 
 /// A source of time for sessions, queues, rate limits and advancing days, so
 /// tests can move time by hand.
@@ -574,15 +574,7 @@ async fn handle(
         respond(&shared, &host, day, &method, &uri, &headers, &body);
     // The simulated date, as a server on that day would send it: relative dates on pages
     // ("3 days ago") are read against it.
-    let date = shared
-        .world
-        .date(day)
-        .and_hms_opt(12, 0, 0)
-        .expect("noon")
-        .and_utc();
-    if let Ok(value) =
-        header::HeaderValue::from_str(&date.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
-    {
+    if let Ok(value) = header::HeaderValue::from_str(&http_date(&shared.world, day)) {
         response.headers_mut().insert(header::DATE, value);
     }
     let mut inner = shared.inner.lock().expect("server lock");
@@ -643,88 +635,34 @@ fn respond(
         );
     };
     let id = Some(market.id);
-    match world.state(market.id, day) {
-        MarketState::Seized => {
-            return (
-                html(StatusCode::OK, render::seizure(&market.name)),
-                Outcome::Seized,
-                id,
-            )
-        }
-        MarketState::Down | MarketState::Gone => {
-            return (
-                html(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    render::unavailable(&market.name),
-                ),
-                Outcome::Unavailable,
-                id,
-            );
-        }
-        MarketState::Up => {}
-    }
-    let layout = match shared.config.layout_change_day {
-        Some(change) if day >= change => 2,
-        _ => 1,
-    };
-    let ctx = Ctx {
-        world,
-        market,
-        day,
-        layout,
-    };
     let path = uri.path();
     let query = uri.query().unwrap_or("");
-
-    // Traps are sprung whatever the spelling of their path.
-    if shared.config.hostile.contains(&Hostile::Traps) {
-        if let Some(outcome) = sprung(path) {
-            let body = "<html><body><p>Done.</p></body></html>".to_owned();
-            return (html(StatusCode::OK, body), outcome, id);
+    let sid = cookie(headers, "sid").map(str::to_owned);
+    let (ctx, page, honeypot) = match before_gates(
+        world,
+        &shared.config,
+        market,
+        day,
+        path,
+        query,
+        sid.as_deref(),
+    ) {
+        Stage::Answered(answer) => {
+            let (response, outcome) = answer.into_response();
+            return (response, outcome, id);
         }
-    }
-    // Hostile paths exist only when their mode is on.
-    if let Some(mode) = shared
-        .config
-        .hostile
-        .iter()
-        .find(|m| m.paths().contains(&path))
-    {
-        return (hostile(*mode, path, host), Outcome::Hostile(*mode), id);
-    }
+        Stage::Hostile(mode) => return (hostile(mode, path, host), Outcome::Hostile(mode), id),
+        Stage::Gates {
+            ctx,
+            page,
+            honeypot,
+        } => (ctx, page, honeypot),
+    };
 
     let mut guard = shared.inner.lock().expect("server lock");
     let inner = &mut *guard;
     let now = shared.clock.now();
-    let honeypot = token(&mut inner.rng)[..12].to_owned();
 
-    let page = market.skin.route(path, query);
-    // Violations are recorded whatever state the visitor is in.
-    match page {
-        Some(Page::Action(action)) => {
-            return (
-                html(
-                    StatusCode::FORBIDDEN,
-                    render::refused(&ctx, None, &honeypot),
-                ),
-                Outcome::StateChanging(action),
-                id,
-            );
-        }
-        Some(Page::Honeypot) => {
-            return (
-                html(
-                    StatusCode::FORBIDDEN,
-                    render::refused(&ctx, None, &honeypot),
-                ),
-                Outcome::Honeypot,
-                id,
-            )
-        }
-        _ => {}
-    }
-
-    let sid = cookie(headers, "sid").map(str::to_owned);
     let ticket = cookie(headers, "dq").map(str::to_owned);
     let pass = cookie(headers, "dpass").map(str::to_owned);
 
@@ -933,32 +871,219 @@ fn respond(
     }
     drop(guard);
 
-    let viewer = viewer.as_ref();
-    let Some(page) = page else {
-        return (
-            finish(html(
-                StatusCode::NOT_FOUND,
-                render::not_found(&ctx, viewer, &honeypot),
-            )),
-            Outcome::NotFound,
-            id,
-        );
+    let answer = after_gates(
+        &ctx,
+        page.as_ref(),
+        viewer.as_ref(),
+        &honeypot,
+        &shared.config.hostile,
+    );
+    let (response, outcome) = answer.into_response();
+    (finish(response), outcome, id)
+}
+
+/// A status, an HTML body and what it was: an answer the server can give without state of its
+/// own (no session, queue or rate limit), the same whoever asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+    pub outcome: Outcome,
+}
+
+impl Answer {
+    fn new(status: StatusCode, body: String, outcome: Outcome) -> Answer {
+        Answer {
+            status: status.as_u16(),
+            body,
+            outcome,
+        }
+    }
+
+    fn into_response(self) -> (Response<Body>, Outcome) {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (html(status, self.body), self.outcome)
+    }
+}
+
+/// Where a request stands before the gates (bans, queue, rate limit, login, session).
+enum Stage<'w> {
+    /// Answered already: the market is seized or down, a trap was sprung, or the link changes
+    /// state or is the honeypot.
+    Answered(Answer),
+    /// A hostile path, answered by [`hostile`].
+    Hostile(Hostile),
+    /// On to the gates, then [`after_gates`].
+    Gates {
+        ctx: Ctx<'w>,
+        page: Option<Page>,
+        honeypot: String,
+    },
+}
+
+/// The first part of an answer, which needs no state of the server: the market's state, traps,
+/// hostile paths, and links no visitor may follow (violations are answered whatever state the
+/// visitor is in).
+fn before_gates<'w>(
+    world: &'w World,
+    config: &ServerConfig,
+    market: &'w Market,
+    day: Day,
+    path: &str,
+    query: &str,
+    sid: Option<&str>,
+) -> Stage<'w> {
+    match world.state(market.id, day) {
+        MarketState::Seized => {
+            return Stage::Answered(Answer::new(
+                StatusCode::OK,
+                render::seizure(&market.name),
+                Outcome::Seized,
+            ))
+        }
+        MarketState::Down | MarketState::Gone => {
+            return Stage::Answered(Answer::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                render::unavailable(&market.name),
+                Outcome::Unavailable,
+            ));
+        }
+        MarketState::Up => {}
+    }
+    let layout = match config.layout_change_day {
+        Some(change) if day >= change => 2,
+        _ => 1,
     };
-    match render_page(&ctx, &page, viewer, &honeypot, &shared.config.hostile) {
-        Some((kind, body)) => (
-            finish(html(StatusCode::OK, body)),
-            Outcome::Page(kind.to_owned()),
-            id,
-        ),
-        None => (
-            finish(html(
-                StatusCode::NOT_FOUND,
-                render::not_found(&ctx, viewer, &honeypot),
-            )),
+    let ctx = Ctx {
+        world,
+        market,
+        day,
+        layout,
+    };
+
+    // Traps are sprung whatever the spelling of their path.
+    if config.hostile.contains(&Hostile::Traps) {
+        if let Some(outcome) = sprung(path) {
+            let body = "<html><body><p>Done.</p></body></html>".to_owned();
+            return Stage::Answered(Answer::new(StatusCode::OK, body, outcome));
+        }
+    }
+    // Hostile paths exist only when their mode is on.
+    if let Some(mode) = config.hostile.iter().find(|m| m.paths().contains(&path)) {
+        return Stage::Hostile(*mode);
+    }
+
+    let honeypot = honeypot_key(world, market.id, day, path, query, sid);
+    let page = market.skin.route(path, query);
+    // Violations are recorded whatever state the visitor is in.
+    let violation = match page {
+        Some(Page::Action(action)) => Some(Outcome::StateChanging(action)),
+        Some(Page::Honeypot) => Some(Outcome::Honeypot),
+        _ => None,
+    };
+    if let Some(outcome) = violation {
+        return Stage::Answered(Answer::new(
+            StatusCode::FORBIDDEN,
+            render::refused(&ctx, None, &honeypot),
+            outcome,
+        ));
+    }
+    Stage::Gates {
+        ctx,
+        page,
+        honeypot,
+    }
+}
+
+/// The last part of an answer, once the gates let the visitor through: the page, or 404.
+fn after_gates(
+    ctx: &Ctx,
+    page: Option<&Page>,
+    viewer: Option<&Viewer>,
+    honeypot: &str,
+    hostile: &BTreeSet<Hostile>,
+) -> Answer {
+    match page.and_then(|page| render_page(ctx, page, viewer, honeypot, hostile)) {
+        Some((kind, body)) => Answer::new(StatusCode::OK, body, Outcome::Page(kind.to_owned())),
+        None => Answer::new(
+            StatusCode::NOT_FOUND,
+            render::not_found(ctx, viewer, honeypot),
             Outcome::NotFound,
-            id,
         ),
     }
+}
+
+/// What a server with [`ServerConfig::open`]`(day)` answers a request for `path` and `query` on
+/// `market` that carries no cookie: the same status and body byte for byte (the server adds
+/// the headers: `Content-Type: text/html; charset=utf-8` and [`http_date`]). None for the
+/// login page, whose captcha challenge the server draws from its own stream.
+pub fn open_answer(
+    world: &World,
+    market: &Market,
+    day: Day,
+    path: &str,
+    query: &str,
+) -> Option<Answer> {
+    let config = ServerConfig::open(day);
+    match before_gates(world, &config, market, day, path, query, None) {
+        Stage::Answered(answer) => Some(answer),
+        Stage::Hostile(_) => None,
+        // The open server's gates let a visitor without cookies through to every page but the
+        // login form.
+        Stage::Gates {
+            page: Some(Page::Login),
+            ..
+        } => None,
+        Stage::Gates {
+            ctx,
+            page,
+            honeypot,
+        } => Some(after_gates(
+            &ctx,
+            page.as_ref(),
+            None,
+            &honeypot,
+            &config.hostile,
+        )),
+    }
+}
+
+/// The key of a page's honeypot link: fixed for a market, day, request target and session, so
+/// the same request gets the same bytes whenever it is made, and each page and session its
+/// own key.
+fn honeypot_key(
+    world: &World,
+    market: u32,
+    day: Day,
+    path: &str,
+    query: &str,
+    sid: Option<&str>,
+) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"dnmscope-sim honeypot\0");
+    hasher.update(&world.config.seed.to_le_bytes());
+    hasher.update(&market.to_le_bytes());
+    hasher.update(&day.to_le_bytes());
+    for part in [path, query, sid.unwrap_or("")] {
+        hasher.update(&(part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hasher.finalize().to_hex()[..12].to_owned()
+}
+
+/// Noon UTC of a day: the time the server's `Date` header gives.
+pub fn noon(world: &World, day: Day) -> chrono::DateTime<chrono::Utc> {
+    world
+        .date(day)
+        .and_time(chrono::NaiveTime::from_hms_opt(12, 0, 0).unwrap_or_default())
+        .and_utc()
+}
+
+/// The server's `Date` header on a day (noon UTC), e.g. `Tue, 05 Jan 2021 12:00:00 GMT`.
+pub fn http_date(world: &World, day: Day) -> String {
+    noon(world, day)
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
 }
 
 fn new_challenge(inner: &mut Inner, market: u32) -> String {

@@ -12,8 +12,8 @@ use dnmscope_sim::corpus;
 use dnmscope_sim::skin::Page;
 use dnmscope_sim::view::Ctx;
 use dnmscope_sim::{
-    generate, Action, EventKind, Hostile, ManualClock, Outcome, ServerConfig, SimServer, World,
-    WorldConfig,
+    generate, write_mirror, Action, EventKind, Hostile, ManualClock, MirrorOptions, Outcome,
+    ServerConfig, SimServer, SkinKind, World, WorldConfig,
 };
 use serde_json::Value;
 
@@ -740,7 +740,7 @@ async fn a_host_alias_is_answered_as_its_market() {
         .unwrap();
     let aliased = get(&http, addr, alias, "/", "").await;
     assert_eq!(aliased.status, 200);
-    // The market's own page (each request gets a fresh honeypot key, so not byte for byte).
+    // The market's own page.
     assert!(
         aliased
             .body
@@ -1084,4 +1084,350 @@ fn a_fake_reviews_world_spreads_campaigns_with_real_texts_and_aged_buyers() {
     assert!(default_fakes
         .iter()
         .all(|f| f.buyer_orders == 0 && f.text.len() < 20));
+}
+
+/// One record of a WARC file: its headers and block.
+struct WarcRecord {
+    headers: Vec<(String, String)>,
+    block: Vec<u8>,
+}
+
+impl WarcRecord {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// The records of a WARC file, and how many gzip members it has (each member one record).
+fn read_warc(path: &std::path::Path) -> (Vec<WarcRecord>, usize) {
+    use std::io::Read;
+    let bytes = std::fs::read(path).unwrap();
+    let mut members = 0;
+    let mut rest: &[u8] = &bytes;
+    while !rest.is_empty() {
+        let mut member = flate2::bufread::GzDecoder::new(rest);
+        let mut text = Vec::new();
+        member.read_to_end(&mut text).unwrap();
+        assert!(text.starts_with(b"WARC/1.1\r\n"), "a member holds a record");
+        rest = member.into_inner();
+        members += 1;
+    }
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes.as_slice())
+        .read_to_end(&mut text)
+        .unwrap();
+    let mut records = Vec::new();
+    let mut at = 0;
+    while at < text.len() {
+        let head_end = at + find(&text[at..], b"\r\n\r\n").expect("record head");
+        let head = std::str::from_utf8(&text[at..head_end]).unwrap();
+        let mut lines = head.split("\r\n");
+        assert_eq!(lines.next(), Some("WARC/1.1"));
+        let headers: Vec<(String, String)> = lines
+            .map(|l| {
+                let (k, v) = l.split_once(": ").unwrap();
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        let record = WarcRecord {
+            headers,
+            block: Vec::new(),
+        };
+        let length: usize = record.header("Content-Length").parse().unwrap();
+        let start = head_end + 4;
+        let block = text[start..start + length].to_vec();
+        assert_eq!(&text[start + length..start + length + 4], b"\r\n\r\n");
+        at = start + length + 4;
+        records.push(WarcRecord { block, ..record });
+    }
+    (records, members)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Every file under a directory, relative to it, with `/` between names.
+fn files_under(dir: &std::path::Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap();
+                out.insert(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out
+}
+
+fn mirror_options(
+    out: &std::path::Path,
+    days: std::ops::RangeInclusive<u32>,
+    adjust_extension: bool,
+) -> MirrorOptions {
+    MirrorOptions {
+        days,
+        out: out.to_owned(),
+        adjust_extension,
+        warc: true,
+    }
+}
+
+#[tokio::test]
+async fn a_mirror_holds_what_the_server_sends_and_every_listing() {
+    let world = small_world(7);
+    let day = 5;
+    let dir = tempfile::tempdir().unwrap();
+    let summary = write_mirror(&world, &mirror_options(dir.path(), day..=day, true)).unwrap();
+    assert!(summary.pages > 100, "{summary:?}");
+    assert_eq!(summary.warc_files.len(), world.markets.len());
+
+    let server = SimServer::start(world.clone(), ServerConfig::open(day), loopback())
+        .await
+        .unwrap();
+    let addr = server.addr();
+    let http = client(&world, addr);
+    let date = world.date(day).format("%Y-%m-%d").to_string();
+    let noon =
+        std::time::SystemTime::from(world.date(day).and_hms_opt(12, 0, 0).unwrap().and_utc());
+    let mut total_bytes = 0u64;
+    for market in &world.markets {
+        assert_eq!(world.state(market.id, day), dnmscope_sim::MarketState::Up);
+        let host = &market.hosts[0];
+        let host_dir = dir.path().join(&market.slug).join(&date).join(host);
+        let on_disk = files_under(&host_dir);
+        let pages = summary.per_market_day[&(market.slug.clone(), day)];
+        assert_eq!(on_disk.len(), pages, "{}", market.slug);
+
+        // (e) The WARC: a warcinfo record, then a request and a response per page, each
+        // record its own gzip member.
+        let warc_path = dir
+            .path()
+            .join("warc")
+            .join(format!("{}-{date}.warc.gz", market.slug));
+        assert!(summary.warc_files.contains(&warc_path));
+        let (records, members) = read_warc(&warc_path);
+        assert_eq!(members, records.len());
+        assert_eq!(records[0].header("WARC-Type"), "warcinfo");
+        let responses: Vec<&WarcRecord> = records
+            .iter()
+            .filter(|r| r.header("WARC-Type") == "response")
+            .collect();
+        assert_eq!(responses.len(), pages, "one response record per page");
+        assert_eq!(records.len(), 1 + 2 * pages);
+        let mut named = BTreeSet::new();
+        let mut listings = BTreeSet::new();
+        let mut ids = BTreeSet::new();
+        for record in responses {
+            assert_eq!(
+                record.header("Content-Type"),
+                "application/http;msgtype=response"
+            );
+            assert_eq!(
+                record.header("WARC-Date"),
+                format!("{date}T12:00:00Z"),
+                "noon of the day"
+            );
+            assert!(ids.insert(record.header("WARC-Record-ID").to_owned()));
+            let uri = record.header("WARC-Target-URI");
+            let target = uri
+                .strip_prefix(&format!("http://{host}"))
+                .expect("the market's main host");
+            let split = find(&record.block, b"\r\n\r\n").unwrap();
+            let http_head = format!(
+                "{}\r\n",
+                std::str::from_utf8(&record.block[..split]).unwrap()
+            );
+            let body = &record.block[split + 4..];
+            assert!(http_head.starts_with("HTTP/1.1 200 OK\r\n"));
+            assert!(http_head.contains(&format!("Content-Length: {}\r\n", body.len())));
+
+            // (a) The file holds the WARC's body, which is what the server sends for the URL.
+            let name = dnmscope_sim::mirror::wget_file_name(target, true).unwrap();
+            let file = host_dir.join(&name);
+            assert_eq!(std::fs::read(&file).unwrap(), body, "{name}");
+            named.insert(name.clone());
+            let response = http
+                .get(format!("http://{host}:{}{target}", addr.port()))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{target}");
+            let date_header = response.headers()["date"].to_str().unwrap().to_owned();
+            assert!(http_head.contains(&format!("Date: {date_header}\r\n")));
+            let served = response.bytes().await.unwrap();
+            assert_eq!(served.as_ref(), body, "{target} byte for byte");
+            total_bytes += body.len() as u64;
+
+            // (d) wget's timestamp: the server's Date, noon of the day.
+            let modified = std::fs::metadata(&file).unwrap().modified().unwrap();
+            assert_eq!(modified, noon, "{name}");
+
+            let (path, query) = target.split_once('?').unwrap_or((target, ""));
+            if let Some(Page::Listing { id }) = market.skin.route(path, query) {
+                listings.insert(id);
+            }
+        }
+        assert_eq!(named, on_disk, "every file is a page of the WARC");
+
+        // (b) The mirror reached every listing on sale that day, and nothing else.
+        let ctx = Ctx {
+            world: &world,
+            market,
+            day,
+            layout: 1,
+        };
+        let active: BTreeSet<String> = dnmscope_sim::view::active_listings(&ctx)
+            .map(|l| l.public_id.clone())
+            .collect();
+        assert!(!active.is_empty());
+        assert_eq!(listings, active, "{}", market.slug);
+    }
+    assert_eq!(total_bytes, summary.bytes);
+    assert!(server.violations().is_empty());
+    server.stop().await;
+
+    // Same world, same mirror, byte for byte.
+    let again = tempfile::tempdir().unwrap();
+    let second = write_mirror(&world, &mirror_options(again.path(), day..=day, true)).unwrap();
+    assert_eq!(second.per_market_day, summary.per_market_day);
+    for (first, second) in summary.warc_files.iter().zip(&second.warc_files) {
+        assert_eq!(
+            std::fs::read(first).unwrap(),
+            std::fs::read(second).unwrap()
+        );
+    }
+}
+
+#[test]
+fn a_mirror_names_files_as_wget_and_refuses_to_lose_a_page() {
+    let world = small_world(7);
+    let day = 5;
+    let date = world.date(day).format("%Y-%m-%d").to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let options = MirrorOptions {
+        warc: false,
+        ..mirror_options(dir.path(), day..=day, true)
+    };
+    let summary = write_mirror(&world, &options).unwrap();
+    assert!(summary.warc_files.is_empty());
+    let root = |market: &dnmscope_sim::Market| {
+        dir.path()
+            .join(&market.slug)
+            .join(&date)
+            .join(&market.hosts[0])
+    };
+    let table = world
+        .markets
+        .iter()
+        .find(|m| m.skin == SkinKind::Table)
+        .unwrap();
+    let files = files_under(&root(table));
+    for name in ["index.html", "categories.html", "forum.html"] {
+        assert!(files.contains(name), "{name}");
+    }
+    // A vendor's page and its feedback page, side by side.
+    let both = files.iter().any(|f| {
+        f.strip_prefix("vendor/")
+            .and_then(|f| f.strip_suffix("/feedback.html"))
+            .is_some_and(|handle| files.contains(&format!("vendor/{handle}.html")))
+    });
+    assert!(both, "{files:?}");
+    let cards = world
+        .markets
+        .iter()
+        .find(|m| m.skin == SkinKind::Cards)
+        .unwrap();
+    let files = files_under(&root(cards));
+    assert!(files.contains("index.php?p=home.html"));
+    assert!(files.iter().any(|f| f.starts_with("index.php?p=item&id=")));
+    let list = world
+        .markets
+        .iter()
+        .find(|m| m.skin == SkinKind::List)
+        .unwrap();
+    let files = files_under(&root(list));
+    assert!(files.contains("index.html") && files.contains("browse.html"));
+    assert!(files.contains("board/page/1.html"));
+    assert!(
+        files
+            .iter()
+            .any(|f| f.starts_with("p/") && f.ends_with(".html") && !f.ends_with(".html.html")),
+        "listing pages keep their own .html"
+    );
+
+    // Without --adjust-extension the table skin's /vendor/x and /vendor/x/feedback cannot
+    // both be saved: an error names the clash.
+    let plain = tempfile::tempdir().unwrap();
+    let options = MirrorOptions {
+        warc: false,
+        ..mirror_options(plain.path(), day..=day, false)
+    };
+    let error = write_mirror(&world, &options).unwrap_err();
+    let message = format!(
+        "{error}: {}",
+        std::error::Error::source(&error).map_or(String::new(), |s| s.to_string())
+    );
+    assert!(
+        message.contains("is needed as a file for /vendor/") && message.contains("as a directory"),
+        "{message}"
+    );
+
+    // Days outside the world are refused.
+    let error = write_mirror(
+        &world,
+        &mirror_options(dir.path(), 0..=world.config.days, true),
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("days"), "{error}");
+}
+
+#[test]
+fn a_mirror_saves_the_seizure_banner_and_nothing_of_a_market_down() {
+    let world = small_world(9);
+    let seized = world
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::Seizure)
+        .unwrap();
+    let outage = world
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::Outage)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let options = MirrorOptions {
+        warc: false,
+        ..mirror_options(dir.path(), outage.day..=outage.day, true)
+    };
+    let summary = write_mirror(&world, &options).unwrap();
+    let down = &world.markets[outage.market as usize];
+    assert_eq!(summary.per_market_day[&(down.slug.clone(), outage.day)], 0);
+    assert!(!dir.path().join(&down.slug).exists());
+
+    let options = mirror_options(dir.path(), seized.day..=seized.day, true);
+    let summary = write_mirror(&world, &options).unwrap();
+    let market = &world.markets[seized.market as usize];
+    assert_eq!(
+        summary.per_market_day[&(market.slug.clone(), seized.day)],
+        3
+    );
+    let date = world.date(seized.day).format("%Y-%m-%d").to_string();
+    let host_dir = dir
+        .path()
+        .join(&market.slug)
+        .join(&date)
+        .join(&market.hosts[0]);
+    for name in files_under(&host_dir) {
+        let body = std::fs::read_to_string(host_dir.join(&name)).unwrap();
+        assert!(body.contains("HAS BEEN SEIZED"), "{name}");
+    }
 }

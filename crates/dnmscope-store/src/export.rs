@@ -134,6 +134,8 @@ pub const RELATIONS: &[Relation] = &[
             ("markets", Json, "The markets the run crawled (JSON array of names)."),
             ("config", Json, "The configuration the run used (JSON)."),
             ("tool_version", Text, "The dnmscope version that ran it."),
+            ("source", Text, "crawl (fetched by dnmscope crawl) or import (saved pages brought in by dnmscope import; migration 0013)."),
+            ("import_key", Text, "An import run's identity (what was imported: kind, path, date, market), so importing again adds to the same run; null for crawls."),
         ],
     },
     Relation {

@@ -171,6 +171,16 @@ pub struct CaptureStored {
     pub new: bool,
 }
 
+/// What [`Store::import_pages`] did with one page.
+#[derive(Debug)]
+pub struct ImportedPage {
+    pub capture_id: i64,
+    /// False when the same capture was already stored.
+    pub capture_new: bool,
+    /// What its extraction added, or why the store refused it.
+    pub ingest: Result<IngestReport, StoreError>,
+}
+
 /// What one ingest added. All zero (and `extraction_new` false) when it was already ingested.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct IngestReport {
@@ -507,6 +517,120 @@ impl Store {
                 reports
             }
         )
+    }
+
+    /// The import run `import_key` names (what was imported: kind, path, date, market), begun
+    /// now when there is none; the flag is true when it is new. Importing the same archive again
+    /// finds the same run, so its pages have the same capture keys and add nothing.
+    pub async fn begin_import(
+        &self,
+        import_key: &str,
+        markets: &[MarketName],
+        config: &serde_json::Value,
+        started_at: DateTime<Utc>,
+    ) -> Result<(CrawlId, bool), StoreError> {
+        let tool_version = env!("CARGO_PKG_VERSION");
+        with_backend!(
+            transaction,
+            self,
+            format!("starting the import run {import_key}"),
+            |conn, db| db::begin_import(
+                conn,
+                import_key,
+                markets,
+                config,
+                started_at,
+                tool_version
+            )
+            .await?
+        )
+    }
+
+    /// Records the markets an import run's pages were of, and its end the first time it ends.
+    pub async fn finish_import(
+        &self,
+        crawl: CrawlId,
+        markets: &[MarketName],
+        finished_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        with_backend!(
+            transaction,
+            self,
+            format!("finishing the import run {crawl}"),
+            |conn, db| db::finish_import(conn, crawl, markets, finished_at).await?
+        )
+    }
+
+    /// Which of `keys` are stored captures: an import skips the pages it stored before, so a
+    /// killed import run again goes on where it stopped.
+    pub async fn stored_capture_keys(
+        &self,
+        keys: &[&str],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        with_backend!(connection, self, "looking up capture keys", |conn, db| {
+            db::stored_capture_keys(conn, keys).await
+        })
+        .map(|found| found.into_iter().collect())
+    }
+
+    /// Stores many captures, each with what its parser made of it, in one transaction: the
+    /// bulk path of imports. Each page is stored as [`Store::ingest`] stores it; an extraction
+    /// the store must refuse gets its error in its place (its capture is kept), any other failure
+    /// stores none of them.
+    pub async fn import_pages(
+        &self,
+        pages: &[(Capture, Extraction)],
+    ) -> Result<Vec<ImportedPage>, StoreError> {
+        let level = self.compression_level;
+        let mut dictionaries: std::collections::HashMap<
+            &str,
+            Option<std::sync::Arc<dictionary::Dictionary>>,
+        > = std::collections::HashMap::new();
+        for (capture, _) in pages {
+            if !dictionaries.contains_key(capture.market.as_str()) {
+                let found = self.dictionary_for(&capture.market).await?;
+                dictionaries.insert(capture.market.as_str(), found);
+            }
+        }
+        let imported = with_backend!(
+            transaction,
+            self,
+            format!("importing {} pages", pages.len()),
+            |conn, db| {
+                let now = Utc::now();
+                let mut imported = Vec::with_capacity(pages.len());
+                for (capture, extraction) in pages {
+                    let dictionary = dictionaries
+                        .get(capture.market.as_str())
+                        .and_then(|d| d.as_deref());
+                    let stored = db::store_capture(
+                        conn,
+                        capture,
+                        level,
+                        dictionary,
+                        self.raw_key.as_ref(),
+                        now,
+                    )
+                    .await?;
+                    let ingest = match db::check_extraction(extraction) {
+                        Err(refused) => Err(refused),
+                        Ok(()) => {
+                            Ok(db::ingest_extraction(conn, stored.id, extraction, now).await?)
+                        }
+                    };
+                    imported.push(ImportedPage {
+                        capture_id: stored.id,
+                        capture_new: stored.new,
+                        ingest,
+                    });
+                }
+                imported
+            }
+        )?;
+        for ((capture, _), page) in pages.iter().zip(&imported) {
+            self.stored_body(capture, page.capture_new);
+        }
+        Ok(imported)
     }
 
     /// Stores a capture and its extraction in one transaction: both or neither.
@@ -1194,6 +1318,7 @@ mod tests {
         include_str!("../../../migrations/sqlite/0010_vendor_trend_index.sql"),
         include_str!("../../../migrations/sqlite/0011_compact_observations.sql"),
         include_str!("../../../migrations/sqlite/0012_compressed_dictionaries.sql"),
+        include_str!("../../../migrations/sqlite/0013_imports.sql"),
     ];
     const POSTGRES: &[&str] = &[
         include_str!("../../../migrations/postgres/0001_init.sql"),
@@ -1208,6 +1333,7 @@ mod tests {
         include_str!("../../../migrations/postgres/0010_vendor_trend_index.sql"),
         include_str!("../../../migrations/postgres/0011_compact_observations.sql"),
         include_str!("../../../migrations/postgres/0012_compressed_dictionaries.sql"),
+        include_str!("../../../migrations/postgres/0013_imports.sql"),
     ];
 
     /// Table → column names, read from a migration's `CREATE TABLE` statements.

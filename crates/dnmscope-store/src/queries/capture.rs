@@ -317,3 +317,28 @@ pub(crate) async fn load_capture(
         elapsed_ms: elapsed_ms.map(|ms| u64::try_from(ms).unwrap_or(0)),
     })
 }
+
+/// Which of `keys` are stored captures (an import skips the pages it stored before).
+pub(crate) async fn stored_capture_keys(
+    conn: &mut Conn,
+    keys: &[&str],
+) -> Result<Vec<String>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        let mut query =
+            sqlx::QueryBuilder::<Db>::new("SELECT capture_key FROM captures WHERE capture_key IN (");
+        let mut list = query.separated(", ");
+        for key in chunk {
+            list.push_bind(key.to_string());
+        }
+        query.push(")");
+        let rows: Vec<(String,)> = query
+            .build_query_as()
+            .persistent(CACHE_KEY_LISTS)
+            .fetch_all(&mut *conn)
+            .await
+            .context(|| format!("looking up {} capture keys", chunk.len()))?;
+        found.extend(rows.into_iter().map(|(key,)| key));
+    }
+    Ok(found)
+}

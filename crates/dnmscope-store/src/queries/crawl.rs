@@ -211,3 +211,86 @@ pub(crate) async fn stats(conn: &mut Conn) -> Result<Stats, StoreError> {
         raw: raw_stats(conn).await?,
     })
 }
+
+/// The import run `import_key` names, started now when there is none yet; true when it is new.
+pub(crate) async fn begin_import(
+    conn: &mut Conn,
+    import_key: &str,
+    markets: &[MarketName],
+    config: &serde_json::Value,
+    started_at: DateTime<Utc>,
+    tool_version: &str,
+) -> Result<(CrawlId, bool), StoreError> {
+    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM crawls WHERE import_key = $1")
+        .bind(import_key)
+        .fetch_optional(&mut *conn)
+        .await
+        .context(|| format!("looking up the import run {import_key}"))?;
+    if let Some(id) = existing {
+        return Ok((CrawlId(id), false));
+    }
+    for market in markets {
+        market_id(conn, market, started_at).await?;
+    }
+    let names: Vec<&str> = markets.iter().map(|m| m.as_str()).collect();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO crawls (started_at, markets, config, tool_version, source, import_key)
+         VALUES ($1, $2, $3, $4, 'import', $5) RETURNING id",
+    )
+    .bind(started_at)
+    .bind(Json(&names))
+    .bind(Json(config))
+    .bind(tool_version)
+    .bind(import_key)
+    .fetch_one(&mut *conn)
+    .await
+    .context(|| format!("recording the import run {import_key}"))?;
+    Ok((CrawlId(id), true))
+}
+
+/// Records the markets an import run's pages were found to be of, and its end the first time
+/// it ends (an import of the same archive again changes nothing).
+pub(crate) async fn finish_import(
+    conn: &mut Conn,
+    crawl: CrawlId,
+    markets: &[MarketName],
+    finished_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let stored: Option<(Json<Vec<String>>,)> =
+        sqlx::query_as("SELECT markets FROM crawls WHERE id = $1 AND source = 'import'")
+            .bind(crawl.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .context(|| format!("reading the markets of {crawl}"))?;
+    let Some((Json(mut names),)) = stored else {
+        return Err(StoreError::Missing {
+            what: "import run",
+            id: crawl.0,
+        });
+    };
+    let before = names.len();
+    for market in markets {
+        if !names.iter().any(|n| n == market.as_str()) {
+            names.push(market.as_str().to_owned());
+        }
+    }
+    names.sort();
+    if names.len() != before {
+        sqlx::query("UPDATE crawls SET markets = $1 WHERE id = $2")
+            .bind(Json(&names))
+            .bind(crawl.0)
+            .execute(&mut *conn)
+            .await
+            .context(|| format!("recording the markets of {crawl}"))?;
+    }
+    sqlx::query(
+        "UPDATE crawls SET finished_at = $1, finish_reason = 'completed'
+         WHERE id = $2 AND finished_at IS NULL",
+    )
+    .bind(finished_at)
+    .bind(crawl.0)
+    .execute(&mut *conn)
+    .await
+    .context(|| format!("recording the end of {crawl}"))?;
+    Ok(())
+}

