@@ -105,7 +105,7 @@ fn loopback_config(dir: &Path, addr: &str, markets: &[(String, String)]) -> Stri
 }
 
 /// Where `warcio` is: `DNMSCOPE_WARCIO` (set by `.ci/run`), else the CI venv, else `PATH`.
-fn warcio() -> Option<String> {
+pub(crate) fn warcio() -> Option<String> {
     if let Ok(path) = std::env::var("DNMSCOPE_WARCIO") {
         return Some(path);
     }

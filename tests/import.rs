@@ -59,6 +59,7 @@ impl Backend {
             Backend::Sqlite => StoreOptions::new(Location::SqliteFile(dir.join(name))),
             Backend::Postgres { url, schema } => {
                 let mut options = StoreOptions::new(Location::parse(url).unwrap());
+                let name = name.trim_end_matches(".sqlite");
                 options.postgres_schema = Some(format!("{schema}_{name}"));
                 options
             }
@@ -410,5 +411,188 @@ fn a_mirror_imports_to_what_a_crawl_of_its_days_stored_on_postgres() {
     backend.drop_schemas(&["folders", "warc"]);
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
+    }
+}
+
+/// Rewrites the simulator's WARC of one market and day with Python's warcio: every other
+/// response gzip-encoded and chunked, the others plain; a request record before each; an image
+/// response; a metadata record; and, in a second file dated the next day, revisit records
+/// (identical payload digest) of the first three plain listing responses.
+const WARCIO_SCRIPT: &str = r#"
+import base64, datetime, gzip, hashlib, io, sys
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+source, first, second = sys.argv[1], sys.argv[2], sys.argv[3]
+pages = []
+with open(source, 'rb') as f:
+    for record in ArchiveIterator(f):
+        if record.rec_type == 'response':
+            date = record.rec_headers.get_header('WARC-Date')
+            http_date = record.http_headers.get_header('Date')
+            pages.append((record.rec_headers.get_header('WARC-Target-URI'), date, http_date,
+                          record.content_stream().read()))
+
+def chunked(data, size=1000):
+    out = b''
+    for i in range(0, len(data), size):
+        piece = data[i:i + size]
+        out += b'%x\r\n' % len(piece) + piece + b'\r\n'
+    return out + b'0\r\n\r\n'
+
+revisits = []
+with open(first, 'wb') as out:
+    writer = WARCWriter(out, gzip=True)
+    writer.write_record(writer.create_warcinfo_record('first.warc.gz', {'software': 'warcio'}))
+    for i, (uri, date, http_date, body) in enumerate(pages):
+        request = StatusAndHeaders('GET / HTTP/1.1', [('Host', uri.split('/')[2])], is_http_request=True)
+        writer.write_record(writer.create_warc_record(uri, 'request', http_headers=request,
+                            warc_headers_dict={'WARC-Date': date}))
+        if i % 2 == 0:
+            payload = chunked(gzip.compress(body))
+            headers = [('Content-Type', 'text/html; charset=utf-8'), ('Date', http_date),
+                       ('Content-Encoding', 'gzip'), ('Transfer-Encoding', 'chunked')]
+        else:
+            payload = body
+            headers = [('Content-Type', 'text/html; charset=utf-8'), ('Date', http_date),
+                       ('Content-Length', str(len(body)))]
+            if '?p=item' in uri and len(revisits) < 3:
+                digest = 'sha1:' + base64.b32encode(hashlib.sha1(body).digest()).decode()
+                revisits.append((uri, date, http_date, digest))
+        http = StatusAndHeaders('200 OK', headers, protocol='HTTP/1.1')
+        writer.write_record(writer.create_warc_record(uri, 'response', payload=io.BytesIO(payload),
+                            http_headers=http, warc_headers_dict={'WARC-Date': date}))
+    image = b'\x89PNG\r\n\x1a\n' + b'\0' * 64
+    http = StatusAndHeaders('200 OK', [('Content-Type', 'image/png')], protocol='HTTP/1.1')
+    writer.write_record(writer.create_warc_record(pages[0][0] + 'logo.png', 'response',
+                        payload=io.BytesIO(image), http_headers=http,
+                        warc_headers_dict={'WARC-Date': pages[0][1]}))
+    writer.write_record(writer.create_warc_record(pages[0][0], 'metadata',
+                        payload=io.BytesIO(b'outlinks: none'),
+                        warc_content_type='text/plain',
+                        warc_headers_dict={'WARC-Date': pages[0][1]}))
+
+assert len(revisits) == 3, revisits
+with open(second, 'wb') as out:
+    writer = WARCWriter(out, gzip=True)
+    for uri, date, http_date, digest in revisits:
+        seen = datetime.datetime.strptime(date[:19], '%Y-%m-%dT%H:%M:%S')
+        next_day = (seen + datetime.timedelta(days=1)).strftime('%Y-%m-%dT%H:%M:%SZ')
+        http = StatusAndHeaders('200 OK', [('Content-Type', 'text/html; charset=utf-8'),
+                                ('Date', http_date)], protocol='HTTP/1.1')
+        writer.write_record(writer.create_revisit_record(uri, digest, uri, date, http_headers=http,
+                            warc_headers_dict={'WARC-Date': next_day}))
+print(len(pages))
+"#;
+
+/// Multiset difference: the rows of `bigger` not matched by a row of `smaller`.
+fn beyond(bigger: &[String], smaller: &[String]) -> Vec<String> {
+    let mut left: BTreeMap<&String, usize> = BTreeMap::new();
+    for row in smaller {
+        *left.entry(row).or_default() += 1;
+    }
+    let mut extra = Vec::new();
+    for row in bigger {
+        match left.get_mut(row) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => extra.push(row.clone()),
+        }
+    }
+    extra
+}
+
+#[test]
+fn a_warc_written_by_warcio_imports_with_gzip_chunked_and_revisit_records() {
+    let Some(warcio) = crate::fetch::warcio() else {
+        tool_missing("warcio is not installed: a WARC written by another tool was not imported");
+        return;
+    };
+    let python = Path::new(&warcio).with_file_name("python");
+    let python = if python.exists() {
+        python.display().to_string()
+    } else {
+        "python3".to_owned()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let world = world_file(dir);
+    let mirror = dnmscope(
+        dir,
+        &[
+            "sim",
+            "mirror",
+            "--seed",
+            &SEED.to_string(),
+            "--world",
+            world.to_str().unwrap(),
+            "--days",
+            &DAY.to_string(),
+            "--out",
+            "mirror",
+        ],
+    );
+    assert!(mirror.status.success(), "{}", stderr(&mirror));
+    let source = std::fs::read_dir(dir.join("mirror/warc"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("cobalt"))
+        .expect("the mirror's WARC of the cards market");
+    std::fs::write(dir.join("rewrite.py"), WARCIO_SCRIPT).unwrap();
+    std::fs::create_dir(dir.join("warcio")).unwrap();
+    let rewrite = Command::new(&python)
+        .args([
+            "rewrite.py",
+            source.to_str().unwrap(),
+            "warcio/a.warc.gz",
+            "warcio/b.warc.gz",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(rewrite.status.success(), "{}", stderr(&rewrite));
+    let pages: usize = stdout(&rewrite).trim().parse().unwrap();
+    assert!(pages > 20, "{pages} pages");
+
+    // The simulator's own WARC (the reference) and warcio's, with the same configuration (the
+    // pseudonym key and the markets' hosts).
+    let markets = Markets::start(SEED, VENDORS, ServerConfig::open(DAY));
+    let config = markets.config(dir, &[0, 1, 2], "");
+    migrated(dir, "own.sqlite");
+    migrated(dir, "warcio.sqlite");
+    import(dir, &config, "own.sqlite", &[source.to_str().unwrap()], &[]);
+    let summary = import(dir, &config, "warcio.sqlite", &["warcio"], &["--json"]);
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(
+        summary["imported"],
+        serde_json::json!(pages + 3),
+        "{summary:#}"
+    );
+    assert_eq!(summary["skipped"]["not HTML"], 1, "{summary:#}");
+    assert_eq!(
+        summary["runs"].as_array().unwrap().len(),
+        2,
+        "one run per file and day: {summary:#}"
+    );
+    assert!(summary["page_kinds"]["listing"].as_u64().unwrap() > 3);
+
+    let own = observations(&StoreOptions::new(Location::SqliteFile(
+        dir.join("own.sqlite"),
+    )));
+    let theirs = observations(&StoreOptions::new(Location::SqliteFile(
+        dir.join("warcio.sqlite"),
+    )));
+    for table in ["vendor_observations", "forum_posts"] {
+        assert_eq!(own.get(table), theirs.get(table), "{table}");
+    }
+    assert!(own.contains_key("vendor_observations") || own.contains_key("forum_posts"));
+    // The revisits are three more observations of listings the first file showed.
+    let listings = "listing_observations";
+    assert!(beyond(&own[listings], &theirs[listings]).is_empty());
+    let extra = beyond(&theirs[listings], &own[listings]);
+    assert_eq!(extra.len(), 3, "{extra:#?}");
+    for row in &extra {
+        assert!(own[listings].contains(row), "{row}");
     }
 }

@@ -180,6 +180,9 @@ pub struct Walker<'a> {
     progress: &'a WalkProgress,
     send: &'a mut dyn FnMut(Item) -> bool,
     snapshots: usize,
+    /// Bodies revisit records may refer to, over every WARC file of the walk (a crawl's later
+    /// files revisit its earlier ones).
+    revisits: RevisitCache,
 }
 
 impl std::fmt::Debug for Walker<'_> {
@@ -205,6 +208,7 @@ impl<'a> Walker<'a> {
             progress,
             send,
             snapshots: 0,
+            revisits: RevisitCache::default(),
         }
     }
 
@@ -554,7 +558,6 @@ impl<'a> Walker<'a> {
         };
         let mut days: HashMap<NaiveDate, usize> = HashMap::new();
         let mut seen: HashMap<(usize, String), blake3::Hash> = HashMap::new();
-        let mut cache = RevisitCache::default();
         for record in reader {
             if !(self.send)(Item::Record) {
                 return false;
@@ -619,12 +622,16 @@ impl<'a> Walker<'a> {
                         let original = record
                             .refers_to
                             .as_deref()
-                            .and_then(|id| cache.get(id))
+                            .and_then(|id| self.revisits.get(id))
                             .or_else(|| {
-                                record.payload_digest.as_deref().and_then(|d| cache.get(d))
-                            });
+                                record
+                                    .payload_digest
+                                    .as_deref()
+                                    .and_then(|d| self.revisits.get(d))
+                            })
+                            .map(<[u8]>::to_vec);
                         match original {
-                            Some(body) => response.body = body.to_vec(),
+                            Some(body) => response.body = body,
                             None => {
                                 if !(self.send)(skip(Skip::RevisitWithoutOriginal, uri)) {
                                     return false;
@@ -632,20 +639,21 @@ impl<'a> Walker<'a> {
                                 continue;
                             }
                         }
-                    } else {
-                        let body: Arc<[u8]> = response.body.as_slice().into();
-                        if let Some(id) = &record.record_id {
-                            cache.put(id.clone(), Arc::clone(&body));
-                        }
-                        if let Some(digest) = &record.payload_digest {
-                            cache.put(digest.clone(), body);
-                        }
                     }
                     if !is_html(&response) {
                         if !(self.send)(skip(Skip::NotHtml, uri)) {
                             return false;
                         }
                         continue;
+                    }
+                    if record.record_type != "revisit" {
+                        let body: Arc<[u8]> = response.body.as_slice().into();
+                        if let Some(id) = &record.record_id {
+                            self.revisits.put(id.clone(), Arc::clone(&body));
+                        }
+                        if let Some(digest) = &record.payload_digest {
+                            self.revisits.put(digest.clone(), body);
+                        }
                     }
                     (uri, date, response)
                 }
@@ -1136,7 +1144,6 @@ mod tests {
 
     #[test]
     fn the_revisit_cache_keeps_the_newest_bodies_within_its_bound() {
-        let mut cache = RevisitCache::default();
         let big: Arc<[u8]> = vec![1u8; REVISIT_CACHE_BYTES / 2 + 1].into();
         cache.put("a".into(), Arc::clone(&big));
         cache.put("b".into(), Arc::clone(&big));
