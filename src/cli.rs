@@ -54,6 +54,10 @@ pub enum Command {
     /// capture, parsed and stored like a crawled page. Importing again adds nothing; a killed
     /// import run again goes on where it stopped.
     Import(ImportArgs),
+    /// Parse stored captures again with the current market definitions: each new extraction is
+    /// stored beside the old ones (analytics read the newest), and what changed is printed per
+    /// page kind and field
+    Reparse(ReparseArgs),
     /// Crawl simulated markets on loopback into a SQLite store, one snapshot per simulated day
     Demo(DemoArgs),
     /// Score the estimators against a simulated world's truth: for each seed, serve the world on
@@ -303,6 +307,25 @@ pub struct ImportArgs {
     /// How to show progress: a bar on a terminal, plain status lines otherwise
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
+    /// Print the summary as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReparseArgs {
+    /// Only this market's captures (`unknown`: the pages an import could not attribute)
+    #[arg(long, value_name = "NAME")]
+    pub market: Option<String>,
+    /// Only this crawl run's captures (its id, as `db stats` lists them)
+    #[arg(long, value_name = "ID")]
+    pub crawl: Option<i64>,
+    /// Only captures fetched at or after this time (RFC 3339, or a date for its midnight UTC)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Parsing threads [default: every core]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub threads: Option<u16>,
     /// Print the summary as JSON
     #[arg(long)]
     pub json: bool,

@@ -596,3 +596,192 @@ fn a_warc_written_by_warcio_imports_with_gzip_chunked_and_revisit_records() {
         assert!(own[listings].contains(row), "{row}");
     }
 }
+
+/// Weekly activity (from the roll-ups), listing observations' origins, and extractions per
+/// parser version of a SQLite store.
+#[allow(clippy::type_complexity)]
+fn reparse_view(
+    path: &Path,
+) -> (
+    Vec<(String, i64, i64)>,
+    BTreeMap<String, usize>,
+    BTreeMap<String, i64>,
+) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = Store::open(&StoreOptions::new(Location::SqliteFile(path.to_owned())))
+            .await
+            .unwrap();
+        let filter = AnalyticsFilter::default();
+        let activity = store
+            .activity(&filter, dnmscope_store::Period::Week)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.market, r.listings, r.observations))
+            .collect();
+        let mut origins: BTreeMap<String, usize> = BTreeMap::new();
+        for row in store.listing_observations(&filter).await.unwrap() {
+            let origin = row
+                .listing
+                .ships_from
+                .map_or("none".to_owned(), |c| c.to_string());
+            *origins
+                .entry(format!("{} {origin}", row.market))
+                .or_default() += 1;
+        }
+        let versions = store
+            .parser_versions()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|v| (v.parser_version, v.extractions))
+            .collect();
+        store.close().await;
+        (activity, origins, versions)
+    })
+}
+
+#[test]
+fn reparse_after_a_definition_change_says_what_changed_and_analytics_read_the_new_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let world = world_file(dir);
+    let mirror = dnmscope(
+        dir,
+        &[
+            "sim",
+            "mirror",
+            "--seed",
+            &SEED.to_string(),
+            "--world",
+            world.to_str().unwrap(),
+            "--days",
+            &format!("{DAY}..{}", DAY + 1),
+            "--out",
+            "mirror",
+            "--no-warc",
+        ],
+    );
+    assert!(mirror.status.success(), "{}", stderr(&mirror));
+    std::fs::write(dir.join("plain.toml"), "").unwrap();
+    migrated(dir, "s.sqlite");
+    import(dir, "plain.toml", "s.sqlite", MIRROR, &[]);
+    let store = dir.join("s.sqlite");
+    let (activity, origins, versions) = reparse_view(&store);
+    let shipped = |origins: &BTreeMap<String, usize>, market: &str| -> usize {
+        origins
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{market} ")) && !k.ends_with(" none"))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    assert!(shipped(&origins, "nightshade") > 0, "{origins:?}");
+    let nightshade_extractions = versions["nightshade@2"];
+
+    // The same definition read again: nothing to do.
+    let same = dnmscope(
+        dir,
+        &["--config", "plain.toml", "--db", "s.sqlite", "reparse"],
+    );
+    assert!(same.status.success(), "{}", stderr(&same));
+    assert!(
+        stdout(&same).starts_with("re-parsed 0 of"),
+        "{}",
+        stdout(&same)
+    );
+
+    // A definition that no longer reads the origin, under a new version.
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/markets/nightshade.toml"),
+    )
+    .unwrap();
+    assert!(text.contains("\nversion = 2\n"));
+    let start = text.find("[fields.listing.ships_from]").unwrap();
+    let end = start + 1 + text[start + 1..].find("\n[").unwrap();
+    let changed = text.replacen("\nversion = 2\n", "\nversion = 3\n", 1);
+    let changed = format!("{}{}", &changed[..start], &changed[end + 1..]);
+    std::fs::create_dir(dir.join("defs")).unwrap();
+    std::fs::write(dir.join("defs/nightshade.toml"), changed).unwrap();
+    std::fs::write(
+        dir.join("changed.toml"),
+        "[crawl]\ndefinitions_dir = \"defs\"\n",
+    )
+    .unwrap();
+    let output = dnmscope(
+        dir,
+        &[
+            "--config",
+            "changed.toml",
+            "--db",
+            "s.sqlite",
+            "reparse",
+            "--json",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let moved = nightshade_extractions as u64;
+    assert_eq!(
+        summary["versions"]["nightshade@2 -> nightshade@3"], moved,
+        "{summary:#}"
+    );
+    assert_eq!(
+        summary["reparsed"], moved,
+        "only nightshade's definition changed: {summary:#}"
+    );
+    assert_eq!(summary["superseded"], moved, "{summary:#}");
+    let removed = summary["changes"]["listing"]["listing.ships_from"]["removed"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(
+        removed as usize,
+        shipped(&origins, "nightshade"),
+        "every origin read before is gone: {summary:#}"
+    );
+    assert!(
+        summary["changes"]["listing"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|field| field == "listing.ships_from"),
+        "{summary:#}"
+    );
+
+    // Analytics read the new version, once per capture; the old extractions are still there.
+    let (activity_after, origins_after, versions_after) = reparse_view(&store);
+    assert_eq!(
+        shipped(&origins_after, "nightshade"),
+        0,
+        "{origins_after:?}"
+    );
+    assert_eq!(
+        origins_after.values().sum::<usize>(),
+        origins.values().sum::<usize>(),
+        "one observation per listing and capture, as before"
+    );
+    assert_eq!(
+        shipped(&origins_after, "cobalt"),
+        shipped(&origins, "cobalt")
+    );
+    assert_eq!(
+        activity_after, activity,
+        "the weekly roll-ups count each capture once"
+    );
+    assert_eq!(versions_after["nightshade@2"], nightshade_extractions);
+    assert_eq!(versions_after["nightshade@3"], nightshade_extractions);
+
+    // Back to the built-in definition: its extractions are the current ones again.
+    let back = dnmscope(
+        dir,
+        &["--config", "plain.toml", "--db", "s.sqlite", "reparse"],
+    );
+    assert!(back.status.success(), "{}", stderr(&back));
+    assert!(
+        stdout(&back).contains("nightshade@3 -> nightshade@2"),
+        "{}",
+        stdout(&back)
+    );
+    let (_, origins_back, _) = reparse_view(&store);
+    assert_eq!(origins_back, origins);
+}

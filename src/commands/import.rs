@@ -15,7 +15,7 @@ use dnmscope_model::MarketName;
 use dnmscope_store::{Store, StoreOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::{ImportArgs, ProgressMode};
+use crate::cli::{ImportArgs, ProgressMode, ReparseArgs};
 use crate::commands::crawl::{definitions, human, peak_memory_mib, watch_signals};
 use crate::config::Config;
 
@@ -267,5 +267,116 @@ async fn show(progress: Arc<ImportProgress>, lines: Option<Duration>) {
                 );
             }
         }
+    }
+}
+
+pub async fn reparse(
+    args: ReparseArgs,
+    config: &Config,
+    store_options: &StoreOptions,
+) -> anyhow::Result<ExitCode> {
+    let definitions = definitions(&config.crawl.definitions_dir)?;
+    let mut markets = std::collections::HashMap::new();
+    for (name, market) in &config.markets {
+        let wanted = market.definition.as_deref().unwrap_or(name);
+        let Some(index) = definitions.iter().position(|d| d.name == wanted) else {
+            bail!("markets.{name}: no market definition {wanted:?}");
+        };
+        markets.insert(name.clone(), index);
+    }
+    if let Some(market) = &args.market {
+        MarketName::new(market).with_context(|| format!("--market {market:?}"))?;
+    }
+    let selection = dnmscope_store::ReparseSelection {
+        market: args.market.clone(),
+        crawl: args.crawl.map(dnmscope_model::CrawlId),
+        since: args.since.as_deref().map(parse_time).transpose()?,
+    };
+    let threads = args.threads.map(usize::from).unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let reparse_config = Arc::new(dnmscope_crawl::reparse::ReparseConfig {
+        definitions,
+        markets,
+        pseudonyms: super::keys::pseudonym_key(config)?,
+        parse_limits: dnmscope_parse::Limits::default(),
+        threads,
+    });
+    let store = Store::open(store_options)
+        .await
+        .context("opening the store")?;
+    let _writer = store
+        .lock_writer("dnmscope reparse")
+        .context("taking the store's writer lock")?;
+    let stop = Stop::new();
+    watch_signals(stop.clone());
+    let started = Instant::now();
+    let summary = dnmscope_crawl::reparse::reparse(
+        &store,
+        reparse_config,
+        &selection,
+        &|seen| tracing::debug!(captures = seen, "re-parse progress"),
+        &stop,
+    )
+    .await
+    .context("re-parsing")?;
+    store.close().await;
+    let took = started.elapsed();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_reparse(&summary, took);
+    }
+    if summary.stopped {
+        eprintln!("stopped before the end; run the same `dnmscope reparse` again to go on");
+        return Ok(ExitCode::from(STOPPED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_reparse(summary: &dnmscope_crawl::reparse::ReparseSummary, took: Duration) {
+    let rate = summary.reparsed as f64 / took.as_secs_f64().max(1e-9);
+    println!(
+        "re-parsed {} of {} captures in {} ({rate:.0} pages/s); {} already read by their definition's current version; {} older extractions replaced (kept, no longer read by analytics)",
+        summary.reparsed,
+        summary.captures,
+        human(took),
+        summary.current,
+        summary.superseded
+    );
+    for (market, n) in &summary.no_definition {
+        println!("  {n} captures of {market}: no definition for it, left alone");
+    }
+    for (market, n) in &summary.recognised {
+        println!("  {n} captures of the unknown market now recognised as {market}");
+    }
+    for (reason, n) in &summary.refused {
+        println!("  {n} extractions refused by the store: {reason}");
+    }
+    for (versions, n) in &summary.versions {
+        println!("  {n:>8}  {versions}");
+    }
+    if !summary.page_kinds.is_empty() {
+        println!("page kinds that changed:");
+        for (kinds, n) in &summary.page_kinds {
+            println!("  {n:>8}  {kinds}");
+        }
+    }
+    println!(
+        "{} re-parsed captures read exactly as before; what changed, per page kind and field:",
+        summary.unchanged
+    );
+    let mut none = true;
+    for (kind, fields) in &summary.changes {
+        for (field, change) in fields {
+            none = false;
+            println!(
+                "  {kind:<14} {field:<28} {:>7} changed {:>7} added {:>7} removed",
+                change.changed, change.added, change.removed
+            );
+        }
+    }
+    if none {
+        println!("  nothing");
     }
 }

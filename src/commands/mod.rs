@@ -32,6 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sim(command) => sim::run(command).await,
         Command::Crawl(args) => crawl::run(args, &config, &store).await,
         Command::Import(args) => import::run(args, &config, &store).await,
+        Command::Reparse(args) => import::reparse(args, &config, &store).await,
         Command::Demo(args) => demo::run(args, &store).await,
         Command::Validate(args) => validate::run(args).await,
         Command::Fetch {

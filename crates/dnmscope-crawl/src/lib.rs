@@ -14,6 +14,7 @@ mod fetch_source;
 pub mod import;
 mod parse_pool;
 mod plan;
+pub mod reparse;
 mod run;
 mod source;
 

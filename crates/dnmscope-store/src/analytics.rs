@@ -13,6 +13,12 @@ use serde::Serialize;
 use crate::error::Context;
 use crate::{Backend, Store, StoreError};
 
+/// The observations of the newest parse of each capture: an extraction a re-parse replaced
+/// (`superseded_extractions`, migration 0014) is left out, its rows kept. `o` is the
+/// observation table.
+pub(crate) const CURRENT_EXTRACTION: &str =
+    "o.extraction_id NOT IN (SELECT s.extraction_id FROM superseded_extractions s)";
+
 /// Which observations an analysis looks at. Empty fields filter nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AnalyticsFilter {
@@ -36,12 +42,13 @@ impl AnalyticsFilter {
     /// The `WHERE` conditions over `listing_observations o JOIN listings l JOIN markets m`, with
     /// `$N` placeholders numbered from `first`, and the text values to bind in order.
     pub(crate) fn listing_conditions(&self, first: usize) -> (String, Vec<String>) {
-        self.conditions_on(
+        let (conditions, params) = self.conditions_on(
             "CAST(o.category AS TEXT)",
             "o.ships_from",
             "CAST(o.ships_to AS TEXT)",
             first,
-        )
+        );
+        (format!("{conditions} AND {CURRENT_EXTRACTION}"), params)
     }
 
     /// The same conditions over `attribute_weeks w JOIN listing_attributes a JOIN markets m`

@@ -190,6 +190,17 @@ pub const RELATIONS: &[Relation] = &[
         ],
     },
     Relation {
+        name: "superseded_extractions",
+        kind: RelationKind::Table,
+        description: "Extractions a newer parse of the same capture replaced (dnmscope reparse; migration 0014). Analytics read the observations of the extractions not listed here.",
+        order_by: "extraction_id",
+        columns: columns![
+            ("extraction_id", Integer, "The extraction replaced (extractions.id)."),
+            ("by_extraction_id", Integer, "The extraction that replaced it."),
+            ("superseded_at", Timestamp, "When it was replaced."),
+        ],
+    },
+    Relation {
         name: "vendors",
         kind: RelationKind::Table,
         description: "One row per vendor account per market (identity only; what was seen is in vendor_observations).",

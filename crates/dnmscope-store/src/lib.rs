@@ -82,6 +82,7 @@ pub const TABLES: &[&str] = &[
     "blobs",
     "captures",
     "extractions",
+    "superseded_extractions",
     "vendors",
     "vendor_observations",
     "pgp_keys",
@@ -169,6 +170,43 @@ pub struct CaptureStored {
     pub id: i64,
     /// False when the same capture was already stored (nothing was added).
     pub new: bool,
+}
+
+/// Which captures `dnmscope reparse` reads again (all when every field is empty).
+#[derive(Debug, Clone, Default)]
+pub struct ReparseSelection {
+    pub market: Option<String>,
+    pub crawl: Option<CrawlId>,
+    /// Captures fetched at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// A capture to parse again, with its newest extraction (none for a capture never parsed).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReparseCandidate {
+    pub capture_id: i64,
+    pub market: String,
+    pub extraction_id: Option<i64>,
+    pub parser_version: Option<String>,
+    pub page_kind: Option<String>,
+}
+
+/// What an extraction's stored observations hold (to compare a new parse with).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExtractionContents {
+    pub listings: Vec<dnmscope_model::Listing>,
+    pub vendors: Vec<dnmscope_model::Vendor>,
+    pub posts: u64,
+    /// Feedback entries this extraction was the first to read.
+    pub feedback_first_read: u64,
+}
+
+/// What [`Store::reparse_pages`] did with one capture's new extraction.
+#[derive(Debug)]
+pub struct Reparsed {
+    pub ingest: Result<IngestReport, StoreError>,
+    /// Older extractions of the capture it replaced.
+    pub superseded: u64,
 }
 
 /// What [`Store::import_pages`] did with one page.
@@ -631,6 +669,82 @@ impl Store {
             self.stored_body(capture, page.capture_new);
         }
         Ok(imported)
+    }
+
+    /// Captures to parse again, in id order after `after`, at most `limit`.
+    pub async fn reparse_candidates(
+        &self,
+        selection: &ReparseSelection,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<ReparseCandidate>, StoreError> {
+        with_backend!(
+            connection,
+            self,
+            "listing captures to re-parse",
+            |conn, db| { db::reparse_candidates(conn, selection, after, limit).await }
+        )
+    }
+
+    /// What an extraction's observations hold: its listings and vendors as stored, and how many
+    /// posts and first-read feedback entries it has.
+    pub async fn extraction_contents(
+        &self,
+        extraction: i64,
+    ) -> Result<ExtractionContents, StoreError> {
+        with_backend!(
+            connection,
+            self,
+            format!("reading extraction {extraction}"),
+            |conn, db| db::extraction_contents(conn, extraction).await
+        )
+    }
+
+    /// Stores the new extractions of stored captures (a re-parse) in one transaction, each as
+    /// [`Store::ingest_extraction`] would, and marks every other extraction of each capture as
+    /// replaced (`superseded_extractions`): analytics then read the newest parse, and the old
+    /// rows stay. When any was replaced the weekly roll-ups start over (their next read rebuilds
+    /// them).
+    pub async fn reparse_pages(
+        &self,
+        items: &[(i64, &Extraction)],
+    ) -> Result<Vec<Reparsed>, StoreError> {
+        with_backend!(
+            transaction,
+            self,
+            format!("storing {} re-parsed extractions", items.len()),
+            |conn, db| {
+                let now = Utc::now();
+                let mut done = Vec::with_capacity(items.len());
+                let mut replaced = 0;
+                for (capture_id, extraction) in items {
+                    if let Err(refused) = db::check_extraction(extraction) {
+                        done.push(Reparsed {
+                            ingest: Err(refused),
+                            superseded: 0,
+                        });
+                        continue;
+                    }
+                    let report = db::ingest_extraction(conn, *capture_id, extraction, now).await?;
+                    let superseded =
+                        match db::extraction_id(conn, *capture_id, &extraction.parser_version)
+                            .await?
+                        {
+                            Some(id) => db::supersede(conn, *capture_id, id, now).await?,
+                            None => 0,
+                        };
+                    replaced += superseded;
+                    done.push(Reparsed {
+                        ingest: Ok(report),
+                        superseded,
+                    });
+                }
+                if replaced > 0 {
+                    db::reset_rollups(conn).await?;
+                }
+                done
+            }
+        )
     }
 
     /// Stores a capture and its extraction in one transaction: both or neither.
@@ -1319,6 +1433,7 @@ mod tests {
         include_str!("../../../migrations/sqlite/0011_compact_observations.sql"),
         include_str!("../../../migrations/sqlite/0012_compressed_dictionaries.sql"),
         include_str!("../../../migrations/sqlite/0013_imports.sql"),
+        include_str!("../../../migrations/sqlite/0014_reparse.sql"),
     ];
     const POSTGRES: &[&str] = &[
         include_str!("../../../migrations/postgres/0001_init.sql"),
@@ -1334,6 +1449,7 @@ mod tests {
         include_str!("../../../migrations/postgres/0011_compact_observations.sql"),
         include_str!("../../../migrations/postgres/0012_compressed_dictionaries.sql"),
         include_str!("../../../migrations/postgres/0013_imports.sql"),
+        include_str!("../../../migrations/postgres/0014_reparse.sql"),
     ];
 
     /// Table → column names, read from a migration's `CREATE TABLE` statements.

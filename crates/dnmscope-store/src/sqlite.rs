@@ -67,3 +67,4 @@ include!("queries/frontier.rs");
 include!("queries/analytics.rs");
 include!("queries/raw.rs");
 include!("queries/export.rs");
+include!("queries/reparse.rs");

@@ -1,6 +1,7 @@
 // The analytics queries. What differs between the backends is how a time becomes a day or a
 // week: `period_sql` and `FEEDBACK_DAY`, defined by the backend module.
 
+use crate::analytics::CURRENT_EXTRACTION;
 use crate::analytics::{
     ActivityRow, AnalyticsFilter, EventRow, FeedbackActivityRow, FeedbackRow, LinkDecision,
     LinkDecisionRow, ListingObservationRow, ObservationPass, ObservedDay, Period, PostRow, RateRow, VendorObservationRow,
@@ -103,7 +104,7 @@ async fn roll_up_listing_weeks(conn: &mut Conn, low: i64, high: i64) -> Result<(
         "INSERT INTO listing_weeks (market_id, week_start, listing_id, vendor_id, observations)
          SELECT l.market_id, {week} AS w, o.listing_id, MIN(o.vendor_id), COUNT(*)
          FROM listing_observations o JOIN listings l ON l.id = o.listing_id
-         WHERE o.id > $1 AND o.id <= $2
+         WHERE o.id > $1 AND o.id <= $2 AND {CURRENT_EXTRACTION}
          GROUP BY l.market_id, w, o.listing_id
          ON CONFLICT (market_id, week_start, listing_id)
          DO UPDATE SET observations = listing_weeks.observations + excluded.observations"
@@ -118,7 +119,7 @@ async fn roll_up_listing_weeks(conn: &mut Conn, low: i64, high: i64) -> Result<(
     let touched: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT DISTINCT l.market_id, {week}
          FROM listing_observations o JOIN listings l ON l.id = o.listing_id
-         WHERE o.id > $1 AND o.id <= $2"
+         WHERE o.id > $1 AND o.id <= $2 AND {CURRENT_EXTRACTION}"
     )))
     .bind(low)
     .bind(high)
@@ -144,7 +145,7 @@ async fn roll_up_attribute_weeks(conn: &mut Conn, low: i64, high: i64) -> Result
         "INSERT INTO listing_attributes (category, ships_from, ships_to)
          SELECT DISTINCT {CATEGORY_TEXT}, {SHIPS_FROM_TEXT}, {SHIPS_TO_TEXT}
          FROM listing_observations o
-         WHERE o.id > $1 AND o.id <= $2
+         WHERE o.id > $1 AND o.id <= $2 AND {CURRENT_EXTRACTION}
          ON CONFLICT (category, ships_from, ships_to) DO NOTHING"
     )))
     .bind(low)
@@ -162,7 +163,7 @@ async fn roll_up_attribute_weeks(conn: &mut Conn, low: i64, high: i64) -> Result
          JOIN listing_attributes a
            ON a.category = {CATEGORY_TEXT} AND a.ships_from = {SHIPS_FROM_TEXT}
               AND a.ships_to = {SHIPS_TO_TEXT}
-         WHERE o.id > $1 AND o.id <= $2
+         WHERE o.id > $1 AND o.id <= $2 AND {CURRENT_EXTRACTION}
          GROUP BY a.id, l.market_id, w, o.listing_id
          ON CONFLICT (attributes_id, market_id, week_start, listing_id)
          DO UPDATE SET observations = attribute_weeks.observations + excluded.observations"
@@ -593,7 +594,7 @@ pub(crate) async fn vendor_prices(
             "SELECT {day} AS d, {LISTING_IDS_AGG}, {USD_AMOUNTS_AGG},
                     COUNT(CASE WHEN o.price_currency <> 'USD' THEN 1 END)
              FROM listing_observations o
-             WHERE o.vendor_id = $1
+             WHERE o.vendor_id = $1 AND {CURRENT_EXTRACTION}
              GROUP BY d ORDER BY d"
         )))
         .bind(vendor)
@@ -654,7 +655,7 @@ pub(crate) async fn vendor_prices(
          FROM listing_observations o
          JOIN listings l ON l.id = o.listing_id
          JOIN vendors v ON v.id = o.vendor_id
-         WHERE o.vendor_id = $1 AND o.price_currency <> 'USD'
+         WHERE o.vendor_id = $1 AND o.price_currency <> 'USD' AND {CURRENT_EXTRACTION}
          ORDER BY o.observed_at, o.id"
     )))
     .bind(vendor)
@@ -695,6 +696,7 @@ pub(crate) async fn vendor_observations(
          FROM vendor_observations o
          {joins}
          WHERE v.id = o.vendor_id AND m.id = v.market_id AND {conditions}
+           AND {CURRENT_EXTRACTION}
          ORDER BY o.observed_at, o.id"
     );
     let mut query = sqlx::query_as::<_, VendorObservationRow>(sqlx::AssertSqlSafe(sql));
@@ -754,7 +756,9 @@ pub(crate) async fn post_rows(
          JOIN forum_threads th ON th.id = p.thread_id
          JOIN markets m ON m.id = th.market_id
          JOIN post_observations o
-           ON o.id = (SELECT MIN(q.id) FROM post_observations q WHERE q.post_id = p.id)
+           ON o.id = (SELECT MIN(q.id) FROM post_observations q WHERE q.post_id = p.id
+                      AND q.extraction_id NOT IN
+                          (SELECT s.extraction_id FROM superseded_extractions s))
          WHERE {conditions}
          ORDER BY p.id"
     );
