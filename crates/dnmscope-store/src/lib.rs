@@ -682,7 +682,7 @@ impl Store {
             connection,
             self,
             "listing captures to re-parse",
-            |conn, db| { db::reparse_candidates(conn, selection, after, limit).await }
+            |conn, db| db::reparse_candidates(conn, selection, after, limit).await
         )
     }
 

@@ -1144,6 +1144,7 @@ mod tests {
 
     #[test]
     fn the_revisit_cache_keeps_the_newest_bodies_within_its_bound() {
+        let mut cache = RevisitCache::default();
         let big: Arc<[u8]> = vec![1u8; REVISIT_CACHE_BYTES / 2 + 1].into();
         cache.put("a".into(), Arc::clone(&big));
         cache.put("b".into(), Arc::clone(&big));
