@@ -60,6 +60,7 @@ cases![
     a_page_showing_a_listing_twice_observes_it_once,
     ingesting_many_pages_in_one_transaction_stores_what_one_by_one_does,
     every_table_and_view_reads_back_in_its_documented_column_order,
+    a_reparse_replaces_what_analytics_read_and_keeps_the_old_rows,
     full_text_search_finds_listings_and_posts_and_stays_in_step,
     counts_per_crawl_and_market_and_the_span_of_each_market,
     analytics_roll_up_by_day_and_week_and_filter_listings,
@@ -1746,10 +1747,103 @@ fn cell<'a>(name: &str, rows: &'a [Vec<Value>], row: usize, column: &str) -> &'a
     &rows[row][index]
 }
 
+async fn a_reparse_replaces_what_analytics_read_and_keeps_the_old_rows(fx: Fixture) {
+    let crawl = fx.crawl(0).await;
+    let page = capture(
+        crawl,
+        "http://testmarket.onion/listing/1234",
+        0,
+        b"<html>1</html>",
+    );
+    let stored = fx
+        .store
+        .ingest(&page, &listing_page("49.00"))
+        .await
+        .unwrap();
+    let filter = AnalyticsFilter::default();
+    let week = |rows: Vec<dnmscope_store::ActivityRow>| -> Vec<(i64, i64)> {
+        rows.into_iter()
+            .map(|r| (r.listings, r.observations))
+            .collect()
+    };
+    let before = week(fx.store.activity(&filter, Period::Week).await.unwrap());
+    assert_eq!(before, [(1, 1)]);
+    let candidates = fx
+        .store
+        .reparse_candidates(&dnmscope_store::ReparseSelection::default(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(candidates.len(), 1);
+    assert_eq!(candidates[0].parser_version.as_deref(), Some("test@1"));
+    let old = candidates[0].extraction_id.unwrap();
+    let contents = fx.store.extraction_contents(old).await.unwrap();
+    assert_eq!(contents.listings, [listing("49.00")]);
+
+    // A newer definition reads another price: analytics read it, once.
+    let mut newer = listing_page("45.00");
+    newer.parser_version = "test@2".to_string();
+    let done = fx
+        .store
+        .reparse_pages(&[(stored.capture_id, &newer)])
+        .await
+        .unwrap();
+    assert_eq!(done[0].superseded, 1);
+    assert!(done[0].ingest.as_ref().unwrap().extraction_new);
+    let prices = |rows: Vec<dnmscope_store::ListingObservationRow>| -> Vec<String> {
+        rows.into_iter()
+            .map(|r| r.listing.price.unwrap().amount.to_string())
+            .collect()
+    };
+    assert_eq!(
+        prices(fx.store.listing_observations(&filter).await.unwrap()),
+        ["45.00"]
+    );
+    assert_eq!(
+        week(fx.store.activity(&filter, Period::Week).await.unwrap()),
+        before,
+        "the roll-ups count the capture once"
+    );
+    let candidates = fx
+        .store
+        .reparse_candidates(&dnmscope_store::ReparseSelection::default(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(candidates[0].parser_version.as_deref(), Some("test@2"));
+    // The old rows stay.
+    let versions: Vec<String> = fx
+        .store
+        .parser_versions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.parser_version)
+        .collect();
+    assert_eq!(versions, ["test@1", "test@2"]);
+    assert_eq!(fx.store.extraction_contents(old).await.unwrap(), contents);
+
+    // Back to the first definition: its extraction is current again.
+    let first = listing_page("49.00");
+    let done = fx
+        .store
+        .reparse_pages(&[(stored.capture_id, &first)])
+        .await
+        .unwrap();
+    assert!(!done[0].ingest.as_ref().unwrap().extraction_new);
+    assert_eq!(
+        prices(fx.store.listing_observations(&filter).await.unwrap()),
+        ["49.00"]
+    );
+    assert_eq!(
+        week(fx.store.activity(&filter, Period::Week).await.unwrap()),
+        before
+    );
+}
+
 async fn every_table_and_view_reads_back_in_its_documented_column_order(fx: Fixture) {
     let (first, _) = populate(&fx).await;
     // Enough pages of one market for it to get a raw-body dictionary.
     let archive = fx.crawl(2).await;
+    let mut archived = Vec::new();
     for i in 0..70 {
         let page = capture(
             archive,
@@ -1757,8 +1851,23 @@ async fn every_table_and_view_reads_back_in_its_documented_column_order(fx: Fixt
             2,
             &market_page(i, 0),
         );
-        fx.store.store_capture(&page).await.unwrap();
+        archived.push(fx.store.store_capture(&page).await.unwrap().id);
     }
+    // A page parsed, then parsed again by a newer definition (its first extraction replaced);
+    // the roll-ups a re-parse empties are read again.
+    let first_parse = dnmscope_model::Extraction::empty(PageKind::Search, "testmarket@1");
+    fx.store
+        .ingest_extraction(archived[0], &first_parse)
+        .await
+        .unwrap();
+    let second_parse = dnmscope_model::Extraction::empty(PageKind::Search, "testmarket@2");
+    let reparsed = fx
+        .store
+        .reparse_pages(&[(archived[0], &second_parse)])
+        .await
+        .unwrap();
+    assert_eq!(reparsed[0].superseded, 1);
+    fx.store.refresh_rollups().await.unwrap();
     // Raw protection's tables: the bodies encrypted, then day 0's raw pages purged.
     let keyed = fx.with_key(&RawKey::from_bytes([5; 32])).await;
     keyed.encrypt_raw(2, "test", |_, _| {}).await.unwrap();

@@ -276,10 +276,13 @@ impl<'a> Walker<'a> {
         if depth > MAX_DEPTH {
             return true;
         }
-        let (dirs, files) = match list(dir) {
+        let (dirs, files, links) = match list(dir) {
             Ok(listed) => listed,
             Err(skipped) => return (self.send)(skipped),
         };
+        if !self.skip_links(links) {
+            return false;
+        }
         let mut loose = Vec::new();
         for file in files {
             if is_warc(&file) {
@@ -527,10 +530,13 @@ impl<'a> Walker<'a> {
         if depth > MAX_DEPTH {
             return true;
         }
-        let (dirs, files) = match list(dir) {
+        let (dirs, files, links) = match list(dir) {
             Ok(listed) => listed,
             Err(skipped) => return (self.send)(skipped),
         };
+        if !self.skip_links(links) {
+            return false;
+        }
         out.extend(files);
         for sub in dirs {
             if !self.files_below(&sub, depth + 1, out) {
@@ -538,6 +544,17 @@ impl<'a> Walker<'a> {
             }
         }
         true
+    }
+
+    /// Reports symbolic links as skipped: an archive must not reach outside itself.
+    fn skip_links(&mut self, links: Vec<PathBuf>) -> bool {
+        links.into_iter().all(|link| {
+            (self.send)(Item::Skipped {
+                reason: Skip::Symlink,
+                origin: link.display().to_string(),
+                detail: String::new(),
+            })
+        })
     }
 
     /// A WARC file: one snapshot per UTC day of its records' dates.
@@ -814,8 +831,10 @@ fn folder_date(dir: &Path) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(name, "%Y-%m-%d").ok()
 }
 
-/// A folder's sub-folders and files, sorted by name; symbolic links are reported and left out.
-fn list(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Item> {
+/// A folder's sub-folders, files and symbolic links (never followed), sorted by name.
+type Listed = (Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>);
+
+fn list(dir: &Path) -> Result<Listed, Item> {
     let entries = fs::read_dir(dir).map_err(|error| Item::Skipped {
         reason: Skip::Unreadable,
         origin: dir.display().to_string(),
@@ -823,17 +842,20 @@ fn list(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Item> {
     })?;
     let mut dirs = Vec::new();
     let mut files = Vec::new();
+    let mut links = Vec::new();
     for entry in entries.filter_map(Result::ok) {
         let path = entry.path();
         match entry.file_type() {
             Ok(t) if t.is_dir() => dirs.push(path),
             Ok(t) if t.is_file() => files.push(path),
+            Ok(t) if t.is_symlink() => links.push(path),
             _ => {}
         }
     }
     dirs.sort();
     files.sort();
-    Ok((dirs, files))
+    links.sort();
+    Ok((dirs, files, links))
 }
 
 fn relative(root: &Path, path: &Path) -> String {
@@ -1140,6 +1162,97 @@ mod tests {
         let found: Vec<&str> =
             hrefs("<a href=\"/a?x=1&amp;y=2\">a</a><a href='b'>b</a><a href=c>c</a>").collect();
         assert_eq!(found, ["/a?x=1&amp;y=2", "b", "c"]);
+    }
+
+    /// Walks `paths`, returning every item.
+    fn walk(paths: &[PathBuf], observed_at: Option<DateTime<Utc>>) -> Vec<Item> {
+        let progress = WalkProgress::default();
+        let mut items = Vec::new();
+        let mut send = |item: Item| {
+            items.push(item);
+            true
+        };
+        assert!(Walker::new(observed_at, 1 << 20, &progress, &mut send).walk(paths));
+        items
+    }
+
+    #[test]
+    fn a_mirror_folder_becomes_dated_snapshots_of_pages_with_their_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("agora");
+        let host = root.join("2014-05-03/abcdefgh.onion");
+        fs::create_dir_all(host.join("listing")).unwrap();
+        fs::create_dir_all(host.join("vendor")).unwrap();
+        let page = |text: &str| format!("<!DOCTYPE html><html><body>{text}</body></html>");
+        fs::write(host.join("index.html"), page("home")).unwrap();
+        fs::write(host.join("listing/12"), page("a listing")).unwrap();
+        fs::write(host.join("vendor/x"), page("converted")).unwrap();
+        fs::write(host.join("vendor/x.orig"), page("original")).unwrap();
+        fs::write(host.join("search?q=a b"), page("results")).unwrap();
+        fs::write(host.join("style.css"), "body { color: red }").unwrap();
+        fs::write(host.join("notes"), "plain text, no markup").unwrap();
+        std::os::unix::fs::symlink("/etc", host.join("escape")).unwrap();
+        // A loose saved page outside the dated folder, with the URL its browser wrote.
+        fs::write(
+            root.join("saved.html"),
+            "<!-- saved from url=(0030)http://abcdefgh.onion/forum -->\n<html><body>f</body></html>",
+        )
+        .unwrap();
+        let at = "2014-06-01T10:00:00Z".parse().unwrap();
+        let items = walk(&[root.clone()], None);
+        let mut snapshots = Vec::new();
+        let mut pages = BTreeMap::new();
+        let mut skipped = Vec::new();
+        for item in &items {
+            match item {
+                Item::Snapshot(s) => snapshots.push((s.kind, s.date.to_string(), s.date_from)),
+                Item::Page(p) => {
+                    pages.insert(p.url.clone(), String::from_utf8_lossy(&p.body).into_owned());
+                }
+                Item::Skipped { reason, .. } => skipped.push(*reason),
+                _ => {}
+            }
+        }
+        assert!(snapshots.contains(&(
+            ArchiveKind::WgetMirror,
+            "2014-05-03".to_owned(),
+            DateFrom::FolderName
+        )));
+        assert!(snapshots.iter().any(
+            |(kind, _, from)| *kind == ArchiveKind::SavedPages && *from == DateFrom::FileMtime
+        ));
+        let urls: Vec<&str> = pages.keys().map(String::as_str).collect();
+        assert_eq!(
+            urls,
+            [
+                "http://abcdefgh.onion/",
+                "http://abcdefgh.onion/forum",
+                "http://abcdefgh.onion/listing/12",
+                "http://abcdefgh.onion/search?q=a%20b",
+                "http://abcdefgh.onion/vendor/x",
+            ]
+        );
+        assert!(pages["http://abcdefgh.onion/vendor/x"].contains("original"));
+        skipped.sort();
+        assert_eq!(
+            skipped,
+            [
+                Skip::NotHtml,
+                Skip::NotHtml,
+                Skip::ConvertedCopy,
+                Skip::Symlink
+            ]
+        );
+
+        // --observed-at dates every page, and says so.
+        let items = walk(&[root], Some(at));
+        for item in items {
+            match item {
+                Item::Snapshot(s) => assert_eq!(s.date_from, DateFrom::ObservedAt),
+                Item::Page(p) => assert_eq!(p.fetched_at, at),
+                _ => {}
+            }
+        }
     }
 
     #[test]
