@@ -13,7 +13,7 @@ use dnmscope_sim::ServerConfig;
 use dnmscope_store::{AnalyticsFilter, Location, Store, StoreOptions};
 use rand::{Rng, SeedableRng};
 
-use crate::cli::{stderr, stdout, tool_missing};
+use crate::cli::{dnmscope, stderr, stdout, tool_missing};
 use crate::crawl::{crawl_command, migrated, raw_key_beside, wait_with_deadline, Markets, DAY};
 
 const SEED: u64 = 53;
@@ -102,15 +102,25 @@ fn world_file(dir: &Path) -> PathBuf {
     path
 }
 
-fn dnmscope(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_dnmscope"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DNMSCOPE_DB")
-        .env_remove("DNMSCOPE_CONFIG")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
+/// `dnmscope sim mirror` of the test world's `days` into `dir/mirror`.
+fn sim_mirror(dir: &Path, days: &str, extra: &[&str]) {
+    let world = world_file(dir);
+    let seed = SEED.to_string();
+    let mut args = vec![
+        "sim",
+        "mirror",
+        "--seed",
+        &seed,
+        "--world",
+        world.to_str().unwrap(),
+        "--days",
+        days,
+        "--out",
+        "mirror",
+    ];
+    args.extend(extra);
+    let mirror = dnmscope(dir, &args);
+    assert!(mirror.status.success(), "{}", stderr(&mirror));
 }
 
 fn import_command(dir: &Path, config: &str, db: &str, paths: &[&str], extra: &[&str]) -> Command {
@@ -281,24 +291,7 @@ fn crawl_and_mirror(dir: &Path) -> (Markets, String, BTreeMap<&'static str, Vec<
         );
     }
     assert!(markets.server().violations().is_empty());
-    let world = world_file(dir);
-    let days = format!("{DAY}..{}", DAY + 1);
-    let mirror = dnmscope(
-        dir,
-        &[
-            "sim",
-            "mirror",
-            "--seed",
-            &SEED.to_string(),
-            "--world",
-            world.to_str().unwrap(),
-            "--days",
-            &days,
-            "--out",
-            "mirror",
-        ],
-    );
-    assert!(mirror.status.success(), "{}", stderr(&mirror));
+    sim_mirror(dir, &format!("{DAY}..{}", DAY + 1), &[]);
     let crawled = observations(&StoreOptions::new(Location::SqliteFile(
         dir.join("crawled.sqlite"),
     )));
@@ -516,23 +509,7 @@ fn a_warc_written_by_warcio_imports_with_gzip_chunked_and_revisit_records() {
     };
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let world = world_file(dir);
-    let mirror = dnmscope(
-        dir,
-        &[
-            "sim",
-            "mirror",
-            "--seed",
-            &SEED.to_string(),
-            "--world",
-            world.to_str().unwrap(),
-            "--days",
-            &DAY.to_string(),
-            "--out",
-            "mirror",
-        ],
-    );
-    assert!(mirror.status.success(), "{}", stderr(&mirror));
+    sim_mirror(dir, &DAY.to_string(), &[]);
     let source = std::fs::read_dir(dir.join("mirror/warc"))
         .unwrap()
         .filter_map(Result::ok)
@@ -646,24 +623,7 @@ fn reparse_view(
 fn reparse_after_a_definition_change_says_what_changed_and_analytics_read_the_new_version() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let world = world_file(dir);
-    let mirror = dnmscope(
-        dir,
-        &[
-            "sim",
-            "mirror",
-            "--seed",
-            &SEED.to_string(),
-            "--world",
-            world.to_str().unwrap(),
-            "--days",
-            &format!("{DAY}..{}", DAY + 1),
-            "--out",
-            "mirror",
-            "--no-warc",
-        ],
-    );
-    assert!(mirror.status.success(), "{}", stderr(&mirror));
+    sim_mirror(dir, &format!("{DAY}..{}", DAY + 1), &["--no-warc"]);
     std::fs::write(dir.join("plain.toml"), "").unwrap();
     migrated(dir, "s.sqlite");
     import(dir, "plain.toml", "s.sqlite", MIRROR, &[]);

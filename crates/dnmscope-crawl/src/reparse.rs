@@ -13,14 +13,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use dnmscope_model::{Capture, Extraction, MarketName, PageKind, PseudonymKey};
-use dnmscope_parse::{parse_page, parse_page_auto, to_extraction, Limits, Market, PageContext};
+use dnmscope_model::{Capture, Extraction, MarketName, PseudonymKey};
+use dnmscope_parse::{parse_page, parse_page_auto, Limits, Market};
 use dnmscope_store::{ReparseCandidate, ReparseSelection, Store, StoreError};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::import::UNKNOWN_MARKET;
-use crate::run::page_time;
+use crate::import::{extraction_of, UNKNOWN_MARKET};
 use crate::Stop;
 
 /// Captures read per batch.
@@ -240,13 +239,7 @@ pub async fn reparse(
         if !moved.is_empty() {
             let pages: Vec<(Capture, Extraction)> = moved
                 .iter()
-                .map(|d| {
-                    let mut capture = d.capture.clone();
-                    if let Some(market) = &d.recognised {
-                        capture.market = market.clone();
-                    }
-                    (capture, d.extraction.clone())
-                })
+                .map(|d| (d.capture.clone(), d.extraction.clone()))
                 .collect();
             let stored = during(store.import_pages(&pages).await, || {
                 format!("storing {} recognised captures", pages.len())
@@ -314,41 +307,14 @@ fn parse_one(config: &ReparseConfig, work: Work) -> Done {
             .and_then(|name| MarketName::new(name).ok()),
         Some(_) => None,
     };
-    let market = recognised
-        .clone()
-        .unwrap_or_else(|| work.capture.market.clone());
-    let kind = parsed.page_kind;
-    let extraction =
-        if parsed.refused.is_some() || !kind.is_interstitial() || kind == PageKind::Seizure {
-            to_extraction(
-                &parsed,
-                &PageContext {
-                    market: &market,
-                    url: work
-                        .capture
-                        .final_url
-                        .as_deref()
-                        .unwrap_or(&work.capture.url),
-                    captured_at: page_time(&work.capture),
-                    pseudonyms: &config.pseudonyms,
-                },
-            )
-        } else {
-            let version = parsed
-                .parser_version
-                .clone()
-                .unwrap_or_else(|| "generic@1".to_owned());
-            let mut empty = Extraction::empty(kind, &version);
-            empty.diagnostics = parsed
-                .diagnostics
-                .iter()
-                .map(|d| d.message.clone())
-                .collect();
-            empty
-        };
+    let mut capture = work.capture;
+    if let Some(market) = &recognised {
+        capture.market = market.clone();
+    }
+    let extraction = extraction_of(&parsed, &capture, &config.pseudonyms);
     Done {
         candidate: work.candidate,
-        capture: work.capture,
+        capture,
         extraction,
         recognised,
     }
@@ -371,27 +337,19 @@ fn count_changes(
         any = true;
     }
     let fields = summary.changes.entry(new_kind.to_owned()).or_default();
-    let old_listings: BTreeMap<&str, Value> = before
-        .listings
-        .iter()
-        .map(|l| {
-            (
-                l.key.as_str(),
-                serde_json::to_value(l).unwrap_or(Value::Null),
-            )
-        })
-        .collect();
-    let new_listings: BTreeMap<&str, Value> = done
-        .extraction
-        .listings
-        .iter()
-        .map(|l| {
-            (
-                l.key.as_str(),
-                serde_json::to_value(l).unwrap_or(Value::Null),
-            )
-        })
-        .collect();
+    let keyed_listings = |listings: &'_ [dnmscope_model::Listing]| -> BTreeMap<String, Value> {
+        listings
+            .iter()
+            .map(|l| {
+                (
+                    l.key.clone(),
+                    serde_json::to_value(l).unwrap_or(Value::Null),
+                )
+            })
+            .collect()
+    };
+    let old_listings = keyed_listings(&before.listings);
+    let new_listings = keyed_listings(&done.extraction.listings);
     any |= compare_entities("listing", &old_listings, &new_listings, fields);
     // A vendor's armored key is stored once per fingerprint, not with each observation: the
     // fingerprint says whether it changed.
@@ -402,17 +360,14 @@ fn count_changes(
         }
         value
     };
-    let old_vendors: BTreeMap<&str, Value> = before
-        .vendors
-        .iter()
-        .map(|v| (v.handle.as_str(), vendor_value(v)))
-        .collect();
-    let new_vendors: BTreeMap<&str, Value> = done
-        .extraction
-        .vendors
-        .iter()
-        .map(|v| (v.handle.as_str(), vendor_value(v)))
-        .collect();
+    let keyed_vendors = |vendors: &'_ [dnmscope_model::Vendor]| -> BTreeMap<String, Value> {
+        vendors
+            .iter()
+            .map(|v| (v.handle.clone(), vendor_value(v)))
+            .collect()
+    };
+    let old_vendors = keyed_vendors(&before.vendors);
+    let new_vendors = keyed_vendors(&done.extraction.vendors);
     any |= compare_entities("vendor", &old_vendors, &new_vendors, fields);
     let posts = done.extraction.posts.len() as u64;
     if posts != before.posts {
@@ -433,8 +388,8 @@ fn count_changes(
 /// anything moved.
 fn compare_entities(
     what: &str,
-    old: &BTreeMap<&str, Value>,
-    new: &BTreeMap<&str, Value>,
+    old: &BTreeMap<String, Value>,
+    new: &BTreeMap<String, Value>,
     fields: &mut BTreeMap<String, FieldChange>,
 ) -> bool {
     let mut any = false;

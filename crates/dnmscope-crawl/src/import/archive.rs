@@ -1199,7 +1199,7 @@ mod tests {
         )
         .unwrap();
         let at = "2014-06-01T10:00:00Z".parse().unwrap();
-        let items = walk(&[root.clone()], None);
+        let items = walk(std::slice::from_ref(&root), None);
         let mut snapshots = Vec::new();
         let mut pages = BTreeMap::new();
         let mut skipped = Vec::new();

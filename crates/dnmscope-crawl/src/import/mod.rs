@@ -698,30 +698,7 @@ fn parse_job(config: &ImportConfig, job: Job) -> Parsed {
     fields_with_diagnostics.sort();
     fields_with_diagnostics.dedup();
     let refused = parsed.refused.is_some();
-    let extraction = if refused || observes(parsed.page_kind) {
-        to_extraction(
-            &parsed,
-            &PageContext {
-                market: &capture.market,
-                url: &capture.url,
-                captured_at: page_time(&capture),
-                pseudonyms: &config.pseudonyms,
-            },
-        )
-    } else {
-        // As a crawl keeps them: the page kind, no observations.
-        let version = parsed
-            .parser_version
-            .clone()
-            .unwrap_or_else(|| "generic@1".to_owned());
-        let mut empty = Extraction::empty(parsed.page_kind, &version);
-        empty.diagnostics = parsed
-            .diagnostics
-            .iter()
-            .map(|d| d.message.clone())
-            .collect();
-        empty
-    };
+    let extraction = extraction_of(&parsed, &capture, &config.pseudonyms);
     Parsed {
         snapshot,
         capture,
@@ -733,10 +710,37 @@ fn parse_job(config: &ImportConfig, job: Job) -> Parsed {
     }
 }
 
-/// Page kinds whose extraction a crawl stores (every page but gates, errors, redirects and
-/// unknown pages; a seizure banner's extraction carries the seizure event).
-fn observes(kind: PageKind) -> bool {
-    !kind.is_interstitial() || kind == PageKind::Seizure
+/// What a parsed page's capture is stored with: its observations, as a crawl stores them (every
+/// page but gates, errors, redirects and unknown pages; a seizure banner's carries the seizure
+/// event), else an extraction with the page kind and the diagnostics alone.
+pub(crate) fn extraction_of(
+    parsed: &dnmscope_parse::ParsedPage,
+    capture: &Capture,
+    pseudonyms: &PseudonymKey,
+) -> Extraction {
+    let kind = parsed.page_kind;
+    if parsed.refused.is_some() || !kind.is_interstitial() || kind == PageKind::Seizure {
+        return to_extraction(
+            parsed,
+            &PageContext {
+                market: &capture.market,
+                url: capture.final_url.as_deref().unwrap_or(&capture.url),
+                captured_at: page_time(capture),
+                pseudonyms,
+            },
+        );
+    }
+    let version = parsed
+        .parser_version
+        .clone()
+        .unwrap_or_else(|| "generic@1".to_owned());
+    let mut empty = Extraction::empty(kind, &version);
+    empty.diagnostics = parsed
+        .diagnostics
+        .iter()
+        .map(|d| d.message.clone())
+        .collect();
+    empty
 }
 
 fn unknown_market() -> MarketName {
