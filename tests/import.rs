@@ -624,9 +624,32 @@ fn reparse_after_a_definition_change_says_what_changed_and_analytics_read_the_ne
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     sim_mirror(dir, &format!("{DAY}..{}", DAY + 1), &["--no-warc"]);
+    // A page of a market no definition knows yet, in the mirror of the list skin's first day.
+    let day = std::fs::read_dir(dir.join("mirror/tessera"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .min()
+        .unwrap();
+    let host = std::fs::read_dir(&day)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(
+        host.join("odd.html"),
+        "<!DOCTYPE html><html><head><meta name=\"generator\" content=\"odd-market\">\
+         <title>Odd</title></head><body><div class=\"odd\"><h1>An odd listing</h1></div></body></html>",
+    )
+    .unwrap();
     std::fs::write(dir.join("plain.toml"), "").unwrap();
     migrated(dir, "s.sqlite");
-    import(dir, "plain.toml", "s.sqlite", MIRROR, &[]);
+    let imported = import(dir, "plain.toml", "s.sqlite", MIRROR, &[]);
+    assert!(
+        imported.contains("1 pages no definition recognises"),
+        "{imported}"
+    );
     let store = dir.join("s.sqlite");
     let (activity, origins, versions) = reparse_view(&store);
     let shipped = |origins: &BTreeMap<String, usize>, market: &str| -> usize {
@@ -663,6 +686,14 @@ fn reparse_after_a_definition_change_says_what_changed_and_analytics_read_the_ne
     let changed = format!("{}{}", &changed[..start], &changed[end + 1..]);
     std::fs::create_dir(dir.join("defs")).unwrap();
     std::fs::write(dir.join("defs/nightshade.toml"), changed).unwrap();
+    // And a definition for the odd market.
+    std::fs::write(
+        dir.join("defs/odd.toml"),
+        "name = \"odd\"\nversion = 1\nhosts = []\n\n[recognise]\nhtml = 'content=\"odd-market\"'\n\n\
+         [[page_kinds]]\nkind = \"listing\"\nselector = \"div.odd\"\n\n\
+         [fields.listing.title]\nselector = \"div.odd h1\"\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.join("changed.toml"),
         "[crawl]\ndefinitions_dir = \"defs\"\n",
@@ -687,9 +718,11 @@ fn reparse_after_a_definition_change_says_what_changed_and_analytics_read_the_ne
         "{summary:#}"
     );
     assert_eq!(
-        summary["reparsed"], moved,
-        "only nightshade's definition changed: {summary:#}"
+        summary["reparsed"],
+        moved + 1,
+        "only nightshade's definition changed, and the odd page is recognised: {summary:#}"
     );
+    assert_eq!(summary["recognised"]["odd"], 1, "{summary:#}");
     assert_eq!(summary["superseded"], moved, "{summary:#}");
     let removed = summary["changes"]["listing"]["listing.ships_from"]["removed"]
         .as_u64()
@@ -709,7 +742,16 @@ fn reparse_after_a_definition_change_says_what_changed_and_analytics_read_the_ne
     );
 
     // Analytics read the new version, once per capture; the old extractions are still there.
-    let (activity_after, origins_after, versions_after) = reparse_view(&store);
+    let (activity_after, mut origins_after, versions_after) = reparse_view(&store);
+    assert_eq!(
+        origins_after.remove("odd none"),
+        Some(1),
+        "the odd page's listing, under its market: {origins_after:?}"
+    );
+    let activity_after: Vec<(String, i64, i64)> = activity_after
+        .into_iter()
+        .filter(|(market, _, _)| market != "odd")
+        .collect();
     assert_eq!(
         shipped(&origins_after, "nightshade"),
         0,
@@ -742,6 +784,7 @@ fn reparse_after_a_definition_change_says_what_changed_and_analytics_read_the_ne
         "{}",
         stdout(&back)
     );
-    let (_, origins_back, _) = reparse_view(&store);
+    let (_, mut origins_back, _) = reparse_view(&store);
+    origins_back.remove("odd none");
     assert_eq!(origins_back, origins);
 }
