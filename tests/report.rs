@@ -181,7 +181,7 @@ fn exports_open_in_pandas_and_pyarrow_with_the_documented_columns_and_types() {
             stderr(&check)
         );
         assert!(
-            stdout(&check).starts_with("ok: 57 tables"),
+            stdout(&check).starts_with("ok: 58 tables"),
             "{}",
             stdout(&check)
         );
