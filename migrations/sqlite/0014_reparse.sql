@@ -7,3 +7,8 @@ CREATE TABLE superseded_extractions (
     by_extraction_id  INTEGER NOT NULL REFERENCES extractions (id),
     superseded_at     TEXT NOT NULL
 );
+
+-- What an extraction said, read back to compare a new parse with (`Store::extraction_contents`).
+CREATE INDEX listing_observations_by_extraction ON listing_observations (extraction_id);
+CREATE INDEX vendor_observations_by_extraction ON vendor_observations (extraction_id);
+CREATE INDEX post_observations_by_extraction ON post_observations (extraction_id);

@@ -50,7 +50,7 @@ if [ -n "${DNMSCOPE_BENCH_POSTGRES_URL:-}" ]; then
     schema="dnmscope_bench_import_$$"
     printf '[store]\npostgres_schema = "%s"\n' "$schema" > pg.toml
     read -r _ pg pg_rss < <(run_import "$DNMSCOPE_BENCH_POSTGRES_URL" "$cores" pg.toml)
-    psql "$DNMSCOPE_BENCH_POSTGRES_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
+    PGOPTIONS="--client-min-messages=warning" psql "$DNMSCOPE_BENCH_POSTGRES_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
     echo "postgres import: $cores threads $pg pages/s (peak $pg_rss MiB)"
 fi
 

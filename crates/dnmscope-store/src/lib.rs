@@ -197,8 +197,6 @@ pub struct ExtractionContents {
     pub listings: Vec<dnmscope_model::Listing>,
     pub vendors: Vec<dnmscope_model::Vendor>,
     pub posts: u64,
-    /// Feedback entries this extraction was the first to read.
-    pub feedback_first_read: u64,
 }
 
 /// What [`Store::reparse_pages`] did with one capture's new extraction.
@@ -687,7 +685,7 @@ impl Store {
     }
 
     /// What an extraction's observations hold: its listings and vendors as stored, and how many
-    /// posts and first-read feedback entries it has.
+    /// posts it has (through the observations' extraction indexes, migration 0014).
     pub async fn extraction_contents(
         &self,
         extraction: i64,

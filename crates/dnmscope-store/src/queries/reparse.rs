@@ -83,17 +83,10 @@ pub(crate) async fn extraction_contents(
             .fetch_one(&mut *conn)
             .await
             .context(|| format!("counting the posts of extraction {extraction}"))?;
-    let feedback: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM feedback WHERE first_extraction_id = $1")
-            .bind(extraction)
-            .fetch_one(&mut *conn)
-            .await
-            .context(|| format!("counting the feedback first read by extraction {extraction}"))?;
     Ok(crate::ExtractionContents {
         listings,
         vendors: vendors.into_iter().map(|(Json(v),)| v).collect(),
         posts: u64::try_from(posts).unwrap_or(0),
-        feedback_first_read: u64::try_from(feedback).unwrap_or(0),
     })
 }
 
