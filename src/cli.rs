@@ -301,7 +301,7 @@ pub struct ImportArgs {
     /// archive says (dated folders and file times, WARC-Date)
     #[arg(long, value_name = "TIME")]
     pub observed_at: Option<String>,
-    /// Parsing threads [default: every core]
+    /// Parsing threads [default: every core but one, which the writer needs]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
     pub threads: Option<u16>,
     /// How to show progress: a bar on a terminal, plain status lines otherwise
