@@ -73,12 +73,13 @@ impl Dictionary {
     /// context per body cost 7 % of an import's CPU).
     pub fn compress(&self, body: &[u8]) -> std::io::Result<Vec<u8>> {
         let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(body.len()));
-        COMPRESSION.with(|context| {
-            context
-                .borrow_mut()
-                .compress_using_cdict(&mut out, body, self.encoder.as_cdict())
-        })
-        .map_err(zstd_error)?;
+        COMPRESSION
+            .with(|context| {
+                context
+                    .borrow_mut()
+                    .compress_using_cdict(&mut out, body, self.encoder.as_cdict())
+            })
+            .map_err(zstd_error)?;
         Ok(out)
     }
 
@@ -88,12 +89,13 @@ impl Dictionary {
             .decoder
             .get_or_init(|| DecoderDictionary::copy(&self.bytes));
         let mut out = Vec::with_capacity(capacity);
-        DECOMPRESSION.with(|context| {
-            context
-                .borrow_mut()
-                .decompress_using_ddict(&mut out, data, decoder.as_ddict())
-        })
-        .map_err(zstd_error)?;
+        DECOMPRESSION
+            .with(|context| {
+                context
+                    .borrow_mut()
+                    .decompress_using_ddict(&mut out, data, decoder.as_ddict())
+            })
+            .map_err(zstd_error)?;
         Ok(out)
     }
 
