@@ -32,7 +32,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use dnmscope_model::{Header, Truncation};
 use url::Url;
 
-use super::warc::{http_response, is_html, WarcError, WarcReader};
+use super::warc::{http_response, is_html, WarcReader};
 
 /// How deep a folder walk goes (a hostile archive's folder chain ends here).
 const MAX_DEPTH: usize = 32;
@@ -499,20 +499,13 @@ impl<'a> Walker<'a> {
         let url = url
             .or_else(|| saved_from(&body))
             .unwrap_or_else(|| saved_url(name.as_deref().unwrap_or("page.html")));
-        let hash = blake3::hash(&body);
-        if let Some(before) = seen.get(&url) {
-            let reason = if *before == hash {
-                Skip::DuplicateBody
-            } else {
-                Skip::DuplicateUrl
-            };
+        if let Some(reason) = repeated(seen, url.clone(), &body) {
             return (self.send)(Item::Skipped {
                 reason,
                 origin,
                 detail: url,
             });
         }
-        seen.insert(url.clone(), hash);
         (self.send)(Item::Page(RawPage {
             snapshot,
             url,
@@ -563,7 +556,7 @@ impl<'a> Walker<'a> {
             return false;
         }
         let origin = path.display().to_string();
-        let reader = match open_warc(path, &self.progress.read_bytes) {
+        let reader = match WarcReader::open_counting(path, Some(&self.progress.read_bytes)) {
             Ok(reader) => reader,
             Err(error) => {
                 return (self.send)(Item::Skipped {
@@ -713,19 +706,12 @@ impl<'a> Walker<'a> {
                 }
                 continue;
             };
-            let hash = blake3::hash(&response.body);
-            if let Some(before) = seen.get(&(snapshot, url.clone())) {
-                let reason = if *before == hash {
-                    Skip::DuplicateBody
-                } else {
-                    Skip::DuplicateUrl
-                };
+            if let Some(reason) = repeated(&mut seen, (snapshot, url.clone()), &response.body) {
                 if !(self.send)(skip(reason, url)) {
                     return false;
                 }
                 continue;
             }
-            seen.insert((snapshot, url.clone()), hash);
             if !(self.send)(Item::Page(RawPage {
                 snapshot,
                 url,
@@ -740,6 +726,24 @@ impl<'a> Walker<'a> {
             }
         }
         true
+    }
+}
+
+/// Why a page read before in its snapshot (by `key`: its URL) is not read again, noting it
+/// otherwise.
+fn repeated<K: std::hash::Hash + Eq>(
+    seen: &mut HashMap<K, blake3::Hash>,
+    key: K,
+    body: &[u8],
+) -> Option<Skip> {
+    let hash = blake3::hash(body);
+    match seen.get(&key) {
+        Some(before) if *before == hash => Some(Skip::DuplicateBody),
+        Some(_) => Some(Skip::DuplicateUrl),
+        None => {
+            seen.insert(key, hash);
+            None
+        }
     }
 }
 
@@ -775,43 +779,6 @@ impl RevisitCache {
     fn get(&self, key: &str) -> Option<&[u8]> {
         self.bodies.get(key).map(|b| &b[..])
     }
-}
-
-/// Counts the bytes read from a file (the progress bar's measure for WARC files).
-struct Counting<'a, R> {
-    inner: R,
-    read: &'a AtomicU64,
-}
-
-impl<R: Read> Read for Counting<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-/// Opens a WARC file, gzip-compressed (recognised by its first bytes) or not, counting the
-/// bytes read from disk into `read`.
-fn open_warc<'a>(
-    path: &Path,
-    read: &'a AtomicU64,
-) -> Result<WarcReader<Box<dyn Read + 'a>>, WarcError> {
-    let mut file =
-        std::io::BufReader::new(fs::File::open(path).map_err(|source| WarcError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?);
-    let gzip = std::io::BufRead::fill_buf(&mut file)
-        .map(|head| head.starts_with(&[0x1f, 0x8b]))
-        .unwrap_or(false);
-    let counted = Counting { inner: file, read };
-    let reader: Box<dyn Read + 'a> = if gzip {
-        Box::new(flate2::read::MultiGzDecoder::new(counted))
-    } else {
-        Box::new(counted)
-    };
-    Ok(WarcReader::new(reader))
 }
 
 fn is_warc(path: &Path) -> bool {
@@ -921,14 +888,20 @@ fn looks_like_html(name: &str, body: &[u8]) -> bool {
         .any(|tag| text.contains(tag))
 }
 
-/// The URL a browser wrote into a saved page (`<!-- saved from url=(0044)http://... -->`).
+/// The URL a browser wrote into a saved page (`<!-- saved from url=(0044)http://... -->`: the
+/// number is the URL's length in characters, at most four digits).
 fn saved_from(body: &[u8]) -> Option<String> {
     let head = String::from_utf8_lossy(&body[..body.len().min(2048)]).into_owned();
     let at = head.find("saved from url=(")?;
     let rest = &head[at + "saved from url=(".len()..];
-    let (_, rest) = rest.split_once(')')?;
-    let end = rest.find(|c: char| c.is_whitespace() || c == '-')?;
-    canonical_url(&rest[..end])
+    let (length, rest) = rest.split_once(')')?;
+    if length.is_empty() || length.len() > 4 {
+        return None;
+    }
+    let length: usize = length.parse().ok()?;
+    let url: String = rest.chars().take(length).collect();
+    (url.chars().count() == length).then_some(())?;
+    canonical_url(&url)
 }
 
 /// The URL of a saved page nothing else names: its file name on [`UNKNOWN_HOST`].
@@ -1195,7 +1168,7 @@ mod tests {
         // A loose saved page outside the dated folder, with the URL its browser wrote.
         fs::write(
             root.join("saved.html"),
-            "<!-- saved from url=(0030)http://abcdefgh.onion/forum -->\n<html><body>f</body></html>",
+            "<!-- saved from url=(0027)http://abcdefgh.onion/forum -->\n<html><body>f</body></html>",
         )
         .unwrap();
         let at = "2014-06-01T10:00:00Z".parse().unwrap();

@@ -17,6 +17,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use dnmscope_model::{Header, Truncation};
@@ -255,15 +256,38 @@ impl<R> fmt::Debug for WarcReader<R> {
     }
 }
 
-impl WarcReader<Box<dyn Read + Send>> {
+/// Counts the bytes read from a file (how far a progress bar is through a WARC file).
+struct Counting<'a, R> {
+    inner: R,
+    read: &'a AtomicU64,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl<'a> WarcReader<Box<dyn Read + Send + 'a>> {
     /// Opens a `.warc` or `.warc.gz` file. Gzip is recognised by its magic bytes, not the name;
     /// a gzipped file may hold one member per record or one for the whole file.
     pub fn open(path: &Path) -> Result<Self, WarcError> {
+        Self::open_counting(path, None)
+    }
+
+    /// [`WarcReader::open`], adding the bytes read from the file to `read` as it goes.
+    pub fn open_counting(path: &Path, read: Option<&'a AtomicU64>) -> Result<Self, WarcError> {
         let open_error = |source: io::Error| WarcError::Open {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = File::open(path).map_err(open_error)?;
+        let file = File::open(path).map_err(open_error)?;
+        let mut file: Box<dyn Read + Send + 'a> = match read {
+            Some(read) => Box::new(Counting { inner: file, read }),
+            None => Box::new(file),
+        };
         let mut magic = [0u8; 2];
         let mut got = 0;
         while got < magic.len() {
@@ -276,7 +300,7 @@ impl WarcReader<Box<dyn Read + Send>> {
         }
         let gzip = got == magic.len() && magic == GZIP_MAGIC;
         let stream = io::Cursor::new(magic[..got].to_vec()).chain(file);
-        let reader: Box<dyn Read + Send> = if gzip {
+        let reader: Box<dyn Read + Send + 'a> = if gzip {
             Box::new(MultiGzDecoder::new(stream))
         } else {
             Box::new(stream)
